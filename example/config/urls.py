@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("django_lantern.urls")),
+    path("", include("pages.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("orgs/", include("tasks.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,17 @@
+"""django-lantern: the production observability baseline for Django.
+
+Keep this module free of Django model and view imports: it is imported by
+settings files (``build_logging_config``) before apps are ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
+
+# Callables run when settings change (``override_settings`` in tests), so that
+# caches built from settings (readiness checks, metrics families) are rebuilt.
+_reset_hooks: list[Callable[[], None]] = []

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class LanternConfig(AppConfig):
+    name = "django_lantern"
+    label = "django_lantern"
+    verbose_name = "django-lantern"
+
+    def ready(self) -> None:
+        from django.core.signals import got_request_exception
+
+        from django_lantern import checks  # noqa: F401  (registers the checks)
+        from django_lantern.signals import on_request_exception
+
+        got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")

@@ -1,0 +1,85 @@
+"""System checks (``manage.py check``); every id is listed in docs/checks.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+MIDDLEWARE_PATH = "django_lantern.middleware.LanternMiddleware"
+FILTER_PATH = "django_lantern.logging.RequestContextFilter"
+
+E001_MISSING_MIDDLEWARE = (
+    f"{MIDDLEWARE_PATH} is not in settings.MIDDLEWARE.",
+    f'Add "{MIDDLEWARE_PATH}" as the first entry of MIDDLEWARE.',
+)
+E002_BAD_SETTING = "Invalid LANTERN setting: {message}"
+W001_NOT_FIRST = (
+    f"{MIDDLEWARE_PATH} is at position {{position}} of MIDDLEWARE, after {{before}}.",
+    "Move it to the top, so that probes bypass host checks and redirects, and every "
+    "log line of every middleware carries the request id.",
+)
+W002_FILTER_MISSING = (
+    "No handler in settings.LOGGING uses django_lantern's RequestContextFilter, "
+    "so log lines will not carry request_id, user_id, method, path or route.",
+    'Use LOGGING = build_logging_config() from django_lantern.logging, or add '
+    f'{{"()": "{FILTER_PATH}"}} to LOGGING["filters"] and name it in each handler\'s "filters".',
+)
+
+
+@register(Tags.compatibility)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        msg, hint = E001_MISSING_MIDDLEWARE
+        return [Error(msg, hint=hint, id="lantern.E001")]
+    position = middleware.index(MIDDLEWARE_PATH)
+    if position != 0:
+        msg, hint = W001_NOT_FIRST
+        return [Warning(msg.format(position=position, before=middleware[0]), hint=hint, id="lantern.W001")]
+    return []
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from django_lantern.conf import settings_errors
+
+    return [
+        Error(
+            E002_BAD_SETTING.format(message=message),
+            hint="See docs/configuration.md for every key, its type and its default.",
+            id="lantern.E002",
+        )
+        for message in settings_errors()
+    ]
+
+
+def _is_context_filter(spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return False
+    factory = spec.get("()")
+    if factory is None:
+        return False
+    if isinstance(factory, str):
+        if factory in (FILTER_PATH, "django_lantern.logging.filters.RequestContextFilter"):
+            return True
+        try:
+            factory = import_string(factory)
+        except ImportError:
+            return False
+    from django_lantern.logging.filters import RequestContextFilter
+
+    return isinstance(factory, type) and issubclass(factory, RequestContextFilter)
+
+
+@register(Tags.compatibility)
+def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = getattr(settings, "LOGGING", None) or {}
+    filters = {name for name, spec in (config.get("filters") or {}).items() if _is_context_filter(spec)}
+    handlers = config.get("handlers") or {}
+    if any(set(h.get("filters") or ()) & filters for h in handlers.values() if isinstance(h, dict)):
+        return []
+    msg, hint = W002_FILTER_MISSING
+    return [Warning(msg, hint=hint, id="lantern.W002")]

@@ -1,0 +1,55 @@
+"""Per-request context, held in a ``contextvars.ContextVar``.
+
+One variable holds one small object per request. It is set by
+``LanternMiddleware`` and reset with its token in ``finally``, so nothing
+leaks into the next request served by the same thread or event-loop task.
+Threads started by ``sync_to_async`` see it because asgiref copies the context.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+UNKNOWN = "-"
+
+
+class RequestContext:
+    """What is known about the current request; read by log filters and integrations."""
+
+    __slots__ = ("request_id", "method", "path", "request", "user_id", "trace_id", "span_id")
+
+    def __init__(self, request_id: str, method: str, path: str, request: HttpRequest | None) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.request = request
+        # None until known; the access log resolves it at the end of the request.
+        self.user_id: Any = None
+        self.trace_id = UNKNOWN
+        self.span_id = UNKNOWN
+
+    @property
+    def route(self) -> str:
+        """The matched URL pattern, once URL resolution has happened."""
+        match = getattr(self.request, "resolver_match", None)
+        if match is None:
+            return UNKNOWN
+        return match.route or UNKNOWN
+
+
+current: ContextVar[RequestContext | None] = ContextVar("django_lantern_request", default=None)
+
+
+def get_context() -> RequestContext | None:
+    """The current request's context, or ``None`` outside a request."""
+    return current.get()
+
+
+def get_request_id() -> str:
+    """The current request id, or ``"-"`` outside a request."""
+    ctx = current.get()
+    return ctx.request_id if ctx is not None else UNKNOWN

@@ -1,0 +1,42 @@
+"""Errors inside django-lantern itself: counted always, logged once per kind.
+
+Observability code must never break the request it observes. Every guarded
+block reports here instead of raising; the first error of each (place, type)
+pair is logged with its traceback, later ones only counted, so a persistent
+fault cannot flood the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+logger = logging.getLogger("django_lantern")
+
+_seen: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+counts: dict[str, int] = {}
+
+
+def report_internal_error(where: str, exc: BaseException) -> None:
+    key = (where, type(exc).__qualname__)
+    with _lock:
+        counts[where] = counts.get(where, 0) + 1
+        first = key not in _seen
+        if first:
+            _seen.add(key)
+    try:
+        from django_lantern.metrics import recorder
+
+        recorder.internal_error(where)
+    except Exception:
+        pass
+    if first:
+        try:
+            logger.error(
+                "django-lantern internal error in %s (logged once; later ones are only counted)",
+                where,
+                exc_info=exc,
+            )
+        except Exception:
+            pass

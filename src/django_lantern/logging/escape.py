@@ -1,0 +1,33 @@
+"""Render untrusted values so they cannot forge a field or a line.
+
+Text logs are ``key=value`` pairs. A value made only of characters that can
+never be mistaken for syntax is written as it is; anything else is written as a
+JSON string literal (double-quoted, with quotes, backslashes, control
+characters, ANSI escapes and non-ASCII text escaped), which logfmt parsers read
+back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_BARE = re.compile(r"[A-Za-z0-9_./:@+\-,%*~]+", re.ASCII)
+
+TRUNCATION_MARKER = "...[truncated %d chars]"
+
+
+def truncate(value: str, limit: int) -> str:
+    """Cut ``value`` to ``limit`` characters, saying how much was dropped."""
+    if len(value) <= limit:
+        return value
+    return value[:limit] + TRUNCATION_MARKER % (len(value) - limit)
+
+
+def logfmt_value(value: object, limit: int = 4096) -> str:
+    """One value, safe to place after ``key=`` in a text log line."""
+    text = value if isinstance(value, str) else str(value)
+    text = truncate(text, limit)
+    if _BARE.fullmatch(text):
+        return text
+    return json.dumps(text, ensure_ascii=True)

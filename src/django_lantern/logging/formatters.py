@@ -1,0 +1,277 @@
+"""JSON-lines and key=value text formatters.
+
+Both are hardened the same way: a record whose message cannot be formatted,
+or whose ``extra`` values cannot be serialised, still yields one valid line;
+raw arguments are never printed; every field has a length cap with a visible
+marker; Django's ``request`` object is never stringified (its ``str()``
+carries the query string).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django_lantern.logging.escape import logfmt_value, truncate
+from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
+
+try:  # orjson is optional: several times faster than json, same output shape.
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    _orjson = None
+
+import json
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``
+# (or from a filter) and is emitted as its own key.
+_RECORD_ATTRS = frozenset(
+    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
+) | {"message", "asctime", "taskName"}
+
+# Keys that are never emitted from ``extra``: Django attaches the request object
+# to ``django.request`` / ``django.security`` records, and its repr leaks the
+# query string; the context already says the method and path.
+_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
+
+# Keys the access record carries as typed values.
+ACCESS_FIELDS = ("status", "duration_ms")
+
+DEFAULT_FIELD_LIMIT = 4096
+STACK_LIMIT = 32768
+LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+
+
+def safe_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or a clear marker when the arguments do not fit.
+
+    The raw arguments are never shown: they are what a broken call site was
+    trying to format and may hold anything.
+    """
+    try:
+        return record.getMessage()
+    except Exception:
+        try:
+            template = str(record.msg)
+        except Exception:
+            template = "<unprintable message>"
+        return f"{template} [lantern: message arguments could not be formatted]"
+
+
+def rfc3339(created: float) -> str:
+    """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision."""
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % millis
+
+
+def _describe(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _exception_fields(record: logging.LogRecord) -> dict[str, str]:
+    exc_info = record.exc_info
+    if not exc_info or exc_info[0] is None:
+        return {}
+    exc_type, exc, tb = exc_info
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable exception>"
+    try:
+        stack = "".join(traceback.format_exception(exc_type, exc, tb))
+    except Exception:
+        stack = "<traceback unavailable>"
+    return {
+        "exc_type": getattr(exc_type, "__qualname__", str(exc_type)),
+        "exc_message": message,
+        "stack": stack,
+    }
+
+
+class _BaseFormatter(logging.Formatter):
+    """Shared by both formatters: context, extras, exceptions, scrubbing hook."""
+
+    def __init__(
+        self,
+        *args: Any,
+        field_limit: int = DEFAULT_FIELD_LIMIT,
+        scrub: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_limit = field_limit
+        self._scrub_enabled = scrub
+        self._scrubber: Callable[[Any], Any] | None = None
+
+    def _scrub(self, value: Any) -> Any:
+        if not self._scrub_enabled:
+            return value
+        scrub = self._scrubber
+        if scrub is None:
+            try:
+                from django_lantern.scrubbing import get_scrubber
+
+                scrub = get_scrubber().scrub
+            except Exception:
+                # Settings not configured yet (a record logged while Django
+                # starts): use the built-in defaults rather than nothing.
+                from django_lantern.scrubbing import Scrubber
+
+                scrub = Scrubber().scrub
+            self._scrubber = scrub
+        return scrub(value)
+
+    def _scrub_text(self, value: str) -> str:
+        if not self._scrub_enabled:
+            return value
+        from django_lantern.scrubbing import scrub_text
+
+        return scrub_text(value)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """Everything a line shows, in order, already scrubbed and capped."""
+        if "request_id" not in record.__dict__:
+            add_context(record)
+        attrs = record.__dict__
+        out: dict[str, Any] = {
+            "ts": rfc3339(record.created),
+            "level": LEVEL_NAMES.get(record.levelno, record.levelname.lower()),
+            "logger": record.name,
+            "message": truncate(self._scrub_text(safe_message(record)), self.field_limit),
+        }
+        for name in CONTEXT_FIELDS:
+            value = attrs.get(name, "-")
+            out[name] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else self._cap(value)
+        extras = {
+            key: value
+            for key, value in attrs.items()
+            if key not in _RECORD_ATTRS and key not in _NEVER_EMIT and key not in out
+        }
+        if extras:
+            try:
+                extras = self._scrub(extras)
+            except Exception:
+                # Dropping the extras is better than emitting them unscrubbed.
+                extras = {"lantern_scrub_error": True}
+            for key, value in extras.items():
+                out[str(key)] = self._jsonable(value)
+        exc = _exception_fields(record)
+        if exc:
+            out["exc_type"] = self._cap(exc["exc_type"])
+            out["exc_message"] = truncate(self._scrub_text(exc["exc_message"]), self.field_limit)
+            out["stack"] = truncate(self._scrub_text(exc["stack"]), STACK_LIMIT)
+        if record.stack_info:
+            out["stack_info"] = truncate(record.stack_info, STACK_LIMIT)
+        return out
+
+    def _cap(self, value: object) -> str:
+        text = value if isinstance(value, str) else str(value)
+        return truncate(text, self.field_limit)
+
+    def _jsonable(self, value: Any, depth: int = 0) -> Any:
+        """Plain JSON types only: anything else becomes its capped ``repr``."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return truncate(value, self.field_limit)
+        if depth < 8 and isinstance(value, dict):
+            return {str(k): self._jsonable(v, depth + 1) for k, v in list(value.items())[:256]}
+        if depth < 8 and isinstance(value, (list, tuple, set, frozenset)):
+            return [self._jsonable(v, depth + 1) for v in list(value)[:256]]
+        return truncate(_describe(value), self.field_limit)
+
+
+class JsonFormatter(_BaseFormatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, the
+    context keys, then the record's ``extra`` keys; exceptions become
+    ``exc_type``, ``exc_message`` and ``stack``. Uses orjson when installed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return self._dumps(self.fields(record))
+        except Exception as exc:  # never let one record break the handler
+            return self._dumps(
+                {
+                    "ts": rfc3339(record.created),
+                    "level": "error",
+                    "logger": "django_lantern.logging",
+                    "message": "a log record could not be formatted",
+                    "original_logger": str(record.name)[:200],
+                    "exc_type": type(exc).__qualname__,
+                }
+            )
+
+    @staticmethod
+    def _dumps(payload: dict[str, Any]) -> str:
+        if _orjson is not None:
+            return _orjson.dumps(payload, default=_describe).decode()
+        return json.dumps(payload, default=_describe, ensure_ascii=False, separators=(",", ":"))
+
+
+class TextFormatter(_BaseFormatter):
+    """``key=value`` lines for people: ``ts level logger`` then the context,
+    then the message. Every value is escaped (see ``escape.logfmt_value``), so
+    no client-supplied text can forge a field or start a new line.
+
+    The access record's message is already ``key=value`` pairs with escaped
+    values and is appended as it is; any other message is one quoted ``msg``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return self._render(record)
+        except Exception as exc:
+            return (
+                f"{rfc3339(record.created)} ERROR django_lantern.logging "
+                f"msg=\"a log record could not be formatted\" exc_type={type(exc).__qualname__}"
+            )
+
+    def _render(self, record: logging.LogRecord) -> str:
+        fields = self.fields(record)
+        limit = self.field_limit
+        parts = [fields.pop("ts"), fields.pop("level").upper(), logfmt_value(fields.pop("logger"), limit)]
+        message = fields.pop("message")
+        is_access = record.__dict__.get("lantern_access", False)
+        for key in ("request_id", "user_id", "trace_id", "span_id"):
+            value = fields.pop(key)
+            if value == "-" and key != "request_id":
+                continue
+            if is_access and key == "user_id":
+                continue  # the access message carries user_id already
+            parts.append(f"{key}={logfmt_value(value, limit)}")
+        if is_access:
+            # method, path and user_id are already in the message.
+            for key in ("method", "path", "status", "duration_ms", "lantern_access"):
+                fields.pop(key, None)
+            parts.append(f"route={logfmt_value(fields.pop('route'), limit)}")
+            parts.append(message)
+        else:
+            for key in ("method", "path", "route"):
+                value = fields.pop(key)
+                if value != "-":
+                    parts.append(f"{key}={logfmt_value(value, limit)}")
+            parts.append(f"msg={logfmt_value(message, limit)}")
+        stack = fields.pop("stack", None)
+        for key, value in fields.items():
+            parts.append(f"{logfmt_value(key, 64)}={logfmt_value(value, limit)}")
+        line = " ".join(parts)
+        if stack:
+            # Continuation lines are indented, and each is escaped, so an
+            # exception message cannot start a line that looks like a record.
+            line += "".join(
+                "\n    " + logfmt_value(frame_line, STACK_LIMIT).strip('"')
+                for frame_line in stack.rstrip("\n").split("\n")
+            )
+        return line

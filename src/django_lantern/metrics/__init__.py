@@ -1,0 +1,1 @@
+"""Prometheus metrics: families, the request recorder, instrumentation and views."""

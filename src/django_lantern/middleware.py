@@ -1,0 +1,243 @@
+"""``LanternMiddleware``: the one layer, first in ``MIDDLEWARE``.
+
+Per request it: assigns the request id (validated incoming header or a fresh
+one), binds the request context for logging, answers ``/healthz``, ``/readyz``
+and ``/metrics`` itself before any other middleware can redirect or refuse a
+probe, echoes the id on the response, records metrics, and writes exactly one
+access record.
+
+Sync and async capable with no thread hop: the mode is detected once in
+``__init__``; both paths share the same plain helpers and only the awaits
+differ. Everything it does after the view is fail-safe: an error in
+observability code is counted and logged once, and never turns a good
+response into a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.log import log_response
+
+from django_lantern import request_id as request_ids
+from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.context import RequestContext, current
+from django_lantern.errors import report_internal_error
+from django_lantern.health import views as health_views
+from django_lantern.logging.escape import logfmt_value
+from django_lantern.metrics import recorder
+from django_lantern.metrics import views as metrics_views
+from django_lantern.users import aresolve_user_id, resolve_user_id
+
+logger = logging.getLogger("django_lantern.request_id")
+
+# The chapter's access line; every client-supplied value is escaped first.
+ACCESS_MESSAGE = "method=%s path=%s status=%s duration_ms=%.2f user_id=%s"
+
+_HEALTHZ, _READYZ, _METRICS = "healthz", "readyz", "metrics"
+
+
+def _probe_kind(path: str, cfg: LanternSettings) -> str | None:
+    if path not in cfg.probe_paths:
+        return None
+    if path in cfg.healthz_paths:
+        return _HEALTHZ
+    if path in cfg.readyz_paths:
+        return _READYZ
+    return _METRICS
+
+
+class LanternMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
+        self._access_loggers: dict[str, logging.Logger] = {}
+
+    # -- entry points -------------------------------------------------------
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._is_async:
+            return self.__acall__(request)
+        started = time.perf_counter()
+        cfg = get_settings()
+        ctx = self._begin(request, cfg)
+        token = current.set(ctx)
+        response: HttpResponseBase | None = None
+        kind = None
+        try:
+            self._warn_if_rejected(request)
+            kind = _probe_kind(request.path_info, cfg)
+            if kind is None:
+                response = self.get_response(request)  # type: ignore[assignment]
+            elif kind == _READYZ:
+                response = health_views.readyz_response(request)
+            else:
+                response = self._serve_simple_probe(kind, request)
+            return response
+        finally:
+            try:
+                user_id = None if kind else self._user_id(request)
+                self._finish(request, response, ctx, cfg, started, user_id, kind)
+            finally:
+                current.reset(token)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        cfg = get_settings()
+        ctx = self._begin(request, cfg)
+        token = current.set(ctx)
+        response: HttpResponseBase | None = None
+        kind = None
+        try:
+            self._warn_if_rejected(request)
+            kind = _probe_kind(request.path_info, cfg)
+            if kind is None:
+                response = await self.get_response(request)  # type: ignore[misc]
+            elif kind == _READYZ:
+                response = await health_views.areadyz_response(request)
+            else:
+                response = self._serve_simple_probe(kind, request)
+            return response
+        finally:
+            try:
+                user_id = None if kind else await self._auser_id(request)
+                self._finish(request, response, ctx, cfg, started, user_id, kind)
+            finally:
+                current.reset(token)
+
+    # -- shared helpers (no I/O) ---------------------------------------------
+    @staticmethod
+    def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
+        rid = None
+        if cfg.trust_request_id_header:
+            incoming = request.META.get(cfg.request_id_meta_key)
+            if incoming:
+                if request_ids.is_valid(incoming):
+                    rid = incoming
+                else:
+                    request._lantern_rejected_id_length = len(incoming)  # type: ignore[attr-defined]
+        if rid is None:
+            rid = request_ids.generate()
+        request.request_id = rid  # type: ignore[attr-defined]
+        recorder.request_started()
+        return RequestContext(rid, request.method or "", request.path, request)
+
+    @staticmethod
+    def _warn_if_rejected(request: HttpRequest) -> None:
+        length = request.__dict__.pop("_lantern_rejected_id_length", None)
+        if length is not None:
+            # Logged inside the context, so the line carries the new id.
+            logger.warning(request_ids.REJECTED_MESSAGE, length)
+
+    @staticmethod
+    def _serve_simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
+        if kind == _HEALTHZ:
+            return health_views.healthz_response(request)
+        return metrics_views.metrics_response(request)
+
+    @staticmethod
+    def _user_id(request: HttpRequest) -> Any:
+        try:
+            return resolve_user_id(request)
+        except Exception as exc:
+            report_internal_error("user_id", exc)
+            return None
+
+    @staticmethod
+    async def _auser_id(request: HttpRequest) -> Any:
+        try:
+            return await aresolve_user_id(request)
+        except Exception as exc:
+            report_internal_error("user_id", exc)
+            return None
+
+    def _finish(
+        self,
+        request: HttpRequest,
+        response: HttpResponseBase | None,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        started: float,
+        user_id: Any,
+        kind: str | None,
+    ) -> None:
+        try:
+            status = response.status_code if response is not None else 500
+            if response is not None:
+                self._add_headers(response, ctx.request_id, cfg)
+                if status >= 400 and not getattr(response, "_has_been_logged", False):
+                    # Django logs 4xx/5xx responses on ``django.request`` after the
+                    # middleware chain returns, outside this context; logging it
+                    # here, once, gives that line the request id. Django then
+                    # sees ``_has_been_logged`` and skips its own copy.
+                    log_response(
+                        "%s: %s", response.reason_phrase, ctx.path, response=response, request=request
+                    )
+            seconds = time.perf_counter() - started
+            route = ctx.route if kind is None else request.path_info
+            recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)
+            if user_id is not None:
+                ctx.user_id = user_id
+            self._access_log(ctx, cfg, status, seconds * 1000, user_id)
+        except Exception as exc:
+            report_internal_error("finish", exc)
+
+    @staticmethod
+    def _add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:
+        header = cfg.request_id_header
+        response.headers[header] = rid
+        if cfg.expose_request_id_header:
+            exposed = response.headers.get("Access-Control-Expose-Headers")
+            if not exposed:
+                response.headers["Access-Control-Expose-Headers"] = header
+            elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
+                response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
+
+    def _access_log(
+        self, ctx: RequestContext, cfg: LanternSettings, status: int, duration_ms: float, user_id: Any
+    ) -> None:
+        access = self._access_loggers.get(cfg.access_logger)
+        if access is None:
+            access = self._access_loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
+        path = ctx.path
+        for pattern in cfg.access_log_skip:
+            if pattern.search(path):
+                return
+        if status < 400:
+            for pattern, rate in cfg.access_log_sample:
+                if pattern.search(path):
+                    if random.random() >= rate:
+                        return
+                    break
+            level = logging.INFO
+        else:
+            level = logging.WARNING if status < 500 else logging.ERROR
+        slow = cfg.slow_request_ms
+        if slow is not None and duration_ms >= slow and level < logging.WARNING:
+            level = logging.WARNING
+        if not access.isEnabledFor(level):
+            return
+        access.log(
+            level,
+            ACCESS_MESSAGE,
+            logfmt_value(ctx.method, 32),
+            logfmt_value(path, cfg.log_field_max_length),
+            status,
+            duration_ms,
+            user_id,
+            extra={"status": status, "duration_ms": round(duration_ms, 2), "lantern_access": True},
+        )

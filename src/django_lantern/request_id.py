@@ -1,0 +1,29 @@
+"""Parse, validate and generate request ids.
+
+An incoming id is accepted only if it is 1 to 128 characters from a safe set:
+ASCII letters, digits and ``- _ . :``. That admits hex ids, hyphenated UUIDs,
+ULIDs, nginx ``$request_id``, AWS ``Root=1-...`` style values minus ``=``, and
+keeps out everything that could forge a log field or line (spaces, quotes,
+``=``, control characters, non-ASCII).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+MAX_LENGTH = 128
+_VALID = re.compile(r"[A-Za-z0-9._:\-]{1,%d}" % MAX_LENGTH, re.ASCII)
+
+# The rejected value itself is never logged: only its length.
+REJECTED_MESSAGE = "Rejected an invalid incoming request id (length %d); generated a new one."
+
+
+def is_valid(value: str) -> bool:
+    """True when ``value`` may be used as a request id as it is."""
+    return _VALID.fullmatch(value) is not None
+
+
+def generate() -> str:
+    """A fresh random id: 32 lowercase hex characters (128 bits)."""
+    return os.urandom(16).hex()

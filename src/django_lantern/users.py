@@ -1,0 +1,52 @@
+"""Finding the authenticated user's id without surprising side effects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from django_lantern.conf import get_settings
+
+
+def _id_of(user: Any) -> Any:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return getattr(user, get_settings().user_id_attribute, None)
+
+
+def cached_user_id(request: HttpRequest) -> Any:
+    """The user's id if the user was already loaded during this request, else None."""
+    user = request.__dict__.get("_cached_user") or request.__dict__.get("_acached_user")
+    return _id_of(user)
+
+
+def _has_session_cookie(request: HttpRequest) -> bool:
+    return settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def _needs_lookup(request: HttpRequest) -> bool:
+    # No ``auser`` means no AuthenticationMiddleware (or a probe answered before it).
+    # No session cookie means an anonymous request: do not touch the session.
+    return hasattr(request, "auser") and _has_session_cookie(request)
+
+
+def resolve_user_id(request: HttpRequest) -> Any:
+    """The authenticated user's id, loading the user only when a session cookie came in."""
+    found = cached_user_id(request)
+    if found is not None or "_cached_user" in request.__dict__ or "_acached_user" in request.__dict__:
+        return found
+    if not _needs_lookup(request):
+        return None
+    return _id_of(getattr(request, "user", None))
+
+
+async def aresolve_user_id(request: HttpRequest) -> Any:
+    """The async twin of :func:`resolve_user_id`: uses ``await request.auser()``."""
+    found = cached_user_id(request)
+    if found is not None or "_cached_user" in request.__dict__ or "_acached_user" in request.__dict__:
+        return found
+    if not _needs_lookup(request):
+        return None
+    return _id_of(await request.auser())
