@@ -71,6 +71,10 @@ else:
         }
     }
 
+# Parallel test runs on one PostgreSQL need distinct test database names.
+if os.environ.get("LANTERN_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["LANTERN_TEST_DB_NAME"]}
+
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
@@ -78,6 +82,7 @@ if os.environ.get("REDIS_URL"):
             "LOCATION": os.environ["REDIS_URL"],
             # Bounded waits: a hung Redis must not hang requests or probes.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "KEY_PREFIX": os.environ.get("LANTERN_CACHE_PREFIX", "example"),
         }
     }
 else:

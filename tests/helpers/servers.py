@@ -1,0 +1,93 @@
+"""Start the example app under a real gunicorn or uvicorn on 127.0.0.1.
+
+Every server gets a free port, a bounded start-up wait, its output captured to
+a file, and is stopped (SIGTERM, then SIGKILL) when the context exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "example"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.output()[-4000:]}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready in {timeout}s:\n{server.output()[-4000:]}")
+
+
+@contextlib.contextmanager
+def run_server(
+    kind: str,
+    *,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[Server]:
+    """``kind`` is "gunicorn" (WSGI) or "uvicorn" (ASGI); extra CLI ``args`` are appended."""
+    port = free_port()
+    if kind == "gunicorn":
+        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "config.wsgi", *args]
+    elif kind == "uvicorn":
+        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "config.asgi:application", *args]
+    else:
+        raise ValueError(kind)
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **(env or {})}
+    log = tempfile.NamedTemporaryFile(prefix=f"lantern-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=EXAMPLE, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(proc, port, Path(log.name))
+    try:
+        _wait_ready(server, startup_timeout)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        log.close()
