@@ -27,7 +27,7 @@ test-system: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src example tests bench
 	$(BIN)/ruff format --check src example tests bench
-	cd example && ../$(BIN)/mypy --config-file ../pyproject.toml
+	PYTHONPATH=example $(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src example tests bench
