@@ -33,6 +33,7 @@ from django_lantern.health import views as health_views
 from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.streaming import bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 logger = logging.getLogger("django_lantern.request_id")
@@ -179,6 +180,8 @@ class LanternMiddleware:
             status = response.status_code if response is not None else 500
             if response is not None:
                 self._add_headers(response, ctx.request_id, cfg)
+                if response.streaming:
+                    bind_streaming_context(response, ctx)  # type: ignore[arg-type]
                 if status >= 400 and not getattr(response, "_has_been_logged", False):
                     # Django logs 4xx/5xx responses on ``django.request`` after the
                     # middleware chain returns, outside this context; logging it
