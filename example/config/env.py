@@ -19,9 +19,7 @@ def database_from_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     engine = _ENGINES.get(parts.scheme)
     if engine is None:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL has scheme {parts.scheme!r}; use postgres://... or sqlite:///path."
-        )
+        raise ImproperlyConfigured(f"DATABASE_URL has scheme {parts.scheme!r}; use postgres://... or sqlite:///path.")
     if engine.endswith("sqlite3"):
         return {"ENGINE": engine, "NAME": unquote(parts.path[1:]) or ":memory:"}
     options: dict[str, Any] = dict(parse_qsl(parts.query))

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django_lantern.logging import build_logging_config
-
 from config.env import database_from_url
+from django_lantern.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

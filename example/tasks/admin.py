@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from tasks.models import Membership, Org, Task
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Org)
+class OrgAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "org", "role"]
+    list_filter = ["role", "org"]
+    search_fields = ["user__username", "org__name", "org__slug"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user", "org"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["title", "org", "status", "assignee", "created_by", "updated_at"]
+    list_filter = ["status", "org"]
+    search_fields = ["title", "description"]
+    raw_id_fields = ["assignee", "created_by"]
+    list_select_related = ["org", "assignee", "created_by"]
+    readonly_fields = ["created_at", "updated_at"]
