@@ -220,18 +220,19 @@ class LanternMiddleware:
         for pattern in cfg.access_log_skip:
             if pattern.search(path):
                 return
-        if status < 400:
+        slow = cfg.slow_request_ms
+        if status >= 400:
+            level = logging.WARNING if status < 500 else logging.ERROR
+        elif slow is not None and duration_ms >= slow:
+            level = logging.WARNING
+        else:
+            # Sampling thins routine lines only: errors and slow requests are always kept.
             for pattern, rate in cfg.access_log_sample:
                 if pattern.search(path):
                     if random.random() >= rate:
                         return
                     break
             level = logging.INFO
-        else:
-            level = logging.WARNING if status < 500 else logging.ERROR
-        slow = cfg.slow_request_ms
-        if slow is not None and duration_ms >= slow and level < logging.WARNING:
-            level = logging.WARNING
         if not access.isEnabledFor(level):
             return
         access.log(

@@ -1,0 +1,187 @@
+"""Shared fixtures for the core tests: log capture through the real filter and
+formatters, clean package state between tests, and extra database aliases."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import override_settings
+
+from django_lantern import conf, shutdown
+from django_lantern.health import registry
+from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
+
+CORE_URLS = "tests.urls_core"
+
+
+class LogCapture(logging.Handler):
+    """A real handler with ``RequestContextFilter``: keeps every record and its
+    rendering by both ``JsonFormatter`` and ``TextFormatter``."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.addFilter(RequestContextFilter())
+        self.json_formatter = JsonFormatter()
+        self.text_formatter = TextFormatter()
+        self.records: list[logging.LogRecord] = []
+        self.json_lines: list[str] = []
+        self.text_lines: list[str] = []
+        self._lock_records = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        json_line = self.json_formatter.format(record)
+        text_line = self.text_formatter.format(record)
+        with self._lock_records:
+            self.records.append(record)
+            self.json_lines.append(json_line)
+            self.text_lines.append(text_line)
+
+    def parsed(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.json_lines]
+
+    def by_logger(self, name: str) -> list[dict[str, Any]]:
+        return [p for p in self.parsed() if p["logger"] == name]
+
+    def access(self, name: str = "access") -> list[logging.LogRecord]:
+        return [r for r in self.records if r.name == name]
+
+    def everything(self) -> str:
+        """Every rendered line, plus every message, joined: for "appears nowhere" checks."""
+        messages = [r.getMessage() for r in self.records]
+        return "\n".join([*self.json_lines, *self.text_lines, *messages])
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Capture every record (root and the non-propagating ``access`` logger)."""
+    handler = LogCapture()
+    targets = [logging.getLogger(), logging.getLogger("access")]
+    for target in targets:
+        target.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for target in targets:
+            target.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _clean_lantern_state() -> Iterator[None]:
+    """Each test starts with fresh settings, readiness runner and drain state."""
+    conf.clear_cache()
+    registry.reset()
+    yield
+    registry.reset()
+    conf.clear_cache()
+    shutdown.reset_drain()
+    from tests import urls_core
+
+    urls_core.seen_requests.clear()
+
+
+@pytest.fixture
+def logging_state() -> Iterator[None]:
+    """Restore every logger's handlers, level and propagation after a test that calls dictConfig."""
+    manager = logging.Logger.manager
+    loggers: list[logging.Logger] = [logging.getLogger()] + [
+        lg for lg in manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    saved = [(lg, list(lg.handlers), list(lg.filters), lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, handlers, filters, level, propagate, disabled in saved:
+            lg.handlers[:] = handlers
+            lg.filters[:] = filters
+            lg.setLevel(level)
+            lg.propagate = propagate
+            lg.disabled = disabled
+
+
+def _reload_connection_settings() -> None:
+    """``ConnectionHandler.settings`` is cached; drop it so it re-reads DATABASES."""
+    connections._settings = None  # type: ignore[attr-defined]
+    connections.__dict__.pop("settings", None)
+
+
+@contextlib.contextmanager
+def extra_databases(**aliases: dict[str, Any]) -> Iterator[None]:
+    """Add database aliases for the duration (settings and the connection handler)."""
+    databases = {**settings.DATABASES, **aliases}
+    try:
+        with override_settings(DATABASES=databases):
+            _reload_connection_settings()
+            yield
+    finally:
+        for alias in aliases:
+            with contextlib.suppress(Exception):
+                connections[alias].close()
+        _reload_connection_settings()
+        registry.reset()
+
+
+class BlackHole:
+    """A TCP server on 127.0.0.1 that accepts connections and never replies."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name="black-hole", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            with self._lock:
+                self.accepted.append(conn)
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self.accepted)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            for conn in self.accepted:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    """A server that accepts TCP connections and never answers; closed at teardown."""
+    server = BlackHole()
+    try:
+        yield server
+    finally:
+        # Closing the accepted sockets unblocks any readiness worker stuck on them.
+        server.close()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

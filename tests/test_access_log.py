@@ -1,0 +1,252 @@
+"""The access log: one record per request on ``access``, with the right level and fields."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.test.client import AsyncClient
+
+from tests import urls_core
+from tests.conftest import CORE_URLS, LogCapture
+
+pytestmark = pytest.mark.urls(CORE_URLS)
+
+CHAPTER_LINE = re.compile(r"method=GET path=/ok/ status=200 duration_ms=\d+\.\d\d user_id=None")
+
+
+@pytest.fixture
+def quiet_client() -> Client:
+    """A client that returns the 500 response instead of re-raising the view's exception."""
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("ada", password="pw-not-used-123")
+
+
+def test_exactly_one_record_with_every_field(client: Client, logs: LogCapture) -> None:
+    """One access record per request, carrying method, path, route, status, duration, user and request id."""
+    response = client.get("/items/7/?token=SECRET&page=2", headers={"X-Request-Id": "acc-1"})
+    records = logs.access()
+    assert len(records) == 1
+    line = logs.by_logger("access")[0]
+    assert line["method"] == "GET"
+    assert line["path"] == "/items/7/"
+    assert line["route"] == "items/<int:pk>/"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert line["user_id"] == "-"
+    assert line["request_id"] == "acc-1" == response.headers["X-Request-Id"]
+    assert line["level"] == "info"
+    assert "SECRET" not in logs.everything()
+
+
+def test_message_is_the_chapters_key_value_line(client: Client, logs: LogCapture) -> None:
+    """The record's message is the chapter's ``method=... path=... status=... duration_ms=... user_id=...``."""
+    client.get("/ok/")
+    assert CHAPTER_LINE.fullmatch(logs.access()[0].getMessage())
+
+
+def test_text_line_adds_request_id_and_route(client: Client, logs: LogCapture) -> None:
+    """The text formatter's access line carries request_id and route before the chapter's message."""
+    client.get("/items/1/", headers={"X-Request-Id": "txt-1"})
+    text = logs.text_lines[logs.records.index(logs.access()[0])]
+    assert "request_id=txt-1" in text
+    assert 'route="items/<int:pk>/"' in text
+    assert "path=/items/1/ status=200" in text
+    assert text.count("user_id=") == 1
+
+
+def test_chapter_assert_logs_style_still_works(client: Client) -> None:
+    """``assertLogs("access")`` style capture sees ``path=/healthz/`` and ``status=200``."""
+    logger = logging.getLogger("access")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        client.get("/healthz/")
+    finally:
+        logger.removeHandler(handler)
+    joined = "\n".join(r.getMessage() for r in records)
+    assert "path=/healthz/" in joined and "status=200" in joined
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "level"),
+    [
+        ("get", "/ok/", logging.INFO),
+        ("get", "/redirect/", logging.INFO),
+        ("get", "/does-not-exist/", logging.WARNING),
+        ("get", "/forbidden/", logging.WARNING),
+        ("post", "/only-get/", logging.WARNING),
+        ("get", "/boom/", logging.ERROR),
+    ],
+)
+def test_level_follows_status(quiet_client: Client, logs: LogCapture, method: str, path: str, level: int) -> None:
+    """INFO for 2xx/3xx, WARNING for 4xx, ERROR for 5xx, including a view that raises."""
+    getattr(quiet_client, method)(path)
+    records = logs.access()
+    assert len(records) == 1
+    assert records[0].levelno == level
+
+
+def test_view_that_raises_is_logged_as_500(quiet_client: Client, logs: LogCapture) -> None:
+    """A view that raises gives one ERROR access record with status 500."""
+    quiet_client.get("/boom/")
+    (line,) = logs.by_logger("access")
+    assert line["status"] == 500 and line["level"] == "error"
+
+
+def test_skip_paths_silence_the_access_log(client: Client, logs: LogCapture, settings: Any) -> None:
+    """Paths matching ACCESS_LOG_SKIP_PATHS write no access record."""
+    settings.LANTERN = {"ACCESS_LOG_SKIP_PATHS": [r"^/ok/$", r"^/healthz"]}
+    client.get("/ok/")
+    client.get("/healthz")
+    client.get("/items/1/")
+    assert [r.getMessage().split()[1] for r in logs.access()] == ["path=/items/1/"]
+
+
+def test_sample_rate_zero_silences_success_but_logs_errors(
+    quiet_client: Client, logs: LogCapture, settings: Any
+) -> None:
+    """A sampled path at rate 0 drops its successes but still logs its errors."""
+    settings.LANTERN = {"ACCESS_LOG_SAMPLE_PATHS": {r"^/(ok|boom)/$": 0.0}}
+    for _ in range(5):
+        quiet_client.get("/ok/")
+    quiet_client.get("/boom/")
+    statuses = [r.status for r in logs.access()]  # type: ignore[attr-defined]
+    assert statuses == [500]
+
+
+def test_sample_rate_one_keeps_everything(client: Client, logs: LogCapture, settings: Any) -> None:
+    """A sampled path at rate 1 logs every request."""
+    settings.LANTERN = {"ACCESS_LOG_SAMPLE_PATHS": {r"^/ok/$": 1.0}}
+    for _ in range(5):
+        client.get("/ok/")
+    assert len(logs.access()) == 5
+
+
+def test_slow_request_raises_level_to_warning(client: Client, logs: LogCapture, settings: Any) -> None:
+    """A request at or over SLOW_REQUEST_MS is logged at WARNING."""
+    settings.LANTERN = {"SLOW_REQUEST_MS": 0}
+    client.get("/ok/")
+    assert logs.access()[0].levelno == logging.WARNING
+
+
+def test_slow_request_threshold_none_turns_it_off(client: Client, logs: LogCapture, settings: Any) -> None:
+    """SLOW_REQUEST_MS None never raises the level."""
+    settings.LANTERN = {"SLOW_REQUEST_MS": None}
+    client.get("/ok/")
+    assert logs.access()[0].levelno == logging.INFO
+
+
+def test_slow_request_is_logged_even_on_a_sampled_path(client: Client, logs: LogCapture, settings: Any) -> None:
+    """Sampling drops routine lines only: a slow request on a rate-0 path is still logged at WARNING."""
+    settings.LANTERN = {"SLOW_REQUEST_MS": 0, "ACCESS_LOG_SAMPLE_PATHS": {r"^/ok/$": 0.0}}
+    client.get("/ok/")
+    records = logs.access()
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+
+
+def test_access_logger_name_is_configurable(client: Client, settings: Any) -> None:
+    """ACCESS_LOGGER names the logger the record goes to."""
+    settings.LANTERN = {"ACCESS_LOGGER": "myapp.access"}
+    handler = LogCapture()
+    logger = logging.getLogger("myapp.access")
+    logger.addHandler(handler)
+    try:
+        client.get("/ok/")
+    finally:
+        logger.removeHandler(handler)
+    assert len(handler.access("myapp.access")) == 1
+
+
+@pytest.mark.django_db
+def test_authenticated_user_id_without_the_view_touching_user(client: Client, logs: LogCapture, user: Any) -> None:
+    """A logged-in request's access line has the user id though the view never read request.user."""
+    client.force_login(user)
+    client.get("/ok/")
+    (line,) = logs.by_logger("access")
+    assert line["user_id"] == user.pk
+    assert logs.access()[0].getMessage().endswith(f"user_id={user.pk}")
+
+
+@pytest.mark.django_db
+def test_user_id_when_the_view_touched_user(client: Client, logs: LogCapture, user: Any) -> None:
+    """When the view loaded the user, its own log lines and the access line carry the user id."""
+    client.force_login(user)
+    client.get("/touch-user/")
+    lines = logs.parsed()
+    view_line = next(p for p in lines if p["logger"] == "tests.views")
+    assert view_line["user_id"] == user.pk
+    assert logs.by_logger("access")[0]["user_id"] == user.pk
+
+
+@pytest.mark.django_db
+def test_anonymous_without_session_cookie_never_touches_the_session(
+    client: Client, logs: LogCapture, django_assert_num_queries: Any
+) -> None:
+    """No session cookie: finding the user id runs no query and never accesses the session."""
+    with django_assert_num_queries(0):
+        client.get("/ok/")
+    request = urls_core.seen_requests[-1]
+    assert request.session.accessed is False  # type: ignore[attr-defined]
+    assert "_cached_user" not in request.__dict__
+    assert logs.by_logger("access")[0]["user_id"] == "-"
+    assert logs.access()[0].getMessage().endswith("user_id=None")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_authenticated_user_id_without_the_view_touching_user(
+    async_client: AsyncClient, logs: LogCapture, user: Any
+) -> None:
+    """On the async path the access line finds the user with ``await request.auser()``."""
+    await async_client.aforce_login(user)
+    await async_client.get("/async-plain/")
+    (line,) = logs.by_logger("access")
+    assert line["user_id"] == user.pk
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_anonymous_never_touches_the_session(async_client: AsyncClient, logs: LogCapture) -> None:
+    """On the async path an anonymous request without a session cookie leaves the session alone."""
+    await async_client.get("/ok/")
+    request = urls_core.seen_requests[-1]
+    assert request.session.accessed is False  # type: ignore[attr-defined]
+    assert "_acached_user" not in request.__dict__ and "_cached_user" not in request.__dict__
+    assert logs.by_logger("access")[0]["user_id"] == "-"
+
+
+async def test_async_view_that_raises_is_one_error_record(logs: LogCapture) -> None:
+    """On the async path a raising view gives one ERROR access record with status 500."""
+    client = AsyncClient(raise_request_exception=False)
+    response = await client.get("/async-boom/")
+    assert response.status_code == 500
+    (line,) = logs.by_logger("access")
+    assert line["status"] == 500 and line["level"] == "error"
+    assert line["request_id"] == response.headers["X-Request-Id"]
+
+
+@pytest.fixture
+def _no_probe_sampling(settings: Any) -> Iterator[None]:
+    settings.LANTERN = {}
+    yield
+
+
+@pytest.mark.usefixtures("_no_probe_sampling")
+def test_probe_requests_are_access_logged_without_a_route(client: Client, logs: LogCapture) -> None:
+    """A probe answered by the middleware still writes its one access record."""
+    client.get("/healthz")
+    (line,) = logs.by_logger("access")
+    assert line["path"] == "/healthz" and line["status"] == 200 and line["route"] == "-"

@@ -1,0 +1,150 @@
+"""LanternMiddleware: the id on every response, CORS exposure, modes, fail-safety."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+
+from django_lantern import errors
+from django_lantern.middleware import LanternMiddleware
+from tests.conftest import CORE_URLS, LogCapture
+
+pytestmark = pytest.mark.urls(CORE_URLS)
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def quiet_client() -> Client:
+    """A client that returns the 500 response instead of re-raising the view's exception."""
+    return Client(raise_request_exception=False)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/ok/", 200),
+        ("get", "/redirect/", 302),
+        ("get", "/does-not-exist/", 404),
+        ("get", "/forbidden/", 403),
+        ("post", "/only-get/", 405),
+        ("get", "/boom/", 500),
+        ("get", "/healthz", 200),
+        ("post", "/readyz/", 405),
+    ],
+)
+@pytest.mark.django_db
+def test_id_is_echoed_on_every_response(quiet_client: Client, method: str, path: str, status: int) -> None:
+    """Every response, error responses included, carries X-Request-Id and exposes it to browsers."""
+    response = getattr(quiet_client, method)(path)
+    assert response.status_code == status
+    assert HEX32.fullmatch(response.headers["X-Request-Id"])
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Request-Id"
+
+
+def test_incoming_id_is_echoed_on_a_500(quiet_client: Client) -> None:
+    """A valid incoming id comes back on the 500 of a view that raised."""
+    response = quiet_client.get("/boom/", headers={"X-Request-Id": "keep-me-1"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-Id"] == "keep-me-1"
+
+
+def test_expose_headers_is_appended_not_overwritten(client: Client) -> None:
+    """An existing Access-Control-Expose-Headers value is kept and the id header appended."""
+    response = client.get("/exposes/", {"existing": "X-Custom, X-Other"})
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Custom, X-Other, X-Request-Id"
+
+
+@pytest.mark.parametrize("existing", ["x-request-id", "X-Custom,X-Request-Id", " X-REQUEST-ID "])
+def test_expose_headers_is_not_duplicated(client: Client, existing: str) -> None:
+    """When the header is already exposed (any case, any spacing) it is not added again."""
+    response = client.get("/exposes/", {"existing": existing})
+    assert response.headers["Access-Control-Expose-Headers"] == existing
+
+
+def test_expose_can_be_turned_off(client: Client, settings: Any) -> None:
+    """With EXPOSE_REQUEST_ID_HEADER off, no Access-Control-Expose-Headers is added."""
+    settings.LANTERN = {"EXPOSE_REQUEST_ID_HEADER": False}
+    response = client.get("/ok/")
+    assert "X-Request-Id" in response.headers
+    assert "Access-Control-Expose-Headers" not in response.headers
+
+
+def test_sync_and_async_capable() -> None:
+    """The middleware declares both modes and picks the async path for an async get_response."""
+    assert LanternMiddleware.sync_capable and LanternMiddleware.async_capable
+
+    async def async_view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    assert iscoroutinefunction(LanternMiddleware(async_view))
+    assert not iscoroutinefunction(LanternMiddleware(lambda r: HttpResponse("ok")))
+
+
+async def test_async_unit_sets_and_echoes_id() -> None:
+    """In async mode the id is set, visible in the view, and echoed."""
+    seen: list[str] = []
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.request_id)  # type: ignore[attr-defined]
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/x", HTTP_X_REQUEST_ID="async-1")
+    response = await LanternMiddleware(view)(request)
+    assert seen == ["async-1"]
+    assert response["X-Request-Id"] == "async-1"
+
+
+def test_observability_error_never_breaks_a_good_response(
+    client: Client, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    """An error inside the access log is counted and logged once; the response stays 200."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("access log exploded")
+
+    monkeypatch.setattr(LanternMiddleware, "_access_log", broken)
+    monkeypatch.setattr(errors, "_seen", set())
+    before = errors.counts.get("finish", 0)
+    assert client.get("/ok/").status_code == 200
+    assert client.get("/ok/").status_code == 200
+    assert errors.counts["finish"] == before + 2
+    internal = [r for r in logs.records if r.name == "django_lantern" and r.levelno == logging.ERROR]
+    assert len(internal) == 1
+
+
+def test_user_lookup_error_is_fail_safe(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while finding the user id does not turn the response into a 500."""
+    from django_lantern import middleware
+
+    def broken(request: HttpRequest) -> Any:
+        raise RuntimeError("user lookup failed")
+
+    monkeypatch.setattr(middleware, "resolve_user_id", broken)
+    response = client.get("/ok/")
+    assert response.status_code == 200
+
+
+def test_django_request_log_line_carries_the_request_id(quiet_client: Client, logs: LogCapture) -> None:
+    """Django's own 4xx/5xx line on django.request is logged once, inside the request context."""
+    response = quiet_client.get("/does-not-exist/")
+    lines = logs.by_logger("django.request")
+    assert len(lines) == 1
+    assert lines[0]["request_id"] == response.headers["X-Request-Id"]
+    assert lines[0]["status_code"] == 404
+
+
+def test_500_django_request_line_is_logged_once_with_exception(quiet_client: Client, logs: LogCapture) -> None:
+    """A view that raises gives one django.request ERROR line with exc_type and the request id."""
+    response = quiet_client.get("/boom/")
+    lines = logs.by_logger("django.request")
+    assert len(lines) == 1
+    assert lines[0]["level"] == "error"
+    assert lines[0]["exc_type"] == "RuntimeError"
+    assert lines[0]["request_id"] == response.headers["X-Request-Id"]

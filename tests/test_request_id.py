@@ -1,0 +1,180 @@
+"""Request ids: validation, generation, and what the middleware does with the header."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory, override_settings
+
+from django_lantern import request_id
+from django_lantern.context import get_request_id
+from django_lantern.middleware import LanternMiddleware
+from tests.conftest import CORE_URLS, LogCapture
+
+pytestmark = pytest.mark.urls(CORE_URLS)
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+REJECT_LOGGER = "django_lantern.request_id"
+
+# Each hostile value carries the marker "QQLEAK" (or is made of "Q"s), which a
+# generated id (lowercase hex) can never contain.
+HOSTILE_IDS = {
+    "ten_thousand_chars": "Q" * 10_000,
+    "cr_lf": "QQLEAK\r\nlevel=critical forged=1",
+    "space_user_id": "QQLEAK user_id=1",
+    "nul_byte": "QQLEAK\x00tail",
+    "non_ascii": "QQLEAK-idé-✓",
+}
+MARKERS = ("QQLEAK", "Q" * 16, "forged", "user_id=1")
+
+
+def _all_header_values(response: HttpResponse) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0123456789abcdef0123456789abcdef",
+        str(uuid.uuid4()),
+        "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "Root-1-5759e988-bd862e3fe1be46a994272793",
+        "a",
+        "a" * 128,
+        "svc.name:42_x-y",
+    ],
+)
+def test_is_valid_accepts_safe_ids(value: str) -> None:
+    """Hex, UUID, ULID and other 1-128 character ids of the safe charset are accepted."""
+    assert request_id.is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "a" * 129, "a b", 'a"b', "a'b", "a=b", "a\rb", "a\nb", "a\x00b", "idé", "a\tb", "a\x1b[31m", "a;b", "a/b"],
+)
+def test_is_valid_rejects_unsafe_ids(value: str) -> None:
+    """Empty, too long, whitespace, quotes, ``=``, control and non-ASCII characters are rejected."""
+    assert not request_id.is_valid(value)
+
+
+def test_generate_is_32_lowercase_hex_and_unique() -> None:
+    """Generated ids are 32 lowercase hex characters and do not repeat."""
+    ids = {request_id.generate() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(HEX32.fullmatch(i) for i in ids)
+
+
+def test_rejected_message_has_a_length_placeholder_only() -> None:
+    """The rejection message template formats a length, never a string value."""
+    assert "%d" in request_id.REJECTED_MESSAGE
+    assert "%s" not in request_id.REJECTED_MESSAGE and "%r" not in request_id.REJECTED_MESSAGE
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_IDS))
+def test_hostile_incoming_id_is_replaced_and_never_logged(
+    name: str, client: Client, logs: LogCapture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hostile X-Request-Id is replaced, appears in no log line or header, and is warned about once by length."""
+    value = HOSTILE_IDS[name]
+    caplog.set_level(logging.DEBUG)
+    response = client.get("/ok/", headers={"X-Request-Id": value})
+    assert response.status_code == 200
+    rid = response.headers["X-Request-Id"]
+    assert HEX32.fullmatch(rid)
+    assert response.wsgi_request.request_id == rid  # type: ignore[attr-defined]
+    headers = _all_header_values(response)
+    everything = logs.everything() + "\n" + caplog.text
+    for marker in (*MARKERS, value):
+        assert marker not in headers
+        assert marker not in everything
+    warnings = [r for r in logs.records if r.name == REJECT_LOGGER]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert f"length {len(value)}" in warnings[0].getMessage()
+    # The warning is logged inside the request: it carries the new id.
+    assert logs.by_logger(REJECT_LOGGER)[0]["request_id"] == rid
+    # Every line of this request carries the new id.
+    assert {line["request_id"] for line in logs.parsed()} == {rid}
+
+
+def test_empty_incoming_id_is_replaced_without_warning(client: Client, logs: LogCapture) -> None:
+    """An empty X-Request-Id is treated as absent: a fresh id, no warning."""
+    response = client.get("/ok/", headers={"X-Request-Id": ""})
+    assert HEX32.fullmatch(response.headers["X-Request-Id"])
+    assert not [r for r in logs.records if r.name == REJECT_LOGGER]
+
+
+@pytest.mark.parametrize("value", ["0123456789abcdef0123456789abcdef", str(uuid.uuid4())])
+def test_valid_incoming_id_is_kept(value: str, client: Client, logs: LogCapture) -> None:
+    """A 32-hex id and a hyphenated UUID are kept, echoed and logged, with no warning."""
+    response = client.get("/ok/", headers={"X-Request-Id": value})
+    assert response.headers["X-Request-Id"] == value
+    assert response.wsgi_request.request_id == value  # type: ignore[attr-defined]
+    assert {line["request_id"] for line in logs.parsed()} == {value}
+    assert not [r for r in logs.records if r.name == REJECT_LOGGER]
+
+
+async def test_hostile_incoming_id_is_replaced_on_the_async_path(async_client: Any, logs: LogCapture) -> None:
+    """The async path replaces a hostile id and warns once, by length only."""
+    value = HOSTILE_IDS["space_user_id"]
+    response = await async_client.get("/async-plain/", headers={"X-Request-Id": value})
+    rid = response.headers["X-Request-Id"]
+    assert HEX32.fullmatch(rid)
+    assert "QQLEAK" not in logs.everything()
+    assert len([r for r in logs.records if r.name == REJECT_LOGGER]) == 1
+
+
+@override_settings(LANTERN={"REQUEST_ID_HEADER": "X-Correlation-Id"})
+def test_header_name_is_configurable(client: Client) -> None:
+    """With REQUEST_ID_HEADER set, the id is read from and echoed on that header only."""
+    response = client.get(
+        "/ok/", headers={"X-Correlation-Id": "corr-123", "X-Request-Id": "0123456789abcdef0123456789abcdef"}
+    )
+    assert response.headers["X-Correlation-Id"] == "corr-123"
+    assert "X-Request-Id" not in response.headers
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Correlation-Id"
+
+
+@override_settings(LANTERN={"TRUST_REQUEST_ID_HEADER": False})
+def test_trust_off_ignores_incoming_header(client: Client, logs: LogCapture) -> None:
+    """With TRUST_REQUEST_ID_HEADER off, even a valid incoming id is replaced, silently."""
+    response = client.get("/ok/", headers={"X-Request-Id": "0123456789abcdef0123456789abcdef"})
+    rid = response.headers["X-Request-Id"]
+    assert rid != "0123456789abcdef0123456789abcdef"
+    assert HEX32.fullmatch(rid)
+    bad = client.get("/ok/", headers={"X-Request-Id": "QQLEAK bad"})
+    assert HEX32.fullmatch(bad.headers["X-Request-Id"])
+    assert not [r for r in logs.records if r.name == REJECT_LOGGER]
+
+
+def test_unit_request_id_attribute_and_context_match() -> None:
+    """The middleware sets request.request_id, and get_request_id() returns it inside the view."""
+    seen: dict[str, str] = {}
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen["attribute"] = request.request_id  # type: ignore[attr-defined]
+        seen["context"] = get_request_id()
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/x", HTTP_X_REQUEST_ID="abc-123")
+    response = LanternMiddleware(view)(request)
+    assert seen == {"attribute": "abc-123", "context": "abc-123"}
+    assert response["X-Request-Id"] == "abc-123"
+    assert get_request_id() == "-"
+
+
+def test_unit_rejection_warns_exactly_once_with_length(caplog: pytest.LogCaptureFixture) -> None:
+    """A rejected id produces exactly one WARNING that states the length and not the value."""
+    caplog.set_level(logging.DEBUG)
+    request = RequestFactory().get("/x", HTTP_X_REQUEST_ID="QQLEAK " * 10)
+    LanternMiddleware(lambda r: HttpResponse("ok"))(request)
+    warnings = [r for r in caplog.records if r.name == REJECT_LOGGER]
+    assert len(warnings) == 1
+    assert warnings[0].getMessage() == request_id.REJECTED_MESSAGE % 70
+    assert "QQLEAK" not in caplog.text
