@@ -5,52 +5,69 @@ Modelled on Django's ``SafeExceptionReporterFilter`` (a substitute string and
 a case-insensitive key pattern, recursing through containers), but matching
 key *substrings* (``password1``, ``new_password``, ``X-Auth-Token``), scanning
 free text for credential-shaped values, and bounded in depth and size.
+
+Sinks that must not leak call :func:`scrub_or_drop`: if the scrubber itself
+raises, the value is dropped (``None``) and the failure counted, because
+sending it unscrubbed is the one outcome that is never acceptable.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
-MAX_DEPTH = 10
+MAX_DEPTH = 16
 MAX_ITEMS = 512
+# Longer strings are cut (with a marker) before they are scanned, so one huge
+# value cannot make scrubbing slow; sinks cap their fields far below this.
+MAX_TEXT_LENGTH = 100_000
+DEPTH_MARKER = "[lantern: nested too deep]"
+TEXT_MARKER = "...[lantern: %d chars cut before scrubbing]"
 
-# Substrings of key names whose values are secret, compared case-insensitively
-# after dropping "-", "_" and spaces ("X-Api-Key" -> "xapikey"). Short
-# fragments such as "pin", "otp" or "ssn" are left out on purpose: as
-# substrings they match "shipping", "footprint" and "classname".
+# Substrings of key names whose values are secret, compared after NFKC
+# case-folding and dropping "-", "_", "." and spaces ("X-Api-Key" -> "xapikey").
+# Short fragments such as "pin", "otp", "key" or "ssn" are left out on purpose:
+# as substrings they match "shipping", "footprint", "cache_key" and "classname".
 DEFAULT_SENSITIVE_KEYS = (
-    "password", "passwd", "pwd", "secret", "token", "apikey", "accesskey",
-    "authorization", "cookie", "session", "csrf", "xsrf", "cardnumber",
-    "creditcard", "ccnumber", "cvv", "cvc", "privatekey", "signature",
-    "socialsecurity", "credential", "dsn",
-)
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "accesskey",
+    "authorization", "bearer", "jwt", "cookie", "session", "csrf", "xsrf", "cardnumber",
+    "creditcard", "ccnumber", "cardno", "cvv", "cvc", "securitycode", "privatekey",
+    "signature", "socialsecurity", "credential", "dsn",
+)  # fmt: skip
 
-# Credential-shaped text, wherever it appears.
-_VALUE_PATTERNS: tuple[tuple[str, str], ...] = (
-    # "Bearer abc", "Basic dXNlcjpwYXNz", "Token abc"
-    ("auth_scheme", r"(?i:\b(bearer|basic|token|digest)\s+)[A-Za-z0-9._~+/=\-]{6,}"),
-    # JSON Web Tokens: three base64url parts, the first two starting with "eyJ"
-    ("jwt", r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"),
-    # AWS access key ids
-    ("aws_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
-    # PEM blocks (private keys, certificates)
-    ("pem", r"-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)"),
-    # credentials inside URLs: scheme://user:password@host
-    ("url_credentials", r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@:]+:[^\s/@]+@"),
-    # key=value / key: value pairs whose key looks secret
-    (
-        "secret_pair",
-        r"\b([A-Za-z0-9_\-]*(?i:password|passwd|secret|token|api[_\-]?key|"
-        r"authorization|cookie|session(?:id)?|csrf[A-Za-z_]*|cvv|card[_\-]?number)[A-Za-z0-9_\-]*)"
-        r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&,;\"']+)",
-    ),
-    # payment card numbers: 13-19 digits, optionally grouped by spaces or dashes
-    ("card", r"\b(?:\d[ \-]?){12,18}\d\b"),
+_TOKEN_CHARS = r"A-Za-z0-9._~+/=\-"
+# A credential after "Bearer"/"Basic": at least 16 token characters, or 6 with
+# a digit or symbol among them, so prose such as "Basic usage" is left alone.
+_CREDENTIAL = rf"(?:[{_TOKEN_CHARS}]{{16,}}|(?=[A-Za-z]*[0-9._~+/=\-])[{_TOKEN_CHARS}]{{6,}})"
+
+# One alternation, scanned left to right (see ``Scrubber.scrub_text``). The
+# order matters where two could start at the same place: URL credentials
+# before ``key: value`` (``https://u:p@h`` also looks like ``https: ...``).
+_ALTERNATIVES = (
+    # PEM blocks (private keys, certificates), to the END line or the end of text
+    r"(?P<pem>-----BEGIN [A-Z0-9 ]{1,64}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,64}-----|\Z))",
+    # "Bearer abc", "Basic dXNlcjpwYXNz", "Digest ...", DRF's "Token abc"
+    rf"(?P<scheme>\b(?:(?i:bearer|basic|digest)|Token))\s+{_CREDENTIAL}",
+    # JSON Web Tokens: base64url header "eyJ...", payload, signature
+    r"(?P<jwt>\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)",
+    # AWS-style access key ids
+    r"(?P<aws>\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)",
+    # credentials inside URLs: scheme://user:password@host, scheme://token@host
+    r"(?P<url>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://)[^\s/@?#]+@",
+    # key=value, key: value, "key": "value", 'key': 'value'; whether the key
+    # is secret is decided in Python (``is_sensitive_key``), not here.
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
+    r"(?P<value>(?:(?i:bearer|basic|digest|token)[ \t]+)?(?:\"[^\"]*\"|'[^']*'|[^\s&,;\"']+))",
+    # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
+    r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",
 )
+_TEXT_PATTERN = re.compile("|".join(_ALTERNATIVES))
+# The same without ``key=value``: for scanning a key itself (see ``_replace``).
+_SECRET_PATTERN = re.compile("|".join(a for a in _ALTERNATIVES if not a.startswith("(?P<key>")))
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -65,17 +82,25 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _normalise_key(key: str) -> str:
-    return key.lower().replace("-", "").replace("_", "").replace(" ", "")
+def normalise_key(key: str) -> str:
+    """``"X-API_Key"`` -> ``"xapikey"``: the form sensitive keys are matched in."""
+    folded = unicodedata.normalize("NFKC", key).casefold()
+    return folded.replace("-", "").replace("_", "").replace(".", "").replace(" ", "")
 
 
 class Scrubber:
     """Removes secrets from values of any shape.
 
-    ``scrub(value)`` returns a scrubbed copy: mappings have sensitive keys'
-    values replaced; every string is scanned for credential-shaped text;
-    lists, tuples and sets are walked; depth and size are bounded (what lies
-    beyond the bound is replaced, not passed through).
+    ``scrub(value)`` returns a scrubbed copy made of plain JSON-like types:
+    mappings have sensitive keys' values replaced; every string is scanned for
+    credential-shaped text; lists, tuples and sets are walked; depth, item
+    count and string length are bounded (what lies beyond a bound is replaced
+    by a marker, never passed through); any other object becomes its scrubbed
+    ``repr``, because that is what a sink would otherwise print.
+
+    Subclass it and name the subclass in ``LANTERN["SCRUBBER_CLASS"]`` to
+    change the policy; the constructor receives the two ``SCRUB_EXTRA_*``
+    settings as keyword arguments.
     """
 
     def __init__(
@@ -85,109 +110,187 @@ class Scrubber:
         replacement: str = REDACTED,
     ) -> None:
         self.replacement = replacement
-        keys = tuple(DEFAULT_SENSITIVE_KEYS) + tuple(_normalise_key(k) for k in extra_keys)
+        keys = tuple(DEFAULT_SENSITIVE_KEYS) + tuple(normalise_key(k) for k in extra_keys if k)
         self._key_pattern = re.compile("|".join(re.escape(k) for k in keys))
-        patterns = [p for _, p in _VALUE_PATTERNS] + list(extra_patterns)
-        self._text_pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
         self._extra_patterns = tuple(re.compile(p) for p in extra_patterns)
+        # Key names repeat endlessly (header and field names); remember verdicts,
+        # but boundedly, since names can come from clients.
+        self._key_cache: dict[str, bool] = {}
 
     # -- keys ---------------------------------------------------------------
     def is_sensitive_key(self, key: object) -> bool:
-        return isinstance(key, str) and self._key_pattern.search(_normalise_key(key)) is not None
+        if not isinstance(key, str):
+            return False
+        verdict = self._key_cache.get(key)
+        if verdict is None:
+            verdict = self._key_pattern.search(normalise_key(key)) is not None
+            if len(self._key_cache) >= 4096:
+                self._key_cache.clear()
+            self._key_cache[key] = verdict
+        return verdict
 
     # -- text ---------------------------------------------------------------
     def scrub_text(self, text: str) -> str:
         """Replace credential-shaped parts of free text."""
-        if not text or self._text_pattern.search(text) is None:
+        if not text:
             return text
-        for name, pattern in _COMPILED_VALUE_PATTERNS:
-            text = pattern.sub(_REPLACERS[name], text)
+        if len(text) > MAX_TEXT_LENGTH:
+            text = text[:MAX_TEXT_LENGTH] + TEXT_MARKER % (len(text) - MAX_TEXT_LENGTH)
+        text = self._scan(text, _TEXT_PATTERN)
         for pattern in self._extra_patterns:
             text = pattern.sub(self.replacement, text)
         return text
+
+    def _scan(self, text: str, pattern: re.Pattern[str]) -> str:
+        search = pattern.search
+        match = search(text)
+        if match is None:
+            return text
+        parts: list[str] = []
+        pos = 0
+        # Bounded: every iteration moves ``pos`` forward by at least one
+        # character, since no alternative can match the empty string.
+        while match is not None:
+            parts.append(text[pos : match.start()])
+            replacement, pos = self._replace(match)
+            parts.append(replacement)
+            match = search(text, pos)
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def _replace(self, m: re.Match[str]) -> tuple[str, int]:
+        """The text to emit for one match, and where scanning continues."""
+        r = self.replacement
+        if m.re is _TEXT_PATTERN and m.start("key") >= 0:
+            key = m.group("key")
+            if not self.is_sensitive_key(key):
+                # Keep the key and separator and scan the value like any text
+                # ("url=https://u:p@h", "id=4111..."); the key itself may hold a
+                # token ("x.eyJ...:"), so it is scanned for secrets too.
+                return self._scan(key, _SECRET_PATTERN) + m.group("sep"), m.end("sep")
+            sep, value = m.group("sep"), m.group("value")
+            quote_char = value[0] if value[0] in "\"'" else sep[0] if sep[0] in "\"'" else ""
+            return f"{key}{sep}{quote_char}{r}{quote_char}", m.end()
+        if m.start("scheme") >= 0:
+            return f"{m.group('scheme')} {r}", m.end()
+        if m.start("url") >= 0:
+            return f"{m.group('url')}{r}@", m.end()
+        if m.start("card") >= 0:
+            digits = re.sub(r"\D", "", m.group(0))
+            return (r if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)), m.end()
+        return r, m.end()  # pem, jwt, aws
 
     def scrub_query_string(self, query: str) -> str:
         """``a=1&token=x`` -> ``a=1&token=[redacted]``, by parameter name."""
         if not query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
-        cleaned = [(k, self.replacement if self.is_sensitive_key(k) else self.scrub_text(v)) for k, v in pairs]
-        return urlencode(cleaned, safe="[]")
+        cleaned = [
+            (self.scrub_text(k), self.replacement if self.is_sensitive_key(k) else self.scrub_text(v)) for k, v in pairs
+        ]
+        # Brackets are left readable so the marker stays recognisable.
+        return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='[]/:')}" for k, v in cleaned)
+
+    def scrub_url(self, url: str) -> str:
+        """A URL with its user-info removed and its query scrubbed by parameter name."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.scrub_text(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = f"{self.replacement}@{netloc.rpartition('@')[2]}"
+        return self.scrub_text(
+            urlunsplit((parts.scheme, netloc, parts.path, self.scrub_query_string(parts.query), parts.fragment))
+        )
 
     # -- structures ---------------------------------------------------------
-    def scrub(self, value: Any, depth: int = 0) -> Any:
+    def scrub(self, value: Any, _depth: int = 0) -> Any:
         if isinstance(value, str):
             return self.scrub_text(value)
         if value is None or isinstance(value, (bool, int, float)):
             return value
-        if depth >= MAX_DEPTH:
-            return self.replacement
+        if _depth >= MAX_DEPTH:
+            return DEPTH_MARKER
         if isinstance(value, Mapping):
             out: dict[Any, Any] = {}
             for i, (key, item) in enumerate(value.items()):
                 if i >= MAX_ITEMS:
                     out["lantern_truncated_items"] = len(value) - MAX_ITEMS
                     break
-                out[key] = self.replacement if self.is_sensitive_key(key) else self.scrub(item, depth + 1)
+                if self.is_sensitive_key(key):
+                    out[self.scrub_text(key)] = self.replacement
+                else:
+                    out[self.scrub_text(key) if isinstance(key, str) else key] = self.scrub(item, _depth + 1)
             return out
         if isinstance(value, (list, tuple, set, frozenset)):
             items = list(value)
-            scrubbed = [self.scrub(v, depth + 1) for v in items[:MAX_ITEMS]]
+            scrubbed = [self.scrub(v, _depth + 1) for v in items[:MAX_ITEMS]]
             if len(items) > MAX_ITEMS:
                 scrubbed.append(f"[{len(items) - MAX_ITEMS} more items]")
             return scrubbed if isinstance(value, list) else tuple(scrubbed)
-        if isinstance(value, bytes):
-            return self.scrub_text(value.decode("utf-8", "replace"))
-        return value
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return self.scrub_text(bytes(value[: MAX_TEXT_LENGTH + 1]).decode("utf-8", "replace"))
+        return self.scrub_text(_text_of(value))
+
+    def scrub_post_data(self, data: Any, sensitive: object) -> Any:
+        """``scrub(data)`` after applying Django's ``request.sensitive_post_parameters``."""
+        if isinstance(data, Mapping) and sensitive:
+            if sensitive == "__ALL__":
+                data = dict.fromkeys(data, self.replacement)
+            elif isinstance(sensitive, (list, tuple, set, frozenset)):
+                data = {k: self.replacement if k in sensitive else v for k, v in data.items()}
+        return self.scrub(data)
 
 
-_COMPILED_VALUE_PATTERNS = tuple((name, re.compile(p)) for name, p in _VALUE_PATTERNS)
+def _text_of(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
 
-
-def _replace_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-        return REDACTED
-    return match.group(0)
-
-
-_REPLACERS: dict[str, Any] = {
-    "auth_scheme": lambda m: f"{m.group(1)} {REDACTED}",
-    "jwt": REDACTED,
-    "aws_key": REDACTED,
-    "pem": REDACTED,
-    "url_credentials": lambda m: f"{m.group(1)}{REDACTED}@",
-    "secret_pair": lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}",
-    "card": _replace_card,
-}
 
 _default: Scrubber | None = None
+_fallback_instance: Scrubber | None = None
+
+
+def build_scrubber() -> Scrubber:
+    """A new scrubber from ``LANTERN`` (``SCRUBBER_CLASS``, ``SCRUB_EXTRA_*``)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    from django_lantern.conf import get_settings
+
+    cfg = get_settings()
+    try:
+        cls = import_string(cfg.scrubber_class)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which cannot be imported ({exc}); "
+            "name a Scrubber subclass by its dotted path, e.g. 'django_lantern.scrubbing.Scrubber'."
+        ) from exc
+    try:
+        scrubber = cls(extra_keys=cfg.scrub_extra_keys, extra_patterns=cfg.scrub_extra_patterns)
+    except re.error as exc:
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUB_EXTRA_PATTERNS'] holds an invalid regular expression ({exc}): "
+            f"{cfg.scrub_extra_patterns!r}."
+        ) from exc
+    if not isinstance(scrubber, Scrubber):
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which is not a subclass of "
+            "django_lantern.scrubbing.Scrubber; subclass it so every sink can call it."
+        )
+    return scrubber
 
 
 def get_scrubber() -> Scrubber:
     """The scrubber configured by ``LANTERN`` (built once, rebuilt on settings change)."""
     global _default
-    if _default is None:
-        from django.utils.module_loading import import_string
-
-        from django_lantern.conf import get_settings
-
-        cfg = get_settings()
-        cls = import_string(cfg.scrubber_class)
-        _default = cls(extra_keys=cfg.scrub_extra_keys, extra_patterns=cfg.scrub_extra_patterns)
-    return _default
-
-
-def scrub_text(text: str) -> str:
-    """Scrub free text with the configured scrubber (the defaults before settings load)."""
-    try:
-        scrubber = get_scrubber()
-    except Exception:
-        scrubber = _fallback()
-    return scrubber.scrub_text(text)
-
-
-_fallback_instance: Scrubber | None = None
+    scrubber = _default
+    if scrubber is None:
+        scrubber = _default = build_scrubber()
+    return scrubber
 
 
 def _fallback() -> Scrubber:
@@ -195,6 +298,39 @@ def _fallback() -> Scrubber:
     if _fallback_instance is None:
         _fallback_instance = Scrubber()
     return _fallback_instance
+
+
+def _configured_or_default() -> Scrubber:
+    try:
+        return get_scrubber()
+    except Exception:
+        # Settings not configured yet (a record logged while Django starts), or
+        # invalid (reported by the system check): the defaults rather than nothing.
+        return _fallback()
+
+
+def scrub_text(text: str) -> str:
+    """Scrub free text with the configured scrubber (the defaults before settings load)."""
+    return _configured_or_default().scrub_text(text)
+
+
+def scrub(value: Any) -> Any:
+    """Scrub any value with the configured scrubber (the defaults before settings load)."""
+    return _configured_or_default().scrub(value)
+
+
+def scrub_or_drop(value: Any, where: str) -> Any | None:
+    """``scrub(value)``, or ``None`` (and the failure counted) if scrubbing raises.
+
+    For sinks where a value that could not be scrubbed must not be sent at all.
+    """
+    try:
+        return _configured_or_default().scrub(value)
+    except Exception as exc:
+        from django_lantern.errors import report_internal_error
+
+        report_internal_error(f"scrub:{where}", exc)
+        return None
 
 
 def _reset() -> None:
