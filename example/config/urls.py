@@ -7,4 +7,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("orgs/", include("tasks.urls")),
     path("admin/", admin.site.urls),
+    path("_system/", include("pages.system_views")),  # empty unless LANTERN_SYSTEM_VIEWS=1 (tests/system)
 ]

@@ -1,0 +1,261 @@
+"""Log handlers that never break the request they log.
+
+A log sink fails in three ways: it raises (stdout closed, disk full, a
+read-only file system), it blocks (a pipe nobody reads, a stalled log
+collector), or it is slow. The standard handlers turn the first into a
+traceback on stderr per record and the second into a hung request thread.
+
+- ``SafeStreamHandler`` / ``SafeFileHandler``: the standard handlers, except
+  that a failed write is counted (``lantern_log_errors_total``) instead of
+  printed or raised. They still *block* when the sink blocks.
+- ``NonBlockingStreamHandler``: formats the record in the caller's thread (so
+  the request context is still bound), then hands the finished line to a
+  bounded queue that one writer thread drains. When the sink blocks, the
+  queue fills and further records are *dropped and counted*
+  (``lantern_log_records_dropped_total``); the request thread never waits.
+  Memory is bounded by ``max_queue`` lines and ``max_bytes`` characters,
+  whichever is reached first (defaults: 10,000 lines, 8 MiB).
+
+Counters are plain integers (``stats()``), mirrored into Prometheus once
+Django's settings are loaded (also under ``PROMETHEUS_MULTIPROC_DIR``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+DROPPED = "dropped"
+ERRORS = "errors"
+
+_counts = {DROPPED: 0, ERRORS: 0}
+_counts_lock = threading.Lock()
+# Prometheus counters, created once settings are known (they carry the namespace).
+_prom: dict[str, Any] | None = None
+_prom_failed = False
+
+
+def stats() -> dict[str, int]:
+    """Records dropped by full queues and write failures, in this process."""
+    with _counts_lock:
+        return dict(_counts)
+
+
+def _count(kind: str, n: int = 1) -> None:
+    with _counts_lock:
+        _counts[kind] += n
+    prom = _prom if _prom is not None else _bind_prometheus()
+    if prom is not None:
+        # A metrics fault must not turn into a logging fault.
+        with contextlib.suppress(Exception):
+            prom[kind].inc(n)
+
+
+def _bind_prometheus() -> dict[str, Any] | None:
+    """Create the two Prometheus counters once Django settings are ready.
+
+    Not at import time: the handler is built while the settings module is
+    still being imported, when neither ``LANTERN`` nor the metrics namespace
+    can be read. Called on the first count and on every ``ensure_metrics()``.
+    """
+    global _prom, _prom_failed
+    if _prom is not None or _prom_failed:
+        return _prom
+    try:
+        from django.conf import settings
+
+        if not settings.configured:
+            return None
+        from prometheus_client import Counter
+
+        from django_lantern.conf import get_settings
+
+        cfg = get_settings()
+        if not cfg.metrics_enabled:
+            _prom_failed = True
+            return None
+        prefix = f"{cfg.metrics_namespace}_" if cfg.metrics_namespace else ""
+        with _counts_lock:
+            if _prom is not None:
+                return _prom
+            created = {
+                DROPPED: Counter(
+                    f"{prefix}lantern_log_records_dropped",
+                    "Log records dropped because a non-blocking handler's queue was full.",
+                ),
+                ERRORS: Counter(
+                    f"{prefix}lantern_log_errors",
+                    "Log records that failed to format or write (counted, never raised).",
+                ),
+            }
+            for kind, counter in created.items():
+                if _counts[kind]:
+                    counter.inc(_counts[kind])
+            _prom = created
+        return _prom
+    except Exception:
+        # Duplicate registration or settings not ready: keep counting locally.
+        _prom_failed = True
+        return None
+
+
+def ensure_metrics() -> None:
+    """Make the counters visible (at zero) before anything has gone wrong."""
+    _bind_prometheus()
+
+
+class SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """``logging.StreamHandler`` whose failures are counted, never printed or raised.
+
+    The standard ``handleError`` prints a traceback to stderr for every failed
+    record, which is the same broken sink (or a second one) and floods it.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        _count(ERRORS)
+
+
+class SafeFileHandler(logging.FileHandler):
+    """``logging.FileHandler`` that counts failures; opens the file lazily.
+
+    ``delay`` defaults to true so that an unwritable path (a read-only disk)
+    is a counted failure on the first record, not a crash at start-up.
+    """
+
+    def __init__(self, filename: str, mode: str = "a", encoding: str | None = "utf-8", delay: bool = True) -> None:
+        super().__init__(filename, mode=mode, encoding=encoding, delay=delay)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)
+        except Exception:  # opening the file happens outside the parent's try
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        _count(ERRORS)
+
+
+_STOP = object()
+
+
+class NonBlockingStreamHandler(logging.Handler):
+    """Format now, write later from one thread; drop and count when full.
+
+    ``stream`` (default ``sys.stdout``, resolved at first write so test
+    runners that swap it are honoured) or ``filename`` (opened lazily, in
+    append mode). Ordering of lines is preserved; the writer flushes after
+    every line, so a crash loses at most what is still queued.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        filename: str | None = None,
+        max_queue: int = 10_000,
+        max_bytes: int = 8 * 1024 * 1024,
+        flush_timeout: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self._stream = stream
+        self._filename = filename
+        self.max_queue = max_queue
+        self.max_bytes = max_bytes
+        self.flush_timeout = flush_timeout
+        self._queue: queue.Queue[Any] = queue.Queue(max_queue)
+        self._queued_chars = 0
+        self._size_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+
+    # -- caller side (request threads) ----------------------------------------
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        self._ensure_writer()
+        size = len(line)
+        with self._size_lock:
+            if self._queued_chars + size > self.max_bytes:
+                _count(DROPPED)
+                return
+            self._queued_chars += size
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            with self._size_lock:
+                self._queued_chars -= size
+            _count(DROPPED)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        _count(ERRORS)
+
+    def _ensure_writer(self) -> None:
+        # Re-created after a fork (gunicorn preload_app): threads do not survive it.
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        with self._start_lock:
+            if self._pid == os.getpid() and self._thread is not None:
+                return
+            if self._pid != os.getpid():
+                self._queue = queue.Queue(self.max_queue)
+                self._queued_chars = 0
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._drain, name="lantern-log-writer", daemon=True)
+            self._thread.start()
+
+    # -- writer side (one daemon thread) --------------------------------------
+    def _target(self) -> TextIO:
+        if self._stream is None:
+            if self._filename is not None:
+                self._stream = open(self._filename, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            else:
+                self._stream = sys.stdout
+        return self._stream
+
+    def _drain(self) -> None:
+        jobs = self._queue
+        while True:
+            line = jobs.get()
+            try:
+                if line is _STOP:
+                    return
+                with self._size_lock:
+                    self._queued_chars -= len(line)
+                try:
+                    stream = self._target()
+                    stream.write(line)
+                    stream.flush()
+                except Exception:
+                    _count(ERRORS)
+            finally:
+                jobs.task_done()
+
+    def flush(self) -> None:
+        """Wait (at most ``flush_timeout``) for queued lines to be written.
+
+        Bounded because the sink may be blocked: process exit must not hang on it.
+        """
+        deadline = time.monotonic() + self.flush_timeout
+        while self._thread is not None and self._pid == os.getpid() and self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.flush()
+        try:
+            if self._thread is not None and self._pid == os.getpid():
+                self._queue.put_nowait(_STOP)
+        except queue.Full:
+            pass
+        super().close()

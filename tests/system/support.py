@@ -1,0 +1,262 @@
+"""Shared machinery for the system suite: servers, the database, logs, load, process stats.
+
+Every wait here has a deadline and every loop a count; every socket targets 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, free_port
+
+SYSTEM_DIR = Path(__file__).resolve().parent
+GUNICORN_CONF = SYSTEM_DIR / "gunicorn_system.conf.py"
+
+# The nox matrix runs the suite with fewer requests (LANTERN_SYSTEM_SCALE=0.25);
+# `make test-system` runs the full counts.
+SCALE = float(os.environ.get("LANTERN_SYSTEM_SCALE", "1"))
+
+
+def scaled(n: int, minimum: int = 1) -> int:
+    return max(minimum, int(n * SCALE))
+
+
+# -- PostgreSQL -----------------------------------------------------------------
+
+
+def db_name() -> str:
+    # Distinct from pytest-django's test database of the same run (same base name).
+    return os.environ.get("LANTERN_TEST_DB_NAME", "lantern_system") + "_srv"
+
+
+def with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def pg_exec(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def create_database(admin_url: str) -> str:
+    """A fresh, migrated database for the servers; its URL."""
+    name = db_name()
+    pg_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_exec(admin_url, f'CREATE DATABASE "{name}"')
+    url = with_db(admin_url, name)
+    subprocess.run(
+        [str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=EXAMPLE,
+        env={**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        check=True,
+        timeout=120,
+    )
+    return url
+
+
+def drop_database(admin_url: str) -> None:
+    with contextlib.suppress(Exception):
+        pg_exec(admin_url, f'DROP DATABASE IF EXISTS "{db_name()}" WITH (FORCE)')
+
+
+def pg_connections(admin_url: str) -> int:
+    """Client connections to the servers' database right now."""
+    rows = pg_exec(admin_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (db_name(),))
+    return int(rows[0][0])
+
+
+# -- servers --------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every line of the output that is one of our JSON records (starts with ``{``)."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
+
+    def worker_pids(self) -> list[int]:
+        """Gunicorn's workers (the arbiter's children), or the process itself for uvicorn."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            pids = [int(p) for p in children.read_text().split()]
+        except OSError:
+            pids = []
+        return pids or [self.process.pid]
+
+
+def base_env(database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.system.sysettings",
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{EXAMPLE}",
+        "DJANGO_DEBUG": "0",
+        "LANTERN_LOG_FORMAT": "json",
+        "DJANGO_LOG_LEVEL": "INFO",
+        "LANTERN_SYSTEM_VIEWS": "1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+    }
+
+
+def gunicorn_args(workers: int = 1, threads: int = 4, worker_class: str = "gthread") -> list[str]:
+    args = ["-c", str(GUNICORN_CONF), "--workers", str(workers), "--worker-class", worker_class]
+    if worker_class == "gthread":
+        args += ["--threads", str(threads)]
+    return args
+
+
+@contextlib.contextmanager
+def serve(
+    kind: str,
+    env: dict[str, str],
+    *,
+    args: Sequence[str] = (),
+    stdout: int | IO[bytes] | None = None,
+    startup_timeout: float = 30.0,
+    stop_timeout: float = 40.0,
+) -> Iterator[Server]:
+    """Run ``kind`` ("gunicorn" or "uvicorn") on a free port; output to a file unless ``stdout`` is given."""
+    port = free_port()
+    if kind == "gunicorn":
+        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *args, "config.wsgi"]
+    elif kind == "uvicorn":
+        cmd = [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            *args,
+            "config.asgi:application",
+        ]
+    else:
+        raise ValueError(kind)
+    log = tempfile.NamedTemporaryFile(prefix=f"lantern-system-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
+    out: int | IO[bytes] = log if stdout is None else stdout
+    proc = subprocess.Popen(cmd, cwd=EXAMPLE, env={**os.environ, **env}, stdout=out, stderr=log)
+    server = Server(proc, port, Path(log.name))
+    try:
+        _wait_ready(server, startup_timeout)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        log.close()
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.output()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready in {timeout}s:\n{server.output()[-4000:]}")
+
+
+def wait_for_lines(server: Server, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> bool:
+    """Wait (bounded) until the JSON lines written so far satisfy ``predicate``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(server.json_lines()):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+# -- load -----------------------------------------------------------------------
+
+
+def run_concurrently(jobs: Sequence[Callable[[], Any]], concurrency: int, timeout: float) -> list[Any]:
+    """Run each job once on ``concurrency`` threads; results in job order; bounded by ``timeout``."""
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        deadline = time.monotonic() + timeout
+        return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0, max_bytes: int = 1 << 20) -> bytes:
+    """Send bytes httpx would refuse to send; read the reply until close, deadline or ``max_bytes``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks: list[bytes] = []
+        received = 0
+        deadline = time.monotonic() + timeout
+        while received < max_bytes and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+        return b"".join(chunks)
+
+
+def status_of(reply: bytes) -> int:
+    """The status code of a raw HTTP/1.x reply, 0 when there was none."""
+    first = reply.split(b"\r\n", 1)[0].split()
+    return int(first[1]) if len(first) >= 2 and first[1].isdigit() else 0
+
+
+# -- process stats --------------------------------------------------------------
+
+
+def thread_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """Sum of the samples named ``name`` whose labels include ``labels`` (Prometheus text)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
+                total += sample.value
+    return total
+
+
+def series_count(text: str) -> int:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(len(f.samples) for f in text_string_to_metric_families(text))

@@ -1,0 +1,61 @@
+"""Settings for the example under the system suite: the example's own, plus switches.
+
+Environment switches (all optional):
+
+- ``LANTERN_SYSTEM_LOG_HANDLER``: ``nonblocking`` (queue handler on stdout),
+  ``safe`` (counting stream handler), ``file:<path>`` (counting file handler)
+  or ``nonblocking-file:<path>``; unset keeps the example's handler.
+- ``LANTERN_SYSTEM_DRAIN``: ``SHUTDOWN_DRAIN_SECONDS``.
+- ``LANTERN_SYSTEM_SENTRY_DSN``: sentry-sdk sending to a local recorder.
+- ``LANTERN_SYSTEM_OTLP``: an OTLP/HTTP traces endpoint on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from config.settings import *  # noqa: F403
+from config.settings import LANTERN as _EXAMPLE_LANTERN
+from config.settings import LOGGING as _EXAMPLE_LOGGING
+
+# The suite counts one access line per request, probes included: no sampling.
+LANTERN = {**_EXAMPLE_LANTERN, "ACCESS_LOG_SAMPLE_PATHS": {}}
+if os.environ.get("LANTERN_SYSTEM_DRAIN"):
+    LANTERN["SHUTDOWN_DRAIN_SECONDS"] = float(os.environ["LANTERN_SYSTEM_DRAIN"])
+
+LOGGING: dict[str, Any] = {**_EXAMPLE_LOGGING, "handlers": dict(_EXAMPLE_LOGGING["handlers"])}
+_handler = os.environ.get("LANTERN_SYSTEM_LOG_HANDLER", "")
+_console = dict(LOGGING["handlers"]["console"])
+if _handler == "nonblocking":
+    _console["class"] = "django_lantern.logging.handlers.NonBlockingStreamHandler"
+    _console["max_queue"] = 1000
+elif _handler == "safe":
+    _console["class"] = "django_lantern.logging.handlers.SafeStreamHandler"
+elif _handler.startswith("file:"):
+    _console = {k: v for k, v in _console.items() if k != "stream"}
+    _console["class"] = "django_lantern.logging.handlers.SafeFileHandler"
+    _console["filename"] = _handler.removeprefix("file:")
+elif _handler.startswith("nonblocking-file:"):
+    _console = {k: v for k, v in _console.items() if k != "stream"}
+    _console["class"] = "django_lantern.logging.handlers.NonBlockingStreamHandler"
+    _console["filename"] = _handler.removeprefix("nonblocking-file:")
+LOGGING["handlers"]["console"] = _console
+
+if os.environ.get("LANTERN_SYSTEM_SENTRY_DSN"):
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=os.environ["LANTERN_SYSTEM_SENTRY_DSN"], traces_sample_rate=0.0)
+
+if os.environ.get("LANTERN_SYSTEM_OTLP"):
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    _provider = TracerProvider()
+    # A long schedule delay: spans leave only when flushed, which is what the shutdown test checks.
+    _provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=os.environ["LANTERN_SYSTEM_OTLP"]), schedule_delay_millis=600_000)
+    )
+    trace.set_tracer_provider(_provider)
