@@ -10,9 +10,9 @@ carries the query string).
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 from django_lantern.logging.escape import logfmt_value, truncate
@@ -21,20 +21,25 @@ from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
 try:  # orjson is optional: several times faster than json, same output shape.
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised when orjson is absent
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 import json
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``
 # (or from a filter) and is emitted as its own key.
-_RECORD_ATTRS = frozenset(
-    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+_RECORD_ATTRS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
 # query string; the context already says the method and path.
 _NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
+
+# Context fields whose text comes from the client and is scrubbed.
+_CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
 
 # Keys the access record carries as typed values.
 ACCESS_FIELDS = ("status", "duration_ms")
@@ -70,7 +75,7 @@ def rfc3339(created: float) -> str:
     """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision."""
     seconds = int(created)
     millis = int((created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % millis
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def _describe(value: object) -> str:
@@ -78,6 +83,20 @@ def _describe(value: object) -> str:
         return repr(value)
     except Exception:
         return f"<unrepresentable {type(value).__name__}>"
+
+
+def _count_failure(where: str, exc: BaseException) -> None:
+    """Count (and log once) a record that could not be formatted as it was.
+
+    The internal-error log goes through the same handlers; if it fails too,
+    ``report_internal_error`` only counts the second failure, so this cannot loop.
+    """
+    try:
+        from django_lantern.errors import report_internal_error
+
+        report_internal_error(where, exc)
+    except Exception:
+        pass
 
 
 def _exception_fields(record: logging.LogRecord) -> dict[str, str]:
@@ -113,24 +132,15 @@ class _BaseFormatter(logging.Formatter):
         super().__init__(*args, **kwargs)
         self.field_limit = field_limit
         self._scrub_enabled = scrub
-        self._scrubber: Callable[[Any], Any] | None = None
 
     def _scrub(self, value: Any) -> Any:
         if not self._scrub_enabled:
             return value
-        scrub = self._scrubber
-        if scrub is None:
-            try:
-                from django_lantern.scrubbing import get_scrubber
+        # Looked up per record (the configured scrubber is cached in
+        # ``scrubbing`` and rebuilt when settings change), so a formatter built
+        # before settings load still picks up SCRUB_EXTRA_* later.
+        from django_lantern.scrubbing import scrub
 
-                scrub = get_scrubber().scrub
-            except Exception:
-                # Settings not configured yet (a record logged while Django
-                # starts): use the built-in defaults rather than nothing.
-                from django_lantern.scrubbing import Scrubber
-
-                scrub = Scrubber().scrub
-            self._scrubber = scrub
         return scrub(value)
 
     def _scrub_text(self, value: str) -> str:
@@ -153,7 +163,14 @@ class _BaseFormatter(logging.Formatter):
         }
         for name in CONTEXT_FIELDS:
             value = attrs.get(name, "-")
-            out[name] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else self._cap(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[name] = self._jsonable(value)
+            elif name in _CLIENT_TEXT_FIELDS:
+                # The path comes from the client ("/reset/<token>/"), so it
+                # is scrubbed like the message; ids are validated, not scrubbed.
+                out[name] = self._cap(self._scrub_text(value if isinstance(value, str) else str(value)))
+            else:
+                out[name] = self._cap(value)
         extras = {
             key: value
             for key, value in attrs.items()
@@ -162,8 +179,9 @@ class _BaseFormatter(logging.Formatter):
         if extras:
             try:
                 extras = self._scrub(extras)
-            except Exception:
+            except Exception as error:
                 # Dropping the extras is better than emitting them unscrubbed.
+                _count_failure("scrub:log", error)
                 extras = {"lantern_scrub_error": True}
             for key, value in extras.items():
                 out[str(key)] = self._jsonable(value)
@@ -173,7 +191,7 @@ class _BaseFormatter(logging.Formatter):
             out["exc_message"] = truncate(self._scrub_text(exc["exc_message"]), self.field_limit)
             out["stack"] = truncate(self._scrub_text(exc["stack"]), STACK_LIMIT)
         if record.stack_info:
-            out["stack_info"] = truncate(record.stack_info, STACK_LIMIT)
+            out["stack_info"] = truncate(self._scrub_text(record.stack_info), STACK_LIMIT)
         return out
 
     def _cap(self, value: object) -> str:
@@ -182,8 +200,14 @@ class _BaseFormatter(logging.Formatter):
 
     def _jsonable(self, value: Any, depth: int = 0) -> Any:
         """Plain JSON types only: anything else becomes its capped ``repr``."""
-        if value is None or isinstance(value, (bool, int, float)):
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, int):
+            # Beyond 64 bits orjson refuses the whole line; a string keeps it.
+            return value if -(2**63) <= value < 2**64 else truncate(str(value), self.field_limit)
+        if isinstance(value, float):
+            # NaN and infinities are not JSON.
+            return value if math.isfinite(value) else str(value)
         if isinstance(value, str):
             return truncate(value, self.field_limit)
         if depth < 8 and isinstance(value, dict):
@@ -202,6 +226,7 @@ class JsonFormatter(_BaseFormatter):
         try:
             return self._dumps(self.fields(record))
         except Exception as exc:  # never let one record break the handler
+            _count_failure("log_format", exc)
             return self._dumps(
                 {
                     "ts": rfc3339(record.created),
@@ -216,7 +241,11 @@ class JsonFormatter(_BaseFormatter):
     @staticmethod
     def _dumps(payload: dict[str, Any]) -> str:
         if _orjson is not None:
-            return _orjson.dumps(payload, default=_describe).decode()
+            try:
+                return _orjson.dumps(payload, default=_describe).decode()
+            except (TypeError, ValueError):
+                # orjson refuses lone surrogates ("\ud800"); the stdlib escapes them.
+                return json.dumps(payload, default=_describe, ensure_ascii=True, separators=(",", ":"))
         return json.dumps(payload, default=_describe, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -233,9 +262,10 @@ class TextFormatter(_BaseFormatter):
         try:
             return self._render(record)
         except Exception as exc:
+            _count_failure("log_format", exc)
             return (
                 f"{rfc3339(record.created)} ERROR django_lantern.logging "
-                f"msg=\"a log record could not be formatted\" exc_type={type(exc).__qualname__}"
+                f'msg="a log record could not be formatted" exc_type={type(exc).__qualname__}'
             )
 
     def _render(self, record: logging.LogRecord) -> str:
