@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_EXCLUDE_PROBES_FROM_LATENCY": True,
     "METRICS_MAX_LABEL_SETS": 1000,
     "METRICS_BEARER_TOKEN": None,
+    # lantern_build_info labels; None falls back to SENTRY_RELEASE / SENTRY_ENVIRONMENT.
+    "METRICS_RELEASE": None,
+    "METRICS_ENVIRONMENT": None,
     "METRICS_ALLOWED_NETWORKS": [
         "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
         "fc00::/7",

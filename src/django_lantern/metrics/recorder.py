@@ -1,86 +1,253 @@
-"""Records each request into the metric families, cheaply and with bounded labels.
+"""Records requests, queries and cache operations into the families, cheaply and bounded.
 
-The hot path caches each label set's child metric in a dict, so a request is
-two dict look-ups and three increments. The same dict bounds cardinality:
-past ``METRICS_MAX_LABEL_SETS`` distinct label sets a family folds new ones
-into one overflow set and counts that it did.
+Hot path: one module-global read, a frozenset test for the method, and one
+dict look-up per family to find the cached child metric; the label strings
+are built only the first time a key is seen. Settings are read once, when
+the state is bound, and re-read only after ``setting_changed``.
+
+Bounded: the method is normalised before anything is keyed on it (the client
+chooses it), routes come from the URLconf, and each family holds at most
+``METRICS_MAX_LABEL_SETS`` label sets; past that, new ones fold into one
+overflow label set and ``lantern_label_overflow_total`` counts each fold.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
+from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
-from django_lantern.metrics.families import Families, get_families
+from django_lantern.context import UNKNOWN, current
+from django_lantern.metrics.families import Families, get_families, metric_name
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
 UNMATCHED_ROUTE = "<unmatched>"
 OVERFLOW = "<overflow>"
+MAX_EXCEPTION_TYPE = 100
 
-_children: dict[tuple[Any, ...], Any] = {}
-_durations: dict[tuple[Any, ...], Any] = {}
-_lock = threading.Lock()
-_bound_to: Families | None = None
+M = TypeVar("M")
+
+
+class CappedFamily(Generic[M]):
+    """Children of one labelled metric, keyed by a cheap key, at most ``cap`` label sets.
+
+    ``fast`` maps a caller's key to its child and is read without a lock (a
+    dict read is atomic under the GIL); writes happen under the lock, once per
+    new key. Keys that overflowed are not stored, so each later observation
+    with them is counted as a fold too.
+    """
+
+    __slots__ = ("_lock", "_overflow", "arity", "cap", "children", "fast", "make", "name")
+
+    def __init__(self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Any) -> None:
+        self.make = make
+        self.name = name
+        self.arity = arity
+        self.cap = cap
+        self._overflow = overflow
+        self._lock = threading.Lock()
+        self.fast: dict[Hashable, M] = {}
+        self.children: dict[tuple[str, ...], M] = {}
+
+    def resolve(self, key: Hashable, values: tuple[str, ...]) -> M:
+        """The slow path, for a key seen for the first time: its label values."""
+        with self._lock:
+            child = self.children.get(values)
+            if child is None:
+                if len(self.children) >= self.cap:
+                    self._overflow.inc()
+                    values = (OVERFLOW,) * self.arity
+                    child = self.children.get(values)
+                    if child is None:
+                        # The overflow set is the one allowed past the cap.
+                        child = self.children[values] = self.make(values)
+                    return child
+                child = self.children[values] = self.make(values)
+            self.fast[key] = child
+            return child
+
+
+class _State:
+    """Everything the hot path needs, derived once from settings and families."""
+
+    def __init__(self, fams: Families) -> None:
+        cfg = get_settings()
+        self.fams = fams
+        self.enabled = cfg.metrics_enabled
+        self.exclude_probes = cfg.metrics_exclude_probes_from_latency
+        self.readyz_paths = cfg.readyz_paths
+        cap = cfg.metrics_max_label_sets
+        p = fams.prefix
+
+        def capped(metric: Any, name: str, arity: int) -> CappedFamily[Any]:
+            full = metric_name(p, name)
+            return CappedFamily(
+                lambda values: metric.labels(*values), full, arity, cap, fams.label_overflow.labels(full)
+            )
+
+        def readiness_pair(values: tuple[str, ...]) -> tuple[Any, Any]:
+            return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
+
+        self.requests: CappedFamily[Any] = capped(fams.requests, "http_server_requests", 3)
+        self.durations: CappedFamily[Any] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+        self.exceptions: CappedFamily[Any] = capped(fams.exceptions, "http_server_exceptions", 1)
+        self.db: CappedFamily[Any] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
+        self.cache: CappedFamily[Any] = capped(fams.cache_operations, "django_cache_operations", 3)
+        # The up and duration gauges share one label set, so they share one cap.
+        name = metric_name(p, "lantern_readiness_check")
+        self.readiness: CappedFamily[tuple[Any, Any]] = CappedFamily(
+            readiness_pair, name, 2, cap, fams.label_overflow.labels(name)
+        )
+
+
+_state: _State | None = None
+_bind_lock = threading.Lock()
+
+
+def _bind() -> _State:
+    global _state
+    with _bind_lock:
+        state = _state
+        if state is None:
+            state = _state = _State(get_families())
+        return state
+
+
+def reset() -> None:
+    global _state
+    with _bind_lock:
+        _state = None
+
+
+_reset_hooks.append(reset)
 
 
 def normalise_method(method: str) -> str:
     return method if method in STANDARD_METHODS else OTHER_METHOD
 
 
-def _child(cache: dict[tuple[Any, ...], Any], family: Any, name: str, labels: tuple[str, ...], fams: Families) -> Any:
-    child = cache.get(labels)
-    if child is not None:
-        return child
-    with _lock:
-        child = cache.get(labels)
-        if child is None:
-            if len(cache) >= get_settings().metrics_max_label_sets:
-                fams.label_overflow.labels(name).inc()
-                overflow = (labels[0], OVERFLOW) + tuple(OVERFLOW for _ in labels[2:])
-                child = cache.get(overflow)
-                if child is None:
-                    child = cache[overflow] = family.labels(*overflow)
-                return child
-            child = cache[labels] = family.labels(*labels)
-    return child
+def route_label(route: str, *, probe: bool) -> str:
+    """The label for a route: Django's pattern, ``/`` for the root pattern,
+    one shared value when nothing matched, and one value per probe endpoint
+    whether or not the trailing slash was sent."""
+    if probe:
+        return route.rstrip("/") or "/"
+    if route == "":
+        return "/"
+    if route == UNKNOWN:
+        return UNMATCHED_ROUTE
+    return route
 
 
-def _families() -> Families:
-    global _bound_to
-    fams = get_families()
-    if fams is not _bound_to:  # settings changed: children belong to old families
-        with _lock:
-            _children.clear()
-            _durations.clear()
-            _bound_to = fams
-    return fams
+def _resolved_route() -> str:
+    """The middleware reports ``"-"`` both for "no match" and for the root
+    pattern ``""``; the resolver match on the current request tells them apart."""
+    ctx = current.get()
+    match = getattr(ctx.request, "resolver_match", None) if ctx is not None else None
+    if match is None:
+        return UNKNOWN
+    return match.route or ""
 
 
+# -- HTTP ---------------------------------------------------------------------
 def request_started() -> None:
-    if get_settings().metrics_enabled:
-        _families().active.inc()
+    state = _state or _bind()
+    if state.enabled:
+        state.fams.active.inc()
 
 
 def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
-    cfg = get_settings()
-    if not cfg.metrics_enabled:
+    state = _state or _bind()
+    if not state.enabled:
         return
-    fams = _families()
-    fams.active.dec()
-    method = normalise_method(method)
-    route = route if route and route != "-" else UNMATCHED_ROUTE
-    _child(_children, fams.requests, "http_server_requests", (method, route, str(status)), fams).inc()
-    if probe and cfg.metrics_exclude_probes_from_latency:
-        return
-    _child(_durations, fams.duration, "http_server_request_duration_seconds", (method, route), fams).observe(seconds)
+    state.fams.active.dec()
+    if method not in STANDARD_METHODS:
+        method = OTHER_METHOD
+    if route == UNKNOWN and not probe:
+        route = _resolved_route()
+    key = (method, route, status, probe)
+    requests = state.requests
+    counter = requests.fast.get(key)
+    if counter is None:
+        counter = requests.resolve(key, (method, route_label(route, probe=probe), str(status)))
+    counter.inc()
+    if probe:
+        if route in state.readyz_paths and status in (200, 503):
+            _publish_readiness(state, ready=status == 200)
+        if state.exclude_probes:
+            return
+    hkey = (method, route, probe)
+    durations = state.durations
+    histogram = durations.fast.get(hkey)
+    if histogram is None:
+        histogram = durations.resolve(hkey, (method, route_label(route, probe=probe)))
+    histogram.observe(seconds)
 
 
 def exception_raised(exc_type: str) -> None:
-    if get_settings().metrics_enabled:
-        _families().exceptions.labels(exc_type[:100]).inc()
+    state = _state or _bind()
+    if not state.enabled:
+        return
+    family = state.exceptions
+    counter = family.fast.get(exc_type)
+    if counter is None:
+        counter = family.resolve(exc_type, (exc_type[:MAX_EXCEPTION_TYPE],))
+    counter.inc()
 
 
 def internal_error(where: str) -> None:
-    _families().internal_errors.labels(where).inc()
+    (_state or _bind()).fams.internal_errors.labels(where).inc()
+
+
+# -- readiness ----------------------------------------------------------------
+def _publish_readiness(state: _State, *, ready: bool) -> None:
+    """Copy the runner's last results into gauges right after a /readyz answer.
+
+    Done here rather than by a scrape-time collector because under gunicorn
+    the scrape lands on any worker, which may not be the one that ran the
+    checks; the gauges' ``mostrecent`` mode gives the newest result of all.
+    """
+    from django_lantern.health.registry import get_runner
+
+    fams = state.fams
+    fams.readiness_up.set(1 if ready else 0)
+    family = state.readiness
+    for result in get_runner().last_results:
+        key = (result.name, result.kind)
+        pair = family.fast.get(key)
+        if pair is None:
+            pair = family.resolve(key, (result.name[:100], result.kind[:32]))
+        up, duration = pair
+        up.set(1 if result.ok else 0)
+        duration.set(result.ms / 1000)
+
+
+# -- database and cache -------------------------------------------------------
+def db_query(alias: str, seconds: float, *, failed: bool) -> None:
+    state = _state or _bind()
+    if not state.enabled:
+        return
+    family = state.db
+    histogram = family.fast.get(alias)
+    if histogram is None:
+        histogram = family.resolve(alias, (alias,))
+        # Zero the error counter with the first query, so error ratios have a denominator series.
+        state.fams.db_errors.labels(alias).inc(0)
+    histogram.observe(seconds)
+    if failed:
+        state.fams.db_errors.labels(alias).inc()
+
+
+def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:
+    state = _state or _bind()
+    if not state.enabled or amount <= 0:
+        return
+    key = (alias, operation, result)
+    family = state.cache
+    counter = family.fast.get(key)
+    if counter is None:
+        counter = family.resolve(key, key)
+    counter.inc(amount)

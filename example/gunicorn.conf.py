@@ -1,0 +1,39 @@
+"""gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py config.wsgi``.
+
+Two workers on 127.0.0.1:8000, with Prometheus multi-process metrics set up
+so that /metrics shows the totals of all workers, not of whichever one
+answered the scrape. Command-line flags (``--bind``, ``--workers``) override
+the values here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django_lantern.metrics import multiprocess as lantern_metrics
+
+bind = "127.0.0.1:8000"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+wsgi_app = "config.wsgi"
+
+# --- Prometheus multi-process metrics ---------------------------------------
+# Must run here, at config load in the master, before any worker imports
+# prometheus_client: the client picks its file-backed mode at import time by
+# reading PROMETHEUS_MULTIPROC_DIR, and workers inherit the variable.
+lantern_metrics.prepare_multiproc_dir()
+
+
+def on_starting(server: object) -> None:
+    # Master start: drop the previous run's files so its totals are not added in.
+    lantern_metrics.on_starting(server)
+
+
+def child_exit(server: object, worker: object) -> None:
+    # Any worker exit, SIGKILL included: drop its live gauges; its counters stay.
+    lantern_metrics.child_exit(server, worker)
+
+
+# --- Graceful shutdown hooks --------------------------------------------------
+# Reserved for the drain-on-SIGTERM hooks (post_worker_init, worker_exit,
+# graceful_timeout) from django_lantern.gunicorn; see docs/health.md. They do
+# not clash with the metrics hooks above (different hook names).

@@ -1,0 +1,90 @@
+"""Multi-process metrics under gunicorn: the directory and the two hooks.
+
+``prometheus_client`` decides at import time whether to write values to
+per-process files, by looking at ``PROMETHEUS_MULTIPROC_DIR``. So the
+variable must be set in the gunicorn master before any worker imports the
+client; the example's ``gunicorn.conf.py`` calls :func:`prepare_multiproc_dir`
+at the top of the config file for that reason. This module therefore imports
+nothing from ``prometheus_client`` at module level.
+
+Why counters never go down: each worker's counters live in its own file,
+which stays after the worker dies (SIGKILL included); the scrape sums all
+files. ``child_exit`` only removes the dead worker's *live* gauge files (in
+flight requests, build info), which must not outlive it. The directory is
+wiped once, when the master starts, which Prometheus sees as an ordinary
+counter reset on process restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The files prometheus_client writes; nothing else in the directory is touched.
+_PATTERNS = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+logger = logging.getLogger("django_lantern.metrics")
+
+
+def prepare_multiproc_dir(path: str | os.PathLike[str] | None = None) -> str:
+    """Make sure ``PROMETHEUS_MULTIPROC_DIR`` names an existing directory; return it.
+
+    The variable wins if set; else ``path``; else a fresh private directory
+    under the system temp dir. The variable is exported so that workers (forked
+    from this process) inherit it.
+    """
+    chosen = os.environ.get(ENV) or (os.fspath(path) if path is not None else None)
+    if not chosen:
+        chosen = tempfile.mkdtemp(prefix="lantern-prometheus-")
+    Path(chosen).mkdir(parents=True, exist_ok=True)
+    os.environ[ENV] = chosen
+    return chosen
+
+
+def wipe_multiproc_dir(path: str | os.PathLike[str] | None = None) -> int:
+    """Delete the metric files left by an earlier run; return how many.
+
+    Only at master start: files of the previous run would otherwise be summed
+    into the new one, and a live gauge of a long-dead pid would count forever.
+    """
+    directory = Path(path or os.environ.get(ENV) or "")
+    if not os.fspath(directory) or not directory.is_dir():
+        return 0
+    removed = 0
+    for pattern in _PATTERNS:
+        for file in directory.glob(pattern):
+            try:
+                file.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Remove a dead worker's live-gauge files; its counters stay (see the module docstring)."""
+    if not os.environ.get(ENV):
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+# -- gunicorn server hooks: ``on_starting = on_starting`` in gunicorn.conf.py ----
+def on_starting(server: Any) -> None:
+    """gunicorn ``on_starting`` (master, once): prepare and wipe the directory."""
+    directory = prepare_multiproc_dir()
+    removed = wipe_multiproc_dir(directory)
+    logger.info("prometheus multiprocess dir %s ready (%d stale files removed)", directory, removed)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit`` (master, after any worker exit, SIGKILL included)."""
+    try:
+        mark_worker_dead(worker.pid)
+    except Exception:  # a bookkeeping failure must not take the master down
+        logger.exception("could not mark worker %s dead for prometheus multiprocess", getattr(worker, "pid", "?"))
