@@ -1,0 +1,99 @@
+"""System checks: lantern.E001, W001, W002 and E002, each naming the setting, the value and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks as django_checks
+
+from django_lantern import checks
+
+MIDDLEWARE = "django_lantern.middleware.LanternMiddleware"
+
+
+def _ids(messages: list[Any]) -> list[str]:
+    return [m.id for m in messages]
+
+
+def test_example_project_is_clean() -> None:
+    """The example project's settings raise no lantern check."""
+    messages = django_checks.run_checks(include_deployment_checks=False)
+    assert [m for m in messages if (m.id or "").startswith("lantern.")] == []
+
+
+def test_e001_missing_middleware(settings: Any) -> None:
+    """Without the middleware: lantern.E001 naming MIDDLEWARE and how to add it."""
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    (message,) = checks.check_middleware()
+    assert message.id == "lantern.E001" and message.level == django_checks.ERROR
+    assert MIDDLEWARE in message.msg and "MIDDLEWARE" in message.msg
+    assert "first entry of MIDDLEWARE" in message.hint
+
+
+def test_w001_not_first(settings: Any) -> None:
+    """The middleware after another one: lantern.W001 naming its position, what precedes it, and the fix."""
+    settings.MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", MIDDLEWARE]
+    (message,) = checks.check_middleware()
+    assert message.id == "lantern.W001" and message.level == django_checks.WARNING
+    assert "position 1" in message.msg and "django.middleware.security.SecurityMiddleware" in message.msg
+    assert "Move it to the top" in message.hint
+
+
+def test_first_is_fine(settings: Any) -> None:
+    """First in MIDDLEWARE: no middleware message."""
+    settings.MIDDLEWARE = [MIDDLEWARE, "django.middleware.common.CommonMiddleware"]
+    assert checks.check_middleware() == []
+
+
+def test_w002_filter_missing(settings: Any) -> None:
+    """A LOGGING without the context filter on any handler: lantern.W002 naming LOGGING and the fix."""
+    settings.LOGGING = {
+        "version": 1,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["console"]},
+    }
+    (message,) = checks.check_logging_filter()
+    assert message.id == "lantern.W002"
+    assert "settings.LOGGING" in message.msg and "RequestContextFilter" in message.msg
+    assert "build_logging_config()" in message.hint and "django_lantern.logging.RequestContextFilter" in message.hint
+
+
+def test_w002_filter_defined_but_unused(settings: Any) -> None:
+    """A filter that is defined but named by no handler still gives lantern.W002."""
+    settings.LOGGING = {
+        "version": 1,
+        "filters": {"ctx": {"()": "django_lantern.logging.RequestContextFilter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+    }
+    assert _ids(checks.check_logging_filter()) == ["lantern.W002"]
+
+
+def test_filter_by_class_or_subclass_is_recognised(settings: Any) -> None:
+    """The filter given as a class object, or a subclass path, satisfies W002."""
+    from django_lantern.logging import RequestContextFilter
+
+    settings.LOGGING = {
+        "version": 1,
+        "filters": {"ctx": {"()": RequestContextFilter}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["ctx"]}},
+    }
+    assert checks.check_logging_filter() == []
+
+
+def test_e002_bad_setting(settings: Any) -> None:
+    """A bad LANTERN value: lantern.E002 naming the key, the value, what it must be, and the docs."""
+    settings.LANTERN = {"READINESS_TIMEOUT": "soon", "TRUST_REQUEST_ID_HEADER": 1}
+    messages = checks.check_settings()
+    assert _ids(messages) == ["lantern.E002", "lantern.E002"]
+    text = " ".join(m.msg for m in messages)
+    assert "LANTERN['READINESS_TIMEOUT'] is 'soon'; it must be a number >= 0.001." in text
+    assert "LANTERN['TRUST_REQUEST_ID_HEADER'] is 1; it must be True or False." in text
+    assert all("docs/configuration.md" in m.hint for m in messages)
+
+
+def test_checks_are_registered(settings: Any) -> None:
+    """The checks run through Django's registry (``manage.py check``)."""
+    settings.MIDDLEWARE = []
+    settings.LANTERN = {"SLOW_REQUEST_MS": "x"}
+    ids = _ids(django_checks.run_checks())
+    assert "lantern.E001" in ids and "lantern.E002" in ids
