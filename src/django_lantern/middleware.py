@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
+from django_lantern import sentry, tracing
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.errors import report_internal_error
@@ -60,8 +61,7 @@ class LanternMiddleware:
 
     def __init__(
         self,
-        get_response: Callable[[HttpRequest], HttpResponseBase]
-        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+        get_response: Callable[[HttpRequest], HttpResponseBase] | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
     ) -> None:
         self.get_response = get_response
         self._is_async = iscoroutinefunction(get_response)
@@ -76,6 +76,12 @@ class LanternMiddleware:
         started = time.perf_counter()
         cfg = get_settings()
         ctx = self._begin(request, cfg)
+        # Tracing and Sentry hooks: one attribute check each when they are off.
+        span = (
+            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
+        )
+        if sentry.state.enabled:
+            sentry.bind_request(ctx)
         token = current.set(ctx)
         response: HttpResponseBase | None = None
         kind = None
@@ -89,17 +95,28 @@ class LanternMiddleware:
             else:
                 response = self._serve_simple_probe(kind, request)
             return response
+        except BaseException as exc:
+            if span is not None:
+                tracing.record_exception(span.span, exc)
+            raise
         finally:
             try:
                 user_id = None if kind else self._user_id(request)
                 self._finish(request, response, ctx, cfg, started, user_id, kind)
             finally:
+                if span is not None:
+                    tracing.end(span, ctx, response)
                 current.reset(token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         cfg = get_settings()
         ctx = self._begin(request, cfg)
+        span = (
+            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
+        )
+        if sentry.state.enabled:
+            sentry.bind_request(ctx)
         token = current.set(ctx)
         response: HttpResponseBase | None = None
         kind = None
@@ -113,11 +130,17 @@ class LanternMiddleware:
             else:
                 response = self._serve_simple_probe(kind, request)
             return response
+        except BaseException as exc:
+            if span is not None:
+                tracing.record_exception(span.span, exc)
+            raise
         finally:
             try:
                 user_id = None if kind else await self._auser_id(request)
                 self._finish(request, response, ctx, cfg, started, user_id, kind)
             finally:
+                if span is not None:
+                    tracing.end(span, ctx, response)
                 current.reset(token)
 
     # -- shared helpers (no I/O) ---------------------------------------------
@@ -187,9 +210,7 @@ class LanternMiddleware:
                     # middleware chain returns, outside this context; logging it
                     # here, once, gives that line the request id. Django then
                     # sees ``_has_been_logged`` and skips its own copy.
-                    log_response(
-                        "%s: %s", response.reason_phrase, ctx.path, response=response, request=request
-                    )
+                    log_response("%s: %s", response.reason_phrase, ctx.path, response=response, request=request)
             seconds = time.perf_counter() - started
             route = ctx.route if kind is None else request.path_info
             recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)

@@ -1,0 +1,304 @@
+"""Sentry error tracking through the one scrubber (extra: ``django-lantern[sentry]``).
+
+Call :func:`init` once, from settings or ``wsgi.py``/``asgi.py``::
+
+    import django_lantern.sentry
+    django_lantern.sentry.init()          # SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_RELEASE
+
+What it adds over a bare ``sentry_sdk.init``:
+
+- every event carries the request id as the ``request_id`` tag and the URL
+  route as ``route``. Error events read them from the request context when
+  the event is built, so the tag cannot be lost with a discarded scope (the
+  django-guid bug); the middleware also sets the tag on the request's
+  isolation scope and on its transaction, which end after the middleware;
+- the user is reduced to its id (``user_fields`` widens that), with or
+  without ``send_default_pii``; the client IP and forwarding headers go too;
+- ``before_send`` and ``before_send_transaction`` pass every event through the
+  configured scrubber, after honouring Django's ``sensitive_post_parameters``
+  and ``sensitive_variables``; if scrubbing fails the event is dropped and the
+  failure counted, never sent unscrubbed.
+
+Importing this module never needs sentry-sdk; :func:`init` raises an
+``ImportError`` naming the extra when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django_lantern.context import UNKNOWN, RequestContext, get_context
+from django_lantern.errors import report_internal_error
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+MISSING_EXTRA = (
+    "django_lantern.sentry needs sentry-sdk, which is not installed; "
+    "install it with: pip install 'django-lantern[sentry]'"
+)
+
+Event = dict[str, Any]
+Hint = dict[str, Any]
+EventCallback = Callable[[Event, Hint], "Event | None"]
+
+# Headers that identify the client's address; kept only if "ip_address" is
+# among ``user_fields``, like the IP itself.
+_IP_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "cf-connecting-ip", "true-client-ip"})
+_ENV_IP_KEYS = ("REMOTE_ADDR",)
+
+
+class _State:
+    """Whether :func:`init` ran, and its choices; read by the middleware hook."""
+
+    enabled = False
+    user_fields: frozenset[str] = frozenset({"id"})
+
+
+state = _State()
+
+
+def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
+    """Initialise sentry-sdk with django-lantern's context and scrubbing.
+
+    ``overrides`` are passed to ``sentry_sdk.init`` and win over the defaults
+    (``dsn``, ``environment`` and ``release`` from ``SENTRY_DSN``,
+    ``SENTRY_ENVIRONMENT``, ``SENTRY_RELEASE``; ``send_default_pii=False``). A
+    ``before_send`` or ``before_send_transaction`` of yours runs first; the
+    scrubber always runs last. ``user_fields`` lists the user attributes
+    kept on events (``"id"``, ``"username"``, ``"email"``, ``"ip_address"``);
+    Sentry only collects the last three when ``send_default_pii`` is on.
+
+    Returns False, and initialises nothing, when no DSN is configured: errors
+    are then still logged once, as structured records, by ``django.request``.
+    """
+    # Imported here, not at module level: projects without the extra can
+    # import this module (the middleware does), and pay nothing for it.
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.django import DjangoIntegration
+    except ImportError as exc:
+        raise ImportError(MISSING_EXTRA) from exc
+
+    dsn = overrides.pop("dsn", None) or os.environ.get("SENTRY_DSN") or None
+    if not dsn:
+        state.enabled = False
+        return False
+    user_before_send = overrides.pop("before_send", None)
+    user_before_send_transaction = overrides.pop("before_send_transaction", None)
+    options: dict[str, Any] = {
+        "dsn": dsn,
+        "environment": os.environ.get("SENTRY_ENVIRONMENT") or None,
+        "release": os.environ.get("SENTRY_RELEASE") or None,
+        "send_default_pii": False,
+        # "url": transactions named by route ("/tasks/{pk}/edit/"), never by
+        # the raw path, which carries ids and sometimes tokens.
+        "integrations": [DjangoIntegration(transaction_style="url")],
+    }
+    options.update(overrides)
+    options["before_send"] = make_before_send(user_before_send)
+    options["before_send_transaction"] = make_before_send(user_before_send_transaction)
+    state.user_fields = frozenset(user_fields)
+    sentry_sdk.init(**options)
+    state.enabled = True
+    return True
+
+
+def make_before_send(user_callback: EventCallback | None = None) -> EventCallback:
+    """A ``before_send``/``before_send_transaction`` that runs ``user_callback``
+    first, then adds the request context and scrubs the event.
+
+    For projects that call ``sentry_sdk.init`` themselves: pass
+    ``before_send=make_before_send()`` and ``before_send_transaction=make_before_send()``.
+    """
+
+    def before_send(event: Event, hint: Hint) -> Event | None:
+        if user_callback is not None:
+            result = user_callback(event, hint)
+            if result is None:
+                return None
+            event = result
+        try:
+            return process_event(event, hint)
+        except Exception as exc:
+            # Never send what could not be scrubbed: drop it, count it.
+            report_internal_error("scrub:sentry", exc)
+            return None
+
+    return before_send
+
+
+def process_event(event: Event, hint: Hint) -> Event:
+    """Context, user reduction, Django's sensitivity markers, then the scrubber."""
+    from django_lantern.scrubbing import get_scrubber
+
+    scrubber = get_scrubber()
+    ctx = get_context()
+    _add_context(event, ctx)
+    _reduce_user(event, ctx)
+    request = ctx.request if ctx is not None else None
+    req = event.get("request")
+    if isinstance(req, dict):
+        _clean_request(req, request, scrubber)
+    exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
+    if exc_info and len(exc_info) == 3 and exc_info[2] is not None:
+        _apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
+    scrubbed = scrubber.scrub(event)
+    if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
+        raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
+    return scrubbed
+
+
+def _add_context(event: Event, ctx: RequestContext | None) -> None:
+    if ctx is None:
+        return
+    tags = event.get("tags")
+    if not isinstance(tags, dict):
+        tags = event["tags"] = dict(tags) if isinstance(tags, list) else {}
+    tags["request_id"] = ctx.request_id
+    route = ctx.route
+    if route != UNKNOWN:
+        tags["route"] = route
+    if ctx.trace_id != UNKNOWN:
+        tags["trace_id"] = ctx.trace_id
+
+
+def _user_id(ctx: RequestContext | None) -> Any:
+    if ctx is None:
+        return None
+    if ctx.user_id is not None:
+        return ctx.user_id
+    if ctx.request is None:
+        return None
+    # Never load the user from here: that could query the database inside
+    # error reporting, or block an event loop.
+    from django_lantern.users import cached_user_id
+
+    try:
+        return cached_user_id(ctx.request)
+    except Exception:
+        return None
+
+
+def _reduce_user(event: Event, ctx: RequestContext | None) -> None:
+    allowed = state.user_fields
+    user = event.get("user")
+    kept: dict[str, Any] = {}
+    if isinstance(user, dict):
+        kept = {k: v for k, v in user.items() if k in allowed}
+    if "id" in allowed:
+        uid = _user_id(ctx)
+        if uid is not None:
+            kept["id"] = str(uid)
+    if kept:
+        event["user"] = kept
+    else:
+        event.pop("user", None)
+
+
+def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Any) -> None:
+    keep_ip = "ip_address" in state.user_fields
+    if isinstance(req.get("url"), str):
+        req["url"] = scrubber.scrub_url(req["url"])
+    if isinstance(req.get("query_string"), str):
+        req["query_string"] = scrubber.scrub_query_string(req["query_string"])
+    headers = req.get("headers")
+    if isinstance(headers, dict) and not keep_ip:
+        for name in [h for h in headers if isinstance(h, str) and h.lower() in _IP_HEADERS]:
+            del headers[name]
+    env = req.get("env")
+    if isinstance(env, dict) and not keep_ip:
+        for key in _ENV_IP_KEYS:
+            env.pop(key, None)
+    if "data" in req:
+        sensitive = getattr(request, "sensitive_post_parameters", None) if request is not None else None
+        req["data"] = scrubber.scrub_post_data(req["data"], sensitive)
+
+
+class _FrameFilter:
+    """Django's own rules for ``@sensitive_variables`` (including coroutines),
+    always active: Django's filter only applies them when ``DEBUG`` is off."""
+
+    def __init__(self) -> None:
+        from django.views.debug import SafeExceptionReporterFilter
+
+        class _Always(SafeExceptionReporterFilter):
+            def is_active(self, request: Any) -> bool:
+                return True
+
+        self.filter = _Always()
+
+    def sensitive_names(self, request: HttpRequest | None, frame: types.FrameType) -> frozenset[str]:
+        substitute = self.filter.cleansed_substitute
+        cleansed = self.filter.get_traceback_frame_variables(request, frame)
+        return frozenset(name for name, value in cleansed if value is substitute or value == substitute)
+
+
+_frame_filter: _FrameFilter | None = None
+
+
+def _apply_sensitive_variables(
+    event: Event, exc: BaseException | None, request: HttpRequest | None, replacement: str
+) -> None:
+    """Blank the locals Django's ``@sensitive_variables`` marks in every frame
+    of every exception in the chain (Sentry itself ignores the decorator)."""
+    global _frame_filter
+    if _frame_filter is None:
+        _frame_filter = _FrameFilter()
+    marks: dict[tuple[str, int, str], frozenset[str]] = {}
+    seen: set[int] = set()
+    # Bounded walk: the chain can be cyclic and Sentry keeps at most a few.
+    while exc is not None and id(exc) not in seen and len(seen) < 16:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        depth = 0
+        while tb is not None and depth < 512:
+            frame = tb.tb_frame
+            names = _frame_filter.sensitive_names(request, frame)
+            if names:
+                code = frame.f_code
+                marks[(code.co_filename, tb.tb_lineno, code.co_name)] = names
+            tb = tb.tb_next
+            depth += 1
+        exc = exc.__cause__ or exc.__context__
+    if not marks:
+        return
+    exception = event.get("exception")
+    values = exception.get("values") if isinstance(exception, dict) else None
+    for value in values if isinstance(values, list) else ():
+        stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
+        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+        for frame_data in frames if isinstance(frames, list) else ():
+            if not isinstance(frame_data, dict) or not isinstance(frame_data.get("vars"), dict):
+                continue
+            key = (str(frame_data.get("abs_path")), frame_data.get("lineno"), str(frame_data.get("function")))
+            hidden = marks.get(key)  # type: ignore[arg-type]
+            if hidden:
+                frame_data["vars"] = {k: replacement if k in hidden else v for k, v in frame_data["vars"].items()}
+
+
+def bind_request(ctx: RequestContext) -> None:
+    """Called by ``LanternMiddleware`` at the start of a request when Sentry is on.
+
+    Tags the request's isolation scope (Sentry's WSGI/ASGI wrappers fork one
+    per request, so the tag lives exactly as long as the request) and its
+    transaction, which finishes after the middleware has returned.
+    """
+    try:
+        import sentry_sdk
+
+        sentry_sdk.get_isolation_scope().set_tag("request_id", ctx.request_id)
+        span = sentry_sdk.get_current_span()
+        transaction = getattr(span, "containing_transaction", None) if span is not None else None
+        if transaction is not None:
+            transaction.set_tag("request_id", ctx.request_id)
+    except Exception as exc:
+        report_internal_error("sentry_bind", exc)
+
+
+def _reset_for_tests() -> None:
+    state.enabled = False
+    state.user_fields = frozenset({"id"})

@@ -1,0 +1,403 @@
+"""OpenTelemetry tracing started by ``LanternMiddleware`` (extra: ``django-lantern[otel]``).
+
+Call :func:`configure` once per process (in ``wsgi.py``/``asgi.py``, or
+gunicorn's ``post_fork``): it builds the SDK's tracer provider and an
+OTLP/HTTP exporter from the standard ``OTEL_*`` variables and turns the
+middleware's server span on. :func:`enable` does only the latter, for a
+provider you built yourself.
+
+Per request the middleware then:
+
+- validates the incoming W3C ``traceparent``/``tracestate`` more strictly than
+  the propagator (all-zero ids, wrong lengths, version ``ff``, extra fields on
+  version ``00``, uppercase hex, more than one header, a ``tracestate`` over
+  512 characters or 32 members) and starts a new trace when they fail;
+- starts a SERVER span (sync and async alike, no thread hop), named
+  ``"GET tasks/<int:pk>/edit/"`` once the route is known, with the HTTP
+  semantic-convention attributes and ``request.id``, every attribute passed
+  through the scrubber;
+- puts ``trace_id``/``span_id`` (32/16 zero-padded hex) on the request
+  context, so every log record of the request carries them, sampled or not;
+- records the status, and the exception (scrubbed) when the view raised.
+
+With ``LANTERN["REQUEST_ID_FROM_TRACE"]`` the request id falls back to the
+trace id when no valid ``X-Request-Id`` came in (with tracing off, to the
+trace id of a valid incoming ``traceparent``).
+
+Nothing here imports OpenTelemetry until :func:`configure` or :func:`enable`
+runs; with tracing off the middleware pays one attribute check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from django_lantern import __version__
+from django_lantern.context import RequestContext
+from django_lantern.errors import report_internal_error
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseBase
+
+    from django_lantern.conf import LanternSettings
+
+MISSING_EXTRA = (
+    "django_lantern.tracing needs the OpenTelemetry SDK and OTLP/HTTP exporter, which are not installed; "
+    "install them with: pip install 'django-lantern[otel]'"
+)
+
+# W3C Trace Context, level 1 and 2. Lowercase hex only: "uppercase MUST be
+# treated as invalid" would otherwise let two spellings of one id through.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+TRACESTATE_MAX_LENGTH = 512
+TRACESTATE_MAX_MEMBERS = 32
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+_USER_AGENT_LIMIT = 512
+_HOST_LIMIT = 255
+
+REQUEST_ID_ATTRIBUTE = "request.id"
+
+
+def parse_traceparent(value: str) -> tuple[int, int, int] | None:
+    """``(trace_id, parent_span_id, flags)`` of a valid ``traceparent``, else None."""
+    value = value.strip(" \t")
+    match = _TRACEPARENT.match(value)
+    if match is None:
+        return None
+    version, trace_id, span_id, flags = match.groups()
+    if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return None
+    if version == "00":
+        if len(value) != 55:
+            return None
+    elif len(value) > 55 and value[55] != "-":
+        # A later version may append fields, always after a "-".
+        return None
+    return int(trace_id, 16), int(span_id, 16), int(flags, 16)
+
+
+def tracestate_ok(value: str | None) -> bool:
+    """False for a ``tracestate`` beyond the W3C limits (512 chars, 32 members)."""
+    if value is None:
+        return True
+    if len(value) > TRACESTATE_MAX_LENGTH:
+        return False
+    members = [m for m in value.split(",") if m.strip(" \t")]
+    return len(members) <= TRACESTATE_MAX_MEMBERS
+
+
+def incoming_trace_id(meta: dict[str, Any]) -> str | None:
+    """The trace id of a valid incoming ``traceparent``, as 32 hex digits."""
+    header = meta.get("HTTP_TRACEPARENT")
+    if not isinstance(header, str) or not tracestate_ok(meta.get("HTTP_TRACESTATE")):
+        return None
+    parsed = parse_traceparent(header)
+    return None if parsed is None else format(parsed[0], "032x")
+
+
+class _State:
+    """The tracer the middleware uses; ``None`` means tracing is off."""
+
+    tracer: Any = None
+    provider: Any = None
+
+
+state = _State()
+
+
+def enable(tracer_provider: Any = None) -> None:
+    """Turn the middleware's server span on, using ``tracer_provider`` (default:
+    the global one). Also records exceptions raised by views on that span."""
+    try:
+        from opentelemetry import trace
+    except ImportError as exc:
+        raise ImportError(MISSING_EXTRA) from exc
+    from django.core.signals import got_request_exception
+
+    provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    state.provider = provider
+    state.tracer = provider.get_tracer("django_lantern", __version__)
+    got_request_exception.connect(_on_request_exception, dispatch_uid="django_lantern.tracing")
+
+
+def disable() -> None:
+    """Turn the middleware's server span off (the provider is left as it is)."""
+    from django.core.signals import got_request_exception
+
+    state.tracer = None
+    state.provider = None
+    got_request_exception.disconnect(dispatch_uid="django_lantern.tracing")
+
+
+def configure(*, set_global: bool = True) -> Any:
+    """Build the SDK tracer provider from the ``OTEL_*`` variables and enable tracing.
+
+    - ``OTEL_SDK_DISABLED=true``: nothing is configured, returns None;
+    - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``;
+    - sampler: ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default parent-based, always on);
+    - exporters: ``OTEL_TRACES_EXPORTER`` (``otlp`` default, ``console``, ``none``); the OTLP
+      exporter speaks HTTP/protobuf and reads ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT``,
+      ``..._HEADERS``, ``..._CERTIFICATE``, ``..._TIMEOUT``, ``..._COMPRESSION`` itself;
+      TLS is whatever the endpoint's scheme says, never forced off.
+
+    Returns the provider. With ``set_global`` (the default) it also becomes the
+    global provider, so other instrumentation (database, HTTP clients) nests
+    its spans under the middleware's.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    except ImportError as exc:
+        raise ImportError(MISSING_EXTRA) from exc
+    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if n.strip()]
+    unknown = sorted(set(names) - {"otlp", "console", "none"})
+    if unknown:
+        raise ImproperlyConfigured(
+            f"OTEL_TRACES_EXPORTER is {os.environ.get('OTEL_TRACES_EXPORTER')!r}; django_lantern.tracing "
+            "supports 'otlp', 'console' and 'none'."
+        )
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+    )
+    if "otlp" in names and protocol.strip() not in ("", "http/protobuf"):
+        raise ImproperlyConfigured(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}; django_lantern.tracing exports OTLP over "
+            "HTTP/protobuf only. Unset it or set it to 'http/protobuf' (port 4318)."
+        )
+    provider = TracerProvider(resource=Resource.create())
+    for name in names:
+        if name == "otlp":
+            try:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            except ImportError as exc:
+                raise ImportError(MISSING_EXTRA) from exc
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif name == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    if set_global:
+        trace.set_tracer_provider(provider)
+    enable(provider)
+    return provider
+
+
+# -- the middleware's hooks ---------------------------------------------------
+class ServerSpan:
+    """The span the middleware started, and the context token to detach."""
+
+    __slots__ = ("method", "span", "token")
+
+    def __init__(self, span: Any, token: object, method: str) -> None:
+        self.span = span
+        self.token = token
+        self.method = method
+
+
+class _MetaGetter:
+    """Reads propagation headers from ``request.META``, hiding rejected ones."""
+
+    def __init__(self, hidden: frozenset[str]) -> None:
+        self.hidden = hidden
+
+    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
+        if key.lower() in self.hidden:
+            return None
+        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
+        return [value] if isinstance(value, str) else None
+
+    def keys(self, carrier: dict[str, Any]) -> list[str]:
+        return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
+
+
+_ACCEPT_ALL = _MetaGetter(frozenset())
+_HIDE_TRACE_CONTEXT = _MetaGetter(frozenset({"traceparent", "tracestate"}))
+
+
+def _parent_context(meta: dict[str, Any]) -> Any:
+    from opentelemetry import propagate
+
+    header = meta.get("HTTP_TRACEPARENT")
+    valid = header is None or (
+        isinstance(header, str) and parse_traceparent(header) is not None and tracestate_ok(meta.get("HTTP_TRACESTATE"))
+    )
+    # The configured propagators still run (baggage, B3, ...); only a
+    # traceparent/tracestate pair that failed validation is hidden from them.
+    from opentelemetry.context import Context
+
+    return propagate.extract(meta, context=Context(), getter=_ACCEPT_ALL if valid else _HIDE_TRACE_CONTEXT)  # type: ignore[arg-type]
+
+
+def _split_host(host: str) -> tuple[str, int | None]:
+    host = host[:_HOST_LIMIT]
+    if host.startswith("["):  # [::1]:8000
+        address, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        address, _, port = host.partition(":")
+    return address, int(port) if port.isdigit() and len(port) <= 5 else None
+
+
+def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
+    meta = request.META
+    attrs: dict[str, Any] = {
+        "http.request.method": method,
+        "url.path": request.path,
+        "url.scheme": request.scheme or "http",
+    }
+    if method == "_OTHER":
+        attrs["http.request.method_original"] = (request.method or "")[:32]
+    query = meta.get("QUERY_STRING")
+    if query:
+        from django_lantern.scrubbing import get_scrubber
+
+        attrs["url.query"] = get_scrubber().scrub_query_string(query)
+    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
+    if isinstance(host, str) and host:
+        address, port = _split_host(host)
+        attrs["server.address"] = address
+        if port is not None:
+            attrs["server.port"] = port
+    agent = meta.get("HTTP_USER_AGENT")
+    if isinstance(agent, str) and agent:
+        attrs["user_agent.original"] = agent[:_USER_AGENT_LIMIT]
+    protocol = meta.get("SERVER_PROTOCOL")
+    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
+        attrs["network.protocol.version"] = protocol[5:]
+    return attrs
+
+
+def _scrubbed(attributes: dict[str, Any]) -> dict[str, Any]:
+    from django_lantern.scrubbing import scrub_or_drop
+
+    cleaned = scrub_or_drop(attributes, "span")
+    # If scrubbing failed, the span keeps only what cannot carry a secret.
+    return cleaned if isinstance(cleaned, dict) else {}
+
+
+def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> ServerSpan | None:
+    """Start the server span (when tracing is on) and bind its ids to ``ctx``.
+
+    Also applies ``REQUEST_ID_FROM_TRACE``. Never raises: a failure is
+    counted and the request goes on untraced.
+    """
+    tracer = state.tracer
+    if tracer is None:
+        if cfg.request_id_from_trace:
+            trace_id = incoming_trace_id(request.META)
+            if trace_id is not None:
+                ctx.trace_id = trace_id
+                _maybe_use_trace_id(request, ctx, cfg, trace_id)
+        return None
+    try:
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+
+        method = request.method or ""
+        if method not in _STANDARD_METHODS:
+            method = "_OTHER"  # semconv: bounded span names and attribute values
+        parent = _parent_context(request.META)
+        span = tracer.start_span(
+            "HTTP" if method == "_OTHER" else method,
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes=_scrubbed(_start_attributes(request, method)),
+        )
+        span_context = span.get_span_context()
+        if span_context.is_valid:
+            # Zero-padded, sampled or not: a non-recording span still has ids,
+            # and a log line without them cannot be joined to the trace.
+            ctx.trace_id = format(span_context.trace_id, "032x")
+            ctx.span_id = format(span_context.span_id, "016x")
+            if cfg.request_id_from_trace:
+                _maybe_use_trace_id(request, ctx, cfg, ctx.trace_id)
+        span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        request._lantern_span = span  # type: ignore[attr-defined]  # for the exception signal
+        return ServerSpan(span, token, method)
+    except Exception as exc:
+        report_internal_error("tracing_begin", exc)
+        return None
+
+
+def _maybe_use_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings, trace_id: str) -> None:
+    # The id came in (and was accepted) exactly when it equals the header.
+    if request.META.get(cfg.request_id_meta_key) == ctx.request_id:
+        return
+    ctx.request_id = trace_id
+    request.request_id = trace_id  # type: ignore[attr-defined]
+
+
+def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase | None) -> None:
+    """Name the span by route, record the status, end it and detach its context."""
+    span = server_span.span
+    try:
+        try:
+            from opentelemetry.trace import Status, StatusCode
+
+            route = ctx.route
+            if route != "-":
+                span.update_name(f"{'HTTP' if server_span.method == '_OTHER' else server_span.method} {route}")
+                span.set_attributes(_scrubbed({"http.route": route}))
+            status = response.status_code if response is not None else 500
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                # Server spans: only 5xx is an error; 4xx is the client's.
+                if not getattr(span, "attributes", {}).get("error.type"):
+                    span.set_attribute("error.type", str(status))
+                span.set_status(Status(StatusCode.ERROR))
+        finally:
+            span.end()
+            from opentelemetry import context as otel_context
+
+            otel_context.detach(server_span.token)  # type: ignore[arg-type]
+    except Exception as exc:
+        report_internal_error("tracing_end", exc)
+
+
+def record_exception(span: Any, exc: BaseException) -> None:
+    """An ``exception`` event with scrubbed message and stack, and ``error.type``."""
+    try:
+        from opentelemetry.trace import Status, StatusCode
+
+        from django_lantern.scrubbing import scrub_text
+
+        try:
+            message = str(exc)
+        except Exception:
+            message = "<unprintable exception>"
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        exc_type = type(exc).__qualname__
+        span.add_event(
+            "exception",
+            {
+                "exception.type": exc_type,
+                "exception.message": scrub_text(message)[:4096],
+                "exception.stacktrace": scrub_text(stack)[:32768],
+            },
+        )
+        span.set_attribute("error.type", exc_type)
+        span.set_status(Status(StatusCode.ERROR, exc_type))
+    except Exception as error:
+        report_internal_error("tracing_exception", error)
+
+
+def _on_request_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """``got_request_exception``: Django turns view exceptions into 500 responses
+    before they reach the middleware, so this is where the span sees them."""
+    import sys
+
+    span = getattr(request, "_lantern_span", None)
+    exc = sys.exc_info()[1]
+    if span is not None and exc is not None:
+        record_exception(span, exc)
