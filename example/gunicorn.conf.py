@@ -33,6 +33,11 @@ def child_exit(server: object, worker: object) -> None:
     lantern_metrics.child_exit(server, worker)
 
 
+def on_exit(server: object) -> None:
+    # Master exit: remove the directory if it was a made-up temporary one.
+    lantern_metrics.on_exit(server)
+
+
 # --- Graceful shutdown hooks --------------------------------------------------
 # Reserved for the drain-on-SIGTERM hooks (post_worker_init, worker_exit,
 # graceful_timeout) from django_lantern.gunicorn; see docs/health.md. They do

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ _PATTERNS = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
 
 logger = logging.getLogger("django_lantern.metrics")
 
+# A directory this process created itself (not named by the user), removed by on_exit.
+_owned: str | None = None
+
 
 def prepare_multiproc_dir(path: str | os.PathLike[str] | None = None) -> str:
     """Make sure ``PROMETHEUS_MULTIPROC_DIR`` names an existing directory; return it.
@@ -37,9 +41,10 @@ def prepare_multiproc_dir(path: str | os.PathLike[str] | None = None) -> str:
     under the system temp dir. The variable is exported so that workers (forked
     from this process) inherit it.
     """
+    global _owned
     chosen = os.environ.get(ENV) or (os.fspath(path) if path is not None else None)
     if not chosen:
-        chosen = tempfile.mkdtemp(prefix="lantern-prometheus-")
+        chosen = _owned = tempfile.mkdtemp(prefix="lantern-prometheus-")
     Path(chosen).mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = chosen
     return chosen
@@ -88,3 +93,11 @@ def child_exit(server: Any, worker: Any) -> None:
         mark_worker_dead(worker.pid)
     except Exception:  # a bookkeeping failure must not take the master down
         logger.exception("could not mark worker %s dead for prometheus multiprocess", getattr(worker, "pid", "?"))
+
+
+def on_exit(server: Any) -> None:
+    """gunicorn ``on_exit`` (master, last): remove the directory if this process made it up."""
+    global _owned
+    if _owned is not None and os.environ.get(ENV) == _owned:
+        shutil.rmtree(_owned, ignore_errors=True)
+        _owned = None

@@ -1,0 +1,63 @@
+"""Fixtures for the metrics tests: fresh families per test, scrape helpers, promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from django_lantern.metrics import families, recorder
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+RULES = DEPLOY / "prometheus" / "rules.yml"
+SCRAPE_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+DASHBOARD = DEPLOY / "grafana" / "django-lantern.json"
+
+
+@pytest.fixture(autouse=True)
+def fresh_metrics() -> Iterator[None]:
+    """Every test starts from new, zeroed families bound to the current settings."""
+    families.reset()
+    recorder.reset()
+    yield
+    families.reset()
+    recorder.reset()
+
+
+def value(name: str, labels: dict[str, str] | None = None, registry: CollectorRegistry = REGISTRY) -> float:
+    """A sample's value, 0.0 when the series does not exist (yet)."""
+    found = registry.get_sample_value(name, labels or {})
+    return found if found is not None else 0.0
+
+
+def series_count(registry: CollectorRegistry = REGISTRY) -> int:
+    """How many distinct series a scrape of ``registry`` shows."""
+    return sum(len(metric.samples) for metric in registry.collect())
+
+
+def parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Prometheus text -> {sample name: [(labels, value), ...]}."""
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return out
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is missing: apt-get install -y prometheus (.ci/run does it)")
+    return path
+
+
+def promtool_check_metrics(text: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool(), "check", "metrics"], input=text, capture_output=True, text=True, timeout=60, check=False
+    )
