@@ -3,14 +3,14 @@ from django.contrib import admin
 from tasks.models import Membership, Org, Task
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
 
 
 @admin.register(Org)
-class OrgAdmin(admin.ModelAdmin):
+class OrgAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -18,7 +18,7 @@ class OrgAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "org", "role"]
     list_filter = ["role", "org"]
     search_fields = ["user__username", "org__name", "org__slug"]
@@ -27,7 +27,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["title", "org", "status", "assignee", "created_by", "updated_at"]
     list_filter = ["status", "org"]
     search_fields = ["title", "description"]

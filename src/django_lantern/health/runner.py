@@ -97,6 +97,12 @@ class _CheckWorker:
         while True:
             job = jobs.get()
             if job is None:
+                # Release what the check holds in this thread (its database
+                # connection): nothing else can close it once the thread ends.
+                try:
+                    self.check.close()
+                except Exception:
+                    pass
                 return
             if job.set_running_or_notify_cancel():
                 job.set_result(_execute(self.check))
