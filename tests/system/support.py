@@ -244,6 +244,26 @@ def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def tcp_connections(pid: int, remote_port: int) -> int:
+    """Established TCP connections of process ``pid`` to ``remote_port`` (from /proc)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            for row in fh.readlines()[1:]:
+                cols = row.split()
+                port = int(cols[2].rsplit(":", 1)[1], 16)
+                if port == remote_port and cols[3] == "01" and cols[9] in inodes:
+                    count += 1
+    return count
+
+
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
     """Sum of the samples named ``name`` whose labels include ``labels`` (Prometheus text)."""
     from prometheus_client.parser import text_string_to_metric_families
