@@ -8,6 +8,8 @@ import json
 import logging
 import socket
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,13 +76,26 @@ def logs() -> Iterator[LogCapture]:
             target.removeHandler(handler)
 
 
+def stop_readiness_workers(deadline: float = 3.0) -> None:
+    """Stop the readiness runner and wait (bounded) for its worker threads to exit.
+
+    A stopping worker closes its thread's database connection, so no server
+    session outlives the test (PostgreSQL refuses to drop a test database in use).
+    """
+    registry.reset()
+    end = time.monotonic() + deadline
+    for thread in threading.enumerate():
+        if thread.name.startswith("lantern-readyz-"):
+            thread.join(timeout=max(0.0, end - time.monotonic()))
+
+
 @pytest.fixture(autouse=True)
 def _clean_lantern_state() -> Iterator[None]:
     """Each test starts with fresh settings, readiness runner and drain state."""
     conf.clear_cache()
     registry.reset()
     yield
-    registry.reset()
+    stop_readiness_workers()
     conf.clear_cache()
     shutdown.reset_drain()
     from tests import urls_core
@@ -114,19 +129,29 @@ def _reload_connection_settings() -> None:
 
 
 @contextlib.contextmanager
-def extra_databases(**aliases: dict[str, Any]) -> Iterator[None]:
-    """Add database aliases for the duration (settings and the connection handler)."""
+def extra_databases(blocker: Any, **aliases: dict[str, Any]) -> Iterator[None]:
+    """Add database aliases for the duration (settings and the connection handler).
+
+    ``blocker`` is pytest-django's ``django_db_blocker``: unblocking it also lifts
+    Django's per-test refusal of aliases that were not listed when the test began.
+    """
     databases = {**settings.DATABASES, **aliases}
+    with warnings.catch_warnings():
+        # Django warns that overriding DATABASES is "complex"; the reload below handles it.
+        warnings.filterwarnings("ignore", "Overriding setting DATABASES", UserWarning)
+        override = override_settings(DATABASES=databases)
+        override.enable()
     try:
-        with override_settings(DATABASES=databases):
-            _reload_connection_settings()
+        _reload_connection_settings()
+        with blocker.unblock():
             yield
     finally:
+        registry.reset()
         for alias in aliases:
             with contextlib.suppress(Exception):
                 connections[alias].close()
+        override.disable()
         _reload_connection_settings()
-        registry.reset()
 
 
 class BlackHole:

@@ -183,3 +183,24 @@ def test_a_base_exception_does_not_kill_the_worker() -> None:
     finally:
         runner.stop()
     assert len(calls) == 2
+
+
+def test_stop_closes_the_check_in_its_own_thread() -> None:
+    """Stopping the runner calls each check's close() in the worker thread that ran it."""
+    ran_in: list[str] = []
+    closed_in: list[str] = []
+
+    class Tracked(ReadinessCheck):
+        def run(self) -> None:
+            ran_in.append(threading.current_thread().name)
+
+        def close(self) -> None:
+            closed_in.append(threading.current_thread().name)
+
+    runner = ReadinessRunner([Tracked("custom:tracked")], 0.5)
+    runner.run()
+    runner.stop()
+    deadline = time.monotonic() + 5
+    while not closed_in and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed_in == ran_in == ["lantern-readyz-custom:tracked"]

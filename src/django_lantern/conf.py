@@ -43,7 +43,17 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ENABLED": True,
     "METRICS_NAMESPACE": "",
     "METRICS_LATENCY_BUCKETS": [
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
     ],
     "METRICS_EXCLUDE_PROBES_FROM_LATENCY": True,
     "METRICS_MAX_LABEL_SETS": 1000,
@@ -52,7 +62,11 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_RELEASE": None,
     "METRICS_ENVIRONMENT": None,
     "METRICS_ALLOWED_NETWORKS": [
-        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
         "fc00::/7",
     ],
     # Scrubbing
@@ -122,9 +136,7 @@ class _Errors:
         self.messages: list[str] = []
 
     def add(self, key: str, value: object, expected: str) -> None:
-        self.messages.append(
-            f"LANTERN[{key!r}] is {value!r}; it must be {expected}."
-        )
+        self.messages.append(f"LANTERN[{key!r}] is {value!r}; it must be {expected}.")
 
 
 def _compile_patterns(key: str, value: object, errors: _Errors) -> tuple[re.Pattern[str], ...]:
@@ -169,8 +181,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
     unknown = sorted(set(user) - set(DEFAULTS))
     for key in unknown:
         errors.messages.append(
-            f"LANTERN[{key!r}] is not a django-lantern setting; "
-            f"the known keys are listed in docs/configuration.md."
+            f"LANTERN[{key!r}] is not a django-lantern setting; the known keys are listed in docs/configuration.md."
         )
     raw = {**DEFAULTS, **{k: v for k, v in user.items() if k in DEFAULTS}}
 
@@ -286,7 +297,11 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         log_field_max_length=field_max,
         probe_paths=healthz | readyz | metrics,
     )
-    if built.healthz_paths & built.readyz_paths or built.healthz_paths & built.metrics_paths or built.readyz_paths & built.metrics_paths:
+    if (
+        built.healthz_paths & built.readyz_paths
+        or built.healthz_paths & built.metrics_paths
+        or built.readyz_paths & built.metrics_paths
+    ):
         errors.messages.append(
             "LANTERN['HEALTHZ_PATH'], ['READYZ_PATH'] and ['METRICS_PATH'] must differ; "
             f"got {raw['HEALTHZ_PATH']!r}, {raw['READYZ_PATH']!r}, {raw['METRICS_PATH']!r}."
@@ -335,4 +350,3 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="django_lantern.conf")
-

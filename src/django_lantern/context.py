@@ -20,7 +20,7 @@ UNKNOWN = "-"
 class RequestContext:
     """What is known about the current request; read by log filters and integrations."""
 
-    __slots__ = ("request_id", "method", "path", "request", "user_id", "trace_id", "span_id")
+    __slots__ = ("method", "path", "request", "request_id", "span_id", "trace_id", "user_id")
 
     def __init__(self, request_id: str, method: str, path: str, request: HttpRequest | None) -> None:
         self.request_id = request_id

@@ -8,6 +8,7 @@ fault cannot flood the logs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -25,18 +26,14 @@ def report_internal_error(where: str, exc: BaseException) -> None:
         first = key not in _seen
         if first:
             _seen.add(key)
-    try:
+    with contextlib.suppress(Exception):
         from django_lantern.metrics import recorder
 
         recorder.internal_error(where)
-    except Exception:
-        pass
     if first:
-        try:
+        with contextlib.suppress(Exception):
             logger.error(
                 "django-lantern internal error in %s (logged once; later ones are only counted)",
                 where,
                 exc_info=exc,
             )
-        except Exception:
-            pass

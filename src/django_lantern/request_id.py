@@ -13,7 +13,7 @@ import os
 import re
 
 MAX_LENGTH = 128
-_VALID = re.compile(r"[A-Za-z0-9._:\-]{1,%d}" % MAX_LENGTH, re.ASCII)
+_VALID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_LENGTH}}}", re.ASCII)
 
 # The rejected value itself is never logged: only its length.
 REJECTED_MESSAGE = "Rejected an invalid incoming request id (length %d); generated a new one."

@@ -8,6 +8,7 @@ traceback never reaches the body.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from django.core.cache import caches
@@ -31,6 +32,9 @@ class ReadinessCheck:
 
     def run(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what ``run()`` keeps between runs; called in the worker thread when it stops."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -64,11 +68,15 @@ class DatabaseCheck(ReadinessCheck):
             # the test runner's DROP DATABASE fail on PostgreSQL).
             connection.close_if_unusable_or_obsolete()
         except Exception:
-            try:
+            with contextlib.suppress(Exception):
                 connection.close()
-            except Exception:
-                pass
             raise
+
+    def close(self) -> None:
+        # A connection kept under CONN_MAX_AGE > 0 would otherwise stay open
+        # after the runner is replaced (settings change, tests), and keep the
+        # server session (and a test database) busy.
+        connections[self.alias].close()
 
 
 class CacheCheck(ReadinessCheck):
