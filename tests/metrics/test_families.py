@@ -1,0 +1,75 @@
+"""Metric families: names, build info, process start time."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.test import override_settings
+from prometheus_client import CollectorRegistry
+
+from django_lantern import __version__
+from django_lantern.metrics import families
+from tests.metrics.conftest import value
+
+
+def test_names_follow_prometheus_conventions() -> None:
+    """Counters end in _total exactly once, durations are in seconds, nothing is doubled."""
+    registry = CollectorRegistry()
+    fams = families.build(registry)
+    names = {s.name for m in registry.collect() for s in m.samples}
+    assert "http_server_requests_total" not in names  # no samples until a request
+    fams.requests.labels("GET", "/", "200").inc()
+    fams.duration.labels("GET", "/").observe(0.1)
+    names = {s.name for m in registry.collect() for s in m.samples}
+    assert {"http_server_requests_total", "http_server_request_duration_seconds_bucket"} <= names
+    assert not [n for n in names if n.count("_total") > 1]
+    assert {m.type for m in registry.collect() if m.name == "http_server_active_requests"} == {"gauge"}
+
+
+def test_build_info_from_settings() -> None:
+    """lantern_build_info carries version, release and environment from LANTERN settings."""
+    with override_settings(LANTERN={"METRICS_RELEASE": "abc123", "METRICS_ENVIRONMENT": "staging"}):
+        families.get_families()
+        labels = {
+            "version": __version__,
+            "release": "abc123",
+            "environment": "staging",
+        }
+        samples = [
+            s for m in families.get_families().registry.collect() if m.name == "lantern_build_info" for s in m.samples
+        ]
+        assert len(samples) == 1
+        assert samples[0].value == 1
+        assert labels.items() <= samples[0].labels.items()
+
+
+def test_build_info_falls_back_to_sentry_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without settings, SENTRY_RELEASE / SENTRY_ENVIRONMENT name the release; else `unknown`."""
+    monkeypatch.setenv("SENTRY_RELEASE", "r" * 500)
+    monkeypatch.delenv("SENTRY_ENVIRONMENT", raising=False)
+    families.get_families()
+    samples = [
+        s for m in families.get_families().registry.collect() if m.name == "lantern_build_info" for s in m.samples
+    ]
+    assert samples[0].labels["release"] == "r" * families.MAX_INFO_LABEL
+    assert samples[0].labels["environment"] == "unknown"
+
+
+def test_process_start_time() -> None:
+    """The start time is this process's own, in the past, and exported as a gauge."""
+    start = families.process_start()
+    assert start <= time.time()
+    assert families.process_start() == start
+    families.get_families()
+    assert value("lantern_process_start_time_seconds") == start
+    assert os.getpid() in families._starts
+
+
+def test_reset_unregisters() -> None:
+    """After reset the next build registers fresh families without a duplicate-name error."""
+    first = families.get_families()
+    families.reset()
+    second = families.get_families()
+    assert first is not second
