@@ -15,6 +15,7 @@ exit, and they are re-created after a fork (gunicorn ``preload_app``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -67,7 +68,9 @@ def _execute(check: ReadinessCheck) -> CheckResult:
         check.run()
     except CheckFailed as exc:
         ms = (time.perf_counter() - start) * 1000
-        return CheckResult(check.name, check.kind, False, ms, str(exc)[:200] or PUBLIC_ERROR_GENERIC, f"CheckFailed: {exc}")
+        return CheckResult(
+            check.name, check.kind, False, ms, str(exc)[:200] or PUBLIC_ERROR_GENERIC, f"CheckFailed: {exc}"
+        )
     except BaseException as exc:  # a check must never kill its worker thread
         ms = (time.perf_counter() - start) * 1000
         detail = f"{type(exc).__qualname__}: {exc}"
@@ -117,10 +120,8 @@ class _CheckWorker:
             if job is None:
                 # Release what the check holds in this thread (its database
                 # connection): nothing else can close it once the thread ends.
-                try:
+                with contextlib.suppress(Exception):
                     self.check.close()
-                except Exception:
-                    pass
                 return
             if job.set_running_or_notify_cancel():
                 job.set_result(_execute(self.check))
@@ -149,10 +150,14 @@ class ReadinessRunner:
             if future.done():
                 result = future.result()
                 if result.ms > timeout_ms:  # finished, but later than its own budget
-                    result = CheckResult(check.name, check.kind, False, result.ms, PUBLIC_ERROR_TIMEOUT, "slower than its timeout")
+                    result = CheckResult(
+                        check.name, check.kind, False, result.ms, PUBLIC_ERROR_TIMEOUT, "slower than its timeout"
+                    )
             else:
                 waited = (time.perf_counter() - started) * 1000
-                result = CheckResult(check.name, check.kind, False, waited, PUBLIC_ERROR_TIMEOUT, f"no answer within {timeout_ms:.0f} ms")
+                result = CheckResult(
+                    check.name, check.kind, False, waited, PUBLIC_ERROR_TIMEOUT, f"no answer within {timeout_ms:.0f} ms"
+                )
             if not result.ok:
                 logger.warning(
                     "readiness check %s failed: %s (%.1f ms)", check.name, result.detail or result.error, result.ms
@@ -198,10 +203,9 @@ async def _wait_async(futures: list[Future[CheckResult]], timeout: float) -> Non
             remaining -= 1
             last = remaining == 0
         if last:
-            try:
+            # RuntimeError: the loop closed while the check was stuck.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(settle)
-            except RuntimeError:  # the loop closed while the check was stuck
-                pass
 
     for future in futures:
         future.add_done_callback(on_done)
