@@ -1,0 +1,1 @@
+"""A tiny Django project, one settings module per benchmarked configuration."""

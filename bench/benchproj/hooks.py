@@ -1,0 +1,16 @@
+"""Runs a configuration's ``BENCH_BEFORE_SETUP`` hook (settings read, apps not loaded yet)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class Unavailable(Exception):
+    """This configuration cannot run here (a missing optional module); reported as n/a."""
+
+
+def before_setup() -> None:
+    path = getattr(settings, "BENCH_BEFORE_SETUP", None)
+    if path:
+        import_string(path)()

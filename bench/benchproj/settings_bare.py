@@ -1,0 +1,3 @@
+"""Bare Django: ``startproject`` middleware, no observability."""
+
+from benchproj.base import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""The benchmark runner: in-process workers, HTTP with wrk, scrapes, memory, profiles."""

@@ -1,0 +1,108 @@
+"""Real (un-profiled) µs of the pieces on lantern's per-request path (``python -m harness.components``).
+
+Each piece is timed on its own in the ``lantern`` configuration, with the
+inputs one request of the benchmark produces (the access record of
+``GET /data/``), so the profile's ranking can be read in real microseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from harness.djsetup import emit, pin_to_last_cpu, protocol_stream, setup
+from harness.stats import median
+
+ACCESS_MESSAGE_ARGS = ("GET", "/data/", 200, 0.07, None)
+
+
+def _time(fn: Callable[[], Any], n: int = 20000, repeats: int = 5) -> float:
+    """Median over ``repeats`` of the mean µs per call over ``n`` calls."""
+    fn()
+    results = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        results.append((time.perf_counter() - start) / n * 1e6)
+    return round(median(results), 2)
+
+
+def main() -> None:
+    out = protocol_stream()
+    pin_to_last_cpu()
+    setup("lantern")
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+    from django_lantern import request_id as request_ids
+    from django_lantern.conf import get_settings
+    from django_lantern.context import RequestContext, current
+    from django_lantern.logging.escape import logfmt_value
+    from django_lantern.logging.filters import RequestContextFilter
+    from django_lantern.logging.formatters import JsonFormatter, TextFormatter, rfc3339
+    from django_lantern.metrics import recorder
+    from django_lantern.middleware import ACCESS_MESSAGE, LanternMiddleware
+    from django_lantern.scrubbing import get_scrubber
+
+    cfg = get_settings()
+    request = RequestFactory().get("/data/")
+    ctx = RequestContext(request_ids.generate(), "GET", "/data/", request)
+    current.set(ctx)
+    extra = {"status": 200, "duration_ms": 0.07, "lantern_access": True}
+
+    def record() -> logging.LogRecord:
+        rec = logging.LogRecord("access", logging.INFO, __file__, 1, ACCESS_MESSAGE, ACCESS_MESSAGE_ARGS, None)
+        rec.__dict__.update(extra)
+        return rec
+
+    enriched = record()
+    RequestContextFilter().filter(enriched)
+    json_formatter = JsonFormatter()
+    text_formatter = TextFormatter()
+    scrubber = get_scrubber()
+    message = enriched.getMessage()
+    fields = json_formatter.fields(enriched)
+    access = logging.getLogger(cfg.access_logger)
+    handler = access.handlers[0]
+    line = json_formatter.format(enriched)
+    response = JsonResponse({"id": 42})
+    middleware = LanternMiddleware(lambda r: response)
+    import orjson
+
+    pieces: dict[str, float] = {
+        "access log call, total (logger.log: record, filter, JSON format, file write)": _time(
+            lambda: access.log(logging.INFO, ACCESS_MESSAGE, *ACCESS_MESSAGE_ARGS, extra=extra), 10000
+        ),
+        "LogRecord creation": _time(record),
+        "RequestContextFilter.filter": _time(lambda: RequestContextFilter().filter(record())),
+        "JsonFormatter.format (access record)": _time(lambda: json_formatter.format(enriched)),
+        "TextFormatter.format (access record)": _time(lambda: text_formatter.format(enriched)),
+        "  JsonFormatter.fields": _time(lambda: json_formatter.fields(enriched)),
+        "    Scrubber.scrub_text(access message)": _time(lambda: scrubber.scrub_text(message)),
+        "    Scrubber.scrub(extras {status, duration_ms})": _time(
+            lambda: scrubber.scrub({"status": 200, "duration_ms": 0.07})
+        ),
+        "    rfc3339(record.created)": _time(lambda: rfc3339(enriched.created)),
+        "    record.getMessage()": _time(enriched.getMessage),
+        "  orjson.dumps(fields)": _time(lambda: orjson.dumps(fields).decode()),
+        "FileHandler write + flush of one line": _time(lambda: (handler.stream.write(line + "\n"), handler.flush())),  # type: ignore[attr-defined]
+        "logfmt_value(method) + logfmt_value(path)": _time(
+            lambda: (logfmt_value("GET", 32), logfmt_value("/data/", cfg.log_field_max_length))
+        ),
+        "recorder.request_started + request_finished": _time(
+            lambda: (recorder.request_started(), recorder.request_finished("GET", "data/", 200, 0.001, probe=False))
+        ),
+        "request_id.generate()": _time(request_ids.generate),
+        "RequestContext(...) + contextvar set/reset": _time(
+            lambda: current.reset(current.set(RequestContext("x", "GET", "/data/", request)))
+        ),
+        "LanternMiddleware._add_headers": _time(lambda: middleware._add_headers(response, ctx.request_id, cfg)),
+        "ctx.route (resolver_match lookup)": _time(lambda: ctx.route),
+    }
+    emit(out, {"pieces_us": pieces, "access_message": message, "json_line_bytes": len(line)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Stage 2: requests per second and p99 latency over HTTP, wrk against gunicorn on 127.0.0.1.
+
+For each worker count, a bare and a lantern gunicorn run side by side on two
+ports; the rounds alternate between them (order shuffled per round), so both
+see the same machine conditions. Sync workers, the small JSON view, short
+bounded runs. With two workers lantern uses ``PROMETHEUS_MULTIPROC_DIR`` (the
+only correct multi-worker setup for Prometheus).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+from harness.stats import median, ratio, spread
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_LATENCY = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    latencies = {f"p{m.group(1)}_ms": float(m.group(2)) * _UNITS[m.group(3)] for m in _LATENCY.finditer(output)}
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        **latencies,
+        "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+class Server:
+    """A gunicorn master we started, stopped by its own pid."""
+
+    def __init__(self, config: str, workers: int, tmp: Path, log: IO[str]) -> None:
+        self.config = config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/data/"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": f"benchproj.settings_{config}",
+            "BENCH_TMP": str(tmp),
+            "PYTHONPATH": str(BENCH_DIR),
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.multiproc_dir: str | None = None
+        if config != "bare" and workers > 1:
+            self.multiproc_dir = tempfile.mkdtemp(prefix=f"prom-{config}-", dir=tmp)
+            env["PROMETHEUS_MULTIPROC_DIR"] = self.multiproc_dir
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.errors = (tmp / f"gunicorn-{config}-{workers}.err").open("w")
+        self.process = subprocess.Popen(
+            [
+                gunicorn,
+                "benchproj.wsgi:application",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--chdir",
+                str(BENCH_DIR),
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            cwd=BENCH_DIR,
+            env=env,
+            stdout=self.errors,
+            stderr=self.errors,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn for {self.config} exited; see {self.errors.name}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn for {self.config} did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.errors.close()
+        if self.multiproc_dir:
+            shutil.rmtree(self.multiproc_dir, ignore_errors=True)
+
+
+def wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
+    completed = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    )
+    return parse_wrk(completed.stdout)
+
+
+def run(
+    worker_counts: list[int], rounds: int, seconds: int, connections: int, tmp: Path, log: IO[str]
+) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
+    rng = random.Random(22)
+    result: dict[str, Any] = {"seconds": seconds, "rounds": rounds, "connections": connections, "workers": {}}
+    for workers in worker_counts:
+        servers = {c: Server(c, workers, tmp, log) for c in ("bare", "lantern")}
+        samples: dict[str, list[dict[str, Any]]] = {c: [] for c in servers}
+        try:
+            for server in servers.values():  # warm every worker up; discarded
+                wrk(server.url, 1, connections)
+            for round_no in range(1, rounds + 1):
+                order = list(servers)
+                rng.shuffle(order)
+                for config in order:
+                    samples[config].append(wrk(servers[config].url, seconds, connections))
+                log.write(
+                    f"  {workers} worker(s), round {round_no}/{rounds}: "
+                    + "  ".join(
+                        f"{c} {samples[c][-1]['rps']:.0f} rps p99 {samples[c][-1].get('p99_ms', 0):.2f} ms"
+                        for c in servers
+                    )
+                    + "\n"
+                )
+                log.flush()
+        finally:
+            for server in servers.values():
+                server.stop()
+        entry: dict[str, Any] = {}
+        for config, runs in samples.items():
+            entry[config] = {
+                "rps": spread([r["rps"] for r in runs]),
+                "p50_ms": spread([r.get("p50_ms", 0.0) for r in runs]),
+                "p99_ms": spread([r.get("p99_ms", 0.0) for r in runs]),
+                "socket_errors": sum(r["socket_errors"] for r in runs),
+                "non_2xx": sum(r["non_2xx"] for r in runs),
+            }
+        paired = [
+            lantern["rps"] / bare["rps"]
+            for lantern, bare in zip(samples["lantern"], samples["bare"], strict=True)
+            if bare["rps"]
+        ]
+        entry["lantern_rps_fraction"] = round(median(paired), 4) if paired else None
+        entry["lantern_rps_fraction_of_medians"] = ratio(
+            entry["lantern"]["rps"]["median"], entry["bare"]["rps"]["median"]
+        )
+        entry["multiproc"] = workers > 1
+        result["workers"][str(workers)] = entry
+    return result

@@ -1,0 +1,205 @@
+"""``make bench``: every stage in one run, a table on stdout, ``results/latest.json`` and ``latest.md``.
+
+Stages: ``inproc`` (µs per request, WSGI and ASGI), ``http`` (wrk against
+gunicorn), ``scrape`` (``/metrics`` at 100 and 1,000 series), ``readyz``
+(PostgreSQL and Redis), ``memory`` (RSS after many unique requests) and
+``profile`` (component timings, ablations, cProfile). Targets are reported,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import http, inproc, machine
+from harness.report import render
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+RESULTS = BENCH_DIR / "results"
+DOC = BENCH_DIR.parent / "docs" / "performance.md"
+STAGES = ("inproc", "http", "scrape", "readyz", "memory", "profile")
+MAIN_CONFIGS = ["bare", "chapter", "lantern", "lanternotel", "peers"]
+ABLATION_CONFIGS = ["bare", "lantern", "lanternnolog", "lanternnometrics", "lanterncore", "lanterntext"]
+
+FULL: dict[str, Any] = {
+    "inproc_rounds": 20,
+    "inproc_n": {"wsgi": 1000, "asgi": 300},
+    "http_workers": [1, 2],
+    "http_rounds": 5,
+    "http_seconds": 5,
+    "http_connections": 8,
+    "scrapes": 50,
+    "readyz_requests": 300,
+    "memory_requests": 100_000,
+    "ablation_rounds": 10,
+    "ablation_n": {"wsgi": 500, "asgi": 150},
+    "profile_requests": 5000,
+}
+QUICK: dict[str, Any] = {
+    **FULL,
+    "inproc_rounds": 5,
+    "inproc_n": {"wsgi": 300, "asgi": 100},
+    "http_workers": [1],
+    "http_rounds": 2,
+    "http_seconds": 2,
+    "scrapes": 10,
+    "readyz_requests": 50,
+    "memory_requests": 10_000,
+    "ablation_rounds": 3,
+    "ablation_n": {"wsgi": 300, "asgi": 100},
+    "profile_requests": 2000,
+}
+
+
+def _subprocess_json(args: list[str], tmp: Path, name: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m harness.<module> ...`` and return the JSON line it prints."""
+    env = {**os.environ, "BENCH_TMP": str(tmp), "PYTHONPATH": str(BENCH_DIR), **(extra_env or {})}
+    if not extra_env or "PROMETHEUS_MULTIPROC_DIR" not in extra_env:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with (tmp / f"{name}.err").open("w") as errors:
+        completed = subprocess.run(
+            [sys.executable, "-m", *args], cwd=BENCH_DIR, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        return {"error": f"exit {completed.returncode}; see {tmp / (name + '.err')}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _wait_for(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
+def stage_scrape(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    single = _subprocess_json(["harness.scrape", "single", str(p["scrapes"])], tmp, "scrape-single")
+    prom_dir = tempfile.mkdtemp(prefix="prom-scrape-", dir=tmp)
+    multi = _subprocess_json(
+        ["harness.scrape", "multi", str(p["scrapes"])], tmp, "scrape-multi", {"PROMETHEUS_MULTIPROC_DIR": prom_dir}
+    )
+    shutil.rmtree(prom_dir, ignore_errors=True)
+    return {"single": single, "multi": multi}
+
+
+def stage_readyz(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    # Other test suites on a shared machine may restart PostgreSQL; wait for it to be healthy.
+    if not (_wait_for("127.0.0.1", 5432, 60) and _wait_for("127.0.0.1", 6379, 10)):
+        return {"skipped": "PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) not reachable"}
+    result = _subprocess_json(["harness.readyz", str(p["readyz_requests"])], tmp, "readyz")
+    if "skipped" in result and _wait_for("127.0.0.1", 5432, 60):  # once more, after a restart
+        time.sleep(3)
+        result = _subprocess_json(["harness.readyz", str(p["readyz_requests"])], tmp, "readyz")
+    return result
+
+
+def stage_memory(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    return {
+        config: _subprocess_json(["harness.memory", config, str(p["memory_requests"])], tmp, f"memory-{config}")
+        for config in ("bare", "lantern")
+    }
+
+
+def stage_profile(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+    RESULTS.mkdir(exist_ok=True)
+    profiles = {}
+    for config in ("bare", "lantern"):
+        stats_path = RESULTS / f"profile-{config}.pstats"
+        profiles[config] = _subprocess_json(
+            ["harness.profile", config, str(p["profile_requests"]), str(stats_path)], tmp, f"profile-{config}"
+        )
+    log.write("  ablations (interleaved):\n")
+    ablation = inproc.run(ABLATION_CONFIGS, p["ablation_rounds"], p["ablation_n"], tmp, log)
+    components = _subprocess_json(["harness.components"], tmp, "components")
+    return {"cprofile": profiles, "ablation": ablation, "components": components}
+
+
+def _update_doc(markdown: str) -> None:
+    if not DOC.exists():
+        return
+    text = DOC.read_text()
+    start, end = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+    if start not in text or end not in text:
+        return
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    DOC.write_text(pattern.sub(lambda _: f"{start}\n{markdown}\n{end}", text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {', '.join(STAGES)}")
+    parser.add_argument("--no-write", action="store_true", help="print only; write no result files")
+    args = parser.parse_args()
+    params = QUICK if args.quick else FULL
+    stages = [s for s in args.stages.split(",") if s]
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    tmp = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
+    log = sys.stderr
+    results: dict[str, Any] = {"machine": machine.describe(), "params": params, "quick": args.quick}
+    started = time.monotonic()
+    try:
+        for stage in stages:
+            log.write(f"== {stage}\n")
+            log.flush()
+            stage_start = time.monotonic()
+            if stage == "inproc":
+                results["inproc"] = inproc.run(MAIN_CONFIGS, params["inproc_rounds"], params["inproc_n"], tmp, log)
+            elif stage == "http":
+                results["http"] = http.run(
+                    params["http_workers"],
+                    params["http_rounds"],
+                    params["http_seconds"],
+                    params["http_connections"],
+                    tmp,
+                    log,
+                )
+            elif stage == "scrape":
+                results["scrape"] = stage_scrape(params, tmp)
+            elif stage == "readyz":
+                results["readyz"] = stage_readyz(params, tmp)
+            elif stage == "memory":
+                results["memory"] = stage_memory(params, tmp)
+            elif stage == "profile":
+                results["profile"] = stage_profile(params, tmp, log)
+            log.write(f"   {stage} took {time.monotonic() - stage_start:.0f} s\n")
+    finally:
+        results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+        results["machine"]["duration_s"] = round(time.monotonic() - started, 1)
+    markdown = render(results)
+    print(markdown)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        name = "quick" if args.quick else "latest"
+        (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+        (RESULTS / f"{name}.md").write_text(markdown + "\n")
+        if not args.quick and set(stages) == set(STAGES):
+            _update_doc(markdown)
+        log.write(f"wrote {RESULTS / (name + '.json')}\n")
+    if '"error"' in json.dumps(results):
+        log.write(f"a stage reported an error; scratch files kept in {tmp}\n")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
