@@ -39,6 +39,12 @@ def on_exit(server: object) -> None:
 
 
 # --- Graceful shutdown hooks --------------------------------------------------
-# Reserved for the drain-on-SIGTERM hooks (post_worker_init, worker_exit,
-# graceful_timeout) from django_lantern.gunicorn; see docs/health.md. They do
-# not clash with the metrics hooks above (different hook names).
+# On SIGTERM each worker drains: /readyz turns 503, /healthz stays 200 and
+# requests are still served for LANTERN["SHUTDOWN_DRAIN_SECONDS"], then
+# gunicorn's own graceful stop finishes in-flight requests and worker_exit
+# flushes pending error events and spans (docs/reliability.md). The arbiter
+# counts graceful_timeout from the SIGTERM, so it must cover the drain plus
+# the slowest request. Different hook names from the metrics hooks above.
+from django_lantern.gunicorn import post_worker_init, worker_exit  # noqa: E402, F401 - gunicorn hooks by name
+
+graceful_timeout = 30

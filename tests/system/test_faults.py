@@ -92,7 +92,8 @@ def _outage(
         if "pg_stat_activity" in before:
             assert after["pg_stat_activity"] <= before["pg_stat_activity"], (before, after)
     print(
-        f"\n[system] outage {failing_key}: readyz 503 max {max(readyz_ms):.0f} ms, healthz max {max(healthz_ms):.0f} ms,"
+        f"\n[system] outage {failing_key}: readyz 503 max {max(readyz_ms):.0f} ms, "
+        f"healthz max {max(healthz_ms):.0f} ms,"
         f" ready again {recovered * 1000:.0f} ms after restart; before {before}, after {after}"
     )
 
