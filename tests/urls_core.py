@@ -65,12 +65,13 @@ def current_id(request: HttpRequest) -> JsonResponse:
 
 async def async_echo(request: HttpRequest) -> JsonResponse:
     # Yield to the loop a random number of times so concurrent requests interleave.
-    logger.info("async start")
+    n = int(request.GET.get("n", "0"))
+    logger.info("async start", extra={"n": n})
     await asyncio.sleep(random.uniform(0, 0.01))
-    logger.info("async middle")
+    logger.info("async middle", extra={"n": n})
     await asyncio.sleep(random.uniform(0, 0.01))
-    logger.info("async end")
-    return JsonResponse({"request_id": get_request_id()})
+    logger.info("async end", extra={"n": n})
+    return JsonResponse({"n": n, "request_id": get_request_id()})
 
 
 async def async_plain(request: HttpRequest) -> HttpResponse:
