@@ -45,7 +45,8 @@ LOGGING["handlers"]["console"] = _console
 if os.environ.get("LANTERN_SYSTEM_SENTRY_DSN"):
     import sentry_sdk
 
-    sentry_sdk.init(dsn=os.environ["LANTERN_SYSTEM_SENTRY_DSN"], traces_sample_rate=0.0)
+    # shutdown_timeout=0: the SDK's own exit hook does not wait, so delivery is down to lantern's flush.
+    sentry_sdk.init(dsn=os.environ["LANTERN_SYSTEM_SENTRY_DSN"], traces_sample_rate=0.0, shutdown_timeout=0)
 
 if os.environ.get("LANTERN_SYSTEM_OTLP"):
     from opentelemetry import trace
@@ -53,7 +54,8 @@ if os.environ.get("LANTERN_SYSTEM_OTLP"):
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    _provider = TracerProvider()
+    # shutdown_on_exit=False: no atexit flush by the SDK, so delivery is down to lantern's flush.
+    _provider = TracerProvider(shutdown_on_exit=False)
     # A long schedule delay: spans leave only when flushed, which is what the shutdown test checks.
     _provider.add_span_processor(
         BatchSpanProcessor(OTLPSpanExporter(endpoint=os.environ["LANTERN_SYSTEM_OTLP"]), schedule_delay_millis=600_000)
