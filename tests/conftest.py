@@ -10,10 +10,11 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
@@ -101,6 +102,18 @@ def _clean_lantern_state() -> Iterator[None]:
     from tests import urls_core
 
     urls_core.seen_requests.clear()
+
+
+@pytest.fixture
+async def close_thread_connections() -> AsyncIterator[None]:
+    """Close the DB connections that async tests open in asgiref's sync thread.
+
+    ``aforce_login`` and sync views under ``async_client`` run in that shared
+    thread; under CONN_MAX_AGE > 0 its connection would outlive the test and
+    keep the PostgreSQL test database busy at teardown.
+    """
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -207,6 +207,7 @@ def test_anonymous_without_session_cookie_never_touches_the_session(
     assert logs.access()[0].getMessage().endswith("user_id=None")
 
 
+@pytest.mark.usefixtures("close_thread_connections")
 @pytest.mark.django_db(transaction=True)
 async def test_async_authenticated_user_id_without_the_view_touching_user(
     async_client: AsyncClient, logs: LogCapture, user: Any
@@ -218,6 +219,7 @@ async def test_async_authenticated_user_id_without_the_view_touching_user(
     assert line["user_id"] == user.pk
 
 
+@pytest.mark.usefixtures("close_thread_connections")
 @pytest.mark.django_db(transaction=True)
 async def test_async_anonymous_never_touches_the_session(async_client: AsyncClient, logs: LogCapture) -> None:
     """On the async path an anonymous request without a session cookie leaves the session alone."""
