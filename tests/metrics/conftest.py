@@ -50,6 +50,37 @@ def parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return out
 
 
+def load_rules(text: str) -> list[dict[str, str]]:
+    """``record``/``alert`` and ``expr`` of each rule in our rules file.
+
+    A small reader for the file's own shape (inline ``expr:`` or an ``expr: |``
+    block), since PyYAML is not a dependency; promtool validates the YAML itself.
+    """
+    found: list[dict[str, str]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith(("- record:", "- alert:")):
+            kind, name = stripped[2:].split(":", 1)
+            found.append({kind: name.strip()})
+        elif stripped.startswith("expr:") and found:
+            inline = stripped[len("expr:") :].strip()
+            if inline != "|":
+                found[-1]["expr"] = inline
+            else:
+                indent = len(lines[i]) - len(lines[i].lstrip())
+                block = []
+                while i + 1 < len(lines) and (
+                    not lines[i + 1].strip() or len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent
+                ):
+                    i += 1
+                    block.append(lines[i].strip())
+                found[-1]["expr"] = " ".join(part for part in block if part)
+        i += 1
+    return found
+
+
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
