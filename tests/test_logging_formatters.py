@@ -230,3 +230,26 @@ def test_record_that_breaks_formatting_entirely_yields_a_marker_line(monkeypatch
     assert payload["message"] == "a log record could not be formatted"
     text = TextFormatter().format(_record())
     assert "\n" not in text and "could not be formatted" in text
+
+
+@pytest.mark.urls(CORE_URLS)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/x/token=ab%22cd%20forged=1",
+        "/x/password=a%5C%22b%20forged=2",
+        "/x/a%22%20token=%22q%20forged=3",
+        "/x/Bearer%20abcdefghij%22%20forged=4",
+    ],
+)
+def test_scrubbing_cannot_break_the_access_line_quoting(path: str, logs: LogCapture) -> None:
+    """A secret-looking path next to a quote is scrubbed without cutting through the escaping."""
+    Client().get(path)
+    for line in logs.text_lines:
+        _, _, _, fields = parse_text(line)
+        assert not any(key.startswith("forged") for key in fields), line
+    (access,) = logs.by_logger("access")
+    message_fields = parse_text("ts LEVEL logger " + access["message"])[3]
+    assert list(message_fields) == ["method", "path", "status", "duration_ms", "user_id"]
+    assert message_fields["path"] == access["path"]
+    assert message_fields["user_id"] == "None"

@@ -171,6 +171,10 @@ class _BaseFormatter(logging.Formatter):
                 out[name] = self._cap(self._scrub_text(value if isinstance(value, str) else str(value)))
             else:
                 out[name] = self._cap(value)
+        if attrs.get("lantern_access"):
+            access_message = self._access_message(record, out)
+            if access_message is not None:
+                out["message"] = access_message
         extras = {
             key: value
             for key, value in attrs.items()
@@ -193,6 +197,22 @@ class _BaseFormatter(logging.Formatter):
         if record.stack_info:
             out["stack_info"] = truncate(self._scrub_text(record.stack_info), STACK_LIMIT)
         return out
+
+    def _access_message(self, record: logging.LogRecord, out: dict[str, Any]) -> str | None:
+        """The access line's ``key=value`` message, rebuilt from the scrubbed path.
+
+        Scrubbing the already-escaped message could cut through a quoted value
+        (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
+        so the values are scrubbed first and escaped last.
+        """
+        args = record.args
+        if not isinstance(args, tuple) or len(args) != 5 or not isinstance(args[3], (int, float)):
+            return None
+        _, _, status, duration_ms, user_id = args
+        return (
+            f"method={logfmt_value(out['method'], 32)} path={logfmt_value(out['path'], self.field_limit)} "
+            f"status={logfmt_value(status, 16)} duration_ms={duration_ms:.2f} user_id={logfmt_value(user_id, 64)}"
+        )
 
     def _cap(self, value: object) -> str:
         text = value if isinstance(value, str) else str(value)
