@@ -7,7 +7,8 @@ Environment switches (all optional):
   or ``nonblocking-file:<path>``; unset keeps the example's handler.
 - ``LANTERN_SYSTEM_DRAIN``: ``SHUTDOWN_DRAIN_SECONDS``.
 - ``LANTERN_SYSTEM_SENTRY_DSN``: sentry-sdk sending to a local recorder.
-- ``LANTERN_SYSTEM_OTLP``: an OTLP/HTTP traces endpoint on 127.0.0.1.
+- ``LANTERN_SYSTEM_OTLP``: an OTLP/HTTP traces endpoint on 127.0.0.1 (tracing on).
+- ``LANTERN_SYSTEM_METRICS_TOKEN``: /metrics needs this bearer token (no network allowed but 10/8).
 """
 
 from __future__ import annotations
@@ -61,3 +62,15 @@ if os.environ.get("LANTERN_SYSTEM_OTLP"):
         BatchSpanProcessor(OTLPSpanExporter(endpoint=os.environ["LANTERN_SYSTEM_OTLP"]), schedule_delay_millis=600_000)
     )
     trace.set_tracer_provider(_provider)
+    try:  # the middleware's server span, when the tracing integration is present
+        from django_lantern import tracing as _tracing
+
+        _tracing.enable(_provider)
+    except (ImportError, AttributeError):
+        pass
+
+if os.environ.get("LANTERN_SYSTEM_METRICS_TOKEN"):
+    # /metrics only for the token or 10.0.0.0/8: loopback (the suite's own address) is not allowed,
+    # so a spoofed X-Forwarded-For from 127.0.0.1 is the only way in without the token.
+    LANTERN["METRICS_BEARER_TOKEN"] = os.environ["LANTERN_SYSTEM_METRICS_TOKEN"]
+    LANTERN["METRICS_ALLOWED_NETWORKS"] = ["10.0.0.0/8"]
