@@ -13,6 +13,7 @@ sending it unscrubbed is the one outcome that is never acceptable.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -26,6 +27,7 @@ MAX_ITEMS = 512
 # value cannot make scrubbing slow; sinks cap their fields far below this.
 MAX_TEXT_LENGTH = 100_000
 DEPTH_MARKER = "[lantern: nested too deep]"
+MIN_KNOWN_SECRET_LENGTH = 6
 TEXT_MARKER = "...[lantern: %d chars cut before scrubbing]"
 
 # Substrings of key names whose values are secret, compared after NFKC
@@ -61,7 +63,9 @@ _ALTERNATIVES = (
     # key=value, key: value, "key": "value", 'key': 'value'; whether the key
     # is secret is decided in Python (``is_sensitive_key``), not here.
     r"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
-    r"(?P<value>(?:(?i:bearer|basic|digest|token)[ \t]+)?(?:\"[^\"]*\"|'[^']*'|[^\s&,;\"']+))",
+    # (a bracketed value is taken whole: QueryDict's repr is "'password': ['x']")
+    r"(?P<value>(?:(?i:bearer|basic|digest|token)[ \t]+)?"
+    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[^\s&,;\"']+))",
     # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
     r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",
 )
@@ -242,6 +246,68 @@ class Scrubber:
                 data = {k: self.replacement if k in sensitive else v for k, v in data.items()}
         return self.scrub(data)
 
+    def redact_known(self, value: Any, secrets: tuple[str, ...], _depth: int = 0) -> Any:
+        """Replace every occurrence of the exact strings in ``secrets``, anywhere.
+
+        For values the request itself marked as secret (its cookies, its
+        credential headers, sensitive form and query fields): they can resurface
+        where no key or pattern gives them away, such as SQL parameters.
+        """
+        if not secrets:
+            return value
+        if isinstance(value, str):
+            for secret in secrets:
+                if secret in value:
+                    value = value.replace(secret, self.replacement)
+            return value
+        if _depth >= MAX_DEPTH:
+            return value
+        if isinstance(value, dict):
+            return {self.redact_known(k, secrets): self.redact_known(v, secrets, _depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_known(v, secrets, _depth + 1) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.redact_known(v, secrets, _depth + 1) for v in value)
+        return value
+
+    def request_secrets(self, request: Any) -> tuple[str, ...]:
+        """The values ``request`` carries under sensitive names, longest first.
+
+        Cookies (all of them: any may be a session), headers whose name is
+        sensitive (and the credential after an auth scheme), query parameters
+        and, once the view has parsed it, form fields with sensitive names or
+        named by ``sensitive_post_parameters``. Never reads the body itself.
+        Values shorter than ``MIN_KNOWN_SECRET_LENGTH`` are left to the key
+        and pattern rules: replacing "1" or "737" everywhere would garble events.
+        """
+        found: set[str] = set()
+
+        def add(value: object) -> None:
+            if isinstance(value, str) and len(value) >= MIN_KNOWN_SECRET_LENGTH:
+                found.add(value)
+
+        for cookie in getattr(request, "COOKIES", {}).values():
+            add(cookie)
+        for key, value in getattr(request, "META", {}).items():
+            if key.startswith("HTTP_") and key != "HTTP_COOKIE" and self.is_sensitive_key(key[5:]):
+                add(value)
+                if isinstance(value, str) and " " in value:
+                    add(value.split(" ", 1)[1].strip())
+        query = getattr(request, "GET", None)
+        if query is not None:
+            for key in query:
+                if self.is_sensitive_key(key):
+                    for item in query.getlist(key):
+                        add(item)
+        form = request.__dict__.get("_post") if hasattr(request, "__dict__") else None
+        if form is not None:
+            marked = getattr(request, "sensitive_post_parameters", None) or ()
+            for key in form:
+                if marked == "__ALL__" or key in marked or self.is_sensitive_key(key):
+                    for item in form.getlist(key):
+                        add(item)
+        return tuple(sorted(found, key=len, reverse=True))
+
 
 def _text_of(value: object) -> str:
     try:
@@ -317,6 +383,21 @@ def scrub_text(text: str) -> str:
 def scrub(value: Any) -> Any:
     """Scrub any value with the configured scrubber (the defaults before settings load)."""
     return _configured_or_default().scrub(value)
+
+
+def request_secrets(request: Any) -> tuple[str, ...]:
+    """``Scrubber.request_secrets`` of the configured scrubber, cached on the request.
+
+    Recomputed once the form has been parsed, since that adds values.
+    """
+    parsed = "_post" in getattr(request, "__dict__", {})
+    cached = getattr(request, "_lantern_secrets", None)
+    if cached is not None and cached[0] == parsed:
+        return cached[1]  # type: ignore[no-any-return]
+    secrets = _configured_or_default().request_secrets(request)
+    with contextlib.suppress(AttributeError):
+        request._lantern_secrets = (parsed, secrets)
+    return secrets
 
 
 def scrub_or_drop(value: Any, where: str) -> Any | None:

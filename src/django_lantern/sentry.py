@@ -26,7 +26,9 @@ Importing this module never needs sentry-sdk; :func:`init` raises an
 from __future__ import annotations
 
 import os
+import threading
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +68,7 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
 
     ``overrides`` are passed to ``sentry_sdk.init`` and win over the defaults
     (``dsn``, ``environment`` and ``release`` from ``SENTRY_DSN``,
-    ``SENTRY_ENVIRONMENT``, ``SENTRY_RELEASE``; ``send_default_pii=False``). A
+    ``SENTRY_ENVIRONMENT``, ``SENTRY_RELEASE``). A
     ``before_send`` or ``before_send_transaction`` of yours runs first; the
     scrubber always runs last. ``user_fields`` lists the user attributes
     kept on events (``"id"``, ``"username"``, ``"email"``, ``"ip_address"``);
@@ -93,7 +95,9 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
         "dsn": dsn,
         "environment": os.environ.get("SENTRY_ENVIRONMENT") or None,
         "release": os.environ.get("SENTRY_RELEASE") or None,
-        "send_default_pii": False,
+        # send_default_pii is left to Sentry (off by default, and deprecated
+        # in favour of data_collection since 2.5x): the user is reduced to its
+        # id and the event scrubbed either way.
         # "url": transactions named by route ("/tasks/{pk}/edit/"), never by
         # the raw path, which carries ids and sometimes tokens.
         "integrations": [DjangoIntegration(transaction_style="url")],
@@ -131,10 +135,17 @@ def make_before_send(user_callback: EventCallback | None = None) -> EventCallbac
     return before_send
 
 
-def process_event(event: Event, hint: Hint) -> Event:
-    """Context, user reduction, Django's sensitivity markers, then the scrubber."""
-    from django_lantern.scrubbing import get_scrubber
+def process_event(event: Event, hint: Hint) -> Event | None:
+    """Context, user reduction, Django's sensitivity markers, then the scrubber.
 
+    Returns None for the access log's own error-level lines: the failure they
+    describe is already an event, and one event per failure is the point.
+    """
+    from django_lantern.conf import get_settings
+    from django_lantern.scrubbing import get_scrubber, request_secrets
+
+    if event.get("logger") == get_settings().access_logger and "exception" not in event:
+        return None
     scrubber = get_scrubber()
     ctx = get_context()
     _add_context(event, ctx)
@@ -149,7 +160,10 @@ def process_event(event: Event, hint: Hint) -> Event:
     scrubbed = scrubber.scrub(event)
     if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
         raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
-    return scrubbed
+    # A transaction ends after the middleware, outside the request context:
+    # for it, use what ``bind_request`` noted at the start.
+    secrets = request_secrets(request) if request is not None else _pop_transaction_secrets(event)
+    return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
 
 
 def _add_context(event: Event, ctx: RequestContext | None) -> None:
@@ -280,6 +294,31 @@ def _apply_sensitive_variables(
                 frame_data["vars"] = {k: replacement if k in hidden else v for k, v in frame_data["vars"].items()}
 
 
+# Per sampled transaction (by span id): the request's secret values, noted at
+# the start of the request for ``before_send_transaction``. Bounded, since a
+# transaction that is dropped before sending never collects its entry.
+_MAX_PENDING = 1024
+_pending: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_pending_lock = threading.Lock()
+
+
+def _note_transaction_secrets(span_id: str, secrets: tuple[str, ...]) -> None:
+    with _pending_lock:
+        _pending[span_id] = secrets
+        while len(_pending) > _MAX_PENDING:
+            _pending.popitem(last=False)
+
+
+def _pop_transaction_secrets(event: Event) -> tuple[str, ...]:
+    contexts = event.get("contexts")
+    trace = contexts.get("trace") if isinstance(contexts, dict) else None
+    span_id = trace.get("span_id") if isinstance(trace, dict) else None
+    if not isinstance(span_id, str):
+        return ()
+    with _pending_lock:
+        return _pending.pop(span_id, ())
+
+
 def bind_request(ctx: RequestContext) -> None:
     """Called by ``LanternMiddleware`` at the start of a request when Sentry is on.
 
@@ -295,10 +334,18 @@ def bind_request(ctx: RequestContext) -> None:
         transaction = getattr(span, "containing_transaction", None) if span is not None else None
         if transaction is not None:
             transaction.set_tag("request_id", ctx.request_id)
+            if transaction.sampled and ctx.request is not None:
+                from django_lantern.scrubbing import request_secrets
+
+                secrets = request_secrets(ctx.request)
+                if secrets:
+                    _note_transaction_secrets(transaction.span_id, secrets)
     except Exception as exc:
         report_internal_error("sentry_bind", exc)
 
 
 def _reset_for_tests() -> None:
+    with _pending_lock:
+        _pending.clear()
     state.enabled = False
     state.user_fields = frozenset({"id"})
