@@ -210,7 +210,13 @@ class LanternMiddleware:
                     # middleware chain returns, outside this context; logging it
                     # here, once, gives that line the request id. Django then
                     # sees ``_has_been_logged`` and skips its own copy.
-                    log_response("%s: %s", response.reason_phrase, ctx.path, response=response, request=request)
+                    log_response(
+                        "%s: %s",
+                        response.reason_phrase,
+                        ctx.path,
+                        response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
+                        request=request,
+                    )
             seconds = time.perf_counter() - started
             route = ctx.route if kind is None else request.path_info
             recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)

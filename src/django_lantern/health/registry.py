@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -20,7 +21,7 @@ _runner: ReadinessRunner | None = None
 _lock = threading.Lock()
 
 
-def _selected(configured: dict[str, object], wanted: str | tuple[str, ...], setting: str) -> list[str]:
+def _selected(configured: Mapping[str, object], wanted: str | tuple[str, ...], setting: str) -> list[str]:
     if wanted == "__all__":
         return list(configured)
     missing = [alias for alias in wanted if alias not in configured]
@@ -56,9 +57,7 @@ def build_checks() -> list[ReadinessCheck]:
         DatabaseCheck(alias) for alias in _selected(settings.DATABASES, cfg.readiness_databases, "READINESS_DATABASES")
     ]
     caches_cfg = {
-        alias: conf
-        for alias, conf in settings.CACHES.items()
-        if conf.get("BACKEND") not in _UNCHECKABLE_CACHES
+        alias: conf for alias, conf in settings.CACHES.items() if conf.get("BACKEND") not in _UNCHECKABLE_CACHES
     }
     checks += [CacheCheck(alias) for alias in _selected(caches_cfg, cfg.readiness_caches, "READINESS_CACHES")]
     checks += [_custom_check(path) for path in cfg.readiness_checks]
