@@ -24,7 +24,7 @@ W001_NOT_FIRST = (
 W002_FILTER_MISSING = (
     "No handler in settings.LOGGING uses django_lantern's RequestContextFilter, "
     "so log lines will not carry request_id, user_id, method, path or route.",
-    'Use LOGGING = build_logging_config() from django_lantern.logging, or add '
+    "Use LOGGING = build_logging_config() from django_lantern.logging, or add "
     f'{{"()": "{FILTER_PATH}"}} to LOGGING["filters"] and name it in each handler\'s "filters".',
 )
 

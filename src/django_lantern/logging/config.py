@@ -42,9 +42,7 @@ def build_logging_config(
     env_format = os.environ.get("LANTERN_LOG_FORMAT")
     chosen_format = (log_format or env_format or ("text" if debug else "json")).strip().lower()
     if chosen_format not in FORMATS:
-        raise ImproperlyConfigured(
-            f"LANTERN_LOG_FORMAT is {log_format or env_format!r}; it must be 'json' or 'text'."
-        )
+        raise ImproperlyConfigured(f"LANTERN_LOG_FORMAT is {log_format or env_format!r}; it must be 'json' or 'text'.")
     access = _level(access_level, "access_level")
     return {
         "version": 1,
@@ -71,5 +69,3 @@ def build_logging_config(
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
         },
     }
-
-
