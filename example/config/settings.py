@@ -70,8 +70,9 @@ else:
         }
     }
 
-# Parallel test runs on one PostgreSQL need distinct test database names.
-if os.environ.get("LANTERN_TEST_DB_NAME"):
+# Parallel test runs on one PostgreSQL need distinct test database names
+# (SQLite test databases are in memory already).
+if os.environ.get("LANTERN_TEST_DB_NAME") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["LANTERN_TEST_DB_NAME"]}
 
 if os.environ.get("REDIS_URL"):
