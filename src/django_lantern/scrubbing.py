@@ -65,7 +65,8 @@ _ALTERNATIVES = (
     r"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
     # (a bracketed value is taken whole: QueryDict's repr is "'password': ['x']")
     r"(?P<value>(?:(?i:bearer|basic|digest|token)[ \t]+)?"
-    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[^\s&,;\"']+))",
+    # (an opening quote without its closing one still starts a value)
+    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[\"']?[^\s&,;\"']+))",
     # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
     r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",
 )
@@ -180,9 +181,25 @@ class Scrubber:
         if m.start("url") >= 0:
             return f"{m.group('url')}{r}@", m.end()
         if m.start("card") >= 0:
-            digits = re.sub(r"\D", "", m.group(0))
-            return (r if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)), m.end()
+            return self._card(m)
         return r, m.end()  # pem, jwt, aws
+
+    def _card(self, m: re.Match[str]) -> tuple[str, int]:
+        """A Luhn-valid 13-19 digit run is a card. The regex is greedy, so a
+        card followed by more digits ("4111 1111 1111 1111 12") is tried at each
+        group boundary, and one preceded by a digit group ("5 4111 ...") is found
+        by moving on one group; a run without separators is judged whole, which
+        keeps long numeric ids from being taken for cards."""
+        text = m.group(0)
+        cuts = [len(text)] + [i for i in range(len(text) - 1, 0, -1) if text[i] in " -"]
+        for cut in cuts:
+            digits = text[:cut].replace(" ", "").replace("-", "")
+            if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+                return self.replacement, m.start() + cut
+        first_sep = next((i for i, ch in enumerate(text) if ch in " -"), -1)
+        if first_sep < 0:
+            return text, m.end()
+        return text[: first_sep + 1], m.start() + first_sep + 1
 
     def scrub_query_string(self, query: str) -> str:
         """``a=1&token=x`` -> ``a=1&token=[redacted]``, by parameter name."""
