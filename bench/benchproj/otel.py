@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from typing import Any
 
 from benchproj.hooks import Unavailable
 
@@ -11,7 +12,7 @@ from benchproj.hooks import Unavailable
 exported = [0]
 
 
-def _provider() -> None:
+def _provider() -> Any:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -24,6 +25,7 @@ def _provider() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(DropExporter()))
     trace.set_tracer_provider(provider)
+    return provider
 
 
 def setup_peer_tracing() -> None:
@@ -34,15 +36,16 @@ def setup_peer_tracing() -> None:
 
 
 def setup_lantern_tracing() -> None:
+    """The same SDK provider as the peers get, handed to ``django_lantern.tracing.enable()``.
+
+    ``enable(provider)`` is the package's entry point for a provider built by
+    the caller; ``configure()`` would build one with an OTLP exporter instead.
+    """
     if importlib.util.find_spec("django_lantern.tracing") is None:
         raise Unavailable("django_lantern.tracing does not exist yet")
-    _provider()
     from django_lantern import tracing
 
-    # The public entry point is not settled yet; use whichever one it offers.
-    for name in ("instrument", "setup", "configure", "install"):
-        hook = getattr(tracing, name, None)
-        if callable(hook):
-            hook()
-            return
-    raise Unavailable("django_lantern.tracing has no instrument()/setup()/configure()/install()")
+    enable = getattr(tracing, "enable", None)
+    if not callable(enable):
+        raise Unavailable("django_lantern.tracing has no enable(tracer_provider)")
+    enable(_provider())
