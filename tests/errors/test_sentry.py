@@ -88,13 +88,23 @@ def post_boom() -> tuple[str, dict[str, str], bytes]:
     return serve_wsgi(RequestFactory().post(path, FORM, **HEADERS).environ)
 
 
-@pytest.mark.parametrize("send_default_pii", [False, True])
+# Sentry 2.x deprecates send_default_pii for data_collection; it still works,
+# and projects still set it, so both settings are covered.
+PII_OPTIONS = {
+    "default": {},
+    "send_default_pii": {"send_default_pii": True},
+    "data_collection": {"data_collection": {"user_info": True, "cookies": {"mode": "denylist"}}},
+}
+
+
+@pytest.mark.filterwarnings("ignore:The send_default_pii option is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("pii", PII_OPTIONS.values(), ids=PII_OPTIONS.keys())
 def test_secrets_reach_neither_logs_nor_sentry_and_ids_match(
-    send_default_pii: bool, sentry: Any, sentry_endpoint: SentryEndpoint, logs: Any
+    pii: dict[str, Any], sentry: Any, sentry_endpoint: SentryEndpoint, logs: Any
 ) -> None:
     """Done-when 1: a failing form post with secrets everywhere; no log line and
     no envelope holds any of them, and both carry the same request id."""
-    assert sentry(send_default_pii=send_default_pii)
+    assert sentry(**pii)
     status, headers, _ = post_boom()
     flush_sentry()
     assert status.startswith("500")
@@ -126,6 +136,7 @@ def test_secrets_reach_neither_logs_nor_sentry_and_ids_match(
     assert request["headers"].get("X-Api-Key", "[redacted]") == "[redacted]"
 
 
+@pytest.mark.filterwarnings("ignore:The send_default_pii option is deprecated:DeprecationWarning")
 def test_user_is_reduced_to_its_id_even_with_send_default_pii(
     sentry: Any, sentry_endpoint: SentryEndpoint, client: Client, django_user_model: Any
 ) -> None:
@@ -144,6 +155,7 @@ def test_user_is_reduced_to_its_id_even_with_send_default_pii(
     assert "hunter2-secret" not in text
 
 
+@pytest.mark.filterwarnings("ignore:The send_default_pii option is deprecated:DeprecationWarning")
 def test_user_fields_widen_what_is_kept(
     sentry: Any, sentry_endpoint: SentryEndpoint, client: Client, django_user_model: Any
 ) -> None:
