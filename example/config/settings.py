@@ -78,7 +78,7 @@ if os.environ.get("LANTERN_TEST_DB_NAME") and DATABASES["default"]["ENGINE"].end
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_lantern.metrics.cache.RedisCache",  # Django's RedisCache, counted
             "LOCATION": os.environ["REDIS_URL"],
             # Bounded waits: a hung Redis must not hang requests or probes.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -86,7 +86,7 @@ if os.environ.get("REDIS_URL"):
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django_lantern.metrics.cache.LocMemCache"}}  # Django's, counted
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -38,7 +38,8 @@ class RequestContext:
         match = getattr(self.request, "resolver_match", None)
         if match is None:
             return UNKNOWN
-        return match.route or UNKNOWN
+        # The root pattern's route is ""; say "/" as the metrics label does.
+        return match.route or "/"
 
 
 current: ContextVar[RequestContext | None] = ContextVar("django_lantern_request", default=None)

@@ -199,32 +199,51 @@ class LanternMiddleware:
         user_id: Any,
         kind: str | None,
     ) -> None:
+        # Duration first, so it does not include this bookkeeping. Each step has
+        # its own guard: a failure in one must not skip the others (metrics
+        # first, so the in-flight gauge always comes back down).
+        seconds = time.perf_counter() - started
+        status = response.status_code if response is not None else 500
         try:
-            status = response.status_code if response is not None else 500
-            if response is not None:
-                self._add_headers(response, ctx.request_id, cfg)
-                if response.streaming:
-                    bind_streaming_context(response, ctx)  # type: ignore[arg-type]
-                if status >= 400 and not getattr(response, "_has_been_logged", False):
-                    # Django logs 4xx/5xx responses on ``django.request`` after the
-                    # middleware chain returns, outside this context; logging it
-                    # here, once, gives that line the request id. Django then
-                    # sees ``_has_been_logged`` and skips its own copy.
-                    log_response(
-                        "%s: %s",
-                        response.reason_phrase,
-                        ctx.path,
-                        response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
-                        request=request,
-                    )
-            seconds = time.perf_counter() - started
             route = ctx.route if kind is None else request.path_info
             recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)
+        except Exception as exc:
+            report_internal_error("metrics", exc)
+        if response is not None:
+            try:
+                self._decorate(request, response, ctx, cfg, status)
+            except Exception as exc:
+                report_internal_error("response", exc)
+        try:
             if user_id is not None:
                 ctx.user_id = user_id
             self._access_log(ctx, cfg, status, seconds * 1000, user_id)
         except Exception as exc:
-            report_internal_error("finish", exc)
+            report_internal_error("access_log", exc)
+
+    def _decorate(
+        self,
+        request: HttpRequest,
+        response: HttpResponseBase,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        status: int,
+    ) -> None:
+        self._add_headers(response, ctx.request_id, cfg)
+        if response.streaming:
+            bind_streaming_context(response, ctx)  # type: ignore[arg-type]
+        if status >= 400 and not getattr(response, "_has_been_logged", False):
+            # Django logs 4xx/5xx responses on ``django.request`` after the
+            # middleware chain returns, outside this context; logging it
+            # here, once, gives that line the request id. Django then
+            # sees ``_has_been_logged`` and skips its own copy.
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                ctx.path,
+                response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
+                request=request,
+            )
 
     @staticmethod
     def _add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required  # Django 5.1+; we require 5.2
 from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from django_lantern.health.views import healthz_response, readyz_response
 from django_lantern.metrics.views import metrics_response
-
-try:  # Django 5.1+: exempt from LoginRequiredMiddleware
-    from django.contrib.auth.decorators import login_not_required
-except ImportError:  # pragma: no cover - Django < 5.1
-    def login_not_required(view):  # type: ignore[no-untyped-def]
-        return view
 
 
 @csrf_exempt
