@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -159,7 +160,7 @@ def test_database_that_never_answers(
         storm = time.monotonic() - started
         threads_first = support.thread_count(pid)
         if kind == "uvicorn":
-            # A second storm: pools the server sized lazily in the first are full now, so growth is a leak.
+            # A second storm: a leak would double; the server's own pools stay within their caps.
             # (gunicorn gthread's pool is fixed-size; one storm there already takes 25 s.)
             results += asyncio.run(_probe_storm(server.url, PROBES_AT_ONCE))
         threads_after = support.thread_count(pid)
@@ -177,9 +178,11 @@ def test_database_that_never_answers(
         # 4 threads serve 200 probes in turn; each waits at most the timeout.
         assert slowest <= PROBES_AT_ONCE / 4 * (READINESS_TIMEOUT + 0.1) + MARGIN
     assert black_hole.max_open <= 1, f"{black_hole.max_open} connections to the hung database at once"
-    # The check thread existed before the storms; the server's own pools (asyncio's default executor,
-    # asgiref's) grow once to their fixed size, then nothing more.
-    assert threads_after <= threads_first, (threads_before, threads_first, threads_after)
+    # The check thread existed before the storms. What may still appear are the server's own lazily
+    # filled pools, each capped: asyncio's default executor (min(32, cpus + 4) threads) and asgiref's
+    # one thread-sensitive thread. A thread per probe or per check run would add hundreds.
+    pool_cap = min(32, (os.cpu_count() or 1) + 4) + 1
+    assert threads_after - threads_before <= pool_cap, (threads_before, threads_first, threads_after)
     print(
         f"\n[system] black hole under {kind}: single probe max {max(single) * 1000:.0f} ms; {len(results)} probes, "
         f"first in {storm:.1f}s, slowest {slowest * 1000:.0f} ms, connections accepted {black_hole.accepted}, "
