@@ -1,0 +1,57 @@
+"""Draining and the shutdown flush (django_lantern.shutdown)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from django.test import override_settings
+
+from django_lantern import shutdown
+
+
+def test_drain_state() -> None:
+    """begin_drain() is sticky until reset."""
+    assert not shutdown.is_draining()
+    shutdown.begin_drain()
+    shutdown.begin_drain()
+    assert shutdown.is_draining()
+    shutdown.reset_drain()
+    assert not shutdown.is_draining()
+
+
+@override_settings(LANTERN={"SHUTDOWN_DRAIN_SECONDS": 2.5})
+def test_drain_seconds_from_settings() -> None:
+    """The drain period is LANTERN["SHUTDOWN_DRAIN_SECONDS"]."""
+    assert shutdown.drain_seconds() == 2.5
+
+
+@override_settings(LANTERN={"SHUTDOWN_DRAIN_SECONDS": "soon"})
+def test_drain_seconds_never_raises() -> None:
+    """A bad setting gives 0 (stop without a drain) instead of breaking the signal path."""
+    assert shutdown.drain_seconds() == 0.0
+
+
+def test_flush_calls_the_integrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integrations' flush(timeout) is called when they are in use; failures are reported, not raised."""
+    calls: list[tuple[str, float]] = []
+    sentry = types.ModuleType("django_lantern.sentry")
+    sentry.flush = lambda timeout: calls.append(("sentry", timeout))  # type: ignore[attr-defined]
+    tracing = types.ModuleType("django_lantern.tracing")
+
+    def broken(timeout: float) -> None:
+        raise RuntimeError("exporter down")
+
+    tracing.flush = broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "django_lantern.sentry", sentry)
+    monkeypatch.setitem(sys.modules, "django_lantern.tracing", tracing)
+    assert shutdown.flush(1.5) == {"sentry": True, "tracing": False}
+    assert calls == [("sentry", 1.5)]
+
+
+def test_flush_without_integrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in use: nothing to flush, nothing raised."""
+    for name in ("django_lantern.sentry", "django_lantern.tracing", "sentry_sdk", "opentelemetry.trace"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert shutdown.flush(0.1) == {"sentry": True, "tracing": True}
