@@ -4,8 +4,6 @@ Identical to the chapter's ``LOGGING`` except that the ``console`` handler is a
 ``FileHandler`` (a benchmark must not time a terminal).
 """
 
-from typing import Any
-
 from benchproj.base import *  # noqa: F403
 from benchproj.base import DEFAULT_MIDDLEWARE, log_file
 
@@ -17,7 +15,7 @@ MIDDLEWARE = [
 ]
 
 LOG_LEVEL = "INFO"
-LOGGING: dict[str, Any] = {
+LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

@@ -6,8 +6,6 @@ OpenTelemetry's Django instrumentation (spans, SDK provider, exporter that drops
 each configured as its README says.
 """
 
-from typing import Any
-
 import structlog
 
 from benchproj.base import *  # noqa: F403
@@ -43,7 +41,7 @@ structlog.configure(
     cache_logger_on_first_use=True,
 )
 
-LOGGING: dict[str, Any] = {
+LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

@@ -6,14 +6,13 @@ ever flushed.
 """
 
 import os
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from benchproj.settings_lantern import *  # noqa: F403
 from benchproj.settings_lantern import lantern_logging
 
 _db = urlsplit(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
-DATABASES: dict[str, dict[str, Any]] = {
+DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(_db.path[1:]),

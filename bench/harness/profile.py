@@ -27,6 +27,8 @@ def area(filename: str, function: str) -> str:
     path = filename.replace("\\", "/")
     if "django_lantern/" in path:
         return "django_lantern." + path.split("django_lantern/", 1)[1].removesuffix(".py").replace("/", ".")
+    if "/opentelemetry/" in path:
+        return "opentelemetry (api + sdk)"
     if "prometheus_client/" in path:
         return "prometheus_client"
     if path.endswith("logging/__init__.py"):
@@ -35,6 +37,8 @@ def area(filename: str, function: str) -> str:
         part = path.split("/django/", 1)[1].split("/")
         return "django." + ".".join(p.removesuffix(".py") for p in part[:2])
     if path == "~":
+        if "re.Pattern" in function:
+            return "regex engine (re.Pattern.search/match)"
         if "orjson" in function:
             return "orjson"
         if "urandom" in function or "hex" in function:
@@ -46,6 +50,8 @@ def area(filename: str, function: str) -> str:
         return "builtins (other)"
     if "/asgiref/" in path:
         return "asgiref"
+    if path.endswith("posixpath.py"):
+        return "stdlib logging (findCaller: os.path.normcase)"
     if path.endswith(("threading.py", "contextvars.py")):
         return "stdlib threading"
     if "/harness/" in path:

@@ -221,6 +221,26 @@ def render(results: dict[str, Any]) -> str:
             ]
             out += [f"| {name.strip()} | {_f(value, 2)} |" for name, value in components.items()]
 
+    cprofile = (profile or {}).get("cprofile", {})
+    for number, config, base, title in (
+        (7, "lantern", "bare", "lantern's extra own time over bare"),
+        (8, "lanternotel", "lantern", "what OpenTelemetry spans add to lantern"),
+    ):
+        if "areas_own_us" not in cprofile.get(config, {}) or "areas_own_us" not in cprofile.get(base, {}):
+            continue
+        mine, theirs = cprofile[config]["areas_own_us"], cprofile[base]["areas_own_us"]
+        extra = sorted(((mine.get(k, 0.0) - theirs.get(k, 0.0), k) for k in set(mine) | set(theirs)), reverse=True)
+        out += [
+            "",
+            f"**{number}. cProfile, WSGI: {title}, by area** (profiled µs per request; profiling inflates "
+            f"both: {base} {cprofile[base]['unprofiled_us']} → {cprofile[base]['profiled_us']} µs, "
+            f"{config} {cprofile[config]['unprofiled_us']} → {cprofile[config]['profiled_us']} µs)",
+            "",
+            "| area | extra profiled µs |",
+            "| --- | ---: |",
+        ]
+        out += [f"| {area} | {_f(value, 1)} |" for value, area in extra[:12] if value > 0.5]
+
     if targets:
         out += ["", "**Targets** (issue 6; reported, never asserted)", "", "| target | measured | |"]
         out.append("| --- | ---: | --- |")

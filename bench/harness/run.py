@@ -121,7 +121,7 @@ def stage_memory(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
 def stage_profile(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     profiles = {}
-    for config in ("bare", "lantern"):
+    for config in ("bare", "lantern", "lanternotel"):
         stats_path = RESULTS / f"profile-{config}.pstats"
         profiles[config] = _subprocess_json(
             ["harness.profile", config, str(p["profile_requests"]), str(stats_path)], tmp, f"profile-{config}"
