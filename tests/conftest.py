@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -18,10 +19,17 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
+from hypothesis import settings as hypothesis_settings
 
 from django_lantern import conf, shutdown
 from django_lantern.health import registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
+
+# CI runs the property tests with a fixed seed so a red build is reproducible;
+# locally they keep exploring new examples on every run.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 CORE_URLS = "tests.urls_core"
 

@@ -110,3 +110,15 @@ LANTERN = {
 }
 
 LOGGING = build_logging_config(debug=DEBUG)
+
+# Error tracking and tracing are opt-in by environment, as in production.
+# gunicorn loads settings in each worker after the fork (no preload_app), so
+# the SDKs' background threads start in the process that uses them.
+if os.environ.get("SENTRY_DSN"):
+    from django_lantern import sentry
+
+    sentry.init()
+if os.environ.get("OTEL_TRACES_EXPORTER") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    from django_lantern import tracing
+
+    tracing.configure()

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from django_lantern import shutdown
 from django_lantern.health.registry import get_runner
 from django_lantern.health.runner import CheckResult
+from django_lantern.scrubbing import scrub_text
 
 ALLOWED_METHODS = ("GET", "HEAD")
 
@@ -53,7 +54,9 @@ def readiness_body(results: Sequence[CheckResult]) -> tuple[dict[str, Any], int]
     for r in results:
         entry: dict[str, Any] = {"ok": r.ok, "ms": round(r.ms, 2)}
         if r.error:
-            entry["error"] = r.error
+            # A custom check's CheckFailed message is the author's text: scrub it
+            # like every other sink, in case it quotes a DSN or a token.
+            entry["error"] = scrub_text(r.error)
         checks[r.name] = entry
     body["checks"] = checks
     if draining:

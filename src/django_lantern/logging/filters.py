@@ -54,5 +54,12 @@ class RequestContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        add_context(record)
+        try:
+            add_context(record)
+        except Exception as exc:
+            # Logging must never raise into the caller's code; the formatter
+            # fills in "-" for whatever is missing.
+            from django_lantern.errors import report_internal_error
+
+            report_internal_error("log_filter", exc)
         return True
