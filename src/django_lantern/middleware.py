@@ -157,7 +157,10 @@ class LanternMiddleware:
         if rid is None:
             rid = request_ids.generate()
         request.request_id = rid  # type: ignore[attr-defined]
-        recorder.request_started()
+        try:
+            recorder.request_started()
+        except Exception as exc:  # fail safe: a metrics fault never blocks the request
+            report_internal_error("metrics", exc)
         return RequestContext(rid, request.method or "", request.path, request)
 
     @staticmethod
