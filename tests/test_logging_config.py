@@ -104,3 +104,30 @@ def test_dict_config_text_format() -> None:
     logging.getLogger("tests.config").warning("careful")
     (line,) = stream.getvalue().splitlines()
     assert " WARNING tests.config request_id=- " in line and line.endswith("msg=careful")
+
+
+def test_default_handler_counts_failures_instead_of_raising(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console handler is the failure-counting stream handler unless non-blocking is asked for."""
+    monkeypatch.delenv("LANTERN_LOG_NONBLOCKING", raising=False)
+    handler = build_logging_config()["handlers"]["console"]
+    assert handler["class"] == "django_lantern.logging.handlers.SafeStreamHandler"
+
+
+@pytest.mark.usefixtures("logging_state")
+def test_nonblocking_by_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nonblocking=True or LANTERN_LOG_NONBLOCKING=1 selects the bounded-queue handler; a bad value is refused."""
+    queued = "django_lantern.logging.handlers.NonBlockingStreamHandler"
+    assert build_logging_config(nonblocking=True)["handlers"]["console"]["class"] == queued
+    monkeypatch.setenv("LANTERN_LOG_NONBLOCKING", "1")
+    config = build_logging_config(log_format="json")
+    assert config["handlers"]["console"]["class"] == queued
+    stream = io.StringIO()
+    config["handlers"]["console"]["stream"] = stream
+    logging.config.dictConfig(config)
+    logging.getLogger("tests.config").warning("queued line")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert json.loads(stream.getvalue().splitlines()[0])["message"] == "queued line"
+    monkeypatch.setenv("LANTERN_LOG_NONBLOCKING", "yes")
+    with pytest.raises(ImproperlyConfigured, match="LANTERN_LOG_NONBLOCKING"):
+        build_logging_config()

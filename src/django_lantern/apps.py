@@ -16,3 +16,7 @@ class LanternConfig(AppConfig):
         from django_lantern.signals import on_request_exception
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
+
+        from django_lantern.logging import handlers
+
+        handlers.ensure_metrics()  # log-failure counters visible at zero from the start

@@ -29,6 +29,7 @@ def build_logging_config(
     access_logger: str = "access",
     access_level: str = "INFO",
     stream: str = "ext://sys.stdout",
+    nonblocking: bool | None = None,
 ) -> dict[str, Any]:
     """A ``LOGGING`` dict: one console handler with the request-context filter.
 
@@ -37,6 +38,12 @@ def build_logging_config(
       ``text`` when ``debug`` is true and ``json`` otherwise.
     - the access logger writes to the same handler with ``propagate`` off, so
       each access line appears once.
+    - handler: ``SafeStreamHandler`` (a write failure is counted, never printed
+      or raised; a blocked stdout blocks the writer, as the standard handler
+      does). With ``nonblocking`` (or ``LANTERN_LOG_NONBLOCKING=1``) lines go
+      through a bounded queue to one writer thread and are dropped and counted
+      when it is full, so requests never wait on the log sink. See
+      docs/reliability.md for the trade-off.
     """
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
     env_format = os.environ.get("LANTERN_LOG_FORMAT")
@@ -44,6 +51,12 @@ def build_logging_config(
     if chosen_format not in FORMATS:
         raise ImproperlyConfigured(f"LANTERN_LOG_FORMAT is {log_format or env_format!r}; it must be 'json' or 'text'.")
     access = _level(access_level, "access_level")
+    if nonblocking is None:
+        flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "0").strip()
+        if flag not in ("0", "1", ""):
+            raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
+        nonblocking = flag == "1"
+    handler_class = "NonBlockingStreamHandler" if nonblocking else "SafeStreamHandler"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -54,7 +67,7 @@ def build_logging_config(
         },
         "handlers": {
             "console": {
-                "class": "logging.StreamHandler",
+                "class": f"django_lantern.logging.handlers.{handler_class}",
                 "stream": stream,
                 "formatter": chosen_format,
                 "filters": ["request_context"],
