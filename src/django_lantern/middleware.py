@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -55,6 +56,20 @@ def _probe_kind(path: str, cfg: LanternSettings) -> str | None:
     return _METRICS
 
 
+def _record_exception(span: Any, exc: BaseException) -> None:
+    if span is not None:
+        tracing.record_exception(span.span, exc)
+
+
+def _leave(span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any]) -> None:
+    """End the span and unbind the context; the reset always happens."""
+    try:
+        if span is not None:
+            tracing.end(span, ctx, response)
+    finally:
+        current.reset(token)
+
+
 class LanternMiddleware:
     sync_capable = True
     async_capable = True
@@ -70,23 +85,16 @@ class LanternMiddleware:
         self._access_loggers: dict[str, logging.Logger] = {}
 
     # -- entry points -------------------------------------------------------
+    # The two paths differ only where they await; everything else is in the
+    # shared helpers (``_enter``, ``_finish``, ``_leave``).
     def __call__(self, request: HttpRequest) -> Any:
         if self._is_async:
             return self.__acall__(request)
         started = time.perf_counter()
-        cfg = get_settings()
-        ctx = self._begin(request, cfg)
-        # Tracing and Sentry hooks: one attribute check each when they are off.
-        span = (
-            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
-        )
-        if sentry.state.enabled:
-            sentry.bind_request(ctx)
-        token = current.set(ctx)
+        cfg, ctx, span, token = self._enter(request)
         response: HttpResponseBase | None = None
         kind = None
         try:
-            self._warn_if_rejected(request)
             kind = _probe_kind(request.path_info, cfg)
             if kind is None:
                 response = self.get_response(request)  # type: ignore[assignment]
@@ -96,32 +104,21 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            if span is not None:
-                tracing.record_exception(span.span, exc)
+            _record_exception(span, exc)
             raise
         finally:
             try:
                 user_id = None if kind else self._user_id(request)
                 self._finish(request, response, ctx, cfg, started, user_id, kind)
             finally:
-                if span is not None:
-                    tracing.end(span, ctx, response)
-                current.reset(token)
+                _leave(span, ctx, response, token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        cfg = get_settings()
-        ctx = self._begin(request, cfg)
-        span = (
-            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
-        )
-        if sentry.state.enabled:
-            sentry.bind_request(ctx)
-        token = current.set(ctx)
+        cfg, ctx, span, token = self._enter(request)
         response: HttpResponseBase | None = None
         kind = None
         try:
-            self._warn_if_rejected(request)
             kind = _probe_kind(request.path_info, cfg)
             if kind is None:
                 response = await self.get_response(request)  # type: ignore[misc]
@@ -131,17 +128,31 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            if span is not None:
-                tracing.record_exception(span.span, exc)
+            _record_exception(span, exc)
             raise
         finally:
             try:
                 user_id = None if kind else await self._auser_id(request)
                 self._finish(request, response, ctx, cfg, started, user_id, kind)
             finally:
-                if span is not None:
-                    tracing.end(span, ctx, response)
-                current.reset(token)
+                _leave(span, ctx, response, token)
+
+    def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
+        """Assign the id, start the span, bind the context; log a rejected id inside it."""
+        cfg = get_settings()
+        ctx = self._begin(request, cfg)
+        # Tracing and Sentry hooks: one attribute check each when they are off.
+        span = (
+            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
+        )
+        if sentry.state.enabled:
+            sentry.bind_request(ctx)
+        token = current.set(ctx)
+        try:
+            self._warn_if_rejected(request)
+        except Exception as exc:  # the token is set: nothing may raise before the caller's finally
+            report_internal_error("request_id", exc)
+        return cfg, ctx, span, token
 
     # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
