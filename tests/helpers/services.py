@@ -52,3 +52,14 @@ def require_postgres() -> str:
 def require_redis() -> str:
     """The REDIS_URL of a reachable Redis, or skip/fail."""
     return _require("REDIS_URL", 6379)
+
+
+def require_binary(name: str, install_hint: str) -> str:
+    """The path of an external program (promtool, prometheus), or skip/fail like a missing service."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        _unavailable(f"{name} is not installed ({install_hint})")
+        raise AssertionError  # unreachable: skip/fail raise
+    return path

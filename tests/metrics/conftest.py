@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_lantern.metrics import families, recorder
+from tests.helpers.services import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -82,10 +82,8 @@ def load_rules(text: str) -> list[dict[str, str]]:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is missing: apt-get install -y prometheus (.ci/run does it)")
-    return path
+    """promtool, from Debian's ``prometheus`` package: skipped without it, failed under CI."""
+    return require_binary("promtool", "apt-get install -y prometheus; .ci/run does it")
 
 
 def promtool_check_metrics(text: str) -> subprocess.CompletedProcess[str]:

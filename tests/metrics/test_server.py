@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.helpers.servers import ROOT, Server, free_port, run_server
+from tests.helpers.services import require_binary
 from tests.metrics.conftest import DASHBOARD, RULES, SCRAPE_CONFIG, load_rules, parse, promtool_check_metrics
 
 pytestmark = pytest.mark.server
@@ -68,7 +69,7 @@ def example_under_gunicorn(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
 @contextlib.contextmanager
 def prometheus_scraping(target_port: int, tmp_path: Path) -> Iterator[str]:
     """A real Prometheus on 127.0.0.1 with the shipped scrape config and rules, at 1 s intervals."""
-    binary = "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else "prometheus"
+    binary = require_binary("prometheus", "apt-get install -y prometheus; .ci/run does it")
     config = (
         SCRAPE_CONFIG.read_text()
         .replace("15s", "1s")
