@@ -61,6 +61,16 @@ def render(results: dict[str, Any]) -> str:
         f"load average {m['loadavg_start'][0]} at start, {m.get('loadavg_end', ['?'])[0]} at end; "
         f"{'quick run; ' if results.get('quick') else ''}took {_f(m.get('duration_s'), 0)} s."
     )
+    out += [
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| CPUs (nproc) | {m['nproc']} |",
+        f"| CPU model | {m['cpu_model']} |",
+        f"| kernel | Linux {m['kernel']} |",
+        f"| Python | {m['implementation']} {m['python']} |",
+        "| packages | " + ", ".join(f"{name} {version}" for name, version in pk.items()) + " |",
+    ]
     targets: list[tuple[str, str, bool | None]] = []
 
     inproc = results.get("inproc")
