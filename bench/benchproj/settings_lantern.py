@@ -18,14 +18,23 @@ LANTERN: dict[str, Any] = {}
 
 
 def lantern_logging(name: str, log_format: str = "json") -> dict[str, Any]:
+    """``build_logging_config()`` as a project would use it, its handler's stream a file.
+
+    The handler keeps the class the package chose (``SafeStreamHandler`` today);
+    only its ``stream`` is replaced by an open file, so the benchmark times the
+    package's own handler and not a terminal.
+    """
     config = build_logging_config(level="INFO", log_format=log_format)
     console = config["handlers"]["console"]
-    config["handlers"]["console"] = {
-        "class": "logging.FileHandler",
-        "filename": log_file(name),
-        "formatter": console["formatter"],
-        "filters": console["filters"],
-    }
+    if "stream" in console:
+        console["stream"] = open(log_file(name), "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the process)
+    else:  # a handler that takes no stream: fall back to a plain file handler
+        config["handlers"]["console"] = {
+            "class": "logging.FileHandler",
+            "filename": log_file(name),
+            "formatter": console["formatter"],
+            "filters": console["filters"],
+        }
     return config
 
 

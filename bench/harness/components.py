@@ -95,7 +95,7 @@ def main() -> None:
         "    rfc3339(record.created)": _time(lambda: rfc3339(enriched.created)),
         "    record.getMessage()": _time(enriched.getMessage),
         "  orjson.dumps(fields)": _time(lambda: orjson.dumps(fields).decode()),
-        "FileHandler write + flush of one line": _time(write_line),
+        "handler stream write + flush of one line": _time(write_line),
         "logfmt_value(method) + logfmt_value(path)": _time(
             lambda: (logfmt_value("GET", 32), logfmt_value("/data/", cfg.log_field_max_length))
         ),
