@@ -1,8 +1,11 @@
-"""Compatibility matrix: the real-server system suite on the oldest and newest supported stacks.
+"""Compatibility matrix: the whole suite on the oldest and newest supported stacks.
 
-    .venv/bin/nox                 # both sessions (what .ci/run does)
-    .venv/bin/nox -s "system-3.13"  # one of them
-    .venv/bin/nox -- -k shutdown  # extra pytest arguments
+    .venv/bin/nox                   # both sessions (what .ci/run does)
+    .venv/bin/nox -s "matrix(3.13)"  # one of them
+    .venv/bin/nox -- -k shutdown    # extra pytest arguments (both runs)
+
+Each session runs the unit and integration suite (what `make test` runs) and
+then the real-server system suite.
 
 Python 3.11 runs Django 5.2 (the oldest supported pair), Python 3.13 runs
 Django 6.x. The interpreters come from pyenv when present (as on the CI
@@ -25,7 +28,7 @@ for version in ("3.11.7", "3.13.0"):
     if bin_dir.is_dir() and str(bin_dir) not in os.environ.get("PATH", ""):
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
-nox.options.sessions = ["system"]
+nox.options.sessions = ["matrix"]
 # Inside .venv/ (already git-ignored, removed by `make clean`).
 nox.options.envdir = ".venv/nox"
 nox.options.reuse_existing_virtualenvs = True
@@ -45,10 +48,10 @@ PASSTHROUGH = (
 )
 
 
-@nox.session(name="system")
+@nox.session(name="matrix")
 @nox.parametrize("python,django", MATRIX, ids=[python for python, _ in MATRIX])
-def system(session: nox.Session, django: str) -> None:
-    """The system suite (tests/system) on one Python/Django pair."""
+def matrix(session: nox.Session, django: str) -> None:
+    """`make test`'s suite, then the system suite (tests/system), on one Python/Django pair."""
     # `--group` needs pip >= 25.1; the venv's bundled pip may be older.
     session.install("--quiet", "--upgrade", "pip")
     session.install("--quiet", "-e", ".[orjson,postgres,redis]", "--group", "test", django)
@@ -61,4 +64,5 @@ def system(session: nox.Session, django: str) -> None:
     env["LANTERN_TEST_DB_NAME"] = f"{env.get('LANTERN_TEST_DB_NAME', 'lantern_system')}_py{session.python}".replace(
         ".", ""
     )
+    session.run("python", "-m", "pytest", "-q", "-m", "not system", *session.posargs, env=env)
     session.run("python", "-m", "pytest", "-q", "-m", "system", "tests/system", *session.posargs, env=env)

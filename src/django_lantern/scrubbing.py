@@ -61,18 +61,52 @@ _ALTERNATIVES = (
     # credentials inside URLs: scheme://user:password@host, scheme://token@host
     r"(?P<url>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://)[^\s/@?#]+@",
     # key=value, key: value, "key": "value", 'key': 'value'; whether the key
-    # is secret is decided in Python (``is_sensitive_key``), not here.
-    r"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
-    # (a bracketed value is taken whole: QueryDict's repr is "'password': ['x']")
-    r"(?P<value>(?:(?i:bearer|basic|digest|token)[ \t]+)?"
-    # (an opening quote without its closing one still starts a value)
-    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[\"']?[^\s&,;\"']+))",
+    # is secret is decided in Python (``is_sensitive_key``), not here, and only
+    # then is the value matched (``_VALUE_PATTERN``): matching it here ran to
+    # the end of text like "a=b=c=..." once per key, quadratic in its length.
+    # (Not started right after a letter or "_": tried at every character of
+    # a long word, the bounded run below cost up to 64 steps per character.
+    # A key glued to more than 64 other characters is therefore not seen.)
+    r"(?<![A-Za-z_])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
+    # a value must follow, as before the split (a bare "key:" is left alone)
+    r"(?=[^\s&,;])",
     # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
     r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",
 )
 _TEXT_PATTERN = re.compile("|".join(_ALTERNATIVES))
+# The value after a sensitive key. A bracketed value is taken whole (QueryDict's
+# repr is "'password': ['x']"); an opening quote without its closing one still
+# starts a value.
+_VALUE_PATTERN = re.compile(
+    r"(?:(?i:bearer|basic|digest|token)[ \t]+)?"
+    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[\"']?[^\s&,;\"']+)"
+)
+
+# What every alternative above needs somewhere in the text. Checked first, with
+# substring tests that run at C speed, so text holding none of them (most
+# paths, most messages without "=" or ":") skips the regular expression.
+_TRIGGER_CHARS = ("=", ":", "@", "-----", "eyJ")
+_TRIGGER_WORDS = ("bearer", "basic", "digest", "token")
+_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
+_CARD_HINT = re.compile(r"[2-6][0-9 \-]{12}")
+
+
+def _may_hold_secret(text: str) -> bool:
+    for trigger in _TRIGGER_CHARS:
+        if trigger in text:
+            return True
+    lowered = text.lower()
+    for word in _TRIGGER_WORDS:
+        if word in lowered:
+            return True
+    for prefix in _AWS_PREFIXES:
+        if prefix in text:
+            return True
+    return _CARD_HINT.search(text) is not None
+
+
 # The same without ``key=value``: for scanning a key itself (see ``_replace``).
-_SECRET_PATTERN = re.compile("|".join(a for a in _ALTERNATIVES if not a.startswith("(?P<key>")))
+_SECRET_PATTERN = re.compile("|".join(a for a in _ALTERNATIVES if "(?P<key>" not in a))
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -141,7 +175,8 @@ class Scrubber:
             return text
         if len(text) > MAX_TEXT_LENGTH:
             text = text[:MAX_TEXT_LENGTH] + TEXT_MARKER % (len(text) - MAX_TEXT_LENGTH)
-        text = self._scan(text, _TEXT_PATTERN)
+        if _may_hold_secret(text):
+            text = self._scan(text, _TEXT_PATTERN)
         for pattern in self._extra_patterns:
             text = pattern.sub(self.replacement, text)
         return text
@@ -172,10 +207,16 @@ class Scrubber:
                 # Keep the key and separator and scan the value like any text
                 # ("url=https://u:p@h", "id=4111..."); the key itself may hold a
                 # token ("x.eyJ...:"), so it is scanned for secrets too.
-                return self._scan(key, _SECRET_PATTERN) + m.group("sep"), m.end("sep")
-            sep, value = m.group("sep"), m.group("value")
+                if _may_hold_secret(key):
+                    key = self._scan(key, _SECRET_PATTERN)
+                return key + m.group("sep"), m.end("sep")
+            sep = m.group("sep")
+            value_match = _VALUE_PATTERN.match(m.string, m.end("sep"))
+            if value_match is None:  # nothing to redact after it; the key may still hold a secret
+                return self._scan(key, _SECRET_PATTERN) + sep, m.end("sep")
+            value = value_match.group(0)
             quote_char = value[0] if value[0] in "\"'" else sep[0] if sep[0] in "\"'" else ""
-            return f"{key}{sep}{quote_char}{r}{quote_char}", m.end()
+            return f"{key}{sep}{quote_char}{r}{quote_char}", value_match.end()
         if m.start("scheme") >= 0:
             return f"{m.group('scheme')} {r}", m.end()
         if m.start("url") >= 0:

@@ -198,3 +198,23 @@ def test_huge_text_is_cut_before_scanning() -> None:
     text = "a " * scrubbing.MAX_TEXT_LENGTH
     out = S.scrub_text(text)
     assert len(out) < scrubbing.MAX_TEXT_LENGTH + 100 and "chars cut before scrubbing" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("--password=hunter2x", "--password=[redacted]"),  # a command-line flag
+        ("xapi_key--4111111111111111=' ;", "xapi_key--[redacted]=' ;"),  # a card inside a key with no value
+        ("a=b " * 3 + "token=abc123", "a=b a=b a=b token=[redacted]"),
+        ("x.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig: 1", "x.[redacted]: 1"),  # a JWT inside a plain key
+    ],
+)
+def test_key_value_pairs_found_by_the_word_anchored_scan(text: str, expected: str) -> None:
+    """The key=value scan starts at word boundaries but still finds flags, values and secrets in keys."""
+    assert Scrubber().scrub_text(text) == expected
+
+
+@pytest.mark.parametrize("text", ["ab=" * 30000, "a1" * 49000 + "=", "x" * 99000])
+def test_huge_hostile_text_is_scrubbed_completely(text: str) -> None:
+    """Text that once cost seconds per line (a=b=c=..., long words) is handled, and nothing is lost."""
+    assert Scrubber().scrub_text(text) == text  # nothing secret in it, so nothing changes
