@@ -49,6 +49,8 @@ def test_w002_filter_missing(settings: Any) -> None:
     """A LOGGING without the context filter on any handler: lantern.W002 naming LOGGING and the fix."""
     settings.LOGGING = {
         "version": 1,
+        # Django 6 reconfigures logging on this change: keep the loggers enabled.
+        "disable_existing_loggers": False,
         "handlers": {"console": {"class": "logging.StreamHandler"}},
         "root": {"handlers": ["console"]},
     }
@@ -62,6 +64,8 @@ def test_w002_filter_defined_but_unused(settings: Any) -> None:
     """A filter that is defined but named by no handler still gives lantern.W002."""
     settings.LOGGING = {
         "version": 1,
+        # Django 6 reconfigures logging on this change: keep the loggers enabled.
+        "disable_existing_loggers": False,
         "filters": {"ctx": {"()": "django_lantern.logging.RequestContextFilter"}},
         "handlers": {"console": {"class": "logging.StreamHandler"}},
     }
@@ -74,6 +78,8 @@ def test_filter_by_class_or_subclass_is_recognised(settings: Any) -> None:
 
     settings.LOGGING = {
         "version": 1,
+        # Django 6 reconfigures logging on this change: keep the loggers enabled.
+        "disable_existing_loggers": False,
         "filters": {"ctx": {"()": RequestContextFilter}},
         "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["ctx"]}},
     }
