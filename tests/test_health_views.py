@@ -165,3 +165,16 @@ def test_custom_probe_paths(client: Client, settings: Any) -> None:
     settings.LANTERN = {"HEALTHZ_PATH": "/-/live", "READYZ_PATH": "/-/ready"}
     assert client.get("/-/live").status_code == 200
     assert client.get("/-/ready/").json()["status"] == "ready"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz/", "/metrics"])
+def test_probe_responses_state_their_length_for_get_and_head(client: Client, path: str) -> None:
+    """Probes carry Content-Length (no chunked fallback); HEAD states the GET body's length with no body."""
+    get = client.get(path)
+    head = client.head(path)
+    assert get["Content-Length"] == str(len(get.content)) and int(get["Content-Length"]) > 0
+    if path == "/metrics":  # the GET itself was counted in between: only the presence is stable
+        assert int(head["Content-Length"]) > 0
+    else:
+        assert head["Content-Length"] == get["Content-Length"]
+    assert head.content == b""

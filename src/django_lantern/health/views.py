@@ -23,6 +23,10 @@ ALLOWED_METHODS = ("GET", "HEAD")
 
 def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
+    # Answered before CommonMiddleware, which would set it: without it the
+    # server falls back to chunked encoding. A HEAD answer states the length
+    # the GET body would have, as RFC 9110 asks.
+    response["Content-Length"] = str(len(response.content))
     if request.method == "HEAD":
         response.content = b""
     return response

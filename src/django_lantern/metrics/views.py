@@ -195,6 +195,7 @@ def metrics_response(request: HttpRequest) -> HttpResponse:
         encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
         response = HttpResponse(encoder(registry), content_type=content_type)
     response["Cache-Control"] = "no-store"
+    response["Content-Length"] = str(len(response.content))  # see health.views._finish
     if request.method == "HEAD":
         response.content = b""
     return response
