@@ -7,6 +7,7 @@ a file, and is stopped (SIGTERM, then SIGKILL) when the context exits.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +45,19 @@ class Server:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every line of the output that is one of our JSON records (starts with ``{``)."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
+
+    def worker_pids(self) -> list[int]:
+        """Gunicorn's workers (the arbiter's children), or the process itself for uvicorn."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            pids = [int(p) for p in children.read_text().split()]
+        except OSError:
+            pids = []
+        return pids or [self.process.pid]
 
 
 def _wait_ready(server: Server, timeout: float) -> None:

@@ -6,7 +6,6 @@ Every wait here has a deadline and every loop a count; every socket targets 127.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -15,14 +14,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.helpers.servers import BIN, EXAMPLE, ROOT, free_port
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, free_port
 
 SYSTEM_DIR = Path(__file__).resolve().parent
 GUNICORN_CONF = SYSTEM_DIR / "gunicorn_system.conf.py"
@@ -85,33 +83,6 @@ def pg_connections(admin_url: str) -> int:
 
 
 # -- servers --------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        """Every line of the output that is one of our JSON records (starts with ``{``)."""
-        return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
-
-    def worker_pids(self) -> list[int]:
-        """Gunicorn's workers (the arbiter's children), or the process itself for uvicorn."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            pids = [int(p) for p in children.read_text().split()]
-        except OSError:
-            pids = []
-        return pids or [self.process.pid]
 
 
 def base_env(database_url: str, redis_url: str) -> dict[str, str]:
