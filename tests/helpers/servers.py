@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -80,19 +80,31 @@ def run_server(
     *,
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    stdout: int | IO[bytes] | None = None,
     startup_timeout: float = 30.0,
+    stop_timeout: float = 15.0,
 ) -> Iterator[Server]:
-    """``kind`` is "gunicorn" (WSGI) or "uvicorn" (ASGI); extra CLI ``args`` are appended."""
+    """``kind`` is "gunicorn" (WSGI) or "uvicorn" (ASGI), with extra CLI ``args``.
+
+    Output goes to a temporary file (``Server.output()``); with ``stdout``
+    given, only stderr does, so a test can hand the server a pipe of its own.
+    ``env`` is laid over the environment (default settings: the example's).
+    """
     port = free_port()
     if kind == "gunicorn":
-        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "config.wsgi", *args]
+        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *args, "config.wsgi"]
     elif kind == "uvicorn":
-        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "config.asgi:application", *args]
+        # uvicorn's own access log would only repeat ours, unstructured.
+        cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *args]
+        cmd.append("config.asgi:application")
     else:
         raise ValueError(kind)
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **(env or {})}
     log = tempfile.NamedTemporaryFile(prefix=f"lantern-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=EXAMPLE, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    if stdout is None:
+        proc = subprocess.Popen(cmd, cwd=EXAMPLE, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    else:
+        proc = subprocess.Popen(cmd, cwd=EXAMPLE, env=full_env, stdout=stdout, stderr=log)
     server = Server(proc, port, Path(log.name))
     try:
         _wait_ready(server, startup_timeout)
@@ -101,7 +113,7 @@ def run_server(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)

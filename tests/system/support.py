@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
-from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, free_port
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server
 
 SYSTEM_DIR = Path(__file__).resolve().parent
 GUNICORN_CONF = SYSTEM_DIR / "gunicorn_system.conf.py"
@@ -105,7 +101,6 @@ def gunicorn_args(workers: int = 1, threads: int = 4, worker_class: str = "gthre
     return args
 
 
-@contextlib.contextmanager
 def serve(
     kind: str,
     env: dict[str, str],
@@ -114,52 +109,12 @@ def serve(
     stdout: int | IO[bytes] | None = None,
     startup_timeout: float = 30.0,
     stop_timeout: float = 40.0,
-) -> Iterator[Server]:
-    """Run ``kind`` ("gunicorn" or "uvicorn") on a free port; output to a file unless ``stdout`` is given."""
-    port = free_port()
-    if kind == "gunicorn":
-        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *args, "config.wsgi"]
-    elif kind == "uvicorn":
-        cmd = [
-            str(BIN / "uvicorn"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            *args,
-            "config.asgi:application",
-        ]
-    else:
-        raise ValueError(kind)
-    log = tempfile.NamedTemporaryFile(prefix=f"lantern-system-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
-    out: int | IO[bytes] = log if stdout is None else stdout
-    proc = subprocess.Popen(cmd, cwd=EXAMPLE, env={**os.environ, **env}, stdout=out, stderr=log)
-    server = Server(proc, port, Path(log.name))
-    try:
-        _wait_ready(server, startup_timeout)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        log.close()
-
-
-def _wait_ready(server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.output()[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"server not ready in {timeout}s:\n{server.output()[-4000:]}")
+) -> contextlib.AbstractContextManager[Server]:
+    """Run ``kind`` ("gunicorn" or "uvicorn") on a free port with the system suite's ``env``;
+    a longer stop timeout than the helpers' default, since drain tests hold requests open."""
+    return run_server(
+        kind, args=args, env=env, stdout=stdout, startup_timeout=startup_timeout, stop_timeout=stop_timeout
+    )
 
 
 def wait_for_lines(server: Server, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> bool:
