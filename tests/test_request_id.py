@@ -178,3 +178,33 @@ def test_unit_rejection_warns_exactly_once_with_length(caplog: pytest.LogCapture
     assert len(warnings) == 1
     assert warnings[0].getMessage() == request_id.REJECTED_MESSAGE % 70
     assert "QQLEAK" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("peer", "kept"),
+    [("10.1.2.3", True), ("::ffff:10.1.2.3", True), ("203.0.113.7", False), ("not-an-ip", False)],
+)
+def test_incoming_id_trusted_only_from_listed_networks(peer: str, kept: bool) -> None:
+    """With REQUEST_ID_TRUSTED_NETWORKS, an id is kept only from those peers; others get a fresh one, no warning."""
+    seen: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.request_id)  # type: ignore[attr-defined]
+        return HttpResponse("ok")
+
+    with override_settings(LANTERN={"REQUEST_ID_TRUSTED_NETWORKS": ["10.0.0.0/8"]}):
+        request = RequestFactory().get("/", HTTP_X_REQUEST_ID="proxy-id-1", REMOTE_ADDR=peer)
+        LanternMiddleware(view)(request)
+    assert (seen[0] == "proxy-id-1") is kept
+    if not kept:
+        assert request_id.is_valid(seen[0]) and len(seen[0]) == 32
+
+
+def test_trusted_networks_setting_is_validated() -> None:
+    """A bad entry is reported naming the key and the value."""
+    from django_lantern.conf import build_settings
+
+    _, errors = build_settings({"REQUEST_ID_TRUSTED_NETWORKS": ["10.0.0.0/8", "nonsense"]})
+    assert any("REQUEST_ID_TRUSTED_NETWORKS" in e and "nonsense" in e for e in errors)
+    _, errors = build_settings({"REQUEST_ID_TRUSTED_NETWORKS": "10.0.0.0/8"})
+    assert any("REQUEST_ID_TRUSTED_NETWORKS" in e for e in errors)

@@ -18,12 +18,17 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from django_lantern.networks import Network, parse_networks
+
 DEFAULTS: dict[str, Any] = {
     # Request ids
     "REQUEST_ID_HEADER": "X-Request-Id",
     "TRUST_REQUEST_ID_HEADER": True,
     "EXPOSE_REQUEST_ID_HEADER": True,
     "REQUEST_ID_FROM_TRACE": False,
+    # None: an incoming id is accepted from any peer; a list of CIDRs: only from
+    # those peers (your proxies), so a client cannot pick an id of its own.
+    "REQUEST_ID_TRUSTED_NETWORKS": None,
     # Access log
     "ACCESS_LOGGER": "access",
     "ACCESS_LOG_SKIP_PATHS": [],
@@ -102,6 +107,7 @@ class LanternSettings:
     trust_request_id_header: bool
     expose_request_id_header: bool
     request_id_from_trace: bool
+    request_id_trusted_networks: tuple[Network, ...] | None
     access_logger: str
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
@@ -168,6 +174,19 @@ def _path(key: str, value: object, errors: _Errors) -> frozenset[str]:
         errors.add(key, value, 'an absolute path such as "/healthz", or None to turn it off')
         return frozenset()
     return _probe_paths(value)
+
+
+def _trusted_networks(value: object, errors: _Errors) -> tuple[Network, ...] | None:
+    key = "REQUEST_ID_TRUSTED_NETWORKS"
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        errors.add(key, value, 'None or a list of networks such as ["10.0.0.0/8"]')
+        return ()
+    networks, invalid = parse_networks(value)
+    for entry in invalid:
+        errors.add(key, entry, 'a network in CIDR form such as "10.0.0.0/8"')
+    return networks
 
 
 def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, list[str]]:
@@ -271,6 +290,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         trust_request_id_header=boolean("TRUST_REQUEST_ID_HEADER"),
         expose_request_id_header=boolean("EXPOSE_REQUEST_ID_HEADER"),
         request_id_from_trace=boolean("REQUEST_ID_FROM_TRACE"),
+        request_id_trusted_networks=_trusted_networks(raw["REQUEST_ID_TRUSTED_NETWORKS"], errors),
         access_logger=string("ACCESS_LOGGER") or "access",
         access_log_skip=_compile_patterns("ACCESS_LOG_SKIP_PATHS", raw["ACCESS_LOG_SKIP_PATHS"], errors),
         access_log_sample=tuple(samples),

@@ -35,6 +35,7 @@ from django_lantern.health import views as health_views
 from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.networks import peer_in
 from django_lantern.streaming import bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
@@ -160,7 +161,8 @@ class LanternMiddleware:
         rid = None
         if cfg.trust_request_id_header:
             incoming = request.META.get(cfg.request_id_meta_key)
-            if incoming:
+            trusted = cfg.request_id_trusted_networks
+            if incoming and (trusted is None or peer_in(request.META, trusted)):
                 if request_ids.is_valid(incoming):
                     rid = incoming
                 else:

@@ -50,7 +50,7 @@ def _lantern() -> dict[str, Any]:
 @register(Tags.security, deploy=True)
 def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from django_lantern.conf import DEFAULTS
-    from django_lantern.metrics.views import parse_networks
+    from django_lantern.networks import parse_networks
 
     user = _lantern()
     if not user.get("METRICS_ENABLED", True) or user.get("METRICS_BEARER_TOKEN"):
@@ -68,7 +68,7 @@ def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 @register(Tags.security)
 def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from django_lantern.metrics.views import parse_networks
+    from django_lantern.networks import parse_networks
 
     cidrs = _lantern().get("METRICS_ALLOWED_NETWORKS")
     if not isinstance(cidrs, (list, tuple)) or not all(isinstance(c, str) for c in cidrs):

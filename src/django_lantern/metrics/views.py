@@ -9,11 +9,9 @@ metric data.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import math
 import os
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
@@ -22,21 +20,9 @@ from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.metrics.families import get_families, metric_name, process_start
+from django_lantern.networks import parse_networks, peer_in
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-
-
-def parse_networks(cidrs: Iterable[str]) -> tuple[tuple[Network, ...], list[str]]:
-    """The valid networks and the entries that are not (reported by lantern.E010)."""
-    networks: list[Network] = []
-    invalid: list[str] = []
-    for cidr in cidrs:
-        try:
-            networks.append(ipaddress.ip_network(cidr, strict=False))
-        except ValueError:
-            invalid.append(cidr)
-    return tuple(networks), invalid
 
 
 class _Access:
@@ -68,15 +54,7 @@ def is_allowed(request: HttpRequest) -> bool:
         scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), access.token):
             return True
-    # REMOTE_ADDR is the peer the server saw; X-Forwarded-For is never trusted here,
-    # since any client can send it.
-    try:
-        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
-        peer = peer.ipv4_mapped
-    return any(peer in net for net in access.networks)
+    return peer_in(request.META, access.networks)
 
 
 def multiprocess_dir() -> str | None:
