@@ -247,8 +247,11 @@ def _no_probe_sampling(settings: Any) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("_no_probe_sampling")
-def test_probe_requests_are_access_logged_without_a_route(client: Client, logs: LogCapture) -> None:
-    """A probe answered by the middleware still writes its one access record."""
+def test_probe_requests_are_access_logged_with_their_path_as_route(client: Client, logs: LogCapture) -> None:
+    """A probe answered by the middleware writes its one access record; its route is the probe's path,
+    with or without the trailing slash, the same value as its metrics label."""
     client.get("/healthz")
-    (line,) = logs.by_logger("access")
-    assert line["path"] == "/healthz" and line["status"] == 200 and line["route"] == "-"
+    client.get("/healthz/")
+    first, second = logs.by_logger("access")
+    assert first["path"] == "/healthz" and first["status"] == 200 and first["route"] == "/healthz"
+    assert second["path"] == "/healthz/" and second["route"] == "/healthz"

@@ -20,7 +20,7 @@ UNKNOWN = "-"
 class RequestContext:
     """What is known about the current request; read by log filters and integrations."""
 
-    __slots__ = ("method", "path", "request", "request_id", "span_id", "trace_id", "user_id")
+    __slots__ = ("method", "path", "probe_route", "request", "request_id", "span_id", "trace_id", "user_id")
 
     def __init__(self, request_id: str, method: str, path: str, request: HttpRequest | None) -> None:
         self.request_id = request_id
@@ -31,10 +31,15 @@ class RequestContext:
         self.user_id: Any = None
         self.trace_id = UNKNOWN
         self.span_id = UNKNOWN
+        # Set for /healthz, /readyz and /metrics, which the middleware answers
+        # before URL resolution: "/healthz", as their metrics label says.
+        self.probe_route: str | None = None
 
     @property
     def route(self) -> str:
         """The matched URL pattern, once URL resolution has happened."""
+        if self.probe_route is not None:
+            return self.probe_route
         match = getattr(self.request, "resolver_match", None)
         if match is None:
             return UNKNOWN

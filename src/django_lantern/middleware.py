@@ -57,6 +57,14 @@ def _probe_kind(path: str, cfg: LanternSettings) -> str | None:
     return _METRICS
 
 
+def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -> str | None:
+    """The probe kind of this request, or None; a probe's route is its path."""
+    kind = _probe_kind(request.path_info, cfg)
+    if kind is not None:
+        ctx.probe_route = request.path_info.rstrip("/") or "/"
+    return kind
+
+
 def _record_exception(span: Any, exc: BaseException) -> None:
     if span is not None:
         tracing.record_exception(span.span, exc)
@@ -96,7 +104,7 @@ class LanternMiddleware:
         response: HttpResponseBase | None = None
         kind = None
         try:
-            kind = _probe_kind(request.path_info, cfg)
+            kind = _classify(request, cfg, ctx)
             if kind is None:
                 response = self.get_response(request)  # type: ignore[assignment]
             elif kind == _READYZ:
@@ -120,7 +128,7 @@ class LanternMiddleware:
         response: HttpResponseBase | None = None
         kind = None
         try:
-            kind = _probe_kind(request.path_info, cfg)
+            kind = _classify(request, cfg, ctx)
             if kind is None:
                 response = await self.get_response(request)  # type: ignore[misc]
             elif kind == _READYZ:
@@ -221,7 +229,7 @@ class LanternMiddleware:
         seconds = time.perf_counter() - started
         status = response.status_code if response is not None else 500
         try:
-            route = ctx.route if kind is None else request.path_info
+            route = ctx.route
             recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)
         except Exception as exc:
             report_internal_error("metrics", exc)
