@@ -103,9 +103,17 @@ def test_hostile_incoming_id_is_replaced_and_never_logged(
     assert {line["request_id"] for line in logs.parsed()} == {rid}
 
 
-def test_empty_incoming_id_is_replaced_without_warning(client: Client, logs: LogCapture) -> None:
-    """An empty X-Request-Id is treated as absent: a fresh id, no warning."""
+def test_empty_incoming_id_is_replaced_with_one_warning(client: Client, logs: LogCapture) -> None:
+    """An empty X-Request-Id is invalid (not 1 to 128 characters): a fresh id and one warning saying length 0."""
     response = client.get("/ok/", headers={"X-Request-Id": ""})
+    assert HEX32.fullmatch(response.headers["X-Request-Id"])
+    (warning,) = [r for r in logs.records if r.name == REJECT_LOGGER]
+    assert warning.levelno == logging.WARNING and warning.getMessage() == request_id.REJECTED_MESSAGE % 0
+
+
+def test_absent_incoming_id_is_generated_without_warning(client: Client, logs: LogCapture) -> None:
+    """No X-Request-Id at all: a fresh id, no warning."""
+    response = client.get("/ok/")
     assert HEX32.fullmatch(response.headers["X-Request-Id"])
     assert not [r for r in logs.records if r.name == REJECT_LOGGER]
 

@@ -170,7 +170,9 @@ class LanternMiddleware:
         if cfg.trust_request_id_header:
             incoming = request.META.get(cfg.request_id_meta_key)
             trusted = cfg.request_id_trusted_networks
-            if incoming and (trusted is None or peer_in(request.META, trusted)):
+            # An empty header counts as sent: it is not 1 to 128 characters, so it
+            # is replaced with a warning like any other invalid value.
+            if incoming is not None and (trusted is None or peer_in(request.META, trusted)):
                 if request_ids.is_valid(incoming):
                     rid = incoming
                 else:
