@@ -6,24 +6,18 @@ ever flushed.
 """
 
 import os
-from urllib.parse import unquote, urlsplit
+import sys
+from pathlib import Path
 
 from benchproj.settings_lantern import *  # noqa: F403
 from benchproj.settings_lantern import lantern_logging
 
-_db = urlsplit(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
+# The example project's DATABASE_URL parser, rather than a copy of it.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "example"))
+from config.env import database_from_url
+
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(_db.path[1:]),
-        "USER": unquote(_db.username or ""),
-        "PASSWORD": unquote(_db.password or ""),
-        "HOST": _db.hostname or "",
-        "PORT": str(_db.port or ""),
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 2},
-    }
+    "default": database_from_url(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
 }
 CACHES = {
     "default": {

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext, get_context
 from django_lantern.errors import report_internal_error
+from django_lantern.users import known_user_id
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -183,16 +184,8 @@ def _add_context(event: Event, ctx: RequestContext | None) -> None:
 def _user_id(ctx: RequestContext | None) -> Any:
     if ctx is None:
         return None
-    if ctx.user_id is not None:
-        return ctx.user_id
-    if ctx.request is None:
-        return None
-    # Never load the user from here: that could query the database inside
-    # error reporting, or block an event loop.
-    from django_lantern.users import cached_user_id
-
     try:
-        return cached_user_id(ctx.request)
+        return known_user_id(ctx)
     except Exception:
         return None
 

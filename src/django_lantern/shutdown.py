@@ -15,8 +15,6 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 logger = logging.getLogger("django_lantern.shutdown")
 
@@ -55,33 +53,16 @@ def drain_seconds() -> float:
         return 0.0
 
 
-def _integration_flush(module_name: str) -> Callable[[float], Any] | None:
-    """The ``flush(timeout)`` of an optional django-lantern integration, if it has one."""
-    # Only when the project already uses it: importing it here could pull in an
-    # SDK nobody configured.
-    module = sys.modules.get(module_name)
-    if module is None:
-        return None
-    func = getattr(module, "flush", None)
-    return func if callable(func) else None
-
-
+# Only SDKs that are already imported are flushed: importing one here could
+# pull in an SDK nobody configured. django_lantern.sentry and .tracing set up
+# these same SDKs, so this covers them and a project's own set-up alike.
 def _flush_sentry(timeout: float) -> None:
-    func = _integration_flush("django_lantern.sentry")
-    if func is not None:
-        func(timeout)
-        return
-    # sentry-sdk set up by the project directly: only if it is already imported.
     sdk = sys.modules.get("sentry_sdk")
     if sdk is not None and sdk.get_client().is_active():
         sdk.flush(timeout=timeout)
 
 
 def _flush_tracing(timeout: float) -> None:
-    func = _integration_flush("django_lantern.tracing")
-    if func is not None:
-        func(timeout)
-        return
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return

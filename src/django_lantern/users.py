@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.http import HttpRequest
 
 from django_lantern.conf import get_settings
+from django_lantern.context import RequestContext
+
+if TYPE_CHECKING:  # django.http imports django.db.models; settings files import this module
+    from django.http import HttpRequest
 
 
 def _id_of(user: Any) -> Any:
@@ -20,6 +23,17 @@ def cached_user_id(request: HttpRequest) -> Any:
     """The user's id if the user was already loaded during this request, else None."""
     user = request.__dict__.get("_cached_user") or request.__dict__.get("_acached_user")
     return _id_of(user)
+
+
+def known_user_id(ctx: RequestContext) -> Any:
+    """The request's user id if it is already known, else None; never loads it.
+
+    For log records and error events: loading the user there could run a query
+    inside logging or error reporting, or block an event loop.
+    """
+    if ctx.user_id is not None:
+        return ctx.user_id
+    return cached_user_id(ctx.request) if ctx.request is not None else None
 
 
 def _has_session_cookie(request: HttpRequest) -> bool:

@@ -67,16 +67,13 @@ def _execute(check: ReadinessCheck) -> CheckResult:
     try:
         check.run()
     except CheckFailed as exc:
-        ms = (time.perf_counter() - start) * 1000
-        return CheckResult(
-            check.name, check.kind, False, ms, str(exc)[:200] or PUBLIC_ERROR_GENERIC, f"CheckFailed: {exc}"
-        )
+        error, detail = str(exc)[:200] or PUBLIC_ERROR_GENERIC, f"CheckFailed: {exc}"
     except BaseException as exc:  # a check must never kill its worker thread
-        ms = (time.perf_counter() - start) * 1000
-        detail = f"{type(exc).__qualname__}: {exc}"
+        error, detail = PUBLIC_ERROR_GENERIC, f"{type(exc).__qualname__}: {exc}"
         _release_frames(exc)
-        return CheckResult(check.name, check.kind, False, ms, PUBLIC_ERROR_GENERIC, detail)
-    return CheckResult(check.name, check.kind, True, (time.perf_counter() - start) * 1000)
+    else:
+        return CheckResult(check.name, check.kind, True, (time.perf_counter() - start) * 1000)
+    return CheckResult(check.name, check.kind, False, (time.perf_counter() - start) * 1000, error, detail)
 
 
 class _CheckWorker:

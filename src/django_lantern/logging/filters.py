@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from django_lantern.context import UNKNOWN, current
+from django_lantern.context import UNKNOWN, RequestContext, current
+from django_lantern.users import known_user_id
 
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
 
@@ -28,21 +30,8 @@ def add_context(record: logging.LogRecord) -> None:
     attrs.setdefault("span_id", ctx.span_id)
 
 
-def _user_id(ctx: object) -> object:
-    """The user id if already known; never loads the session or the user here.
-
-    Loading them from a log filter could run a query inside logging (recursion
-    through ``django.db.backends`` logging) or sync I/O on the event loop.
-    """
-    user_id = getattr(ctx, "user_id", None)
-    if user_id is not None:
-        return user_id
-    request = getattr(ctx, "request", None)
-    if request is None:
-        return UNKNOWN
-    from django_lantern.users import cached_user_id
-
-    found = cached_user_id(request)
+def _user_id(ctx: RequestContext) -> Any:
+    found = known_user_id(ctx)
     return UNKNOWN if found is None else found
 
 

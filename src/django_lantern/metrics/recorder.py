@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN, current
+from django_lantern.context import UNKNOWN
 from django_lantern.metrics.families import Families, get_families, metric_name
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -125,10 +125,6 @@ def reset() -> None:
 _reset_hooks.append(reset)
 
 
-def normalise_method(method: str) -> str:
-    return method if method in STANDARD_METHODS else OTHER_METHOD
-
-
 def route_label(route: str, *, probe: bool) -> str:
     """The label for a route: Django's pattern, ``/`` for the root pattern,
     one shared value when nothing matched, and one value per probe endpoint
@@ -140,16 +136,6 @@ def route_label(route: str, *, probe: bool) -> str:
     if route == UNKNOWN:
         return UNMATCHED_ROUTE
     return route
-
-
-def _resolved_route() -> str:
-    """The middleware reports ``"-"`` both for "no match" and for the root
-    pattern ``""``; the resolver match on the current request tells them apart."""
-    ctx = current.get()
-    match = getattr(ctx.request, "resolver_match", None) if ctx is not None else None
-    if match is None:
-        return UNKNOWN
-    return match.route or ""
 
 
 # -- HTTP ---------------------------------------------------------------------
@@ -166,13 +152,10 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
     state.fams.active.dec()
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
-    if route == UNKNOWN and not probe:
-        route = _resolved_route()
     key = (method, route, status, probe)
     requests = state.requests
-    counter = requests.fast.get(key)
-    if counter is None:
-        counter = requests.resolve(key, (method, route_label(route, probe=probe), str(status)))
+    # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
+    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route, probe=probe), str(status)))
     counter.inc()
     if probe:
         if route in state.readyz_paths and status in (200, 503):
@@ -181,9 +164,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
             return
     hkey = (method, route, probe)
     durations = state.durations
-    histogram = durations.fast.get(hkey)
-    if histogram is None:
-        histogram = durations.resolve(hkey, (method, route_label(route, probe=probe)))
+    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route, probe=probe)))
     histogram.observe(seconds)
 
 
@@ -192,9 +173,7 @@ def exception_raised(exc_type: str) -> None:
     if not state.enabled:
         return
     family = state.exceptions
-    counter = family.fast.get(exc_type)
-    if counter is None:
-        counter = family.resolve(exc_type, (exc_type[:MAX_EXCEPTION_TYPE],))
+    counter = family.fast.get(exc_type) or family.resolve(exc_type, (exc_type[:MAX_EXCEPTION_TYPE],))
     counter.inc()
 
 
@@ -217,10 +196,7 @@ def _publish_readiness(state: _State, *, ready: bool) -> None:
     family = state.readiness
     for result in get_runner().last_results:
         key = (result.name, result.kind)
-        pair = family.fast.get(key)
-        if pair is None:
-            pair = family.resolve(key, (result.name[:100], result.kind[:32]))
-        up, duration = pair
+        up, duration = family.fast.get(key) or family.resolve(key, (result.name[:100], result.kind[:32]))
         up.set(1 if result.ok else 0)
         duration.set(result.ms / 1000)
 
@@ -247,7 +223,5 @@ def cache_operation(alias: str, operation: str, result: str, amount: int = 1) ->
         return
     key = (alias, operation, result)
     family = state.cache
-    counter = family.fast.get(key)
-    if counter is None:
-        counter = family.resolve(key, key)
+    counter = family.fast.get(key) or family.resolve(key, key)
     counter.inc(amount)
