@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.core import checks as django_checks
 
 from django_lantern import checks
@@ -103,3 +104,26 @@ def test_checks_are_registered(settings: Any) -> None:
     settings.LANTERN = {"SLOW_REQUEST_MS": "x"}
     ids = _ids(django_checks.run_checks())
     assert "lantern.E001" in ids and "lantern.E002" in ids
+
+
+@pytest.mark.parametrize(
+    ("lantern", "named"),
+    [
+        ({"READINESS_CHECKS": ["nope.missing"]}, "READINESS_CHECKS"),
+        ({"READINESS_CHECKS": ["django_lantern.request_id.MAX_LENGTH"]}, "READINESS_CHECKS"),
+        ({"SCRUBBER_CLASS": "nope.Scrubber"}, "SCRUBBER_CLASS"),
+        ({"SCRUBBER_CLASS": "django_lantern.health.checks.ReadinessCheck"}, "SCRUBBER_CLASS"),
+        ({"SCRUB_EXTRA_PATTERNS": ["(unclosed"]}, "SCRUB_EXTRA_PATTERNS"),
+    ],
+)
+def test_dotted_paths_that_do_not_resolve_are_lantern_e003(settings: Any, lantern: dict[str, Any], named: str) -> None:
+    """A bad READINESS_CHECKS / SCRUBBER_CLASS / SCRUB_EXTRA_PATTERNS is lantern.E003 at check time, naming the key."""
+    settings.LANTERN = lantern
+    (message,) = checks.check_dotted_paths()
+    assert message.id == "lantern.E003" and named in message.msg
+
+
+def test_resolving_dotted_paths_pass(settings: Any) -> None:
+    """The defaults and a real custom check give no lantern.E003."""
+    settings.LANTERN = {"READINESS_CHECKS": ["django_lantern.health.checks.ReadinessCheck"]}
+    assert checks.check_dotted_paths() == []

@@ -16,6 +16,7 @@ E001_MISSING_MIDDLEWARE = (
     f'Add "{MIDDLEWARE_PATH}" as the first entry of MIDDLEWARE.',
 )
 E002_BAD_SETTING = "Invalid LANTERN setting: {message}"
+E003_HINT = "Fix the dotted path (or the pattern) named in the message; see docs/configuration.md."
 W001_NOT_FIRST = (
     f"{MIDDLEWARE_PATH} is at position {{position}} of MIDDLEWARE, after {{before}}.",
     "Move it to the top, so that probes bypass host checks and redirects, and every "
@@ -83,3 +84,27 @@ def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         return []
     msg, hint = W002_FILTER_MISSING
     return [Warning(msg, hint=hint, id="lantern.W002")]
+
+
+@register(Tags.compatibility)
+def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``READINESS_CHECKS`` and ``SCRUBBER_CLASS`` resolve, built exactly as at run time.
+
+    Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
+    scrubbed with the defaults instead of your scrubber.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_lantern.conf import settings_errors
+    from django_lantern.health.registry import build_checks
+    from django_lantern.scrubbing import build_scrubber
+
+    if settings_errors():
+        return []  # lantern.E002 already names the bad values
+    messages: list[CheckMessage] = []
+    for build in (build_checks, build_scrubber):
+        try:
+            build()
+        except ImproperlyConfigured as exc:
+            messages.append(Error(str(exc), hint=E003_HINT, id="lantern.E003"))
+    return messages

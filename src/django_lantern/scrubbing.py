@@ -393,18 +393,20 @@ def build_scrubber() -> Scrubber:
             f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which cannot be imported ({exc}); "
             "name a Scrubber subclass by its dotted path, e.g. 'django_lantern.scrubbing.Scrubber'."
         ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Scrubber)):
+        # Checked before calling it: another class fails in its constructor
+        # with a TypeError that names neither the setting nor the fix.
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which is not a subclass of "
+            "django_lantern.scrubbing.Scrubber; subclass it so every sink can call it."
+        )
     try:
-        scrubber = cls(extra_keys=cfg.scrub_extra_keys, extra_patterns=cfg.scrub_extra_patterns)
+        scrubber: Scrubber = cls(extra_keys=cfg.scrub_extra_keys, extra_patterns=cfg.scrub_extra_patterns)
     except re.error as exc:
         raise ImproperlyConfigured(
             f"LANTERN['SCRUB_EXTRA_PATTERNS'] holds an invalid regular expression ({exc}): "
             f"{cfg.scrub_extra_patterns!r}."
         ) from exc
-    if not isinstance(scrubber, Scrubber):
-        raise ImproperlyConfigured(
-            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which is not a subclass of "
-            "django_lantern.scrubbing.Scrubber; subclass it so every sink can call it."
-        )
     return scrubber
 
 
@@ -429,7 +431,7 @@ def _configured_or_default() -> Scrubber:
         return get_scrubber()
     except Exception:
         # Settings not configured yet (a record logged while Django starts), or
-        # invalid (reported by the system check): the defaults rather than nothing.
+        # invalid (reported by lantern.E003): the defaults rather than nothing.
         return _fallback()
 
 
