@@ -11,6 +11,12 @@ class LanternConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import got_request_exception
 
+        from django_lantern.conf import get_settings
+
+        # A bad LANTERN value fails the deploy here, at start-up, with the
+        # message that names it; otherwise every request would raise it.
+        get_settings()
+
         from django_lantern import checks  # noqa: F401  (registers the checks)
         from django_lantern.metrics import startup  # noqa: F401  (metric checks, DB query timing)
         from django_lantern.signals import on_request_exception

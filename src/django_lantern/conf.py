@@ -20,6 +20,8 @@ from django.core.signals import setting_changed
 
 from django_lantern.networks import Network, parse_networks
 
+Networks = tuple[Network, ...]
+
 DEFAULTS: dict[str, Any] = {
     # Request ids
     "REQUEST_ID_HEADER": "X-Request-Id",
@@ -29,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # None: an incoming id is accepted from any peer; a list of CIDRs: only from
     # those peers (your proxies), so a client cannot pick an id of its own.
     "REQUEST_ID_TRUSTED_NETWORKS": None,
+    # Proxies whose X-Forwarded-For / Forwarded is believed for the client's
+    # address (CIDRs). Empty: those headers are ignored and REMOTE_ADDR is the client.
+    "TRUSTED_PROXIES": [],
     # Access log
     "ACCESS_LOGGER": "access",
     "ACCESS_LOG_SKIP_PATHS": [],
@@ -108,6 +113,7 @@ class LanternSettings:
     expose_request_id_header: bool
     request_id_from_trace: bool
     request_id_trusted_networks: tuple[Network, ...] | None
+    trusted_proxies: tuple[Network, ...]
     access_logger: str
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
@@ -176,12 +182,17 @@ def _path(key: str, value: object, errors: _Errors) -> frozenset[str]:
     return _probe_paths(value)
 
 
-def _trusted_networks(value: object, errors: _Errors) -> tuple[Network, ...] | None:
-    key = "REQUEST_ID_TRUSTED_NETWORKS"
-    if value is None:
+def _trusted_networks(
+    value: object, errors: _Errors, key: str = "REQUEST_ID_TRUSTED_NETWORKS"
+) -> tuple[Network, ...] | None:
+    if value is None and key == "REQUEST_ID_TRUSTED_NETWORKS":
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        errors.add(key, value, 'None or a list of networks such as ["10.0.0.0/8"]')
+        errors.add(
+            key,
+            value,
+            ("None or " if key == "REQUEST_ID_TRUSTED_NETWORKS" else "") + 'a list of networks such as ["10.0.0.0/8"]',
+        )
         return ()
     networks, invalid = parse_networks(value)
     for entry in invalid:
@@ -291,6 +302,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         expose_request_id_header=boolean("EXPOSE_REQUEST_ID_HEADER"),
         request_id_from_trace=boolean("REQUEST_ID_FROM_TRACE"),
         request_id_trusted_networks=_trusted_networks(raw["REQUEST_ID_TRUSTED_NETWORKS"], errors),
+        trusted_proxies=_trusted_networks(raw["TRUSTED_PROXIES"], errors, "TRUSTED_PROXIES") or (),
         access_logger=string("ACCESS_LOGGER") or "access",
         access_log_skip=_compile_patterns("ACCESS_LOG_SKIP_PATHS", raw["ACCESS_LOG_SKIP_PATHS"], errors),
         access_log_sample=tuple(samples),
