@@ -28,6 +28,10 @@ def add_context(record: logging.LogRecord) -> None:
     attrs.setdefault("route", ctx.route)
     attrs.setdefault("trace_id", ctx.trace_id)
     attrs.setdefault("span_id", ctx.span_id)
+    fields = ctx.fields  # from django_lantern.bind(); usually empty
+    if fields:
+        for name, value in fields.items():
+            attrs.setdefault(name, value)
 
 
 def _user_id(ctx: RequestContext) -> Any:
