@@ -26,3 +26,7 @@ class LanternConfig(AppConfig):
         from django_lantern.logging import handlers
 
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
+
+        from django_lantern import commands
+
+        commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)

@@ -84,6 +84,12 @@ DEFAULTS: dict[str, Any] = {
     "SCRUB_EXTRA_KEYS": [],
     "SCRUB_EXTRA_PATTERNS": [],
     "LOG_FIELD_MAX_LENGTH": 4096,
+    # Management commands: one request id per run (docs/jobs-celery.md)
+    "COMMAND_REQUEST_ID": True,
+    "COMMAND_REQUEST_ID_SKIP": ["runserver", "testserver"],
+    # Celery (django_lantern.celery.instrument)
+    "TASK_LOGGER": "lantern.task",
+    "TASK_METRICS_PORT": None,
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -138,6 +144,10 @@ class LanternSettings:
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]
     log_field_max_length: int
+    command_request_id: bool = True
+    command_request_id_skip: frozenset[str] = frozenset()
+    task_logger: str = "lantern.task"
+    task_metrics_port: int | None = None
     probe_paths: frozenset[str] = field(default=frozenset())
 
 
@@ -290,6 +300,13 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         errors.add("METRICS_NAMESPACE", namespace, 'a Prometheus name prefix such as "myapp", or ""')
         namespace = ""
 
+    task_port = raw["TASK_METRICS_PORT"]
+    if task_port is not None and (
+        isinstance(task_port, bool) or not isinstance(task_port, int) or not 0 < task_port < 65536
+    ):
+        errors.add("TASK_METRICS_PORT", task_port, "None or a TCP port number (1-65535)")
+        task_port = None
+
     timeout = number("READINESS_TIMEOUT", minimum=0.001)
     healthz = _path("HEALTHZ_PATH", raw["HEALTHZ_PATH"], errors)
     readyz = _path("READYZ_PATH", raw["READYZ_PATH"], errors)
@@ -327,6 +344,10 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         scrub_extra_keys=strings("SCRUB_EXTRA_KEYS"),
         scrub_extra_patterns=strings("SCRUB_EXTRA_PATTERNS"),
         log_field_max_length=field_max,
+        command_request_id=boolean("COMMAND_REQUEST_ID"),
+        command_request_id_skip=frozenset(strings("COMMAND_REQUEST_ID_SKIP")),
+        task_logger=string("TASK_LOGGER") or "lantern.task",
+        task_metrics_port=task_port,
         probe_paths=healthz | readyz | metrics,
     )
     if (
