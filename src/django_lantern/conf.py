@@ -90,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
     # Celery (django_lantern.celery.instrument)
     "TASK_LOGGER": "lantern.task",
     "TASK_METRICS_PORT": None,
+    "TASK_METRICS_ADDRESS": "0.0.0.0",
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -148,6 +149,7 @@ class LanternSettings:
     command_request_id_skip: frozenset[str] = frozenset()
     task_logger: str = "lantern.task"
     task_metrics_port: int | None = None
+    task_metrics_address: str = "0.0.0.0"
     probe_paths: frozenset[str] = field(default=frozenset())
 
 
@@ -348,6 +350,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         command_request_id_skip=frozenset(strings("COMMAND_REQUEST_ID_SKIP")),
         task_logger=string("TASK_LOGGER") or "lantern.task",
         task_metrics_port=task_port,
+        task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
         probe_paths=healthz | readyz | metrics,
     )
     if (
