@@ -15,10 +15,11 @@ a fixed set.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
 
 from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
@@ -35,7 +36,6 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 
 @dataclass
 class TaskFamilies:
-    registry: CollectorRegistry
     tasks: Counter
     duration: Histogram
     queue_wait: Histogram
@@ -43,59 +43,49 @@ class TaskFamilies:
     names: set[str]
 
 
-_families: TaskFamilies | None = None
 _lock = threading.Lock()
 
 
-def build(registry: CollectorRegistry = REGISTRY) -> TaskFamilies:
+def get_task_families() -> TaskFamilies:
+    """The families, built once per process (once per task run: the lock costs nothing here)."""
+    with _lock:
+        return _build()
+
+
+@functools.cache
+def _build() -> TaskFamilies:
     cfg = get_settings()
     p = cfg.metrics_namespace
+
+    def histogram(name: str, doc: str) -> Histogram:
+        return Histogram(metric_name(p, name), doc, ["task"], buckets=TASK_BUCKETS, registry=REGISTRY)
+
     return TaskFamilies(
-        registry=registry,
         tasks=Counter(
             metric_name(p, "lantern_tasks"),
             "Background task runs, by task name and outcome (success, failure, retry, ignored, rejected).",
             ["task", "outcome"],
-            registry=registry,
+            registry=REGISTRY,
         ),
-        duration=Histogram(
-            metric_name(p, "lantern_task_duration_seconds"),
-            "Time a task run took on the worker, by task name.",
-            ["task"],
-            buckets=TASK_BUCKETS,
-            registry=registry,
-        ),
-        queue_wait=Histogram(
-            metric_name(p, "lantern_task_queue_wait_seconds"),
+        duration=histogram("lantern_task_duration_seconds", "Time a task run took on the worker, by task name."),
+        queue_wait=histogram(
+            "lantern_task_queue_wait_seconds",
             "Time from publishing (or the ETA, if later) to the start of the run, by task name.",
-            ["task"],
-            buckets=TASK_BUCKETS,
-            registry=registry,
         ),
         cap=cfg.metrics_max_label_sets,
         names=set(),
     )
 
 
-def get_task_families() -> TaskFamilies:
-    global _families
-    families = _families
-    if families is None:
-        with _lock:
-            if _families is None:
-                _families = build()
-            families = _families
-    return families
-
-
 def reset() -> None:
-    global _families
+    """Unregister the families (settings changed: the namespace may differ)."""
     with _lock:
-        if _families is not None:
-            for collector in (_families.tasks, _families.duration, _families.queue_wait):
+        if _build.cache_info().currsize:
+            families = _build()
+            for collector in (families.tasks, families.duration, families.queue_wait):
                 with contextlib.suppress(KeyError):
-                    _families.registry.unregister(collector)
-        _families = None
+                    REGISTRY.unregister(collector)
+        _build.cache_clear()
 
 
 _reset_hooks.append(reset)
@@ -105,10 +95,9 @@ def _task_label(families: TaskFamilies, name: str) -> str:
     name = name[:MAX_TASK_NAME]
     if name in families.names:
         return name
-    with _lock:
-        if len(families.names) >= families.cap:
-            return OVERFLOW
-        families.names.add(name)
+    if len(families.names) >= families.cap:
+        return OVERFLOW
+    families.names.add(name)  # a race may add one name past the cap: harmless
     return name
 
 
