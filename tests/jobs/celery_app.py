@@ -39,6 +39,11 @@ if os.environ.get("JOBS_SENTRY_EVENTS"):
 
     init_sentry_to_file(os.environ["JOBS_SENTRY_EVENTS"])
 
+if os.environ.get("JOBS_OTEL_SPANS"):
+    from tests.jobs.span_file import trace_to_file
+
+    trace_to_file(os.environ["JOBS_OTEL_SPANS"])
+
 
 @app.task(name="jobs.log_and_return")
 def log_and_return(tag: str) -> str:
