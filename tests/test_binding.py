@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -240,3 +241,44 @@ def test_context_executor_propagates_every_submit() -> None:
     with bind(request_id="exec-parent"), ContextThreadPoolExecutor(max_workers=2) as pool:
         assert pool.submit(get_request_id).result() == "exec-parent"
         assert list(pool.map(lambda _: get_request_id(), range(3))) == ["exec-parent"] * 3
+
+
+def test_one_binding_object_can_be_entered_by_many_threads_at_once() -> None:
+    """A shared ``bind()`` object (a module constant) works as ``with`` in concurrent threads."""
+    shared = bind(job="shared")
+    barrier = threading.Barrier(4, timeout=5)
+
+    def work(_: int) -> tuple[str, str]:
+        with shared:
+            barrier.wait()
+            inner = get_request_id()
+        return inner, get_request_id()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4)))
+    assert len({inner for inner, _ in results}) == 4
+    assert {after for _, after in results} == {"-"}
+
+
+async def test_one_binding_object_across_interleaved_tasks() -> None:
+    """Tasks entering and leaving one shared binding in interleaved order each restore their own state."""
+    shared = bind(job="interleaved")
+
+    async def work(delay: float) -> str:
+        async with shared:
+            rid = get_request_id()
+            await asyncio.sleep(delay)
+            assert get_request_id() == rid
+        return get_request_id()
+
+    assert await asyncio.gather(work(0.02), work(0.0), work(0.01)) == ["-", "-", "-"]
+
+
+def test_generators_cannot_be_decorated() -> None:
+    """Decorating a generator is refused: the context would end before its body runs."""
+
+    def numbers() -> Iterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match="generator"):
+        bind(job="x")(numbers)

@@ -24,7 +24,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import Token
+from contextvars import ContextVar, Token
 from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
@@ -104,15 +104,20 @@ def enter_context(request_id: str | None, fields: Mapping[str, Any]) -> Token[Re
     return current.set(ctx)
 
 
+# The tokens of the ``with bind()`` blocks open in this context, innermost last.
+# Kept here rather than on the Binding, so that one Binding object (a module
+# constant, say) can be entered by several threads and tasks at once.
+_open_blocks: ContextVar[tuple[Token[RequestContext | None], ...]] = ContextVar("django_lantern_binds", default=())
+
+
 class Binding:
     """What ``bind()`` returns: a context manager and a decorator."""
 
-    __slots__ = ("_applied", "_fields", "_request_id", "_tokens")
+    __slots__ = ("_applied", "_fields", "_request_id")
 
     def __init__(self, request_id: str | None, fields: dict[str, Any]) -> None:
         self._request_id = _valid_id(request_id)
         self._fields: Mapping[str, Any] = MappingProxyType(_checked(fields))
-        self._tokens: list[Token[RequestContext | None]] = []
         # (context, fields before, fields installed) when applied as a statement.
         self._applied: tuple[RequestContext, Mapping[str, Any], Mapping[str, Any]] | None = None
         ctx = current.get()
@@ -131,13 +136,16 @@ class Binding:
 
     def __enter__(self) -> Binding:
         self._take_back_statement()
-        self._tokens.append(enter_context(self._request_id, self._fields))
+        token = enter_context(self._request_id, self._fields)
+        _open_blocks.set((*_open_blocks.get(), token))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        current.reset(self._tokens.pop())
+        blocks = _open_blocks.get()
+        _open_blocks.set(blocks[:-1])
+        current.reset(blocks[-1])
 
     async def __aenter__(self) -> Binding:
         return self.__enter__()
@@ -148,6 +156,9 @@ class Binding:
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            # The wrapper would return before the body runs: nothing would be bound.
+            raise TypeError(f"bind() cannot decorate the generator {fn.__qualname__}; use `with bind(...)` inside it.")
         self._take_back_statement()
         request_id, fields = self._request_id, self._fields
         if inspect.iscoroutinefunction(fn):
