@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,40 @@ def test_install_is_idempotent_and_reversible() -> None:
             call_command(DemoJob(), "--fail")
     finally:
         commands.install()
+
+
+def test_runserver_requests_get_their_own_ids() -> None:
+    """Under a real ``runserver`` each request has its own id and no command field; the server's own lines have none."""
+    import time
+
+    import httpx
+
+    from tests.helpers.servers import free_port
+
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.jobs.settings", "PYTHONPATH": str(ROOT), "JOBS_LANTERN": "{}"}
+    with tempfile.TemporaryFile() as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            ids = []
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(ids) < 2:
+                try:
+                    ids.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).headers["X-Request-Id"])
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        out.seek(0)
+        lines = [json.loads(line) for line in out.read().decode().splitlines() if line.startswith("{")]
+    assert len(ids) == 2 and ids[0] != ids[1]
+    access = [line for line in lines if line["logger"] == "access"]
+    assert [line["request_id"] for line in access] == ids
+    assert not any("command" in line for line in lines)

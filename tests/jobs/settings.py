@@ -9,6 +9,7 @@ from django_lantern.logging import build_logging_config
 
 SECRET_KEY = "jobs-tests-only"
 DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
 INSTALLED_APPS = ["django_lantern", "tests.jobs"]
 MIDDLEWARE = ["django_lantern.middleware.LanternMiddleware"]
