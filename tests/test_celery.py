@@ -154,10 +154,14 @@ def test_a_broken_hook_never_raises_and_is_counted() -> None:
         def request(self) -> Any:
             raise RuntimeError("boom")
 
-    before = REGISTRY.get_sample_value("lantern_internal_errors_total", {"where": "celery_prerun"}) or 0.0
-    lantern_celery.on_prerun(task=Exploding(), task_id="x")
-    after = REGISTRY.get_sample_value("lantern_internal_errors_total", {"where": "celery_prerun"})
-    assert after == before + 1
+    for hook in ("prerun", "postrun", "failure"):
+        where = {"where": f"celery_{hook}"}
+        before = REGISTRY.get_sample_value("lantern_internal_errors_total", where) or 0.0
+        if hook == "failure":
+            lantern_celery.on_failure(sender=Exploding(), exception=ValueError())
+        else:
+            getattr(lantern_celery, f"on_{hook}")(task=Exploding(), task_id="x")
+        assert REGISTRY.get_sample_value("lantern_internal_errors_total", where) == before + 1
     assert get_context() is None
 
 

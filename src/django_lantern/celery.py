@@ -151,17 +151,25 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
 
 
 def on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
-    run = getattr(getattr(sender, "request", None), RUN_ATTRIBUTE, None)
-    if isinstance(run, TaskRun) and exception is not None:
-        run.error_type = type(exception).__qualname__
+    """Note the exception type for the task line (``task_failure`` comes before ``task_postrun``)."""
+    try:
+        run = getattr(getattr(sender, "request", None), RUN_ATTRIBUTE, None)
+        if isinstance(run, TaskRun) and exception is not None:
+            run.error_type = type(exception).__qualname__
+    except Exception as exc:
+        _fail_safe("celery_failure", exc)
 
 
 def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, **_: Any) -> None:
     """Write the task line, record the metrics, end the span and unbind."""
     if task is None:
         return
-    request = task.request
-    run = getattr(request, RUN_ATTRIBUTE, None)
+    try:
+        request = task.request
+        run = getattr(request, RUN_ATTRIBUTE, None)
+    except Exception as exc:
+        _fail_safe("celery_postrun", exc)
+        return
     if not isinstance(run, TaskRun):
         return
     try:
@@ -181,7 +189,10 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
                 finish(run)
             except Exception as exc:
                 _fail_safe("celery_postrun", exc)
-        current.reset(run.token)
+        try:
+            current.reset(run.token)
+        except ValueError as exc:  # a pool that ran prerun and postrun in different contexts
+            _fail_safe("celery_postrun", exc)
 
 
 _LEVELS = {"success": logging.INFO, "failure": logging.ERROR, "retry": logging.WARNING}
