@@ -177,10 +177,11 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         seconds = time.perf_counter() - run.started
         outcome = (state or "unknown").lower()
         retries = getattr(request, "retries", 0) or 0
-        _task_line(str(task.name), outcome, seconds, retries, run)
         from django_lantern.metrics import tasks as task_metrics
 
+        # Counted before the line is written: whoever sees the line finds it counted.
         task_metrics.task_finished(str(task.name), outcome, seconds, run.queue_wait)
+        _task_line(str(task.name), outcome, seconds, retries, run)
     except Exception as exc:
         _fail_safe("celery_postrun", exc)
     finally:
