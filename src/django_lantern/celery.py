@@ -177,10 +177,8 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         seconds = time.perf_counter() - run.started
         outcome = (state or "unknown").lower()
         retries = getattr(request, "retries", 0) or 0
-        from django_lantern.metrics import tasks as task_metrics
-
         # Counted before the line is written: whoever sees the line finds it counted.
-        task_metrics.task_finished(str(task.name), outcome, seconds, run.queue_wait)
+        _count_run(str(task.name), outcome, seconds, run.queue_wait)
         _task_line(str(task.name), outcome, seconds, retries, run)
     except Exception as exc:
         _fail_safe("celery_postrun", exc)
@@ -194,6 +192,15 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
             current.reset(run.token)
         except ValueError as exc:  # a pool that ran prerun and postrun in different contexts
             _fail_safe("celery_postrun", exc)
+
+
+def _count_run(name: str, outcome: str, seconds: float, queue_wait: float | None) -> None:
+    try:
+        from django_lantern.metrics import tasks as task_metrics
+
+        task_metrics.task_finished(name, outcome, seconds, queue_wait)
+    except Exception as exc:  # a metrics failure must not cost the task line
+        _fail_safe("celery_metrics", exc)
 
 
 _LEVELS = {"success": logging.INFO, "failure": logging.ERROR, "retry": logging.WARNING}
