@@ -250,8 +250,10 @@ def test_prefork_two_publishers_thousand_tasks(broker: str, jobs: ModuleType) ->
                 for rid in ("publisher-a", "publisher-b")
             ]
             for publisher in publishers:
-                assert publisher.wait(timeout=60) == 0
-            worker.wait_for(lambda lines: sum(line["logger"] == "lantern.task" for line in lines) >= 1000, 90, "1000")
+                assert publisher.wait(timeout=90) == 0
+            worker.wait_for(
+                lambda lines: sum(line["logger"] == "lantern.task" for line in lines) >= 1000, 150, "1000 task lines"
+            )
             lines = worker.lines()
             samples = _samples(port)
             pids = {path.name.split("_")[1] for path in Path(prom_dir).glob("counter_*.db")}
