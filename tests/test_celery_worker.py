@@ -252,7 +252,10 @@ def test_prefork_two_publishers_thousand_tasks(broker: str, jobs: ModuleType) ->
             for publisher in publishers:
                 assert publisher.wait(timeout=90) == 0
             worker.wait_for(
-                lambda lines: sum(line["logger"] == "lantern.task" for line in lines) >= 1000, 150, "1000 task lines"
+                lambda lines: sum(line["logger"] == "lantern.task" for line in lines) >= 1000,
+                150,
+                "1000 task lines",
+                interval=1.0,
             )
             lines = worker.lines()
             samples = _samples(port)

@@ -64,14 +64,16 @@ class Worker:
     def task_lines(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line["logger"] == "lantern.task"]
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str) -> None:
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str, interval: float = 0.1
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate(self.lines()):
                 return
             if self.process.poll() is not None:
                 break
-            time.sleep(0.1)
+            time.sleep(interval)
         tail = self.log_path.read_text(errors="replace")[-3000:]
         raise AssertionError(f"worker: {what} not seen within {timeout}s; output tail:\n{tail}")
 
