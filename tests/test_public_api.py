@@ -23,12 +23,14 @@ FIXED_NAMES = [
     ("django_lantern.health.checks", "ReadinessCheck"),
     ("django_lantern.health.checks", "CheckFailed"),
     ("django_lantern.conf", "get_settings"),
+    ("django_lantern", "bind"),
+    ("django_lantern", "propagate"),
 ]
 
 
 def test_package_all_is_pinned() -> None:
     """``django_lantern.__all__`` is exactly the documented list."""
-    assert sorted(django_lantern.__all__) == ["__version__"]
+    assert sorted(django_lantern.__all__) == ["__version__", "bind", "propagate"]
     assert isinstance(django_lantern.__version__, str)
 
 

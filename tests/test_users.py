@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
+from django.utils.functional import SimpleLazyObject
 
 from django_lantern.users import aresolve_user_id, cached_user_id, resolve_user_id
 
@@ -66,7 +67,8 @@ def test_no_session_cookie_never_evaluates_user() -> None:
             touched.append(True)
             raise AssertionError("the user must not be loaded")
 
-    request.user = Exploding()  # type: ignore[assignment]
+    # As AuthenticationMiddleware installs it: a lazy object, loaded on first use.
+    request.user = SimpleLazyObject(Exploding)  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
     assert resolve_user_id(request) is None
     assert touched == []
@@ -75,7 +77,7 @@ def test_no_session_cookie_never_evaluates_user() -> None:
 def test_session_cookie_loads_the_user() -> None:
     """With a session cookie and AuthenticationMiddleware the user is loaded and its id returned."""
     request = _request(cookie=True)
-    request.user = FakeUser(9, "cy")  # type: ignore[assignment]
+    request.user = SimpleLazyObject(lambda: FakeUser(9, "cy"))  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
     assert resolve_user_id(request) == 9
 

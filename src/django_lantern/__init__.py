@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django_lantern.binding import bind, propagate
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "bind", "propagate"]
 
 # Callables run when settings change (``override_settings`` in tests), so that
 # caches built from settings (readiness checks, metrics families) are rebuilt.

@@ -11,6 +11,12 @@ class LanternConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import got_request_exception
 
+        from django_lantern.conf import get_settings
+
+        # A bad LANTERN value fails the deploy here, at start-up, with the
+        # message that names it; otherwise every request would raise it.
+        get_settings()
+
         from django_lantern import checks  # noqa: F401  (registers the checks)
         from django_lantern.health import system_checks  # noqa: F401  (bounded-wait deploy checks)
         from django_lantern.metrics import startup  # noqa: F401  (metric checks, DB query timing)
@@ -21,3 +27,7 @@ class LanternConfig(AppConfig):
         from django_lantern.logging import handlers
 
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
+
+        from django_lantern import commands
+
+        commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)

@@ -20,6 +20,8 @@ from django.core.signals import setting_changed
 
 from django_lantern.networks import Network, parse_networks
 
+Networks = tuple[Network, ...]
+
 DEFAULTS: dict[str, Any] = {
     # Request ids
     "REQUEST_ID_HEADER": "X-Request-Id",
@@ -29,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # None: an incoming id is accepted from any peer; a list of CIDRs: only from
     # those peers (your proxies), so a client cannot pick an id of its own.
     "REQUEST_ID_TRUSTED_NETWORKS": None,
+    # Proxies whose X-Forwarded-For / Forwarded is believed for the client's
+    # address (CIDRs). Empty: those headers are ignored and REMOTE_ADDR is the client.
+    "TRUSTED_PROXIES": [],
     # Access log
     "ACCESS_LOGGER": "access",
     "ACCESS_LOG_SKIP_PATHS": [],
@@ -81,6 +86,13 @@ DEFAULTS: dict[str, Any] = {
     "SCRUB_EXTRA_KEYS": [],
     "SCRUB_EXTRA_PATTERNS": [],
     "LOG_FIELD_MAX_LENGTH": 4096,
+    # Management commands: one request id per run (docs/jobs-celery.md)
+    "COMMAND_REQUEST_ID": True,
+    "COMMAND_REQUEST_ID_SKIP": ["runserver", "testserver"],
+    # Celery (django_lantern.celery.instrument)
+    "TASK_LOGGER": "lantern.task",
+    "TASK_METRICS_PORT": None,
+    "TASK_METRICS_ADDRESS": "0.0.0.0",
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -110,6 +122,7 @@ class LanternSettings:
     expose_request_id_header: bool
     request_id_from_trace: bool
     request_id_trusted_networks: tuple[Network, ...] | None
+    trusted_proxies: tuple[Network, ...]
     access_logger: str
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
@@ -135,6 +148,11 @@ class LanternSettings:
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]
     log_field_max_length: int
+    command_request_id: bool = True
+    command_request_id_skip: frozenset[str] = frozenset()
+    task_logger: str = "lantern.task"
+    task_metrics_port: int | None = None
+    task_metrics_address: str = "0.0.0.0"
     probe_paths: frozenset[str] = field(default=frozenset())
 
 
@@ -179,12 +197,17 @@ def _path(key: str, value: object, errors: _Errors) -> frozenset[str]:
     return _probe_paths(value)
 
 
-def _trusted_networks(value: object, errors: _Errors) -> tuple[Network, ...] | None:
-    key = "REQUEST_ID_TRUSTED_NETWORKS"
-    if value is None:
+def _trusted_networks(
+    value: object, errors: _Errors, key: str = "REQUEST_ID_TRUSTED_NETWORKS"
+) -> tuple[Network, ...] | None:
+    if value is None and key == "REQUEST_ID_TRUSTED_NETWORKS":
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        errors.add(key, value, 'None or a list of networks such as ["10.0.0.0/8"]')
+        errors.add(
+            key,
+            value,
+            ("None or " if key == "REQUEST_ID_TRUSTED_NETWORKS" else "") + 'a list of networks such as ["10.0.0.0/8"]',
+        )
         return ()
     networks, invalid = parse_networks(value)
     for entry in invalid:
@@ -282,6 +305,13 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         errors.add("METRICS_NAMESPACE", namespace, 'a Prometheus name prefix such as "myapp", or ""')
         namespace = ""
 
+    task_port = raw["TASK_METRICS_PORT"]
+    if task_port is not None and (
+        isinstance(task_port, bool) or not isinstance(task_port, int) or not 0 < task_port < 65536
+    ):
+        errors.add("TASK_METRICS_PORT", task_port, "None or a TCP port number (1-65535)")
+        task_port = None
+
     timeout = number("READINESS_TIMEOUT", minimum=0.001)
     healthz = _path("HEALTHZ_PATH", raw["HEALTHZ_PATH"], errors)
     readyz = _path("READYZ_PATH", raw["READYZ_PATH"], errors)
@@ -294,6 +324,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         expose_request_id_header=boolean("EXPOSE_REQUEST_ID_HEADER"),
         request_id_from_trace=boolean("REQUEST_ID_FROM_TRACE"),
         request_id_trusted_networks=_trusted_networks(raw["REQUEST_ID_TRUSTED_NETWORKS"], errors),
+        trusted_proxies=_trusted_networks(raw["TRUSTED_PROXIES"], errors, "TRUSTED_PROXIES") or (),
         access_logger=string("ACCESS_LOGGER") or "access",
         access_log_skip=_compile_patterns("ACCESS_LOG_SKIP_PATHS", raw["ACCESS_LOG_SKIP_PATHS"], errors),
         access_log_sample=tuple(samples),
@@ -319,6 +350,11 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         scrub_extra_keys=strings("SCRUB_EXTRA_KEYS"),
         scrub_extra_patterns=strings("SCRUB_EXTRA_PATTERNS"),
         log_field_max_length=field_max,
+        command_request_id=boolean("COMMAND_REQUEST_ID"),
+        command_request_id_skip=frozenset(strings("COMMAND_REQUEST_ID_SKIP")),
+        task_logger=string("TASK_LOGGER") or "lantern.task",
+        task_metrics_port=task_port,
+        task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
         probe_paths=healthz | readyz | metrics,
     )
     if (

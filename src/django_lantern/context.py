@@ -8,7 +8,9 @@ Threads started by ``sync_to_async`` see it because asgiref copies the context.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,11 +18,25 @@ if TYPE_CHECKING:
 
 UNKNOWN = "-"
 
+# Fields added by ``django_lantern.bind()``; a mapping is never changed once a
+# context holds it (a bind installs a new one), so readers need no lock.
+NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
 
 class RequestContext:
     """What is known about the current request; read by log filters and integrations."""
 
-    __slots__ = ("method", "path", "probe_route", "request", "request_id", "span_id", "trace_id", "user_id")
+    __slots__ = (
+        "fields",
+        "method",
+        "path",
+        "probe_route",
+        "request",
+        "request_id",
+        "span_id",
+        "trace_id",
+        "user_id",
+    )
 
     def __init__(self, request_id: str, method: str, path: str, request: HttpRequest | None) -> None:
         self.request_id = request_id
@@ -34,6 +50,17 @@ class RequestContext:
         # Set for /healthz, /readyz and /metrics, which the middleware answers
         # before URL resolution: "/healthz", as their metrics label says.
         self.probe_route: str | None = None
+        self.fields = NO_FIELDS
+
+    def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
+        """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
+        child = RequestContext(request_id, self.method, self.path, self.request)
+        child.user_id = self.user_id
+        child.trace_id = self.trace_id
+        child.span_id = self.span_id
+        child.probe_route = self.probe_route
+        child.fields = fields
+        return child
 
     @property
     def route(self) -> str:

@@ -28,6 +28,7 @@ from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
+from django_lantern.client_ip import client_ip
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.errors import report_internal_error
@@ -315,5 +316,10 @@ class LanternMiddleware:
             status,
             duration_ms,
             user_id,
-            extra={"status": status, "duration_ms": round(duration_ms, 2), "lantern_access": True},
+            extra={
+                "status": status,
+                "duration_ms": round(duration_ms, 2),
+                "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
+                "lantern_access": True,
+            },
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.functional import LazyObject, empty
 
 from django_lantern.conf import get_settings
 from django_lantern.context import RequestContext
@@ -19,10 +20,32 @@ def _id_of(user: Any) -> Any:
     return getattr(user, get_settings().user_id_attribute, None)
 
 
+_NOT_LOADED = object()
+
+
+def _loaded_user(request: HttpRequest) -> Any:
+    """The request's user if it is already loaded, else ``_NOT_LOADED``.
+
+    ``login()`` and ``logout()`` assign ``request.user`` directly, replacing the
+    lazy object that AuthenticationMiddleware installed (and its cache, which
+    still holds the anonymous user), so the attribute is read first.
+    """
+    attrs = request.__dict__
+    user = attrs.get("user", _NOT_LOADED)
+    if isinstance(user, LazyObject):
+        wrapped = user._wrapped
+        user = _NOT_LOADED if wrapped is empty else wrapped
+    if user is _NOT_LOADED:
+        for key in ("_cached_user", "_acached_user"):
+            if key in attrs:
+                return attrs[key]
+    return user
+
+
 def cached_user_id(request: HttpRequest) -> Any:
     """The user's id if the user was already loaded during this request, else None."""
-    user = request.__dict__.get("_cached_user") or request.__dict__.get("_acached_user")
-    return _id_of(user)
+    user = _loaded_user(request)
+    return None if user is _NOT_LOADED else _id_of(user)
 
 
 def known_user_id(ctx: RequestContext) -> Any:
@@ -48,9 +71,9 @@ def _needs_lookup(request: HttpRequest) -> bool:
 
 def resolve_user_id(request: HttpRequest) -> Any:
     """The authenticated user's id, loading the user only when a session cookie came in."""
-    found = cached_user_id(request)
-    if found is not None or "_cached_user" in request.__dict__ or "_acached_user" in request.__dict__:
-        return found
+    user = _loaded_user(request)
+    if user is not _NOT_LOADED:
+        return _id_of(user)
     if not _needs_lookup(request):
         return None
     return _id_of(getattr(request, "user", None))
@@ -58,9 +81,9 @@ def resolve_user_id(request: HttpRequest) -> Any:
 
 async def aresolve_user_id(request: HttpRequest) -> Any:
     """The async twin of :func:`resolve_user_id`: uses ``await request.auser()``."""
-    found = cached_user_id(request)
-    if found is not None or "_cached_user" in request.__dict__ or "_acached_user" in request.__dict__:
-        return found
+    user = _loaded_user(request)
+    if user is not _NOT_LOADED:
+        return _id_of(user)
     if not _needs_lookup(request):
         return None
     return _id_of(await request.auser())

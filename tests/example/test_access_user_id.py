@@ -107,3 +107,17 @@ async def test_async_anonymous_request_does_not_touch_the_session(
     response = await async_client.get("/")
     assert response.asgi_request.session.accessed is False
     assert _access_user_id(logs) == "None"
+
+
+def test_login_post_logs_the_user_who_logged_in(client: Client, logs: pytest.LogCaptureFixture, owner: Any) -> None:
+    """login() replaces request.user: the login POST's access line names the user it logged in."""
+    response = client.post("/accounts/login/", {"username": "olivia", "password": "owner-password"})
+    assert response.status_code == 302
+    assert _access_user_id(logs) == str(owner.pk)
+
+
+def test_logout_post_logs_no_user(client: Client, logs: pytest.LogCaptureFixture, owner: Any) -> None:
+    """logout() replaces request.user with the anonymous user: the line says None, not the old id."""
+    client.force_login(owner)
+    client.post("/accounts/logout/")
+    assert _access_user_id(logs) == "None"

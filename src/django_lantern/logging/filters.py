@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django_lantern.context import UNKNOWN, RequestContext, current
+from django_lantern.context import NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.users import known_user_id
 
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
@@ -28,6 +28,10 @@ def add_context(record: logging.LogRecord) -> None:
     attrs.setdefault("route", ctx.route)
     attrs.setdefault("trace_id", ctx.trace_id)
     attrs.setdefault("span_id", ctx.span_id)
+    fields = ctx.fields  # from django_lantern.bind(); usually none: one identity test
+    if fields is not NO_FIELDS:
+        for name, value in fields.items():
+            attrs.setdefault(name, value)
 
 
 def _user_id(ctx: RequestContext) -> Any:

@@ -1,0 +1,74 @@
+"""One request id per management command run, so a cron job's lines belong together.
+
+Django has no "command started" signal, so :func:`install` (called once from
+``AppConfig.ready``) wraps ``BaseCommand.execute``: the system checks, the
+``handle()`` method and everything they log run inside a ``bind()`` context
+with a fresh id and ``command=<name>``. A command called from inside a request
+or a bind (``call_command`` in a view or a job) keeps that id and adds the field.
+
+``runserver`` and ``testserver`` are skipped by default (``COMMAND_REQUEST_ID_SKIP``):
+they serve requests, which get their own ids, and one id on hours of server
+lines would only mislead. ``COMMAND_REQUEST_ID = False`` turns it all off; both
+are read on each run, so ``override_settings`` works.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from django_lantern.binding import enter_context
+from django_lantern.context import current
+
+logger = logging.getLogger("django_lantern")
+
+_original_execute: Callable[..., Any] | None = None
+
+
+def command_name(command: BaseCommand) -> str:
+    """``migrate`` for ``django.core.management.commands.migrate.Command``."""
+    return type(command).__module__.rpartition(".")[2]
+
+
+def _wanted(name: str) -> bool:
+    try:
+        from django_lantern.conf import get_settings
+
+        cfg = get_settings()
+    except Exception:
+        # Invalid LANTERN settings: the system checks say so; the command itself must still run.
+        return False
+    return cfg.command_request_id and name not in cfg.command_request_id_skip
+
+
+def install() -> None:
+    """Wrap ``BaseCommand.execute`` once per process (idempotent)."""
+    global _original_execute
+    if _original_execute is not None:
+        return
+    original = _original_execute = BaseCommand.execute
+
+    @functools.wraps(original)
+    def execute(self: BaseCommand, *args: Any, **options: Any) -> Any:
+        name = command_name(self)
+        if not _wanted(name):
+            return original(self, *args, **options)
+        token = enter_context(None, {"command": name})
+        try:
+            return original(self, *args, **options)
+        finally:
+            current.reset(token)
+
+    BaseCommand.execute = execute  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Put Django's own ``execute`` back (for tests)."""
+    global _original_execute
+    if _original_execute is not None:
+        BaseCommand.execute = _original_execute  # type: ignore[method-assign]
+        _original_execute = None

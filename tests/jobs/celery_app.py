@@ -1,0 +1,71 @@
+"""The Celery app the worker tests run: ``celery -A tests.jobs.celery_app worker``.
+
+Configured from the environment by tests/test_celery_worker.py: the broker
+(Redis database 7), a queue of the test's own, LANTERN keys as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import django
+from django.apps import apps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.jobs.settings")
+if not apps.ready:  # the worker; the test process has set Django up already
+    django.setup()
+
+from celery import Celery
+
+from django_lantern.celery import instrument
+from django_lantern.context import get_request_id
+
+logger = logging.getLogger("tests.jobs")
+
+app = Celery("lantern_jobs", broker=os.environ.get("JOBS_BROKER_URL", "redis://127.0.0.1:6379/7"))
+app.conf.update(
+    task_default_queue=os.environ.get("JOBS_QUEUE", "lantern-jobs"),
+    # Keep Django's LOGGING (JSON on stdout with the context filter) as it is.
+    worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
+    broker_connection_retry_on_startup=True,
+    task_ignore_result=True,
+)
+instrument(app)
+
+if os.environ.get("JOBS_SENTRY_EVENTS"):
+    from tests.jobs.sentry_file import init_sentry_to_file
+
+    init_sentry_to_file(os.environ["JOBS_SENTRY_EVENTS"])
+
+if os.environ.get("JOBS_OTEL_SPANS"):
+    from tests.jobs.span_file import trace_to_file
+
+    trace_to_file(os.environ["JOBS_OTEL_SPANS"])
+
+
+@app.task(name="jobs.log_and_return")
+def log_and_return(tag: str) -> str:
+    logger.info("task body", extra={"tag": tag})
+    return get_request_id()
+
+
+@app.task(name="jobs.fail")
+def fail() -> None:
+    logger.info("about to fail")
+    raise ValueError("task failed on purpose")
+
+
+@app.task(bind=True, name="jobs.retry_once", max_retries=3)
+def retry_once(self: object) -> None:
+    retries = self.request.retries  # type: ignore[attr-defined]
+    logger.info("retry body", extra={"attempt": retries})
+    if retries < 1:
+        raise self.retry(countdown=0.2)  # type: ignore[attr-defined]
+
+
+@app.task(name="jobs.spawn_child")
+def spawn_child() -> None:
+    logger.info("parent body")
+    log_and_return.delay("child")

@@ -1,0 +1,20 @@
+"""Settings for the job subprocesses (management commands, Celery workers): JSON logs on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from django_lantern.logging import build_logging_config
+
+SECRET_KEY = "jobs-tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+INSTALLED_APPS = ["django_lantern", "tests.jobs"]
+MIDDLEWARE = ["django_lantern.middleware.LanternMiddleware"]
+ROOT_URLCONF = "tests.jobs.urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# The tests pass extra LANTERN keys as JSON (command id switches, the task metrics port).
+LANTERN = json.loads(os.environ.get("JOBS_LANTERN", "{}"))
+LOGGING = build_logging_config(log_format="json", level="INFO")

@@ -1,0 +1,128 @@
+"""Start and stop a real Celery worker (``tests.jobs.celery_app``) for a test.
+
+The worker runs in its own session with its output in a file; it is stopped
+with SIGTERM (a warm shutdown) and, if it is still there after a bounded wait,
+its process group (the worker and its pool children) gets SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = Path(sys.executable).parent / "celery"
+# Engineer 7's Redis database (COMMON.md: never another's, never FLUSHALL).
+BROKER_DB = 7
+
+
+def broker_url(redis_url: str) -> str:
+    """The shared Redis host of ``redis_url``, database 7."""
+    parts = urlsplit(redis_url)
+    return f"redis://{parts.hostname or '127.0.0.1'}:{parts.port or 6379}/{BROKER_DB}"
+
+
+def job_env(broker: str, queue: str, lantern: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.settings",
+        "PYTHONPATH": str(ROOT),
+        "JOBS_BROKER_URL": broker,
+        "JOBS_QUEUE": queue,
+        "JOBS_LANTERN": json.dumps(lantern or {}),
+        **extra,
+    }
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    queue: str
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The worker's JSON log records so far (a half-written last line is skipped)."""
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line))
+        return found
+
+    def task_lines(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line["logger"] == "lantern.task"]
+
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str, interval: float = 0.1
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.lines()):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(interval)
+        tail = self.log_path.read_text(errors="replace")[-3000:]
+        raise AssertionError(f"worker: {what} not seen within {timeout}s; output tail:\n{tail}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    # The pool children too, if any outlived the main process.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def run_worker(
+    broker: str, *, pool: str, concurrency: int = 1, lantern: dict[str, Any] | None = None, **env: str
+) -> Iterator[Worker]:
+    """A worker on a fresh queue of its own, ready to consume when this yields."""
+    queue = f"lantern-test-{uuid.uuid4().hex[:12]}"
+    log = tempfile.NamedTemporaryFile(prefix="lantern-celery-", suffix=".log", delete=False)  # noqa: SIM115
+    log_path = Path(log.name)
+    process = subprocess.Popen(
+        [
+            str(CELERY),
+            "-A",
+            "tests.jobs.celery_app",
+            "worker",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname={queue}@127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=job_env(broker, queue, lantern, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    worker = Worker(process, log_path, queue)
+    try:
+        worker.wait_for(lambda lines: any(line["message"].endswith(" ready.") for line in lines), 45, "ready")
+        yield worker
+    finally:
+        _stop(process)
+        log_path.unlink(missing_ok=True)

@@ -1,0 +1,31 @@
+"""A bad LANTERN value fails the process at start-up, with the message that names it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_unknown_key_stops_django_setup() -> None:
+    """django.setup() raises ImproperlyConfigured naming the key, instead of a 500 on every request."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.startup.bad_lantern_settings",
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ImproperlyConfigured" in proc.stderr
+    assert "REQUEST_ID_HEADDER" in proc.stderr
