@@ -18,6 +18,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from django_lantern.health.options import PROBE_DEFAULTS, ProbeOptions, parse_probe_options
 from django_lantern.networks import Network, parse_networks
 
 Networks = tuple[Network, ...]
@@ -50,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "READINESS_DATABASES": "__all__",
     "READINESS_CACHES": "__all__",
     "READINESS_CHECKS": [],
+    **PROBE_DEFAULTS,  # READINESS_NON_CRITICAL, ..._CHECK_TIMEOUTS, ..._DISK_PATH, ..._DISK_MIN_FREE
     "SHUTDOWN_DRAIN_SECONDS": 0.0,
     # Metrics
     "METRICS_ENABLED": True,
@@ -154,6 +156,9 @@ class LanternSettings:
     task_metrics_port: int | None = None
     task_metrics_address: str = "0.0.0.0"
     probe_paths: frozenset[str] = field(default=frozenset())
+    # "/readyz/": paths under it name one check (``/readyz/db:default``); "" when READYZ_PATH is None.
+    readyz_check_prefix: str = ""
+    probes: ProbeOptions = field(default_factory=ProbeOptions)
 
 
 class _Errors:
@@ -356,6 +361,8 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         task_metrics_port=task_port,
         task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
         probe_paths=healthz | readyz | metrics,
+        readyz_check_prefix=min(readyz, key=len) + "/" if readyz else "",
+        probes=parse_probe_options(raw, errors.add),
     )
     if (
         built.healthz_paths & built.readyz_paths

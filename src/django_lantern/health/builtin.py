@@ -1,0 +1,145 @@
+"""Built-in readiness checks, each opt-in by its dotted path in ``LANTERN["READINESS_CHECKS"]``.
+
+=============================================  ====================  ===============
+dotted path                                    check name            default timeout
+=============================================  ====================  ===============
+``django_lantern.health.builtin.MigrationsCheck``       ``migrations:default``  2 s
+``django_lantern.health.builtin.StorageCheck``          ``storage:default``     1 s
+``django_lantern.health.builtin.DiskSpaceCheck``        ``disk``                READINESS_TIMEOUT
+``django_lantern.health.builtin.CeleryBrokerCheck``     ``celery:broker``       1 s
+``django_lantern.health.builtin.CeleryWorkersCheck``    ``celery:workers``      1 s
+=============================================  ====================  ===============
+
+Each runs under the runner's rules like any check (its own thread, single
+flight, shared verdicts, its timeout enforced); ``READINESS_CHECK_TIMEOUTS``
+overrides a timeout and ``READINESS_NON_CRITICAL`` makes one non-critical.
+Failure messages are public-safe: counts and sizes, never a host or a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+
+from django_lantern.conf import get_settings
+from django_lantern.health.checks import CheckFailed, ReadinessCheck
+from django_lantern.health.database import DatabaseCheck
+
+
+class MigrationsCheck(ReadinessCheck):
+    """Every migration on disk is applied on the default database (for startup probes and rollouts).
+
+    Reads the migration table on a connection of its own (bounded
+    ``connect_timeout``, as ``db:<alias>``), closed after each run.
+    """
+
+    check_name = f"migrations:{DEFAULT_DB_ALIAS}"
+    kind = "migrations"
+    timeout = 2.0
+    alias = DEFAULT_DB_ALIAS
+
+    def prepare(self) -> None:
+        # Importing every app's migration modules is the slow part, once: before the first deadline.
+        from django.db.migrations.loader import MigrationLoader
+
+        MigrationLoader(None, ignore_no_migrations=True)
+
+    def run(self) -> None:
+        from django.db.migrations.executor import MigrationExecutor
+
+        opener = DatabaseCheck(self.alias)
+        opener.budget = self.budget
+        wrapper = opener._new_wrapper()
+        try:
+            executor = MigrationExecutor(wrapper)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        finally:
+            with contextlib.suppress(Exception):
+                wrapper.close()
+        if plan:
+            raise CheckFailed(f"{len(plan)} migration(s) not applied")
+
+
+class StorageCheck(ReadinessCheck):
+    """The default storage accepts a small, uniquely named file, reads it back and deletes it."""
+
+    check_name = "storage:default"
+    kind = "storage"
+    timeout = 1.0
+
+    def run(self) -> None:
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import storages
+
+        storage = storages["default"]
+        token = uuid.uuid4().hex
+        name = storage.save(f"lantern-readyz-{token}.txt", ContentFile(token.encode()))
+        try:
+            with storage.open(name, "rb") as stored:
+                if stored.read() != token.encode():
+                    raise CheckFailed("file not read back")
+        finally:
+            storage.delete(name)
+
+
+class DiskSpaceCheck(ReadinessCheck):
+    """The file system of ``READINESS_DISK_PATH`` has at least ``READINESS_DISK_MIN_FREE`` free."""
+
+    check_name = "disk"
+    kind = "disk"
+
+    def run(self) -> None:
+        options = get_settings().probes
+        path = options.disk_path or str(getattr(settings, "MEDIA_ROOT", "") or "") or os.getcwd()
+        usage = shutil.disk_usage(path)
+        if options.disk_min_free_bytes is not None:
+            needed = options.disk_min_free_bytes
+        else:
+            needed = math.ceil(usage.total * (options.disk_min_free_percent or 0.0) / 100)
+        if usage.free < needed:
+            raise CheckFailed(f"{usage.free} bytes free, under the {needed} required")
+
+
+def instrumented_celery_app() -> Any:
+    """The app given to ``django_lantern.celery.instrument()``; CheckFailed when there is none."""
+    from django_lantern import celery_worker
+
+    if not celery_worker._apps:
+        raise CheckFailed("Celery integration not instrumented")
+    return celery_worker._apps[0]
+
+
+class CeleryBrokerCheck(ReadinessCheck):
+    """The Celery broker accepts a connection (one try, bounded by the check's timeout)."""
+
+    check_name = "celery:broker"
+    kind = "celery"
+    timeout = 1.0
+
+    def run(self) -> None:
+        app = instrumented_celery_app()
+        with app.connection_for_write(connect_timeout=self.budget) as connection:
+            # max_retries=0 would mean "retry forever" in some kombu versions: one retry, bounded in time.
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=self.budget)
+
+
+class CeleryWorkersCheck(ReadinessCheck):
+    """At least one Celery worker answers a ping within the check's timeout."""
+
+    check_name = "celery:workers"
+    kind = "celery"
+    timeout = 1.0
+
+    def run(self) -> None:
+        app = instrumented_celery_app()
+        # limit=1: the first reply is enough, no need to wait for the others.
+        replies = app.control.ping(timeout=self.budget * 0.8, limit=1)
+        if not replies:
+            raise CheckFailed("no worker answered a ping")
