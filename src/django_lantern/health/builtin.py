@@ -26,7 +26,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from django_lantern.conf import get_settings
 from django_lantern.health.checks import CheckFailed, ReadinessCheck
@@ -37,7 +37,9 @@ class MigrationsCheck(ReadinessCheck):
     """Every migration on disk is applied on the default database (for startup probes and rollouts).
 
     Reads the migration table on a connection of its own (bounded
-    ``connect_timeout``, as ``db:<alias>``), closed after each run.
+    ``connect_timeout``, as ``db:<alias>``), closed after each run. Run it in
+    the check's thread only (the runner does): it stands in for that thread's
+    ``connections[alias]`` while it runs.
     """
 
     check_name = f"migrations:{DEFAULT_DB_ALIAS}"
@@ -57,12 +59,16 @@ class MigrationsCheck(ReadinessCheck):
         opener = DatabaseCheck(self.alias)
         opener.budget = self.budget
         wrapper = opener._new_wrapper()
+        # The recorder reads the table through the ORM, i.e. connections[alias]:
+        # for this (the check's own) thread alone, that is our wrapper.
+        connections[self.alias] = wrapper
         try:
             executor = MigrationExecutor(wrapper)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         finally:
             with contextlib.suppress(Exception):
                 wrapper.close()
+            del connections[self.alias]
         if plan:
             raise CheckFailed(f"{len(plan)} migration(s) not applied")
 
