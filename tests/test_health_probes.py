@@ -232,3 +232,20 @@ def test_duplicate_check_names_are_refused(settings: Any) -> None:
     settings.LANTERN = {"READINESS_CHECKS": [f"{HERE}.BrokenCheck", f"{HERE}.BrokenCheck"]}
     with pytest.raises(ImproperlyConfigured, match="BrokenCheck"):
         get_runner()
+
+
+def test_lantern_check_command_follows_non_critical_and_exclude(settings: Any) -> None:
+    """manage.py lantern_check ignores non-critical failures and accepts --exclude, like /readyz."""
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.LANTERN = {"READINESS_CHECKS": [f"{HERE}.BrokenCheck", f"{HERE}.OptionalCheck"]}
+    with pytest.raises(CommandError):
+        call_command("lantern_check", stdout=StringIO())
+    out = StringIO()
+    call_command("lantern_check", "--exclude", BROKEN, stdout=out)
+    body = json.loads(out.getvalue())
+    assert body["status"] == "ready" and body["checks"]["custom:OptionalCheck"]["critical"] is False
+    assert BROKEN not in body["checks"]
