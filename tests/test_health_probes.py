@@ -249,3 +249,12 @@ def test_lantern_check_command_follows_non_critical_and_exclude(settings: Any) -
     body = json.loads(out.getvalue())
     assert body["status"] == "ready" and body["checks"]["custom:OptionalCheck"]["critical"] is False
     assert BROKEN not in body["checks"]
+
+
+def test_unknown_probe_names_are_system_check_e003(settings: Any) -> None:
+    """manage.py check reports an unknown READINESS_NON_CRITICAL name as lantern.E003, naming it."""
+    from django_lantern.checks import check_dotted_paths
+
+    settings.LANTERN = {"READINESS_NON_CRITICAL": ["cache:typo"]}
+    messages = check_dotted_paths()
+    assert [m.id for m in messages] == ["lantern.E003"] and "cache:typo" in messages[0].msg

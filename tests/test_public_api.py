@@ -60,8 +60,10 @@ def test_url_names_and_paths() -> None:
     assert {p.name for p in importlib.import_module("django_lantern.urls").urlpatterns} == {
         "healthz",
         "readyz",
+        "readyz-check",  # /readyz/<check> (docs/health.md)
         "metrics",
     }
+    assert reverse("lantern:readyz-check", args=["db:default"]) in ("/readyz/db:default", "/readyz/db:default/")
 
 
 def test_importing_the_logging_helpers_reads_no_settings() -> None:

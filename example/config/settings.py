@@ -108,6 +108,10 @@ LANTERN = {
     "READINESS_TIMEOUT": float(os.environ.get("LANTERN_READINESS_TIMEOUT", "0.5")),
     # Probes every few seconds would drown the access log; keep 1 in 100.
     "ACCESS_LOG_SAMPLE_PATHS": {r"^/(healthz|readyz)/?$": 0.01} if not DEBUG else {},
+    # The Kubernetes startup probe asks for /readyz/migrations:default (docs/health.md).
+    "READINESS_CHECKS": ["django_lantern.health.builtin.MigrationsCheck"]
+    if os.environ.get("LANTERN_MIGRATIONS_CHECK") == "1"
+    else [],
 }
 
 LOGGING = build_logging_config(debug=DEBUG)
