@@ -14,6 +14,8 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
 from django_lantern import celery_worker
+from django_lantern.health.builtin import CeleryWorkersCheck
+from django_lantern.health.checks import CheckFailed
 from django_lantern.health.registry import get_runner
 from tests.conftest import CORE_URLS
 from tests.helpers.servers import free_port
@@ -174,8 +176,11 @@ def test_celery_broker_reachable_and_no_worker(client: Client, settings: Any, ce
     celery_app.conf.broker_url = f"redis://{redis.hostname}:{redis.port or 6379}/15"
     settings.LANTERN = {"READINESS_CHECKS": CELERY_CHECKS}
     assert _readyz(client, "celery:broker")[0] == 200
-    status, entry = _readyz(client, "celery:workers")
-    assert status == 503 and entry["error"] == "no worker answered a ping"
+    assert _readyz(client, "celery:workers")[0] == 503
+    check = CeleryWorkersCheck("celery:workers")
+    check.budget = 1.0
+    with pytest.raises(CheckFailed, match="no worker answered a ping"):
+        check.run()
 
 
 @pytest.mark.django_db
@@ -200,3 +205,36 @@ def test_celery_workers_answer_from_a_real_worker(client: Client, settings: Any,
     with run_worker(broker, pool="solo"):
         status, entry = _readyz(client, "celery:workers")
     assert status == 200 and entry["ok"] is True
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("check_class", ["CeleryBrokerCheck", "CeleryWorkersCheck"])
+def test_celery_checks_are_bounded_against_a_black_holed_broker(celery_app: Any, check_class: str) -> None:
+    """A broker that accepts and never answers frees the check's thread within a few timeouts, not minutes."""
+    import threading
+
+    from django.utils.module_loading import import_string
+
+    from tests.helpers.fault_proxy import FaultProxy
+
+    redis = urlsplit(require_redis())
+    with FaultProxy(redis.port or 6379, redis.hostname or "127.0.0.1") as proxy:
+        celery_app.conf.broker_url = f"redis://127.0.0.1:{proxy.port}/15"
+        proxy.black_hole()
+        check = import_string(BUILTIN + check_class)(check_class)
+        check.budget = 0.5
+        outcome: list[BaseException | None] = []
+
+        def attempt() -> None:
+            try:
+                check.run()
+            except BaseException as exc:
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(5)  # measured 20 s and more before the socket timeouts were set
+        assert not thread.is_alive()
+        assert outcome and outcome[0] is not None

@@ -258,3 +258,16 @@ def test_unknown_probe_names_are_system_check_e003(settings: Any) -> None:
     settings.LANTERN = {"READINESS_NON_CRITICAL": ["cache:typo"]}
     messages = check_dotted_paths()
     assert [m.id for m in messages] == ["lantern.E003"] and "cache:typo" in messages[0].msg
+
+
+def test_asgi_handler_answers_per_check_paths_on_the_loop() -> None:
+    """LanternASGIHandler treats /readyz/<check> as a probe (no thread per request); other paths are not."""
+    from django_lantern.health.asgi import LanternASGIHandler
+
+    def scope(path: str) -> dict[str, Any]:
+        return {"type": "http", "path": path, "root_path": ""}
+
+    assert LanternASGIHandler._is_probe(scope("/readyz/db:default"))
+    assert LanternASGIHandler._is_probe(scope("/readyz/anything-at-all"))  # 404 from the view, still on the loop
+    assert not LanternASGIHandler._is_probe(scope("/readyzz/db:default"))
+    assert not LanternASGIHandler._is_probe(scope("/healthz/db:default"))

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import shutil
+import time
 import uuid
 from typing import Any
 
@@ -122,30 +123,57 @@ def instrumented_celery_app() -> Any:
     return celery_worker._apps[0]
 
 
-class CeleryBrokerCheck(ReadinessCheck):
-    """The Celery broker accepts a connection (one try, bounded by the check's timeout)."""
+def bounded_connection(app: Any, budget: float) -> Any:
+    """A broker connection whose every wait is bounded by ``budget``.
 
-    check_name = "celery:broker"
+    ``connect_timeout`` bounds opening it; on the Redis transport the socket
+    timeouts bound each read too (without them a broker that accepts and
+    never answers held the check's thread for as long as the kernel keeps the
+    connection; measured over 20 s against a black hole).
+    """
+    options = {
+        **(app.conf.broker_transport_options or {}),
+        "socket_timeout": budget,
+        "socket_connect_timeout": budget,
+    }
+    return app.connection_for_write(connect_timeout=budget, transport_options=options)
+
+
+class _CeleryCheck(ReadinessCheck):
     kind = "celery"
     timeout = 1.0
 
+    def prepare(self) -> None:
+        # Loading the transport's modules (kombu, redis-py) takes a while, once: before the first deadline.
+        with contextlib.suppress(Exception), bounded_connection(instrumented_celery_app(), self.budget) as conn:
+            conn.transport  # noqa: B018  (creates the transport, no network)
+
+
+class CeleryBrokerCheck(_CeleryCheck):
+    """The Celery broker accepts a connection (one try, bounded by the check's timeout)."""
+
+    check_name = "celery:broker"
+
     def run(self) -> None:
-        app = instrumented_celery_app()
-        with app.connection_for_write(connect_timeout=self.budget) as connection:
+        with bounded_connection(instrumented_celery_app(), self.budget) as connection:
             # max_retries=0 would mean "retry forever" in some kombu versions: one retry, bounded in time.
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=self.budget)
 
 
-class CeleryWorkersCheck(ReadinessCheck):
+class CeleryWorkersCheck(_CeleryCheck):
     """At least one Celery worker answers a ping within the check's timeout."""
 
     check_name = "celery:workers"
-    kind = "celery"
-    timeout = 1.0
 
     def run(self) -> None:
         app = instrumented_celery_app()
-        # limit=1: the first reply is enough, no need to wait for the others.
-        replies = app.control.ping(timeout=self.budget * 0.8, limit=1)
+        # The replies' wait overshoots by tens of milliseconds (more past 1 s on
+        # Redis, which polls in whole seconds): leave a quarter of the budget.
+        deadline = time.monotonic() + self.budget * 0.75
+        with bounded_connection(app, self.budget) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=self.budget)
+            # What is left of the budget, for the replies; limit=1: the first one ends the wait.
+            wait = max(0.05, deadline - time.monotonic())
+            replies = app.control.ping(timeout=wait, limit=1, connection=connection)
         if not replies:
             raise CheckFailed("no worker answered a ping")
