@@ -118,3 +118,54 @@ def test_module_prints_the_uvicorn_config_path() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()) == UVICORN_LOG_CONFIG and UVICORN_LOG_CONFIG.is_file()
+
+
+def test_runserver_writes_one_line_per_request(tmp_path: Path) -> None:
+    """Under runserver the per-request django.server line is gone: the access line, with its id, is the one line."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers.servers import EXAMPLE, free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LANTERN_LOG_FORMAT": "json",
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
+    }
+    output = tmp_path / "runserver.log"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+            cwd=EXAMPLE,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline and proc.poll() is None, output.read_text()
+                    time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{port}/missing-page/", timeout=10).status_code == 404
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+    records = [json.loads(line) for line in output.read_text().splitlines() if line.startswith("{")]
+    assert not [r for r in records if r["logger"] == "django.server"], records
+    for path in ("/", "/missing-page/"):
+        lines = [r for r in records if r["logger"] == "access" and f"path={path} " in r["message"]]
+        assert len(lines) == 1 and lines[0]["request_id"] not in ("", "-")

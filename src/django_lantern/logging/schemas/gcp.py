@@ -140,8 +140,8 @@ class GcpFormatter(SchemaFormatter):
         stack = fields.get("stack") or fields.get("stack_info")
         if stack:
             out["stack_trace"] = stack
-        out = self.renamed(out)
-        return keep_collisions(out, add_extras(out, extras))
+        collisions = add_extras(out, extras)
+        return keep_collisions(self.renamed(out), collisions)
 
     def _http_request(self, fields: dict[str, Any]) -> dict[str, Any]:
         http: dict[str, Any] = {"requestMethod": fields.get("method"), "requestUrl": fields.get("path")}
