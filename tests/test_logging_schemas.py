@@ -193,8 +193,14 @@ def test_gcp_special_fields(request_context: RequestContext, monkeypatch: pytest
 
 @pytest.mark.parametrize(
     ("level", "severity"),
-    [(logging.DEBUG, "DEBUG"), (logging.INFO, "INFO"), (logging.WARNING, "WARNING"), (logging.ERROR, "ERROR")]
-    + [(logging.CRITICAL, "CRITICAL"), (25, "DEFAULT")],
+    [
+        (logging.DEBUG, "DEBUG"),
+        (logging.INFO, "INFO"),
+        (logging.WARNING, "WARNING"),
+        (logging.ERROR, "ERROR"),
+        (logging.CRITICAL, "CRITICAL"),
+        (25, "DEFAULT"),
+    ],
 )
 def test_gcp_severity(level: int, severity: str) -> None:
     """Every level maps to a LogSeverity name; an unknown custom level is DEFAULT."""
