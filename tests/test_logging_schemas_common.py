@@ -183,7 +183,9 @@ def test_build_logging_config_dispatches_every_schema(
     try:
         logging.getLogger("schema.dispatch").warning("hello", extra={"logger_probe": 1})
     finally:
-        logging.config.dictConfig(build_logging_config(log_format="json", server_loggers=False))
+        from django.conf import settings
+
+        logging.config.dictConfig(settings.LOGGING)
     line = strict_loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert flatten(line).get("renamed_probe") == 1 and "logger_probe" not in flatten(line)
     assert {"json": "ts", "ecs": "@timestamp", "gcp": "time", "datadog": "timestamp"}[name] in line

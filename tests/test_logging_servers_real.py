@@ -63,6 +63,9 @@ def test_every_line_is_json_with_one_access_line_per_request(kind: str, log_form
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
         "WEB_CONCURRENCY": "2",
+        # SQLite and local memory: these requests need no shared service.
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
     }
     # The example's own server configuration, as `make run` uses it.
     args = ["-c", "gunicorn.conf.py"] if kind == "gunicorn" else ["--log-config", str(UVICORN_LOG_CONFIG)]
@@ -136,6 +139,8 @@ def test_runserver_writes_one_line_per_request(tmp_path: Path) -> None:
         "LANTERN_LOG_FORMAT": "json",
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
     }
     output = tmp_path / "runserver.log"
     with output.open("wb") as sink:
