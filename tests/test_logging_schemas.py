@@ -185,7 +185,7 @@ def test_gcp_special_fields(request_context: RequestContext, monkeypatch: pytest
     assert line["logging.googleapis.com/trace"] == f"projects/acme-prod/traces/{TRACE_ID}"
     assert line["logging.googleapis.com/spanId"] == SPAN_ID
     assert line["logging.googleapis.com/labels"] == {"request_id": "rid-abc"}
-    assert line["logging.googleapis.com/sourceLocation"] == {"file": __file__, "line": "42", "function": "place_order"}
+    assert line["logging.googleapis.com/sourceLocation"] == {"file": __file__, "line": 42, "function": "place_order"}
     special = {key for key in line if key.startswith("logging.googleapis.com/")} | {"severity", "time", "httpRequest"}
     assert special <= GCP_SPECIAL_FIELDS
     assert "request_id" not in line and "trace_id" not in line  # one name per field

@@ -124,7 +124,7 @@ class GcpFormatter(SchemaFormatter):
             out[LABELS_KEY] = {"request_id": fields["request_id"]}
         out[SOURCE_KEY] = {
             "file": truncate(str(record.pathname), 512),
-            "line": str(record.lineno),  # int64: a string in protobuf JSON
+            "line": record.lineno,  # a number, as google-cloud-logging's own handler writes it
         }
         if record.funcName:
             out[SOURCE_KEY]["function"] = truncate(str(record.funcName), 256)
