@@ -130,11 +130,9 @@ def keep_collisions(out: dict[str, Any], collisions: Mapping[str, Any]) -> dict[
     return out
 
 
-def sorted_deep(value: Any) -> Any:
-    """Objects with their keys sorted at every level (lists keep their order)."""
-    if isinstance(value, dict):
-        return {key: sorted_deep(value[key]) for key in sorted(value)}
-    return value
+def sorted_deep(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` with its keys sorted at every level of nested objects (lists keep their order)."""
+    return {key: sorted_deep(item) if type(item) is dict else item for key, item in sorted(value.items())}
 
 
 class SchemaFormatter(JsonFormatter):

@@ -31,6 +31,7 @@ from django_lantern.logging.schemas.base import (
 # The version ecs-logging-python declares: the fields below are in every ECS
 # release since (http.request.id since 1.10; ECS only adds fields).
 ECS_VERSION = "1.6.0"
+HEAD = ("@timestamp", "log.level", "message", "ecs.version")
 
 
 class EcsFormatter(SchemaFormatter):
@@ -95,9 +96,9 @@ class EcsFormatter(SchemaFormatter):
         # As ecs-logging does: a field without a value is left out, not null.
         flat = self.renamed({key: value for key, value in flat.items() if value is not None})
         # Spec order: the three indexed fields, ecs.version, then the rest nested and sorted.
-        head = {key: flat.pop(key) for key in ("@timestamp", "log.level", "message", "ecs.version") if key in flat}
-        rest = sorted_deep(keep_collisions(nest(flat), collisions))
-        return {**head, **rest}
+        line: dict[str, Any] = {key: flat.pop(key) for key in HEAD if key in flat}
+        line.update(sorted_deep(keep_collisions(nest(flat), collisions)))
+        return line
 
     def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:
         payload = super().fallback_payload(record, exc)
