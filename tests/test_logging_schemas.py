@@ -336,3 +336,41 @@ def test_datadog_error_attributes() -> None:
     flat = flatten(strict_loads(DatadogFormatter().format(make_record(level=logging.ERROR, exc=OSError("disk")))))
     assert flat["error.kind"] == "OSError" and flat["error.message"] == "disk"
     assert flat["error.stack"].startswith("Traceback") and flat["status"] == "error"
+
+
+# Datadog's log attributes: reserved (docs "Reserved attributes") and standard ("Default standard
+# attribute list"), plus the tracer's correlation attributes (ddtrace LOG_ATTR_*).
+DATADOG_RESERVED = frozenset({"host", "service", "status", "message", "timestamp", "trace_id", "source"})
+DATADOG_STANDARD = frozenset(
+    {
+        "logger.name",
+        "logger.thread_name",
+        "http.method",
+        "http.status_code",
+        "http.request_id",
+        "http.useragent",
+        "http.url_details.path",
+        "network.client.ip",
+        "usr.id",
+        "duration",
+        "error.kind",
+        "error.message",
+        "error.stack",
+    }
+)
+DDTRACE_CORRELATION = frozenset({"dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version"})
+# Not a log standard attribute: the APM span tag of the same meaning, so facets line up with traces.
+DATADOG_SPAN_TAGS = frozenset({"http.route"})
+
+
+def test_datadog_writes_only_datadog_names(request_context: RequestContext) -> None:
+    """Without extras, every attribute of an access line with an exception is a Datadog name."""
+    record = access_record()
+    try:
+        raise RuntimeError("x")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    flat = flatten(strict_loads(DatadogFormatter().format(record)))
+    allowed = DATADOG_RESERVED | DATADOG_STANDARD | DDTRACE_CORRELATION | DATADOG_SPAN_TAGS
+    assert set(flat) <= allowed, set(flat) - allowed
+    assert set(flat) >= DDTRACE_CORRELATION
