@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     # Proxies whose X-Forwarded-For / Forwarded is believed for the client's
     # address (CIDRs). Empty: those headers are ignored and REMOTE_ADDR is the client.
     "TRUSTED_PROXIES": [],
+    # Headers read, in order, when REQUEST_ID_HEADER is absent (migrating from
+    # django-guid: ["X-Correlation-ID"]); same validation and trust rules.
+    "REQUEST_ID_FALLBACK_HEADERS": [],
     # Access log
     "ACCESS_LOGGER": "access",
     "ACCESS_LOG_SKIP_PATHS": [],
@@ -91,6 +94,8 @@ DEFAULTS: dict[str, Any] = {
     "TASK_LOGGER": "lantern.task",
     "TASK_METRICS_PORT": None,
     "TASK_METRICS_ADDRESS": "0.0.0.0",
+    # Cloud Logging's trace field needs the project; GOOGLE_CLOUD_PROJECT wins.
+    "GCP_PROJECT": None,
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -121,6 +126,7 @@ class LanternSettings:
     request_id_from_trace: bool
     request_id_trusted_networks: tuple[Network, ...] | None
     trusted_proxies: tuple[Network, ...]
+    request_id_fallback_meta_keys: tuple[str, ...]
     access_logger: str
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
@@ -212,6 +218,14 @@ def _trusted_networks(
     return networks
 
 
+def _fallback_meta_keys(value: object, errors: _Errors) -> tuple[str, ...]:
+    key = "REQUEST_ID_FALLBACK_HEADERS"
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _HEADER_NAME.fullmatch(v) for v in value):
+        errors.add(key, value, 'a list of HTTP header names such as ["X-Correlation-ID"]')
+        return ()
+    return tuple(_header_to_meta_key(name) for name in value)
+
+
 def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, list[str]]:
     """Merge ``user`` over the defaults; return the settings and any errors."""
     errors = _Errors()
@@ -292,6 +306,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         errors.add("METRICS_MAX_LABEL_SETS", max_label_sets, "a whole number >= 1")
         max_label_sets = DEFAULTS["METRICS_MAX_LABEL_SETS"]
 
+    string("GCP_PROJECT", allow_none=True)  # validated here, read by the gcp log formatter
     field_max = raw["LOG_FIELD_MAX_LENGTH"]
     if isinstance(field_max, bool) or not isinstance(field_max, int) or field_max < 64:
         errors.add("LOG_FIELD_MAX_LENGTH", field_max, "a whole number >= 64")
@@ -322,6 +337,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         request_id_from_trace=boolean("REQUEST_ID_FROM_TRACE"),
         request_id_trusted_networks=_trusted_networks(raw["REQUEST_ID_TRUSTED_NETWORKS"], errors),
         trusted_proxies=_trusted_networks(raw["TRUSTED_PROXIES"], errors, "TRUSTED_PROXIES") or (),
+        request_id_fallback_meta_keys=_fallback_meta_keys(raw["REQUEST_ID_FALLBACK_HEADERS"], errors),
         access_logger=string("ACCESS_LOGGER") or "access",
         access_log_skip=_compile_patterns("ACCESS_LOG_SKIP_PATHS", raw["ACCESS_LOG_SKIP_PATHS"], errors),
         access_log_sample=tuple(samples),

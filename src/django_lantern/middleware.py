@@ -66,6 +66,15 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
     return kind
 
 
+def _fallback_request_id(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``REQUEST_ID_FALLBACK_HEADERS`` that was sent (validated by the caller)."""
+    for key in keys:
+        value = meta.get(key)
+        if value is not None:
+            return str(value)
+    return None
+
+
 def _record_exception(span: Any, exc: BaseException) -> None:
     if span is not None:
         tracing.record_exception(span.span, exc)
@@ -170,6 +179,8 @@ class LanternMiddleware:
         rid = None
         if cfg.trust_request_id_header:
             incoming = request.META.get(cfg.request_id_meta_key)
+            if incoming is None and cfg.request_id_fallback_meta_keys:
+                incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
             trusted = cfg.request_id_trusted_networks
             # An empty header counts as sent: it is not 1 to 128 characters, so it
             # is replaced with a warning like any other invalid value.
