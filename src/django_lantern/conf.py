@@ -82,6 +82,12 @@ DEFAULTS: dict[str, Any] = {
         "192.168.0.0/16",
         "fc00::/7",
     ],
+    # Tracing (django_lantern.tracing): hooks are callables or dotted paths to them,
+    # request_hook(span, request) and response_hook(span, request, response).
+    "TRACING_REQUEST_HOOK": None,
+    "TRACING_RESPONSE_HOOK": None,
+    "TRACING_QUERY_SPANS": False,
+    "TRACING_QUERY_MAX_LENGTH": 2048,
     # Scrubbing
     "SCRUBBER_CLASS": "django_lantern.scrubbing.Scrubber",
     "SCRUB_EXTRA_KEYS": [],
@@ -157,6 +163,10 @@ class LanternSettings:
     task_metrics_port: int | None = None
     task_metrics_address: str = "0.0.0.0"
     probe_paths: frozenset[str] = field(default=frozenset())
+    tracing_request_hook: Any = None
+    tracing_response_hook: Any = None
+    tracing_query_spans: bool = False
+    tracing_query_max_length: int = 2048
 
 
 class _Errors:
@@ -312,6 +322,17 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         errors.add("LOG_FIELD_MAX_LENGTH", field_max, "a whole number >= 64")
         field_max = DEFAULTS["LOG_FIELD_MAX_LENGTH"]
 
+    hooks = {}
+    for key in ("TRACING_REQUEST_HOOK", "TRACING_RESPONSE_HOOK"):
+        hooks[key] = raw[key]
+        if hooks[key] is not None and not callable(hooks[key]) and not (isinstance(hooks[key], str) and hooks[key]):
+            errors.add(key, hooks[key], "None, a callable, or the dotted path of one")
+            hooks[key] = None
+    query_max = raw["TRACING_QUERY_MAX_LENGTH"]
+    if isinstance(query_max, bool) or not isinstance(query_max, int) or query_max < 64:
+        errors.add("TRACING_QUERY_MAX_LENGTH", query_max, "a whole number >= 64")
+        query_max = DEFAULTS["TRACING_QUERY_MAX_LENGTH"]
+
     namespace = raw["METRICS_NAMESPACE"]
     if not isinstance(namespace, str) or (namespace and not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", namespace)):
         errors.add("METRICS_NAMESPACE", namespace, 'a Prometheus name prefix such as "myapp", or ""')
@@ -368,6 +389,10 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         task_metrics_port=task_port,
         task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
         probe_paths=healthz | readyz | metrics,
+        tracing_request_hook=hooks["TRACING_REQUEST_HOOK"],
+        tracing_response_hook=hooks["TRACING_RESPONSE_HOOK"],
+        tracing_query_spans=boolean("TRACING_QUERY_SPANS"),
+        tracing_query_max_length=query_max,
     )
     if (
         built.healthz_paths & built.readyz_paths
