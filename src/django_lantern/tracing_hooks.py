@@ -147,41 +147,42 @@ def _set_scrubbed(span: Any, attrs: dict[str, Any]) -> None:
         span.set_attributes(cleaned)
 
 
+def _record(span: Any, prefix: str, pattern: re.Pattern[str] | None, headers: Iterable[tuple[str, Any]]) -> None:
+    if pattern is not None:
+        _set_scrubbed(span, header_capture().attributes(prefix, pattern, headers))
+
+
+def _call(where: str, hook: Hook | None, *args: Any) -> None:
+    if hook is not None:
+        try:
+            hook(*args)
+        except Exception as exc:
+            report_internal_error(where, exc)
+
+
 def on_start(span: Any, request: Any) -> None:
     """Request headers, then the request hook. Never raises."""
     try:
         if not span.is_recording():
             return
-        capture = header_capture()
-        if capture.request is not None:
-            headers = request_headers(request.META)
-            _set_scrubbed(span, capture.attributes("http.request.header", capture.request, headers))
+        _record(span, "http.request.header", header_capture().request, request_headers(request.META))
         hook = _current_hooks()[0]
     except Exception as exc:
         report_internal_error("tracing_headers", exc)
         return
-    if hook is not None:
-        try:
-            hook(span, request)
-        except Exception as exc:
-            report_internal_error("tracing_request_hook", exc)
+    _call("tracing_request_hook", hook, span, request)
 
 
 def on_end(span: Any, request: Any, response: Any) -> None:
-    """Response headers, then the response hook. Never raises."""
+    """Response headers, then the response hook (``response`` is None if there is none). Never raises."""
     try:
         if not span.is_recording():
             return
-        capture = header_capture()
-        if capture.response is not None and response is not None:
+        if response is not None:
             headers = ((name.lower(), value) for name, value in response.headers.items())
-            _set_scrubbed(span, capture.attributes("http.response.header", capture.response, headers))
+            _record(span, "http.response.header", header_capture().response, headers)
         hook = _current_hooks()[1]
     except Exception as exc:
         report_internal_error("tracing_headers", exc)
         return
-    if hook is not None:
-        try:
-            hook(span, request, response)
-        except Exception as exc:
-            report_internal_error("tracing_response_hook", exc)
+    _call("tracing_response_hook", hook, span, request, response)
