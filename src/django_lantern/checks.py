@@ -88,7 +88,7 @@ def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 @register(Tags.compatibility)
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``READINESS_CHECKS`` and ``SCRUBBER_CLASS`` resolve, built exactly as at run time.
+    """``READINESS_CHECKS``, ``SCRUBBER_CLASS`` and the tracing hooks resolve, built exactly as at run time.
 
     Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
     scrubbed with the defaults instead of your scrubber.
