@@ -98,3 +98,12 @@ def test_multiprocess_mode_does_not_look_exemplars_up(
     assert not exemplars.supported()
     recorder.request_finished("GET", "traced/plain/", 200, 0.01, probe=False)
     assert calls == [1]
+
+
+async def test_async_path_carries_the_exemplar_too(traced: Any, async_client: Any) -> None:
+    """Under ASGI the middleware's async path observes latency with the same exemplar."""
+    response = await async_client.get("/traced/plain/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+    assert response.status_code == 200
+    metrics = await async_client.get("/metrics", headers={"accept": OPENMETRICS})
+    found = latency_exemplars(metrics.content.decode())
+    assert {e.labels["trace_id"] for labels, e in found if labels["route"] == "traced/plain/"} == {TRACE_ID}

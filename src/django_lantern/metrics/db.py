@@ -71,32 +71,39 @@ def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwarg
     _count_connection(connection.alias, failed=False)
 
 
-_original_connect: Callable[[BaseDatabaseWrapper], None] | None = None
+# (Django's method, our wrapper) while installed.
+_wrapped_connect: tuple[Callable[[BaseDatabaseWrapper], None], Callable[[BaseDatabaseWrapper], None]] | None = None
 
 
 def _wrap_connect() -> None:
     """Count failed connection attempts; idempotent."""
-    global _original_connect
-    if _original_connect is not None:
+    global _wrapped_connect
+    if _wrapped_connect is not None:
         return
-    original = _original_connect = BaseDatabaseWrapper.connect
+    original = BaseDatabaseWrapper.connect
 
     @functools.wraps(original)
     def connect(self: BaseDatabaseWrapper) -> None:
         try:
             original(self)
         except Exception:
-            _count_connection(self.alias, failed=True)
+            # Only while installed: after uninstall() it may remain inside another wrapper.
+            if _wrapped_connect is not None and _wrapped_connect[1] is connect:
+                _count_connection(self.alias, failed=True)
             raise
 
+    _wrapped_connect = (original, connect)
     setattr(BaseDatabaseWrapper, "connect", connect)  # noqa: B010  (mypy refuses a method assignment)
 
 
 def _unwrap_connect() -> None:
-    global _original_connect
-    if _original_connect is not None:
-        setattr(BaseDatabaseWrapper, "connect", _original_connect)  # noqa: B010
-        _original_connect = None
+    """Restore Django's method, unless someone (sentry-sdk...) wrapped ours since: theirs stays, ours then idles."""
+    global _wrapped_connect
+    if _wrapped_connect is not None:
+        original, ours = _wrapped_connect
+        if BaseDatabaseWrapper.connect is ours:
+            setattr(BaseDatabaseWrapper, "connect", original)  # noqa: B010
+        _wrapped_connect = None
 
 
 def install() -> None:
