@@ -5,8 +5,8 @@ The environment of a pod is often shared with other services and carries
 
 - ``OTEL_TRACES_EXPORTER``: a comma-separated list; ``otlp`` (default),
   ``console`` and ``none`` are built in, and any other name is looked up in
-  the SDK's ``opentelemetry_traces_exporter`` entry points (``zipkin_json``
-  once its package is installed, ``otlp_proto_grpc``...);
+  the SDK's ``opentelemetry_traces_exporter`` entry points (``otlp_proto_grpc``,
+  or the name a Zipkin or vendor exporter package registers);
 - ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, else ``OTEL_EXPORTER_OTLP_PROTOCOL``:
   ``http/protobuf`` (default) or ``grpc``; ``grpc`` needs the
   ``django-lantern[otel-grpc]`` extra, and without it start-up fails with a
