@@ -32,7 +32,7 @@ test-walk: $(STAMP)
 
 # The documentation site (MkDocs Material), warnings are errors.
 docs: $(VENV)/.docs
-	$(BIN)/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 $(VENV)/.docs: pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet --group docs
