@@ -7,7 +7,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test test-system test-walk lint format bench docs dist wheel-smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/django_lantern/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[orjson,postgres,redis]" --group test --group lint
@@ -21,7 +21,7 @@ run: $(STAMP)
 	cd example && ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not system" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not system and not walk" $(PYTEST_ARGS)
 
 test-system: $(STAMP)
 	$(BIN)/python -m pytest -q -m system tests/system $(PYTEST_ARGS)
