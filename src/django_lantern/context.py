@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+__all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
+
 UNKNOWN = "-"
 
 
