@@ -114,3 +114,12 @@ def test_logout_form_sits_in_the_header(client: Client, owner: Any) -> None:
     body = client.get("/").content.decode()
     header = body.split("<header", 1)[1].split("</header>", 1)[0]
     assert re.search(r'<span>olivia</span>\s*<form method="post" action="/accounts/logout/" class="inline">', header)
+
+
+def test_csrf_failure_page_quotes_its_request_id() -> None:
+    """A form posted without its CSRF token gets the example's page, with the request id, not Django's bare one."""
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert b"This form has expired" in response.content
+    assert _quoted_id(response) == response.headers["X-Request-Id"]
