@@ -48,6 +48,7 @@ PUBLIC_ALL = {
 INTERNAL = {
     "django_lantern.apps",
     "django_lantern.checks",
+    "django_lantern.client_ip",
     "django_lantern.errors",
     "django_lantern.health",
     "django_lantern.health.registry",
