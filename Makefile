@@ -54,8 +54,8 @@ wheel-smoke: dist
 	$(BIN)/python .ci/wheel_smoke.py dist
 
 lint: $(STAMP)
-	$(BIN)/ruff check src example tests bench
-	$(BIN)/ruff format --check src example tests bench
+	$(BIN)/ruff check src example tests bench .ci
+	$(BIN)/ruff format --check src example tests bench .ci
 	PYTHONPATH=example $(BIN)/mypy
 
 format: $(STAMP)
