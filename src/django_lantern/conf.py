@@ -20,6 +20,8 @@ from django.core.signals import setting_changed
 
 from django_lantern.networks import Network, parse_networks
 
+__all__ = ["LanternSettings", "get_settings"]
+
 Networks = tuple[Network, ...]
 
 DEFAULTS: dict[str, Any] = {

@@ -40,6 +40,8 @@ from django_lantern.networks import peer_in
 from django_lantern.streaming import bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
+__all__ = ["LanternMiddleware"]
+
 logger = logging.getLogger("django_lantern.request_id")
 
 # The chapter's access line; every client-supplied value is escaped first.

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from django_lantern.conf import LanternSettings
 
+__all__ = ["configure", "disable", "enable"]
+
 MISSING_EXTRA = (
     "django_lantern.tracing needs the OpenTelemetry SDK and OTLP/HTTP exporter, which are not installed; "
     "install them with: pip install 'django-lantern[otel]'"

@@ -14,6 +14,8 @@ import uuid
 from django.core.cache import caches
 from django.db import connections
 
+__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
+
 
 class CheckFailed(Exception):
     """Raise from ``run()`` with a short, public reason (no hosts, no secrets)."""

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+__all__ = ["SkipRunserverRequestLines", "gunicorn_logconfig_dict", "uvicorn_log_config"]
+
 UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn.json")
 
 # runserver's per-request line (``WSGIRequestHandler.log_request``): the

@@ -28,6 +28,8 @@ from django_lantern.context import UNKNOWN, current
 from django_lantern.logging.filters import CONTEXT_FIELDS
 from django_lantern.users import known_user_id
 
+__all__ = ["add_request_context", "configure_structlog", "processors", "render_to_stdlib"]
+
 # LogRecord attributes: an ``extra`` with one of these names makes logging
 # raise, so such event keys are renamed with this prefix instead.
 _RECORD_ATTRS = frozenset(
