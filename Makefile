@@ -5,28 +5,57 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-system lint format bench clean
+.PHONY: run test test-system test-walk lint format bench docs dist wheel-smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/django_lantern/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[orjson,postgres,redis]" --group test --group lint
 	touch $(STAMP)
 
+# Served as production would (DEBUG off, static files by WhiteNoise) on 127.0.0.1:8000.
 run: $(STAMP)
 	cd example && ../$(BIN)/python manage.py migrate --noinput
+	cd example && ../$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	cd example && ../$(BIN)/python manage.py seed_demo
 	cd example && ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not system" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not system and not walk" $(PYTEST_ARGS)
 
 test-system: $(STAMP)
 	$(BIN)/python -m pytest -q -m system tests/system $(PYTEST_ARGS)
 
+# A newcomer's walk: `make run`'s server, every home-page link in headless Chromium.
+test-walk: $(STAMP)
+	$(BIN)/python -m pytest -q -m walk tests/walk $(PYTEST_ARGS)
+
+# The documentation site (MkDocs Material), warnings are errors.
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
+$(VENV)/.docs: pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet --group docs
+	touch $@
+
+# The sdist and the wheel in dist/, checked by twine; the wheel rebuilt from the sdist must match.
+dist: $(VENV)/.release
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python .ci/check_sdist_wheel.py dist
+
+$(VENV)/.release: pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet --group release
+	touch $@
+
+# The built wheel installed (not editable) in fresh venvs, no extras and each extra, on a new startproject site.
+wheel-smoke: dist
+	$(BIN)/python .ci/wheel_smoke.py dist
+
 lint: $(STAMP)
-	$(BIN)/ruff check src example tests bench
-	$(BIN)/ruff format --check src example tests bench
+	$(BIN)/ruff check src example tests bench .ci
+	$(BIN)/ruff format --check src example tests bench .ci
 	PYTHONPATH=example $(BIN)/mypy
 
 format: $(STAMP)
@@ -37,4 +66,4 @@ bench: $(STAMP)
 	$(MAKE) -C bench
 
 clean:
-	rm -rf $(VENV) example/db.sqlite3 build dist
+	rm -rf $(VENV) example/db.sqlite3 example/staticfiles build dist

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import os
 
+from django_lantern.logging.servers import gunicorn_logconfig_dict
 from django_lantern.metrics import multiprocess as lantern_metrics
 
 bind = "127.0.0.1:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 wsgi_app = "config.wsgi"
+
+# --- Logs ---------------------------------------------------------------------
+# gunicorn's own lines (start-up, workers, errors) in the same format as the
+# app's (LANTERN_LOG_FORMAT; text under DJANGO_DEBUG=1 as in settings.py), and
+# gunicorn's access log off: LanternMiddleware writes the one line per request.
+logconfig_dict = gunicorn_logconfig_dict(debug=os.environ.get("DJANGO_DEBUG", "1") == "1")
 
 # --- Prometheus multi-process metrics ---------------------------------------
 # Must run here, at config load in the master, before any worker imports

@@ -24,6 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from django_lantern import conf, shutdown
 from django_lantern.health import registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
+from tests.helpers import skip_summary
 
 # CI runs the property tests with a fixed seed so a red build is reproducible;
 # locally they keep exploring new examples on every run.
@@ -32,6 +33,11 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 CORE_URLS = "tests.urls_core"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say why tests were skipped (which service variable is missing) and which suites this run left out."""
+    skip_summary.write(terminalreporter, config)
 
 
 class LogCapture(logging.Handler):

@@ -114,6 +114,8 @@ def test_checks_are_registered(settings: Any) -> None:
         ({"SCRUBBER_CLASS": "nope.Scrubber"}, "SCRUBBER_CLASS"),
         ({"SCRUBBER_CLASS": "django_lantern.health.checks.ReadinessCheck"}, "SCRUBBER_CLASS"),
         ({"SCRUB_EXTRA_PATTERNS": ["(unclosed"]}, "SCRUB_EXTRA_PATTERNS"),
+        ({"TRACING_REQUEST_HOOK": "nope.hook"}, "TRACING_REQUEST_HOOK"),
+        ({"TRACING_RESPONSE_HOOK": "django_lantern.request_id.MAX_LENGTH"}, "TRACING_RESPONSE_HOOK"),
     ],
 )
 def test_dotted_paths_that_do_not_resolve_are_lantern_e003(settings: Any, lantern: dict[str, Any], named: str) -> None:

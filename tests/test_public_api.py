@@ -3,13 +3,114 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
 import django_lantern
 import django_lantern.logging
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The public API: every public module and its ``__all__``, sorted. Changing one
+# of these lists is changing the API: say so in CHANGELOG.md.
+PUBLIC_ALL = {
+    "django_lantern": ["__version__", "bind", "propagate"],
+    "django_lantern.binding": ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"],
+    "django_lantern.celery": ["instrument"],
+    "django_lantern.conf": ["LanternSettings", "get_settings"],
+    "django_lantern.context": ["RequestContext", "UNKNOWN", "get_context", "get_request_id"],
+    "django_lantern.context_processors": ["request_id"],
+    "django_lantern.gunicorn": ["lantern_post_worker_init", "lantern_worker_exit", "post_worker_init", "worker_exit"],
+    "django_lantern.health.checks": ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"],
+    "django_lantern.logging": ["JsonFormatter", "RequestContextFilter", "TextFormatter", "build_logging_config"],
+    "django_lantern.logging.schemas": [
+        "DatadogFormatter",
+        "EcsFormatter",
+        "FORMATS",
+        "FORMATTERS",
+        "GcpFormatter",
+        "JSON_FORMATS",
+        "SchemaFormatter",
+        "chosen_format",
+        "formatter_from_env",
+    ],
+    "django_lantern.logging.servers": ["SkipRunserverRequestLines", "gunicorn_logconfig_dict", "uvicorn_log_config"],
+    "django_lantern.logging.structlog": [
+        "add_request_context",
+        "configure_structlog",
+        "processors",
+        "render_to_stdlib",
+    ],
+    "django_lantern.metrics.cache": [
+        "DatabaseCache",
+        "FileBasedCache",
+        "InstrumentedCacheMixin",
+        "LocMemCache",
+        "RedisCache",
+    ],
+    "django_lantern.metrics.multiprocess": ["child_exit", "on_exit", "on_starting", "prepare_multiproc_dir"],
+    "django_lantern.middleware": ["LanternMiddleware"],
+    "django_lantern.request_id": ["MAX_LENGTH", "generate", "is_valid"],
+    "django_lantern.scrubbing": ["REDACTED", "Scrubber", "get_scrubber"],
+    "django_lantern.sentry": ["init", "make_before_send"],
+    "django_lantern.shutdown": ["begin_drain", "flush", "is_draining"],
+    "django_lantern.tracing": ["configure", "disable", "enable"],
+    "django_lantern.urls": ["app_name", "urlpatterns"],
+}
+
+# Modules that are implementation: importable, but not an API anyone should use.
+INTERNAL = {
+    "django_lantern.celery_integrations",
+    "django_lantern.celery_worker",
+    "django_lantern.commands",
+    "django_lantern.logging.schemas.base",
+    "django_lantern.logging.schemas.datadog",
+    "django_lantern.logging.schemas.ecs",
+    "django_lantern.logging.schemas.gcp",
+    "django_lantern.metrics.exemplars",
+    "django_lantern.metrics.pool",
+    "django_lantern.metrics.tasks",
+    "django_lantern.sql_scrub",
+    "django_lantern.tracing_exporters",
+    "django_lantern.tracing_hooks",
+    "django_lantern.tracing_queries",
+    "django_lantern.apps",
+    "django_lantern.checks",
+    "django_lantern.client_ip",
+    "django_lantern.errors",
+    "django_lantern.health",
+    "django_lantern.health.registry",
+    "django_lantern.health.runner",
+    "django_lantern.health.views",
+    "django_lantern.logging.config",
+    "django_lantern.logging.escape",
+    "django_lantern.logging.filters",
+    "django_lantern.logging.formatters",
+    "django_lantern.logging.handlers",
+    "django_lantern.management",
+    "django_lantern.management.commands",
+    "django_lantern.management.commands.lantern_check",
+    "django_lantern.metrics",
+    "django_lantern.metrics.checks",
+    "django_lantern.metrics.db",
+    "django_lantern.metrics.families",
+    "django_lantern.metrics.recorder",
+    "django_lantern.metrics.startup",
+    "django_lantern.metrics.views",
+    "django_lantern.networks",
+    "django_lantern.signals",
+    "django_lantern.streaming",
+    "django_lantern.templatetags",
+    "django_lantern.templatetags.lantern",
+    "django_lantern.users",
+    "django_lantern.views",
+}
 
 FIXED_NAMES = [
     ("django_lantern.middleware", "LanternMiddleware"),
@@ -28,22 +129,45 @@ FIXED_NAMES = [
 ]
 
 
-def test_package_all_is_pinned() -> None:
-    """``django_lantern.__all__`` is exactly the documented list."""
-    assert sorted(django_lantern.__all__) == ["__version__", "bind", "propagate"]
-    assert isinstance(django_lantern.__version__, str)
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_ALL))
+def test_public_module_all_is_pinned(module_name: str) -> None:
+    """Each public module's ``__all__`` is exactly the pinned list, and every name in it exists."""
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC_ALL[module_name])
+    assert len(set(module.__all__)) == len(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name}"
 
 
-def test_logging_all_is_pinned() -> None:
-    """``django_lantern.logging.__all__`` names the filter, both formatters and the config builder."""
-    assert sorted(django_lantern.logging.__all__) == [
-        "JsonFormatter",
-        "RequestContextFilter",
-        "TextFormatter",
-        "build_logging_config",
-    ]
-    for name in django_lantern.logging.__all__:
-        assert hasattr(django_lantern.logging, name)
+def test_every_module_is_public_or_internal() -> None:
+    """A new module is a decision: add it to PUBLIC_ALL (with ``__all__``) or to INTERNAL."""
+    found = {"django_lantern"} | {
+        info.name for info in pkgutil.walk_packages(django_lantern.__path__, prefix="django_lantern.")
+    }
+    unclassified = found - PUBLIC_ALL.keys() - INTERNAL
+    assert not unclassified, f"classify in tests/test_public_api.py: {sorted(unclassified)}"
+    assert not (PUBLIC_ALL.keys() | INTERNAL) - found, "a listed module no longer exists"
+
+
+def test_version_is_single_sourced() -> None:
+    """The installed distribution's version is ``__version__``, and no other file states it."""
+    assert re.fullmatch(r"\d+\.\d+\.\d+", django_lantern.__version__)
+    assert metadata.version("django-lantern") == django_lantern.__version__
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject
+    assert not re.search(r"^version\s*=", pyproject, re.MULTILINE)
+
+
+def test_changelog_has_a_section_for_this_version() -> None:
+    """CHANGELOG.md keeps Keep a Changelog's form: Unreleased first, then this version with a date."""
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    headings = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, re.MULTILINE)
+    assert headings[0][0] == "Unreleased"
+    versions = {name: rest for name, rest in headings[1:]}
+    assert django_lantern.__version__ in versions
+    assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", versions[django_lantern.__version__])
+    section = changelog.split(f"## [{django_lantern.__version__}]", 1)[1].split("\n## [", 1)[0]
+    assert "### Added" in section
 
 
 @pytest.mark.parametrize(("module", "name"), FIXED_NAMES)

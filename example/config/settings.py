@@ -14,7 +14,9 @@ from django_lantern.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# Off unless asked for: `make run` serves the example as production would, so
+# the 403, 404 and 500 pages (with their request id) show, not Django's debug page.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-" + "x" * 32)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
@@ -33,6 +35,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_lantern.middleware.LanternMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself, as production apps without a
+    # separate web server do (WhiteNoise's place: right after SecurityMiddleware).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,7 +103,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` (part of `make run`) fills it; WhiteNoise serves it compressed.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tasks:org-list"
@@ -106,8 +116,14 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANTERN = {
     "READINESS_TIMEOUT": float(os.environ.get("LANTERN_READINESS_TIMEOUT", "0.5")),
-    # Probes every few seconds would drown the access log; keep 1 in 100.
-    "ACCESS_LOG_SAMPLE_PATHS": {r"^/(healthz|readyz)/?$": 0.01} if not DEBUG else {},
+    # In production, probes every few seconds would drown the access log:
+    # LANTERN_PROBE_LOG_SAMPLE=0.01 keeps 1 in 100 (errors and slow ones always).
+    # Off by default so that `make run` shows one access line per request.
+    "ACCESS_LOG_SAMPLE_PATHS": (
+        {r"^/(healthz|readyz)/?$": float(os.environ["LANTERN_PROBE_LOG_SAMPLE"])}
+        if os.environ.get("LANTERN_PROBE_LOG_SAMPLE")
+        else {}
+    ),
     # The Kubernetes startup probe asks for /readyz/migrations:default (docs/health.md).
     "READINESS_CHECKS": ["django_lantern.health.builtin.MigrationsCheck"]
     if os.environ.get("LANTERN_MIGRATIONS_CHECK") == "1"

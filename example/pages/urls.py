@@ -2,4 +2,7 @@ from django.urls import path
 
 from pages import views
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("raise-error/", views.raise_error, name="raise-error"),
+]

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -110,6 +111,7 @@ def task_create(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         logger.info(
             "task created org=%s task_id=%s", org.slug, task.pk, extra={"org_slug": org.slug, "task_id": task.pk}
         )
+        messages.success(request, f"Task “{task.title}” created.")
         return redirect("tasks:task-list", slug=org.slug)
     return render(request, "tasks/task_form.html", {"org": org, "form": form, "task": None})
 
@@ -136,6 +138,7 @@ def task_edit(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse
         logger.info(
             "task updated org=%s task_id=%s", org.slug, task.pk, extra={"org_slug": org.slug, "task_id": task.pk}
         )
+        messages.success(request, f"Task “{task.title}” saved.")
         return redirect("tasks:task-list", slug=org.slug)
     return render(request, "tasks/task_form.html", {"org": org, "form": form, "task": task})
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django_lantern.binding import bind, propagate
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "bind", "propagate"]
 

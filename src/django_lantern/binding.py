@@ -31,6 +31,8 @@ from typing import Any, ParamSpec, TypeVar
 from django_lantern import request_id as request_ids
 from django_lantern.context import UNKNOWN, RequestContext, current
 
+__all__ = ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -34,6 +34,8 @@ from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, current
 from django_lantern.logging.escape import logfmt_value
 
+__all__ = ["instrument"]
+
 REQUEST_ID_HEADER = "lantern_request_id"
 PUBLISHED_AT_HEADER = "lantern_published_at"
 INVALID_ID_MESSAGE = "Rejected an invalid request id in a task message (length %d); generated a new one."

@@ -88,7 +88,7 @@ def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 @register(Tags.compatibility)
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``READINESS_CHECKS`` and ``SCRUBBER_CLASS`` resolve, built exactly as at run time.
+    """``READINESS_CHECKS``, ``SCRUBBER_CLASS`` and the tracing hooks resolve, built exactly as at run time.
 
     Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
     scrubbed with the defaults instead of your scrubber.
@@ -98,11 +98,12 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     from django_lantern.conf import settings_errors
     from django_lantern.health.registry import build_checks
     from django_lantern.scrubbing import build_scrubber
+    from django_lantern.tracing_hooks import resolve_hooks
 
     if settings_errors():
         return []  # lantern.E002 already names the bad values
     messages: list[CheckMessage] = []
-    for build in (build_checks, build_scrubber):
+    for build in (build_checks, build_scrubber, resolve_hooks):
         try:
             build()
         except ImproperlyConfigured as exc:

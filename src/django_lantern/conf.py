@@ -21,6 +21,8 @@ from django.core.signals import setting_changed
 from django_lantern.health.options import PROBE_DEFAULTS, ProbeOptions, parse_probe_options
 from django_lantern.networks import Network, parse_networks
 
+__all__ = ["LanternSettings", "get_settings"]
+
 Networks = tuple[Network, ...]
 
 DEFAULTS: dict[str, Any] = {
@@ -35,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     # Proxies whose X-Forwarded-For / Forwarded is believed for the client's
     # address (CIDRs). Empty: those headers are ignored and REMOTE_ADDR is the client.
     "TRUSTED_PROXIES": [],
+    # Headers read, in order, when REQUEST_ID_HEADER is absent (migrating from
+    # django-guid: ["X-Correlation-ID"]); same validation and trust rules.
+    "REQUEST_ID_FALLBACK_HEADERS": [],
     # Access log
     "ACCESS_LOGGER": "access",
     "ACCESS_LOG_SKIP_PATHS": [],
@@ -83,6 +88,12 @@ DEFAULTS: dict[str, Any] = {
         "192.168.0.0/16",
         "fc00::/7",
     ],
+    # Tracing (django_lantern.tracing): hooks are callables or dotted paths to them,
+    # request_hook(span, request) and response_hook(span, request, response).
+    "TRACING_REQUEST_HOOK": None,
+    "TRACING_RESPONSE_HOOK": None,
+    "TRACING_QUERY_SPANS": False,
+    "TRACING_QUERY_MAX_LENGTH": 2048,
     # Scrubbing
     "SCRUBBER_CLASS": "django_lantern.scrubbing.Scrubber",
     "SCRUB_EXTRA_KEYS": [],
@@ -95,6 +106,8 @@ DEFAULTS: dict[str, Any] = {
     "TASK_LOGGER": "lantern.task",
     "TASK_METRICS_PORT": None,
     "TASK_METRICS_ADDRESS": "0.0.0.0",
+    # Cloud Logging's trace field needs the project; GOOGLE_CLOUD_PROJECT wins.
+    "GCP_PROJECT": None,
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -125,6 +138,7 @@ class LanternSettings:
     request_id_from_trace: bool
     request_id_trusted_networks: tuple[Network, ...] | None
     trusted_proxies: tuple[Network, ...]
+    request_id_fallback_meta_keys: tuple[str, ...]
     access_logger: str
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
@@ -156,6 +170,10 @@ class LanternSettings:
     task_metrics_port: int | None = None
     task_metrics_address: str = "0.0.0.0"
     probe_paths: frozenset[str] = field(default=frozenset())
+    tracing_request_hook: Any = None
+    tracing_response_hook: Any = None
+    tracing_query_spans: bool = False
+    tracing_query_max_length: int = 2048
     # "/readyz/": paths under it name one check (``/readyz/db:default``); "" when READYZ_PATH is None.
     readyz_check_prefix: str = ""
     probes: ProbeOptions = field(default_factory=ProbeOptions)
@@ -218,6 +236,14 @@ def _trusted_networks(
     for entry in invalid:
         errors.add(key, entry, 'a network in CIDR form such as "10.0.0.0/8"')
     return networks
+
+
+def _fallback_meta_keys(value: object, errors: _Errors) -> tuple[str, ...]:
+    key = "REQUEST_ID_FALLBACK_HEADERS"
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _HEADER_NAME.fullmatch(v) for v in value):
+        errors.add(key, value, 'a list of HTTP header names such as ["X-Correlation-ID"]')
+        return ()
+    return tuple(_header_to_meta_key(name) for name in value)
 
 
 def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, list[str]]:
@@ -300,10 +326,22 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         errors.add("METRICS_MAX_LABEL_SETS", max_label_sets, "a whole number >= 1")
         max_label_sets = DEFAULTS["METRICS_MAX_LABEL_SETS"]
 
+    string("GCP_PROJECT", allow_none=True)  # validated here, read by the gcp log formatter
     field_max = raw["LOG_FIELD_MAX_LENGTH"]
     if isinstance(field_max, bool) or not isinstance(field_max, int) or field_max < 64:
         errors.add("LOG_FIELD_MAX_LENGTH", field_max, "a whole number >= 64")
         field_max = DEFAULTS["LOG_FIELD_MAX_LENGTH"]
+
+    hooks = {}
+    for key in ("TRACING_REQUEST_HOOK", "TRACING_RESPONSE_HOOK"):
+        hooks[key] = raw[key]
+        if hooks[key] is not None and not callable(hooks[key]) and not (isinstance(hooks[key], str) and hooks[key]):
+            errors.add(key, hooks[key], "None, a callable, or the dotted path of one")
+            hooks[key] = None
+    query_max = raw["TRACING_QUERY_MAX_LENGTH"]
+    if isinstance(query_max, bool) or not isinstance(query_max, int) or query_max < 64:
+        errors.add("TRACING_QUERY_MAX_LENGTH", query_max, "a whole number >= 64")
+        query_max = DEFAULTS["TRACING_QUERY_MAX_LENGTH"]
 
     namespace = raw["METRICS_NAMESPACE"]
     if not isinstance(namespace, str) or (namespace and not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", namespace)):
@@ -330,6 +368,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         request_id_from_trace=boolean("REQUEST_ID_FROM_TRACE"),
         request_id_trusted_networks=_trusted_networks(raw["REQUEST_ID_TRUSTED_NETWORKS"], errors),
         trusted_proxies=_trusted_networks(raw["TRUSTED_PROXIES"], errors, "TRUSTED_PROXIES") or (),
+        request_id_fallback_meta_keys=_fallback_meta_keys(raw["REQUEST_ID_FALLBACK_HEADERS"], errors),
         access_logger=string("ACCESS_LOGGER") or "access",
         access_log_skip=_compile_patterns("ACCESS_LOG_SKIP_PATHS", raw["ACCESS_LOG_SKIP_PATHS"], errors),
         access_log_sample=tuple(samples),
@@ -361,6 +400,10 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         task_metrics_port=task_port,
         task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
         probe_paths=healthz | readyz | metrics,
+        tracing_request_hook=hooks["TRACING_REQUEST_HOOK"],
+        tracing_response_hook=hooks["TRACING_RESPONSE_HOOK"],
+        tracing_query_spans=boolean("TRACING_QUERY_SPANS"),
+        tracing_query_max_length=query_max,
         readyz_check_prefix=min(readyz, key=len) + "/" if readyz else "",
         probes=parse_probe_options(raw, errors.add),
     )

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+__all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
+
 UNKNOWN = "-"
 
 # Fields added by ``django_lantern.bind()``; a mapping is never changed once a

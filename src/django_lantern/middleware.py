@@ -40,6 +40,8 @@ from django_lantern.networks import peer_in
 from django_lantern.streaming import bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
+__all__ = ["LanternMiddleware"]
+
 logger = logging.getLogger("django_lantern.request_id")
 
 # The chapter's access line; every client-supplied value is escaped first.
@@ -69,6 +71,15 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
         # /readyz/<check> is one route label, whatever name was asked for.
         ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
     return kind
+
+
+def _fallback_request_id(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``REQUEST_ID_FALLBACK_HEADERS`` that was sent (validated by the caller)."""
+    for key in keys:
+        value = meta.get(key)
+        if value is not None:
+            return str(value)
+    return None
 
 
 def _record_exception(span: Any, exc: BaseException) -> None:
@@ -175,6 +186,8 @@ class LanternMiddleware:
         rid = None
         if cfg.trust_request_id_header:
             incoming = request.META.get(cfg.request_id_meta_key)
+            if incoming is None and cfg.request_id_fallback_meta_keys:
+                incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
             trusted = cfg.request_id_trusted_networks
             # An empty header counts as sent: it is not 1 to 128 characters, so it
             # is replaced with a warning like any other invalid value.

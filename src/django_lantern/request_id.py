@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 
+__all__ = ["MAX_LENGTH", "generate", "is_valid"]
+
 MAX_LENGTH = 128
 _VALID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_LENGTH}}}", re.ASCII)
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+__all__ = ["REDACTED", "Scrubber", "get_scrubber"]
+
 REDACTED = "[redacted]"
 MAX_DEPTH = 16
 MAX_ITEMS = 512

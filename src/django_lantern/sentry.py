@@ -39,6 +39,8 @@ from django_lantern.users import known_user_id
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+__all__ = ["init", "make_before_send"]
+
 MISSING_EXTRA = (
     "django_lantern.sentry needs sentry-sdk, which is not installed; "
     "install it with: pip install 'django-lantern[sentry]'"

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+__all__ = ["begin_drain", "flush", "is_draining"]
+
 logger = logging.getLogger("django_lantern.shutdown")
 
 _draining = threading.Event()

@@ -35,7 +35,7 @@ import re
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from django_lantern import __version__
+from django_lantern import __version__, tracing_hooks
 from django_lantern.context import RequestContext
 from django_lantern.errors import report_internal_error
 
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
     from django_lantern.conf import LanternSettings
+
+__all__ = ["configure", "disable", "enable"]
 
 MISSING_EXTRA = (
     "django_lantern.tracing needs the OpenTelemetry SDK and OTLP/HTTP exporter, which are not installed; "
@@ -141,8 +143,9 @@ def configure(*, set_global: bool = True) -> Any:
     - ``OTEL_SDK_DISABLED=true``: nothing is configured, returns None;
     - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``;
     - sampler: ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default parent-based, always on);
-    - exporters: ``OTEL_TRACES_EXPORTER`` (``otlp`` default, ``console``, ``none``); the OTLP
-      exporter speaks HTTP/protobuf and reads ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT``,
+    - exporters: ``OTEL_TRACES_EXPORTER`` (``otlp`` default, ``console``, ``none``, entry points);
+      the OTLP exporter speaks HTTP/protobuf or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL``, see
+      :mod:`django_lantern.tracing_exporters`) and reads ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT``,
       ``..._HEADERS``, ``..._CERTIFICATE``, ``..._TIMEOUT``, ``..._COMPRESSION`` itself;
       TLS is whatever the endpoint's scheme says, never forced off.
 
@@ -150,42 +153,21 @@ def configure(*, set_global: bool = True) -> Any:
     global provider, so other instrumentation (database, HTTP clients) nests
     its spans under the middleware's.
     """
-    from django.core.exceptions import ImproperlyConfigured
-
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if n.strip()]
-    unknown = sorted(set(names) - {"otlp", "console", "none"})
-    if unknown:
-        raise ImproperlyConfigured(
-            f"OTEL_TRACES_EXPORTER is {os.environ.get('OTEL_TRACES_EXPORTER')!r}; django_lantern.tracing "
-            "supports 'otlp', 'console' and 'none'."
-        )
-    protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
-    )
-    if "otlp" in names and protocol.strip() not in ("", "http/protobuf"):
-        raise ImproperlyConfigured(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}; django_lantern.tracing exports OTLP over "
-            "HTTP/protobuf only. Unset it or set it to 'http/protobuf' (port 4318)."
-        )
+    from django_lantern.tracing_exporters import span_exporters
+
+    exporters = span_exporters()  # validates every name and protocol before anything is built
     provider = TracerProvider(resource=Resource.create())
-    for name in names:
-        if name == "otlp":
-            try:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-            except ImportError as exc:
-                raise ImportError(MISSING_EXTRA) from exc
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        elif name == "console":
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if set_global:
         trace.set_tracer_provider(provider)
     enable(provider)
@@ -324,6 +306,7 @@ def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> Se
         span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         request._lantern_span = span  # type: ignore[attr-defined]  # for the exception signal
+        tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises
         return ServerSpan(span, token, method)
     except Exception as exc:
         report_internal_error("tracing_begin", exc)
@@ -356,6 +339,7 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
                 if not getattr(span, "attributes", {}).get("error.type"):
                     span.set_attribute("error.type", str(status))
                 span.set_status(Status(StatusCode.ERROR))
+            tracing_hooks.on_end(span, ctx.request, response)  # captured headers, response_hook
         finally:
             span.end()
             from opentelemetry import context as otel_context

@@ -12,6 +12,8 @@ from django.urls import re_path
 
 from django_lantern import views
 
+__all__ = ["app_name", "urlpatterns"]
+
 app_name = "lantern"
 
 urlpatterns = [

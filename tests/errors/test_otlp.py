@@ -86,11 +86,12 @@ def test_span_is_exported_over_otlp_http_and_read_back(
     assert b"k-secret-99" not in b"".join(body for _, _, body in receiver.snapshot())
 
 
-def test_grpc_protocol_is_refused_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only OTLP over HTTP/protobuf is built in; asking for gRPC names the fix."""
+def test_unknown_protocol_is_refused_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A protocol no exporter speaks names the supported ones (gRPC itself works: test_otlp_grpc.py)."""
     from django.core.exceptions import ImproperlyConfigured
 
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", raising=False)
     monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
     monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
     with pytest.raises(ImproperlyConfigured, match="http/protobuf"):

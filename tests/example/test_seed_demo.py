@@ -62,11 +62,20 @@ def test_seed_keeps_an_existing_admin(settings: Any, django_user_model: Any) -> 
     assert authenticate(username="admin", password="admin-password") is None
 
 
-def test_seed_refuses_without_debug(settings: Any) -> None:
-    """With DEBUG off it refuses (published passwords), unless --force."""
+def test_seed_refuses_on_a_reachable_site(settings: Any) -> None:
+    """With DEBUG off and a public host allowed it refuses (published passwords), unless --force."""
     settings.DEBUG = False
-    with pytest.raises(CommandError, match="DEBUG is off"):
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "tasks.example.com"]
+    with pytest.raises(CommandError, match=r"'tasks\.example\.com'"):
         _seed()
     assert _counts() == (0, 0, 0, 0)
     _seed(force=True)
     assert Org.objects.count() == 2
+
+
+def test_seed_runs_with_debug_off_on_loopback_hosts(settings: Any) -> None:
+    """``make run`` (DEBUG off, served on 127.0.0.1 only) gets its demo accounts."""
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+    assert "demo / demo-password" in _seed()
+    assert authenticate(username="demo", password="demo-password") is not None

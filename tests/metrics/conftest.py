@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -89,4 +90,67 @@ def promtool() -> str:
 def promtool_check_metrics(text: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [promtool(), "check", "metrics"], input=text, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def traced() -> Iterator[Any]:
+    """Tracing on with our own SDK provider (always-on sampler, in-memory exporter); the
+    global provider is never touched. ``traced.spans()`` lists the finished spans."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from django_lantern import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.spans = exporter.get_finished_spans  # type: ignore[attr-defined]
+    tracing.enable(provider)
+    try:
+        yield provider
+    finally:
+        tracing.disable()
+        provider.shutdown()
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def _stamp(line: str, timestamp: str) -> str:
+    """Insert a timestamp after a sample's value (outside any quoted label value)."""
+    quoted = escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == " " and not quoted:
+            end = line.find(" ", i + 1)
+            return line + f" {timestamp}" if end < 0 else f"{line[:end]} {timestamp}{line[end:]}"
+    return line
+
+
+def promtool_check_openmetrics(text: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Prometheus's own OpenMetrics parser, through promtool.
+
+    ``promtool check metrics`` reads only the 0.0.4 text format (it rejects any
+    exemplar); ``promtool tsdb create-blocks-from openmetrics`` parses
+    OpenMetrics, exemplars included, but wants a timestamp on every sample, so
+    one is added to each sample line and nothing else is changed.
+    """
+    stamped = "\n".join(
+        line if line.startswith("#") or not line else _stamp(line, "1700000000") for line in text.split("\n")
+    )
+    source = workdir / "scrape.om"
+    source.write_text(stamped)
+    return subprocess.run(
+        [promtool(), "tsdb", "create-blocks-from", "openmetrics", str(source), str(workdir / "blocks")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )

@@ -1,14 +1,28 @@
-"""The example's settings for the real-server metrics tests, with two additions.
+"""The example's settings for the real-server metrics tests, with three additions.
 
 The cache is swapped for its instrumented twin (the one-line ``BACKEND`` swap
-the docs describe) and the URLconf gains ``/boom/``, a view that raises, so
-that every panel of the dashboard and every rule has data to show.
+the docs describe), the URLconf gains ``/boom/``, a view that raises, and on
+PostgreSQL the database uses Django's psycopg pool, so that every panel of
+the dashboard and every rule has data to show.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 from config.settings import *  # noqa: F403
-from config.settings import CACHES
+from config.settings import CACHES, DATABASES
+
+POOLED = DATABASES["default"]["ENGINE"].endswith("postgresql") and importlib.util.find_spec("psycopg_pool") is not None
+if POOLED:
+    DATABASES = {
+        **DATABASES,
+        "default": {
+            **DATABASES["default"],
+            "CONN_MAX_AGE": 0,  # Django refuses persistent connections with a pool
+            "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": 4}},
+        },
+    }
 
 _INSTRUMENTED = {
     "django.core.cache.backends.locmem.LocMemCache": "django_lantern.metrics.cache.LocMemCache",

@@ -16,6 +16,14 @@ FAMILIES = {
     "http_server_exceptions_total",
     "django_db_query_duration_seconds_bucket",
     "django_db_query_duration_seconds_count",
+    "django_db_new_connections_total",
+    "django_db_new_connection_errors_total",
+    "django_db_pool_connections",
+    "django_db_pool_max_connections",
+    "django_db_pool_pending_requests",
+    "django_db_pool_wait_seconds_total",
+    "django_db_pool_requests_total",
+    "django_db_pool_request_errors_total",
     "django_cache_operations_total",
     "lantern_build_info",
     "lantern_process_start_time_seconds",
@@ -27,7 +35,7 @@ FAMILIES = {
 }
 PROMQL_WORDS = {
     "sum", "by", "rate", "increase", "histogram_quantile", "min", "max", "or", "and", "time", "bool", "on",
-    "le", "job", "instance", "route", "status_code", "alias", "result", "family", "exception_type",
+    "le", "job", "instance", "route", "status_code", "alias", "result", "family", "exception_type", "state",
 }  # fmt: skip
 
 
@@ -69,6 +77,19 @@ def test_rules_cover_the_required_alerts() -> None:
     """Error rate, p95 latency, readiness failing and scrape down each have an alert."""
     alerts = {r["alert"]: r["expr"] for r in rules() if "alert" in r}
     assert {"DjangoHighErrorRate", "DjangoHighLatencyP95", "DjangoReadinessFailing", "DjangoScrapeDown"} <= set(alerts)
+    # Issue 13: connection failures and pool exhaustion page someone.
+    assert {"DjangoDbConnectionErrors", "DjangoDbPoolExhausted", "DjangoDbPoolSaturated"} <= set(alerts)
+
+
+def test_dashboard_shows_the_new_database_series_and_exemplars() -> None:
+    """Connections, pool use and wait, and a latency panel that asks Grafana for exemplars."""
+    data = json.loads(DASHBOARD.read_text())
+    used = set().union(*(_series(e) for e in dashboard_exprs()))
+    assert {"job_alias:django_db_new_connection_errors:rate5m", "job_alias:django_db_pool_wait_seconds:mean5m"} <= used
+    exemplar_targets = [t for p in data["panels"] for t in p["targets"] if t.get("exemplar")]
+    assert exemplar_targets and all(
+        "http_server_request_duration_seconds_bucket" in t["expr"] for t in exemplar_targets
+    )
 
 
 def test_rules_and_dashboard_use_only_known_series() -> None:

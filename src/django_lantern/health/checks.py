@@ -16,6 +16,8 @@ from django.core.cache import caches
 
 from django_lantern.health.redis_client import bounded_client
 
+__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
+
 
 class CheckFailed(Exception):
     """Raise from ``run()`` with a short, public reason (no hosts, no secrets)."""

@@ -7,7 +7,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-FORMATS = ("json", "text")
+from django_lantern.logging import servers
+from django_lantern.logging.schemas import FORMATS, chosen_format
+
+__all__ = ["FORMATS", "build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
 
@@ -30,6 +33,9 @@ def build_logging_config(
     access_level: str = "INFO",
     stream: str = "ext://sys.stdout",
     nonblocking: bool | None = None,
+    field_map: dict[str, str | None] | None = None,
+    formatter_options: dict[str, Any] | None = None,
+    server_loggers: bool = True,
 ) -> dict[str, Any]:
     """A ``LOGGING`` dict: one console handler with the request-context filter.
 
@@ -44,12 +50,17 @@ def build_logging_config(
       through a bounded queue to one writer thread and are dropped and counted
       when it is full, so requests never wait on the log sink. See
       docs/reliability.md for the trade-off.
+    - ``log_format`` may also be ``ecs``, ``gcp`` or ``datadog`` (vendor field
+      names, docs/logging.md); ``field_map`` renames fields of any JSON
+      schema; ``formatter_options`` go to the formatter (``service_name``
+      for ecs, ``project`` for gcp).
+    - ``server_loggers``: gunicorn's and uvicorn's own loggers write through
+      the same handler and format, and their access logs are off (ours is the
+      one line per request); runserver's per-request ``django.server`` line is
+      dropped for the same reason.
     """
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
-    env_format = os.environ.get("LANTERN_LOG_FORMAT")
-    chosen_format = (log_format or env_format or ("text" if debug else "json")).strip().lower()
-    if chosen_format not in FORMATS:
-        raise ImproperlyConfigured(f"LANTERN_LOG_FORMAT is {log_format or env_format!r}; it must be 'json' or 'text'.")
+    format_name = chosen_format(log_format, debug=debug)
     access = _level(access_level, "access_level")
     if nonblocking is None:
         flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "0").strip()
@@ -57,19 +68,16 @@ def build_logging_config(
             raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
         nonblocking = flag == "1"
     handler_class = "NonBlockingStreamHandler" if nonblocking else "SafeStreamHandler"
-    return {
+    config = {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_context": {"()": FILTER_PATH}},
-        "formatters": {
-            "json": {"()": "django_lantern.logging.JsonFormatter"},
-            "text": {"()": "django_lantern.logging.TextFormatter"},
-        },
+        "formatters": {format_name: servers.formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
                 "class": f"django_lantern.logging.handlers.{handler_class}",
                 "stream": stream,
-                "formatter": chosen_format,
+                "formatter": format_name,
                 "filters": ["request_context"],
             },
         },
@@ -82,3 +90,6 @@ def build_logging_config(
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
         },
     }
+    if server_loggers:
+        servers.add_server_loggers(config)
+    return config

@@ -204,6 +204,10 @@ class _BaseFormatter(logging.Formatter):
             for key, value in attrs.items()
             if key not in _RECORD_ATTRS and key not in _NEVER_EMIT and key not in out
         }
+        if type(extras.get("status_code")) is int and "status" not in extras:
+            # One name per field: Django's django.request / django.server records
+            # call the status ``status_code``; the access record calls it ``status``.
+            extras["status"] = extras.pop("status_code")
         if access:
             # Set by the middleware as plain numbers: nothing to scrub.
             for key in ACCESS_FIELDS:
@@ -274,19 +278,27 @@ class JsonFormatter(_BaseFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         try:
-            return self._dumps(self.fields(record))
+            return self._dumps(self.payload(record))
         except Exception as exc:  # never let one record break the handler
             _count_failure("log_format", exc)
-            return self._dumps(
-                {
-                    "ts": rfc3339(record.created),
-                    "level": "error",
-                    "logger": "django_lantern.logging",
-                    "message": "a log record could not be formatted",
-                    "original_logger": str(record.name)[:200],
-                    "exc_type": type(exc).__qualname__,
-                }
-            )
+            return self._dumps(self.fallback_payload(record, exc))
+
+    # Hooks for the vendor schemas (``logging/schemas/``): they rename and
+    # regroup these same fields, so every hardening above applies to them too.
+    def payload(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The object one record becomes."""
+        return self.fields(record)
+
+    def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:
+        """The object written instead when ``payload`` failed."""
+        return {
+            "ts": rfc3339(record.created),
+            "level": "error",
+            "logger": "django_lantern.logging",
+            "message": "a log record could not be formatted",
+            "original_logger": str(record.name)[:200],
+            "exc_type": type(exc).__qualname__,
+        }
 
     @staticmethod
     def _dumps(payload: dict[str, Any]) -> str:

@@ -32,6 +32,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django_lantern.errors import report_internal_error
 from django_lantern.metrics import recorder
 
+__all__ = ["DatabaseCache", "FileBasedCache", "InstrumentedCacheMixin", "LocMemCache", "RedisCache"]
+
 HIT, MISS, OK, ERROR = "hit", "miss", "ok", "error"
 UNKNOWN_ALIAS = "unknown"
 

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from django_lantern import __version__, _reset_hooks
 from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.metrics.pool import PoolCollector
 
 PROCESS_START = time.time()
 _IMPORT_PID = os.getpid()
@@ -87,6 +88,9 @@ class Families:
     label_overflow: Counter
     db_duration: Histogram
     db_errors: Counter
+    db_new_connections: Counter
+    db_connection_errors: Counter
+    db_pools: PoolCollector
     cache_operations: Counter
     build_info: Gauge
     start_time: Gauge
@@ -191,6 +195,19 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             ["alias"],
             registry=registry,
         ),
+        db_new_connections=Counter(
+            metric_name(p, "django_db_new_connections"),
+            "Database connections opened by Django (with a pool: taken from it), by alias.",
+            ["alias"],
+            registry=registry,
+        ),
+        db_connection_errors=Counter(
+            metric_name(p, "django_db_new_connection_errors"),
+            "Attempts to open a database connection that raised, by alias.",
+            ["alias"],
+            registry=registry,
+        ),
+        db_pools=PoolCollector(p),
         cache_operations=Counter(
             metric_name(p, "django_cache_operations"),
             "Cache operations by cache alias, operation and result (hit, miss, ok, error).",
@@ -235,6 +252,7 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             multiprocess_mode="mostrecent",
         ),
     )
+    registry.register(families.db_pools)
     families.build_info.labels(**info).set(1)
     families.start_time.set(process_start())
     # Known label values start at zero, so "no overflow" is a 0, not an absent series.

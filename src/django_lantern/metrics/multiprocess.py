@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+__all__ = ["child_exit", "on_exit", "on_starting", "prepare_multiproc_dir"]
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The files prometheus_client writes; nothing else in the directory is touched.
 _PATTERNS = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")

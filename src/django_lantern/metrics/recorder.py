@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN
+from django_lantern.metrics import exemplars
 from django_lantern.metrics.families import Families, get_families, metric_name
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -79,6 +80,7 @@ class _State:
         self.enabled = cfg.metrics_enabled
         self.exclude_probes = cfg.metrics_exclude_probes_from_latency
         self.readyz_paths = cfg.readyz_paths
+        self.exemplars = exemplars.supported()
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
 
@@ -165,7 +167,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
     hkey = (method, route, probe)
     durations = state.durations
     histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route, probe=probe)))
-    histogram.observe(seconds)
+    histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
 
 
 def exception_raised(exc_type: str) -> None:
@@ -215,6 +217,20 @@ def db_query(alias: str, seconds: float, *, failed: bool) -> None:
     histogram.observe(seconds)
     if failed:
         state.fams.db_errors.labels(alias).inc()
+
+
+def db_connection(alias: str, *, failed: bool) -> None:
+    """A connection opened or failed to open; aliases come from settings, so they are few."""
+    state = _state or _bind()
+    if not state.enabled:
+        return
+    fams = state.fams
+    if failed:
+        fams.db_connection_errors.labels(alias).inc()
+    else:
+        fams.db_new_connections.labels(alias).inc()
+        # Zeroed with the first connection, so a failure ratio has both series.
+        fams.db_connection_errors.labels(alias).inc(0)
 
 
 def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:

@@ -20,6 +20,7 @@ from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.metrics.families import get_families, metric_name, process_start
+from django_lantern.metrics.pool import PoolCollector
 from django_lantern.networks import parse_networks, peer_in
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
@@ -69,6 +70,8 @@ def scrape_registry() -> CollectorRegistry:
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        # Pool statistics live in this worker's memory, not in the files.
+        registry.register(PoolCollector(get_families().prefix, per_process=True))
         return registry
     return REGISTRY
 

@@ -2,6 +2,11 @@
 
 Idempotent: everything is looked up by a natural key first, so a second run
 creates nothing and changes no password.
+
+The demo accounts have published passwords, so the command refuses to run on
+a site that others can reach: it runs when ``DEBUG`` is on, or when every
+``ALLOWED_HOSTS`` entry is a loopback name (``make run`` serves the example
+with ``DEBUG`` off, as in production, on 127.0.0.1 only), or with ``--force``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ TEAMMATE = "sam"
 
 ORGS = [("Acme Robotics", "acme"), ("Globex Research", "globex")]
 
+# Host names that only this machine can use to reach the site.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "testserver"})
+
 # (org slug, title, status, assignee username or None)
 TASKS = [
     ("acme", "Set up the staging database", Task.Status.DONE, "demo"),
@@ -37,20 +45,25 @@ TASKS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users, orgs and tasks (idempotent). Refuses to run with DEBUG off unless --force."
+    help = (
+        "Create demo users, orgs and tasks (idempotent). Refuses on a reachable site "
+        "(DEBUG off and a non-loopback ALLOWED_HOSTS entry) unless --force."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Run even with DEBUG off. The demo accounts have published passwords: never on a real site.",
+            help="Run even on a reachable site. The demo accounts have published passwords: never on a real site.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["force"]:
+        reachable = [host for host in settings.ALLOWED_HOSTS if host not in LOOPBACK_HOSTS]
+        if not settings.DEBUG and reachable and not options["force"]:
             raise CommandError(
-                "seed_demo creates accounts with published passwords and DEBUG is off. "
-                "Run it only on a development machine, or pass --force if you mean it."
+                "seed_demo creates accounts with published passwords, DEBUG is off and ALLOWED_HOSTS "
+                f"lets others reach this site ({', '.join(map(repr, reachable))}). Run it only on a "
+                "development machine (loopback ALLOWED_HOSTS), or pass --force if you mean it."
             )
         with transaction.atomic():
             created, admin_created = self._seed()
