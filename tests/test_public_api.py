@@ -27,6 +27,13 @@ PUBLIC_ALL = {
     "django_lantern.context": ["RequestContext", "UNKNOWN", "get_context", "get_request_id"],
     "django_lantern.context_processors": ["request_id"],
     "django_lantern.gunicorn": ["lantern_post_worker_init", "lantern_worker_exit", "post_worker_init", "worker_exit"],
+    "django_lantern.health.builtin": [
+        "CeleryBrokerCheck",
+        "CeleryWorkersCheck",
+        "DiskSpaceCheck",
+        "MigrationsCheck",
+        "StorageCheck",
+    ],
     "django_lantern.health.checks": ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"],
     "django_lantern.logging": ["JsonFormatter", "RequestContextFilter", "TextFormatter", "build_logging_config"],
     "django_lantern.logging.schemas": [
@@ -85,6 +92,8 @@ INTERNAL = {
     "django_lantern.client_ip",
     "django_lantern.errors",
     "django_lantern.health",
+    "django_lantern.health.options",
+    "django_lantern.health.probes",
     "django_lantern.health.registry",
     "django_lantern.health.runner",
     "django_lantern.health.views",

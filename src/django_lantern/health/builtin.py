@@ -33,6 +33,8 @@ from django_lantern.conf import get_settings
 from django_lantern.health.checks import CheckFailed, ReadinessCheck
 from django_lantern.health.database import DatabaseCheck
 
+__all__ = ["CeleryBrokerCheck", "CeleryWorkersCheck", "DiskSpaceCheck", "MigrationsCheck", "StorageCheck"]
+
 
 class MigrationsCheck(ReadinessCheck):
     """Every migration on disk is applied on the default database (for startup probes and rollouts).

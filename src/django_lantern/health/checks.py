@@ -16,7 +16,16 @@ from django.core.cache import caches
 
 from django_lantern.health.redis_client import bounded_client
 
-__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
+__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]  # noqa: F822 (see __getattr__)
+
+
+def __getattr__(name: str) -> Any:
+    # DatabaseCheck lives in health/database.py (it imports this module); still importable from here.
+    if name == "DatabaseCheck":
+        from django_lantern.health.database import DatabaseCheck
+
+        return DatabaseCheck
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CheckFailed(Exception):
