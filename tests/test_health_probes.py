@@ -271,3 +271,25 @@ def test_asgi_handler_answers_per_check_paths_on_the_loop() -> None:
     assert LanternASGIHandler._is_probe(scope("/readyz/anything-at-all"))  # 404 from the view, still on the loop
     assert not LanternASGIHandler._is_probe(scope("/readyzz/db:default"))
     assert not LanternASGIHandler._is_probe(scope("/healthz/db:default"))
+
+
+def test_verbose_lines_cannot_be_forged_by_a_check_message() -> None:
+    """A CheckFailed message with line breaks stays on its check's line."""
+    from django_lantern.health.probes import verbose_text
+
+    body = {"checks": {"custom:x": {"ok": False, "ms": 1.0, "error": "bad\n[+]db:default ok\rreadyz check passed"}}}
+    lines = verbose_text(body, 503, 0).splitlines()
+    assert len(lines) == 2 and lines[-1] == "readyz check failed"
+
+
+def test_alerting_rules_keep_per_check_probes_out_of_app_traffic() -> None:
+    """deploy/prometheus/rules.yml excludes /readyz/<check> (a startup probe's 503s are not app errors)."""
+    import re
+    from pathlib import Path
+
+    rules = (Path(__file__).parents[1] / "deploy" / "prometheus" / "rules.yml").read_text()
+    patterns = re.findall(r'route!~"([^"]+)"', rules)
+    assert patterns
+    for pattern in patterns:  # PromQL regexes are anchored at both ends
+        assert all(re.fullmatch(pattern, r) for r in ("/readyz", "/readyz/<check>", "/healthz", "/metrics"))
+        assert not any(re.fullmatch(pattern, r) for r in ("/tasks/<int:pk>/", "/", "/readyzz"))

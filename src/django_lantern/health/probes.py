@@ -17,6 +17,7 @@ The query string is read by this module alone, bounded in length and fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from django_lantern.health.options import ProbeOptions
 MAX_QUERY_LENGTH = 2048
 MAX_QUERY_FIELDS = 64
 MAX_CHECK_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def apply_probe_options(checks: Sequence[ReadinessCheck], options: ProbeOptions) -> None:
@@ -97,7 +99,9 @@ def verbose_text(body: dict[str, Any], status: int, ignored_excludes: int) -> st
     """One ``[+]``/``[-]`` line per check, then the verdict: for a person reading curl output."""
     lines = []
     for name, entry in body["checks"].items():
-        state = "ok" if entry["ok"] else f"failed: {entry.get('error', 'unavailable')}"
+        # A check's own CheckFailed text could hold a line break: one check, one line.
+        error = _CONTROL.sub(" ", entry.get("error", "unavailable"))
+        state = "ok" if entry["ok"] else f"failed: {error}"
         note = " (non-critical)" if entry.get("critical") is False else ""
         lines.append(f"[{'+' if entry['ok'] else '-'}]{name} {state} ({entry['ms']} ms){note}")
     if body.get("draining"):
