@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,25 +143,22 @@ def test_bad_probe_settings_are_refused(key: str, value: object) -> None:
 
 # -- Celery ------------------------------------------------------------------------
 @pytest.fixture
-def celery_app() -> Iterator[Any]:
-    """A Celery app remembered as instrumented; forgotten afterwards."""
+def celery_app(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Celery app remembered as the one instrumented (other tests may have instrumented theirs)."""
     from celery import Celery
 
     app = Celery("lantern-probe-test")
-    celery_worker.remember(app)
-    try:
-        yield app
-    finally:
-        celery_worker._apps.remove(app)
+    monkeypatch.setattr(celery_worker, "_apps", [app])
+    return app
 
 
 CELERY_CHECKS = [BUILTIN + "CeleryBrokerCheck", BUILTIN + "CeleryWorkersCheck"]
 
 
 @pytest.mark.django_db
-def test_celery_checks_need_the_integration(client: Client, settings: Any) -> None:
+def test_celery_checks_need_the_integration(client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without django_lantern.celery.instrument() the Celery checks fail with a clear reason."""
-    assert not celery_worker._apps
+    monkeypatch.setattr(celery_worker, "_apps", [])
     settings.LANTERN = {"READINESS_CHECKS": CELERY_CHECKS}
     body = client.get("/readyz").json()
     assert body["checks"]["celery:broker"]["error"] == "Celery integration not instrumented"

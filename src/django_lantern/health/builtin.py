@@ -117,7 +117,7 @@ class DiskSpaceCheck(ReadinessCheck):
 
 
 def instrumented_celery_app() -> Any:
-    """The app given to ``django_lantern.celery.instrument()``; CheckFailed when there is none."""
+    """The (first) app given to ``django_lantern.celery.instrument()``; CheckFailed when there is none."""
     from django_lantern import celery_worker
 
     if not celery_worker._apps:

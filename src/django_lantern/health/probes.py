@@ -85,8 +85,8 @@ def parse_query(query_string: str) -> ProbeQuery:
 
 def check_from_path(path: str, prefix: str) -> str | None:
     """The check named by ``/readyz/<check>`` (one trailing slash allowed), or None for the aggregate."""
-    if not prefix or not path.startswith(prefix):
-        return None
+    if not prefix or len(path) <= len(prefix) or not path.startswith(prefix):
+        return None  # "/readyz/" itself is the aggregate
     name = path[len(prefix) :]
     return name[:-1] if name.endswith("/") else name
 
