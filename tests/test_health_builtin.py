@@ -234,3 +234,52 @@ def test_celery_checks_are_bounded_against_a_black_holed_broker(celery_app: Any,
         thread.join(5)  # measured 20 s and more before the socket timeouts were set
         assert not thread.is_alive()
         assert outcome and outcome[0] is not None
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, databases=["default"])
+def test_migrations_check_interrupt_frees_a_query_on_a_silent_connection(
+    django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migrations query goes silent mid-run (black-holed PostgreSQL); interrupt() ends it at once."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from django.db import connections
+
+    from django_lantern.health.builtin import MigrationsCheck
+    from tests.conftest import extra_databases
+    from tests.helpers.fault_proxy import FaultProxy
+    from tests.helpers.services import require_postgres
+
+    port = urlsplit(require_postgres()).port or 5432
+    worker = ThreadPoolExecutor(max_workers=1)  # one thread throughout, as the runner's
+    with FaultProxy(port) as proxy:
+        default = connections["default"].settings_dict
+        alias = {**default, "HOST": "127.0.0.1", "PORT": str(proxy.port), "CONN_MAX_AGE": 0, "TEST": {}}
+        with extra_databases(django_db_blocker, proxied=alias):
+            check = MigrationsCheck("migrations:proxied")
+            check.alias = "proxied"
+            check.budget = 1.0
+            worker.submit(check.run).result(timeout=30)  # passes through the proxy
+            real = MigrationRecorder.applied_migrations
+            silenced = threading.Event()
+
+            def silence_then_read(recorder: MigrationRecorder) -> Any:
+                recorder.connection.ensure_connection()
+                proxy.black_hole()  # the connection is open: its next query goes unanswered
+                silenced.set()
+                return real(recorder)
+
+            monkeypatch.setattr(MigrationRecorder, "applied_migrations", silence_then_read)
+            stuck = worker.submit(check.run)
+            assert silenced.wait(10)
+            with pytest.raises(FutureTimeout):
+                stuck.result(timeout=0.5)  # stuck on the silent connection
+            interrupted = time.monotonic()
+            check.interrupt()
+            assert stuck.exception(timeout=2.0) is not None, "interrupt() did not end the stuck query"
+            assert time.monotonic() - interrupted < 2.0
+    worker.shutdown()

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from typing import Any
@@ -32,6 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django_lantern.conf import get_settings
 from django_lantern.health.checks import CheckFailed, ReadinessCheck
 from django_lantern.health.database import DatabaseCheck
+from django_lantern.health.database import _shutdown_fd as shutdown_fd
 
 __all__ = ["CeleryBrokerCheck", "CeleryWorkersCheck", "DiskSpaceCheck", "MigrationsCheck", "StorageCheck"]
 
@@ -50,6 +52,11 @@ class MigrationsCheck(ReadinessCheck):
     timeout = 2.0
     alias = DEFAULT_DB_ALIAS
 
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._lock = threading.Lock()
+        self._wrapper: Any = None  # the connection of the run in flight, for interrupt()
+
     def prepare(self) -> None:
         # Importing every app's migration modules is the slow part, once: before the first deadline.
         from django.db.migrations.loader import MigrationLoader
@@ -65,15 +72,27 @@ class MigrationsCheck(ReadinessCheck):
         # The recorder reads the table through the ORM, i.e. connections[alias]:
         # for this (the check's own) thread alone, that is our wrapper.
         connections[self.alias] = wrapper
+        with self._lock:
+            self._wrapper = wrapper
         try:
             executor = MigrationExecutor(wrapper)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         finally:
+            with self._lock:
+                self._wrapper = None
             with contextlib.suppress(Exception):
                 wrapper.close()
             del connections[self.alias]
         if plan:
             raise CheckFailed(f"{len(plan)} migration(s) not applied")
+
+    def interrupt(self) -> None:
+        """Shut the run's socket down: a query stuck on a silent connection raises at once."""
+        with self._lock:
+            fileno = getattr(getattr(self._wrapper, "connection", None), "fileno", None)
+            if fileno is not None:
+                with contextlib.suppress(Exception):
+                    shutdown_fd(int(fileno()))
 
 
 class StorageCheck(ReadinessCheck):
