@@ -88,6 +88,10 @@ def build_logging_config(
             "django": {"handlers": [], "level": chosen_level, "propagate": True},
             "django.server": {"handlers": [], "level": chosen_level, "propagate": True},
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
+            # Python warnings (a library's UserWarning at start-up) become
+            # records of this logger once LanternConfig.ready() turns capture
+            # on, so in JSON mode they are JSON lines too, not raw stderr text.
+            "py.warnings": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
     if server_loggers:
