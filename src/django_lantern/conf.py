@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "READINESS_CACHES": "__all__",
     "READINESS_CHECKS": [],
     "SHUTDOWN_DRAIN_SECONDS": 0.0,
+    # Probes and /metrics start no span and no Sentry transaction unless this is on.
+    "TRACE_PROBES": False,
     # Metrics
     "METRICS_ENABLED": True,
     "METRICS_NAMESPACE": "",
@@ -148,6 +150,7 @@ class LanternSettings:
     readiness_caches: str | tuple[str, ...]
     readiness_checks: tuple[str, ...]
     shutdown_drain_seconds: float
+    trace_probes: bool
     metrics_enabled: bool
     metrics_namespace: str
     metrics_latency_buckets: tuple[float, ...]
@@ -374,6 +377,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         readiness_caches=_aliases("READINESS_CACHES", raw["READINESS_CACHES"], errors),
         readiness_checks=strings("READINESS_CHECKS"),
         shutdown_drain_seconds=number("SHUTDOWN_DRAIN_SECONDS", minimum=0) or 0.0,
+        trace_probes=boolean("TRACE_PROBES"),
         metrics_enabled=boolean("METRICS_ENABLED"),
         metrics_namespace=namespace,
         metrics_latency_buckets=tuple(float(b) for b in buckets_value),

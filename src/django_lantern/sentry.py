@@ -17,7 +17,14 @@ What it adds over a bare ``sentry_sdk.init``:
 - ``before_send`` and ``before_send_transaction`` pass every event through the
   configured scrubber, after honouring Django's ``sensitive_post_parameters``
   and ``sensitive_variables``; if scrubbing fails the event is dropped and the
-  failure counted, never sent unscrubbed.
+  failure counted, never sent unscrubbed;
+- with performance on, probes and ``/metrics`` start no transaction
+  (:mod:`django_lantern.sentry_sampling`); identity fields of request bodies
+  and session keys and data in span data stay out (:mod:`django_lantern.sentry_privacy`);
+- the error Django raises when uvicorn offers it the lifespan protocol is
+  not reported (it is the normal start of every uvicorn process);
+- events sentry-sdk gives up on are counted in
+  ``lantern_sentry_lost_events_total`` (:mod:`django_lantern.sentry_transport`).
 
 Importing this module never needs sentry-sdk; :func:`init` raises an
 ``ImportError`` naming the extra when it is missing.
@@ -34,6 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext, get_context
 from django_lantern.errors import report_internal_error
+from django_lantern.sentry_privacy import clean_span_data, personal_data_allowed, redact_identity
+from django_lantern.sentry_sampling import with_probe_sampling
+from django_lantern.sentry_transport import count_lost_events
 from django_lantern.users import known_user_id
 
 if TYPE_CHECKING:
@@ -54,6 +64,12 @@ EventCallback = Callable[[Event, Hint], "Event | None"]
 # among ``user_fields``, like the IP itself.
 _IP_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "cf-connecting-ip", "true-client-ip"})
 _ENV_IP_KEYS = ("REMOTE_ADDR",)
+# Headers whose value is a URL, with the query string of another request.
+_URL_HEADERS = frozenset({"referer", "origin", "location"})
+# What Django's ASGIHandler raises for any scope but "http"; uvicorn's default
+# ``--lifespan auto`` offers "lifespan" at every start, and sentry-sdk's ASGI
+# wrapper reports the refusal as an error before uvicorn shrugs it off.
+LIFESPAN_REFUSAL = "Django can only handle ASGI/HTTP connections, not lifespan."
 
 
 class _State:
@@ -108,8 +124,10 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     options.update(overrides)
     options["before_send"] = make_before_send(user_before_send)
     options["before_send_transaction"] = make_before_send(user_before_send_transaction)
+    with_probe_sampling(options)
     state.user_fields = frozenset(user_fields)
     sentry_sdk.init(**options)
+    count_lost_events()
     state.enabled = True
     return True
 
@@ -149,14 +167,20 @@ def process_event(event: Event, hint: Hint) -> Event | None:
 
     if event.get("logger") == get_settings().access_logger and "exception" not in event:
         return None
+    if _is_lifespan_refusal(hint):
+        return None
     scrubber = get_scrubber()
     ctx = get_context()
     _add_context(event, ctx)
     _reduce_user(event, ctx)
     request = ctx.request if ctx is not None else None
     req = event.get("request")
+    identities: set[str] = set()
     if isinstance(req, dict):
         _clean_request(req, request, scrubber)
+        if "data" in req and not personal_data_allowed():
+            req["data"] = redact_identity(req["data"], scrubber.replacement, identities)
+    clean_span_data(event, identities, scrubber.replacement)
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
     if exc_info and len(exc_info) == 3 and exc_info[2] is not None:
         _apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
@@ -167,6 +191,12 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     # for it, use what ``bind_request`` noted at the start.
     secrets = request_secrets(request) if request is not None else _pop_transaction_secrets(event)
     return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
+
+
+def _is_lifespan_refusal(hint: Hint) -> bool:
+    exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
+    exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None
+    return isinstance(exc, ValueError) and str(exc) == LIFESPAN_REFUSAL
 
 
 def _add_context(event: Event, ctx: RequestContext | None) -> None:
@@ -215,9 +245,13 @@ def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: A
     if isinstance(req.get("query_string"), str):
         req["query_string"] = scrubber.scrub_query_string(req["query_string"])
     headers = req.get("headers")
-    if isinstance(headers, dict) and not keep_ip:
-        for name in [h for h in headers if isinstance(h, str) and h.lower() in _IP_HEADERS]:
-            del headers[name]
+    if isinstance(headers, dict):
+        for name in [h for h in headers if isinstance(h, str)]:
+            lowered = name.lower()
+            if lowered in _IP_HEADERS and not keep_ip:
+                del headers[name]
+            elif lowered in _URL_HEADERS and isinstance(headers[name], str):
+                headers[name] = scrubber.scrub_url(headers[name])
     env = req.get("env")
     if isinstance(env, dict) and not keep_ip:
         for key in _ENV_IP_KEYS:
