@@ -178,7 +178,9 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     identities: set[str] = set()
     if isinstance(req, dict):
         _clean_request(req, request, scrubber)
-        if "data" in req and not personal_data_allowed():
+        # As for the user: identity stays out unless both Sentry and init(user_fields=...) let it in.
+        keep_identity = bool(state.user_fields - {"id", "ip_address"}) and personal_data_allowed()
+        if "data" in req and not keep_identity:
             req["data"] = redact_identity(req["data"], scrubber.replacement, identities)
     clean_span_data(event, identities, scrubber.replacement)
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
