@@ -3,10 +3,12 @@
 sentry-sdk reports every event it gives up on to its transport's
 ``record_lost_event(reason, data_category, item, quantity=...)``, the hook its
 client reports are built from: a full queue (``queue_overflow``), a network
-or HTTP error, a rate limit, ``before_send`` returning None. It only sends
-those counts to Sentry, which is the very service that may be unreachable;
-here they also go to ``lantern_sentry_lost_events_total{reason, category}``.
-Deliberate sampling (``sample_rate``) is not a loss and is not counted.
+or HTTP error, a rate limit, a send error. It only sends those counts to
+Sentry, which is the very service that may be unreachable; here they also go
+to ``lantern_sentry_lost_events_total{reason, category}``. Decisions are not
+losses and are not counted: sampling (``sample_rate``), and ``before_send`` or
+an event processor declining an event (ours drop the access log's duplicate
+of an error and uvicorn's lifespan refusal).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from django_lantern.errors import report_internal_error
 
-NOT_COUNTED_REASONS = frozenset({"sample_rate"})
+NOT_COUNTED_REASONS = frozenset({"sample_rate", "before_send", "event_processor"})
 EXIT_REASON = "pending_at_exit"
 _LABEL_LIMIT = 48
 _MARK = "_lantern_counts_lost_events"

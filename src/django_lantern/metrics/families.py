@@ -254,7 +254,7 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
         ),
         sentry_lost_events=Counter(
             metric_name(p, "lantern_sentry_lost_events"),
-            "Sentry events and spans sentry-sdk gave up on (full queue, network, rate limit, before_send), "
+            "Sentry events and spans sentry-sdk gave up on (full queue, network or HTTP error, rate limit), "
             "by reason and data category.",
             ["reason", "category"],
             registry=registry,
