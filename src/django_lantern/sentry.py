@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import os
 import threading
-import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext, get_context
 from django_lantern.errors import report_internal_error
+from django_lantern.sentry_frames import apply_sensitive_variables
 from django_lantern.sentry_privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry_sampling import with_probe_sampling
 from django_lantern.sentry_transport import count_lost_events
@@ -185,7 +185,7 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     clean_span_data(event, identities, scrubber.replacement)
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
     if exc_info and len(exc_info) == 3 and exc_info[2] is not None:
-        _apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
+        apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
     scrubbed = scrubber.scrub(event)
     if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
         raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
@@ -261,68 +261,6 @@ def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: A
     if "data" in req:
         sensitive = getattr(request, "sensitive_post_parameters", None) if request is not None else None
         req["data"] = scrubber.scrub_post_data(req["data"], sensitive)
-
-
-class _FrameFilter:
-    """Django's own rules for ``@sensitive_variables`` (including coroutines),
-    always active: Django's filter only applies them when ``DEBUG`` is off."""
-
-    def __init__(self) -> None:
-        from django.views.debug import SafeExceptionReporterFilter
-
-        class _Always(SafeExceptionReporterFilter):
-            def is_active(self, request: Any) -> bool:
-                return True
-
-        self.filter = _Always()
-
-    def sensitive_names(self, request: HttpRequest | None, frame: types.FrameType) -> frozenset[str]:
-        substitute = self.filter.cleansed_substitute
-        cleansed = self.filter.get_traceback_frame_variables(request, frame)
-        return frozenset(name for name, value in cleansed if value is substitute or value == substitute)
-
-
-_frame_filter: _FrameFilter | None = None
-
-
-def _apply_sensitive_variables(
-    event: Event, exc: BaseException | None, request: HttpRequest | None, replacement: str
-) -> None:
-    """Blank the locals Django's ``@sensitive_variables`` marks in every frame
-    of every exception in the chain (Sentry itself ignores the decorator)."""
-    global _frame_filter
-    if _frame_filter is None:
-        _frame_filter = _FrameFilter()
-    marks: dict[tuple[str, int, str], frozenset[str]] = {}
-    seen: set[int] = set()
-    # Bounded walk: the chain can be cyclic and Sentry keeps at most a few.
-    while exc is not None and id(exc) not in seen and len(seen) < 16:
-        seen.add(id(exc))
-        tb = exc.__traceback__
-        depth = 0
-        while tb is not None and depth < 512:
-            frame = tb.tb_frame
-            names = _frame_filter.sensitive_names(request, frame)
-            if names:
-                code = frame.f_code
-                marks[(code.co_filename, tb.tb_lineno, code.co_name)] = names
-            tb = tb.tb_next
-            depth += 1
-        exc = exc.__cause__ or exc.__context__
-    if not marks:
-        return
-    exception = event.get("exception")
-    values = exception.get("values") if isinstance(exception, dict) else None
-    for value in values if isinstance(values, list) else ():
-        stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
-        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        for frame_data in frames if isinstance(frames, list) else ():
-            if not isinstance(frame_data, dict) or not isinstance(frame_data.get("vars"), dict):
-                continue
-            key = (str(frame_data.get("abs_path")), frame_data.get("lineno"), str(frame_data.get("function")))
-            hidden = marks.get(key)  # type: ignore[arg-type]
-            if hidden:
-                frame_data["vars"] = {k: replacement if k in hidden else v for k, v in frame_data["vars"].items()}
 
 
 # Per sampled transaction (by span id): the request's secret values, noted at
