@@ -69,4 +69,5 @@ def test_flush_without_integrations(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing in use: nothing to flush, nothing raised."""
     for name in ("django_lantern.sentry", "django_lantern.tracing", "sentry_sdk", "opentelemetry.trace"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    assert shutdown.flush(0.1) == {"sentry": 0, "tracing": 0}
+    assert shutdown.flush(0.1) == {}
+    assert shutdown.describe_flush({}, 0.1) == "exit flush (0.1s): nothing in use"

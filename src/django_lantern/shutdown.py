@@ -58,7 +58,7 @@ def drain_seconds() -> float:
 # Only SDKs that are already imported are flushed: importing one here could
 # pull in an SDK nobody configured. django_lantern.sentry and .tracing set up
 # these same SDKs, so this covers them and a project's own set-up alike.
-def _flush_sentry(timeout: float) -> int:
+def _flush_sentry(timeout: float) -> int | None:
     """Wait up to ``timeout`` once, then close the client; the envelopes still pending.
 
     Closing matters: sentry-sdk's own atexit hook would otherwise flush
@@ -67,10 +67,10 @@ def _flush_sentry(timeout: float) -> int:
     """
     sdk = sys.modules.get("sentry_sdk")
     if sdk is None:
-        return 0
+        return None
     client = sdk.get_client()
     if not client.is_active():
-        return 0
+        return None
     from django_lantern.sentry_transport import EXIT_REASON, pending_envelopes, record_lost
 
     client.flush(timeout=timeout)
@@ -84,13 +84,15 @@ def _flush_sentry(timeout: float) -> int:
     return pending
 
 
-def _flush_tracing(timeout: float) -> int:
+def _flush_tracing(timeout: float) -> int | None:
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
-        return 0
+        return None
     provider = trace.get_tracer_provider()
     force_flush = getattr(provider, "force_flush", None)  # the SDK's provider has it, the API's no-op does not
-    if callable(force_flush) and force_flush(int(timeout * 1000)) is False:
+    if not callable(force_flush):
+        return None
+    if force_flush(int(timeout * 1000)) is False:
         return -1  # timed out; the span processor does not say how many
     return 0
 
@@ -98,16 +100,17 @@ def _flush_tracing(timeout: float) -> int:
 def flush(timeout: float = DEFAULT_FLUSH_TIMEOUT) -> dict[str, int | None]:
     """At exit: send pending error events and spans, each within ``timeout`` seconds.
 
-    Returns, per integration, what was still pending when the wait ended:
-    Sentry envelopes (0: all sent, or Sentry not in use), for tracing 0 or
-    -1 (timed out, count unknown); ``None`` when flushing raised (logged,
-    never raised). The Sentry client is closed afterwards, so its own exit
+    Returns, per integration in use, what was still pending when the wait
+    ended: Sentry envelopes (0: all sent), for tracing 0 or -1 (timed out,
+    count unknown); ``None`` when flushing raised (logged, never raised). The Sentry client is closed afterwards, so its own exit
     hook does not wait a second time: call this once, at exit.
     """
     done: dict[str, int | None] = {}
     for name, func in (("sentry", _flush_sentry), ("tracing", _flush_tracing)):
         try:
-            done[name] = func(timeout)
+            pending = func(timeout)
+            if pending is not None:
+                done[name] = pending
         except Exception:
             logger.warning("flushing %s at shutdown failed", name, exc_info=True)
             done[name] = None
@@ -124,4 +127,4 @@ def describe_flush(result: dict[str, int | None], timeout: float = DEFAULT_FLUSH
             parts.append(f"{name} timed out")
         else:
             parts.append(f"{name} {pending} still pending" + (" (dropped)" if pending else ""))
-    return f"exit flush ({timeout:.1f}s): " + ", ".join(parts)
+    return f"exit flush ({timeout:.1f}s): " + (", ".join(parts) or "nothing in use")
