@@ -187,3 +187,31 @@ def test_lost_events_are_counted_by_reason_and_category(failing_endpoint: Any, s
     overflow = lost("queue_overflow", "error") - before_overflow
     assert network >= 1 and overflow >= 1
     assert network + overflow == 8
+
+
+def test_a_lost_transaction_counts_its_spans_once(sentry: Any) -> None:
+    """A transaction item counts 1 transaction and its spans plus one, as sentry-sdk counts
+    them, although the transport records the spans again through a nested call."""
+    import sentry_sdk
+    from sentry_sdk.envelope import Item, PayloadRef
+
+    assert sentry()
+    transport = sentry_sdk.get_client().transport
+    before = lost("ratelimit_backoff", "transaction"), lost("ratelimit_backoff", "span")
+    payload = {"type": "transaction", "spans": [{"span_id": "a"}, {"span_id": "b"}]}
+    transport.record_lost_event("ratelimit_backoff", item=Item(payload=PayloadRef(json=payload), type="transaction"))
+    transport.record_lost_event("before_send", data_category="error")  # a decision, not a loss
+    after = lost("ratelimit_backoff", "transaction"), lost("ratelimit_backoff", "span")
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 3)
+    assert lost("before_send", "error") == 0
+
+
+def test_only_the_lifespan_refusal_is_dropped() -> None:
+    """The error Django raises for the lifespan scope is dropped; any other ValueError is kept."""
+    from django_lantern.sentry import LIFESPAN_REFUSAL, make_before_send
+
+    before_send = make_before_send()
+    refusal = ValueError(LIFESPAN_REFUSAL)
+    other = ValueError("Django can only handle ASGI/HTTP connections, not websocket.")
+    assert before_send({"level": "error"}, {"exc_info": (ValueError, refusal, None)}) is None
+    assert before_send({"level": "error"}, {"exc_info": (ValueError, other, None)}) is not None
