@@ -102,8 +102,9 @@ def flush(timeout: float = DEFAULT_FLUSH_TIMEOUT) -> dict[str, int | None]:
 
     Returns, per integration in use, what was still pending when the wait
     ended: Sentry envelopes (0: all sent), for tracing 0 or -1 (timed out,
-    count unknown); ``None`` when flushing raised (logged, never raised). The Sentry client is closed afterwards, so its own exit
-    hook does not wait a second time: call this once, at exit.
+    count unknown); ``None`` when flushing raised (logged, never raised).
+    The Sentry client is closed afterwards, so its own exit hook does not
+    wait a second time: call this once, at exit.
     """
     done: dict[str, int | None] = {}
     for name, func in (("sentry", _flush_sentry), ("tracing", _flush_tracing)):
