@@ -127,7 +127,11 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
         secrets = _secrets(request)
         cleaned: list[tuple[str, Any]] = []
         for name, value in super().get_traceback_frame_variables(request, tb_frame):
-            if value is substitute or value == substitute or scrubber.is_sensitive_key(name):
+            if (
+                value is substitute
+                or (isinstance(value, str) and value == substitute)
+                or scrubber.is_sensitive_key(name)
+            ):
                 cleaned.append((name, substitute))
                 continue
             try:

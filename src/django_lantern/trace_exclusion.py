@@ -73,7 +73,15 @@ def wants_server_span(request: HttpRequest, cfg: LanternSettings, excluded: re.P
     """False for probes (unless ``TRACE_PROBES``) and for excluded URLs."""
     if is_probe_path(request.path_info, cfg):
         return False
-    return excluded is None or excluded.search(request_url(request)) is None
+    if excluded is None:
+        return True
+    try:
+        return excluded.search(request_url(request)) is None
+    except Exception as exc:  # e.g. a misconfigured SECURE_PROXY_SSL_HEADER behind request.scheme
+        from django_lantern.errors import report_internal_error
+
+        report_internal_error("tracing_exclusion", exc)
+        return True
 
 
 def _sampling_path(sampling_context: Mapping[str, Any]) -> str | None:

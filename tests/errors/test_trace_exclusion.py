@@ -84,3 +84,21 @@ def test_oauth_code_is_redacted_in_url_query(tracer_provider: Any, client: Clien
     client.get("/errors/items/8/?code=oauth-code-77a&state=s1&SAMLResponse=PHNhbWw")
     (span,) = tracer_provider.exporter.get_finished_spans()
     assert span.attributes["url.query"] == "code=[redacted]&state=s1&SAMLResponse=[redacted]"
+
+
+def test_a_failing_exclusion_check_never_breaks_the_request(
+    monkeypatch: pytest.MonkeyPatch, client: Client, tracer_provider: Any, internal_errors: dict[str, int]
+) -> None:
+    """If building the URL to match raises, the request is served and traced, the error counted."""
+    from django_lantern import trace_exclusion
+
+    monkeypatch.setenv("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "nothing-matches")
+    tracing.enable(tracer_provider)
+
+    def broken(request: Any) -> str:
+        raise RuntimeError("scheme misconfigured")
+
+    monkeypatch.setattr(trace_exclusion, "request_url", broken)
+    assert client.get("/errors/items/9/").status_code == 200
+    assert span_paths(tracer_provider) == ["/errors/items/9/"]
+    assert internal_errors["tracing_exclusion"] == 1
