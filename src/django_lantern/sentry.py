@@ -241,19 +241,24 @@ def _reduce_user(event: Event, ctx: RequestContext | None) -> None:
 
 
 def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Any) -> None:
+    from django_lantern.tracing import URL_QUERY_LIMIT, capped
+
     keep_ip = "ip_address" in state.user_fields
+    # Client-sized values are capped as on spans: sentry-sdk no longer cuts
+    # them, and a 142 kB query string would otherwise travel whole.
     if isinstance(req.get("url"), str):
-        req["url"] = scrubber.scrub_url(req["url"])
+        req["url"] = capped(req["url"], URL_QUERY_LIMIT, scrubber.scrub_url)
     if isinstance(req.get("query_string"), str):
-        req["query_string"] = scrubber.scrub_query_string(req["query_string"])
+        req["query_string"] = capped(req["query_string"], URL_QUERY_LIMIT, scrubber.scrub_query_string)
     headers = req.get("headers")
     if isinstance(headers, dict):
         for name in [h for h in headers if isinstance(h, str)]:
             lowered = name.lower()
             if lowered in _IP_HEADERS and not keep_ip:
                 del headers[name]
-            elif lowered in _URL_HEADERS and isinstance(headers[name], str):
-                headers[name] = scrubber.scrub_url(headers[name])
+            elif isinstance(headers[name], str):
+                scrub = scrubber.scrub_url if lowered in _URL_HEADERS else None
+                headers[name] = capped(headers[name], URL_QUERY_LIMIT, scrub)
     env = req.get("env")
     if isinstance(env, dict) and not keep_ip:
         for key in _ENV_IP_KEYS:

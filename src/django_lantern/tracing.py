@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__, tracing_hooks
@@ -245,15 +246,21 @@ def _split_host(host: str) -> tuple[str, int | None]:
     return address, int(port) if port.isdigit() and len(port) <= 5 else None
 
 
-def _cut(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[:limit] + CUT_MARKER % (len(value) - limit)
+def capped(value: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
+    """``scrub(value)`` in at most ``limit`` characters, plus a marker saying how many
+    were cut; cut before scrubbing (bounded work) and after (it can lengthen)."""
+    head = value[:limit]
+    if scrub is not None:
+        head = scrub(head)[:limit]
+    cut = len(value) - limit
+    return head + CUT_MARKER % cut if cut > 0 else head
 
 
 def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
     meta = request.META
     attrs: dict[str, Any] = {
         "http.request.method": method,
-        "url.path": _cut(request.path, URL_PATH_LIMIT),
+        "url.path": capped(request.path, URL_PATH_LIMIT),
         "url.scheme": request.scheme or "http",
     }
     if method == "_OTHER":
@@ -264,10 +271,7 @@ def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
 
         # Cut before scrubbing (bounded work), and again after: scrubbing
         # can lengthen it ("[redacted]", percent-encoding).
-        query = str(query)
-        scrubbed = get_scrubber().scrub_query_string(query[:URL_QUERY_LIMIT])[:URL_QUERY_LIMIT]
-        cut = len(query) - URL_QUERY_LIMIT
-        attrs["url.query"] = scrubbed + CUT_MARKER % cut if cut > 0 else scrubbed
+        attrs["url.query"] = capped(str(query), URL_QUERY_LIMIT, get_scrubber().scrub_query_string)
     host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
     if isinstance(host, str) and host:
         address, port = _split_host(host)

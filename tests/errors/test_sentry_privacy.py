@@ -215,3 +215,19 @@ def test_only_the_lifespan_refusal_is_dropped() -> None:
     other = ValueError("Django can only handle ASGI/HTTP connections, not websocket.")
     assert before_send({"level": "error"}, {"exc_info": (ValueError, refusal, None)}) is None
     assert before_send({"level": "error"}, {"exc_info": (ValueError, other, None)}) is not None
+
+
+def test_client_sized_request_values_are_capped(sentry: Any, sentry_endpoint: SentryEndpoint) -> None:
+    """A 142 kB query string and a 20 kB header reach Sentry cut to 2 048 characters, with a marker."""
+    from django_lantern.tracing import CUT_MARKER, URL_QUERY_LIMIT
+
+    assert sentry(traces_sample_rate=1.0)
+    query = "q=" + "a" * 142_000
+    environ = RequestFactory().get(f"/errors/oauth/callback/?{query}", HTTP_USER_AGENT="u" * 20_000).environ
+    serve_wsgi(environ)
+    flush_sentry()
+    for event in sentry_endpoint.events() + sentry_endpoint.events("transaction"):
+        request = event["request"]
+        assert request["query_string"].endswith(CUT_MARKER % (len(query) - URL_QUERY_LIMIT))
+        assert len(request["query_string"]) < URL_QUERY_LIMIT + 40
+        assert len(request["headers"]["User-Agent"]) < URL_QUERY_LIMIT + 40
