@@ -116,18 +116,10 @@ W030_REPORTER = (
     "technical 500 page) show {what} unscrubbed.",
     'Set {setting} = "{path}".',
 )
-_REPORTER_SETTINGS = (
-    (
-        "DEFAULT_EXCEPTION_REPORTER_FILTER",
-        "django_lantern.reporting.ScrubbingExceptionReporterFilter",
-        "credentials in settings values, POST fields, headers, cookies and frame locals",
-    ),
-    (
-        "DEFAULT_EXCEPTION_REPORTER",
-        "django_lantern.reporting.ScrubbingExceptionReporter",
-        "the query string, the request URL and the exception message",
-    ),
-)
+_REPORTER_GAPS = {
+    "DEFAULT_EXCEPTION_REPORTER_FILTER": "credentials in settings, POST fields, headers, cookies and frame locals",
+    "DEFAULT_EXCEPTION_REPORTER": "the query string, the request URL and the exception message",
+}
 
 
 @register(Tags.security)
@@ -135,23 +127,23 @@ def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[Che
     """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
     from django_lantern import reporting
 
-    bases = {
-        "DEFAULT_EXCEPTION_REPORTER_FILTER": reporting.ScrubbingExceptionReporterFilter,
-        "DEFAULT_EXCEPTION_REPORTER": reporting.ScrubbingExceptionReporter,
+    expected = {
+        "DEFAULT_EXCEPTION_REPORTER_FILTER": (reporting.FILTER_PATH, reporting.ScrubbingExceptionReporterFilter),
+        "DEFAULT_EXCEPTION_REPORTER": (reporting.REPORTER_PATH, reporting.ScrubbingExceptionReporter),
     }
     messages: list[CheckMessage] = []
     msg, hint = W030_REPORTER
-    for setting, path, what in _REPORTER_SETTINGS:
+    for setting, (path, base) in expected.items():
         value = getattr(settings, setting, None)
         try:
             cls = import_string(value) if isinstance(value, str) else value
         except ImportError:
             cls = None  # Django itself fails on it; still say what to set
-        if isinstance(cls, type) and issubclass(cls, bases[setting]):
+        if isinstance(cls, type) and issubclass(cls, base):
             continue
         messages.append(
             Warning(
-                msg.format(setting=setting, value=value, what=what),
+                msg.format(setting=setting, value=value, what=_REPORTER_GAPS[setting]),
                 hint=hint.format(setting=setting, path=path),
                 id="lantern.W030",
             )

@@ -30,6 +30,8 @@ from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeEx
 
 from django_lantern.scrubbing import Scrubber, get_scrubber, request_secrets
 
+__all__ = ["ScrubbingAdminEmailHandler", "ScrubbingExceptionReporter", "ScrubbingExceptionReporterFilter"]
+
 FILTER_PATH = "django_lantern.reporting.ScrubbingExceptionReporterFilter"
 REPORTER_PATH = "django_lantern.reporting.ScrubbingExceptionReporter"
 _URL_META_KEYS = ("HTTP_REFERER", "HTTP_ORIGIN")

@@ -128,3 +128,16 @@ def test_check_warns_until_the_reporter_settings_are_set(settings: Any) -> None:
     assert len(messages) == 2
     assert "DEFAULT_EXCEPTION_REPORTER_FILTER" in messages[0].msg
     assert "django_lantern.reporting.ScrubbingExceptionReporter" in (messages[1].hint or "")
+
+
+def test_reporting_all_is_pinned() -> None:
+    """The names the settings refer to are the module's public API."""
+    from django_lantern import reporting
+
+    assert sorted(reporting.__all__) == [
+        "ScrubbingAdminEmailHandler",
+        "ScrubbingExceptionReporter",
+        "ScrubbingExceptionReporterFilter",
+    ]
+    assert reporting.FILTER_PATH.rsplit(".", 1)[1] in reporting.__all__
+    assert reporting.REPORTER_PATH.rsplit(".", 1)[1] in reporting.__all__
