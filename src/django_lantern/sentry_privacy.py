@@ -10,9 +10,10 @@ transactions alike:
   username in every transaction's ``request.data``. The values removed are
   also removed wherever they reappear as a whole SQL parameter;
 - **sessions in span and breadcrumb data**: the parameters of every query
-  that names a session table are replaced (they carry the session key and
-  the session data), and cache keys of Django's cache-backed sessions lose
-  the key.
+  whose text mentions "session" (``django_session`` or a custom session
+  table; a few other queries lose their parameters too, the safe side) are
+  replaced, since they carry the session key and the session data; cache
+  keys of Django's cache-backed sessions lose the key.
 """
 
 from __future__ import annotations
