@@ -15,6 +15,8 @@ from typing import Any
 
 from django_lantern.trace_exclusion import is_probe_transaction
 
+__all__ = ["make_traces_sampler"]
+
 Sampler = Callable[[dict[str, Any]], "float | bool"]
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from django_lantern.errors import report_internal_error
 
+__all__ = ["count_lost_events"]
+
 NOT_COUNTED_REASONS = frozenset({"sample_rate", "before_send", "event_processor"})
 EXIT_REASON = "pending_at_exit"
 _LABEL_LIMIT = 48
