@@ -95,7 +95,7 @@ def test_probes_against_a_stuck_check_share_one_run(stuck: BlockingCheck) -> Non
     assert stuck.runs == 1
     stuck.release.set()
     deadline = time.monotonic() + 5
-    while runner._workers[0].in_flight() and time.monotonic() < deadline:
+    while runner._workers["db:stuck"].current() is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     (result,) = runner.run()
     assert result.ok is True

@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "READYZ_PATH": "/readyz",
     "METRICS_PATH": "/metrics",
     "READINESS_TIMEOUT": 0.5,
+    # Probes within this many seconds share one verdict per check (never served older).
+    "READINESS_CACHE_SECONDS": 1.0,
     "READINESS_DATABASES": "__all__",
     "READINESS_CACHES": "__all__",
     "READINESS_CHECKS": [],
@@ -146,6 +148,7 @@ class LanternSettings:
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]
     readiness_timeout: float
+    readiness_cache_seconds: float
     readiness_databases: str | tuple[str, ...]
     readiness_caches: str | tuple[str, ...]
     readiness_checks: tuple[str, ...]
@@ -373,6 +376,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         readyz_paths=readyz,
         metrics_paths=metrics,
         readiness_timeout=timeout if timeout is not None else 0.5,
+        readiness_cache_seconds=number("READINESS_CACHE_SECONDS", minimum=0) or 0.0,
         readiness_databases=_aliases("READINESS_DATABASES", raw["READINESS_DATABASES"], errors),
         readiness_caches=_aliases("READINESS_CACHES", raw["READINESS_CACHES"], errors),
         readiness_checks=strings("READINESS_CHECKS"),
