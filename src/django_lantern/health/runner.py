@@ -76,7 +76,6 @@ class ReadinessRunner:
                 known[name] = attempt.future.result()
             elif attempt.deadline <= now:
                 known[name] = worker.timed_out(attempt, now)
-                worker.record(known[name], now)
             else:
                 waiting[name] = attempt
         return known, waiting
@@ -89,9 +88,7 @@ class ReadinessRunner:
             if attempt.future.done():
                 known[name] = attempt.future.result()
             else:
-                worker = self._workers[name]
-                known[name] = worker.timed_out(attempt, now)
-                worker.record(known[name], now)
+                known[name] = self._workers[name].timed_out(attempt, now)
         results = [known[w.check.name] for w in workers]
         self.last_results = tuple(results)
         return results

@@ -55,7 +55,8 @@ class Attempt:
     future: Future[CheckResult]
     started: float  # time.monotonic()
     deadline: float
-    interrupted: bool = field(default=False)
+    # The "timeout" verdict, decided once by the first probe that sees the deadline pass.
+    overdue: CheckResult | None = field(default=None)
 
 
 def _release_frames(exc: BaseException | None) -> None:
@@ -95,6 +96,7 @@ class CheckWorker:
         self.check = check
         self.timeout = timeout
         check.budget = timeout  # the built-in checks bound their own driver waits by it
+        self._prepared = False
         self._lock = threading.Lock()
         self._attempt: Attempt | None = None
         self._verdict: tuple[CheckResult, float] | None = None  # and when it was decided
@@ -124,23 +126,27 @@ class CheckWorker:
             )
 
     def timed_out(self, attempt: Attempt, now: float) -> CheckResult:
-        """The verdict for an attempt still running at its deadline; interrupts it once."""
-        waited = (now - attempt.started) * 1000
-        result = CheckResult(
-            self.check.name,
-            self.check.kind,
-            False,
-            waited,
-            PUBLIC_ERROR_TIMEOUT,
-            f"no answer within {self.timeout * 1000:.0f} ms (running for {waited:.0f} ms)",
-        )
-        if not attempt.interrupted:
-            attempt.interrupted = True
-            try:
-                self.check.interrupt()
-            except Exception:  # an interrupt is best effort; the verdict stands anyway
-                logger.warning("readiness check %s: interrupt failed", self.check.name, exc_info=True)
-        return result
+        """The verdict for an attempt still running past its deadline: decided, recorded and
+        the attempt interrupted once, however many probes were waiting for it."""
+        with self._lock:
+            overdue = attempt.overdue
+            if overdue is not None:
+                return overdue
+            waited = (now - attempt.started) * 1000
+            overdue = attempt.overdue = CheckResult(
+                self.check.name,
+                self.check.kind,
+                False,
+                waited,
+                PUBLIC_ERROR_TIMEOUT,
+                f"no answer within {self.timeout * 1000:.0f} ms (running for {waited:.0f} ms)",
+            )
+        try:
+            self.check.interrupt()
+        except Exception:  # an interrupt is best effort; the verdict stands anyway
+            logger.warning("readiness check %s: interrupt failed", self.check.name, exc_info=True)
+        self.record(overdue, now)
+        return overdue
 
     # -- attempts ------------------------------------------------------------
 
@@ -155,10 +161,20 @@ class CheckWorker:
                 self._start_thread()
             attempt = self._attempt
             if attempt is None or attempt.future.done():
+                if not self._prepared:
+                    self._prepared = True
+                    self._prepare()
+                    now = time.monotonic()
                 attempt = Attempt(Future(), now, now + self.timeout)
                 self._attempt = attempt
                 self._queue.put(attempt)
             return attempt
+
+    def _prepare(self) -> None:
+        try:
+            self.check.prepare()
+        except Exception:  # the attempt will meet the same problem and report it
+            logger.debug("readiness check %s: prepare() failed", self.check.name, exc_info=True)
 
     def _start_thread(self) -> None:
         self._queue = queue.SimpleQueue()
@@ -188,15 +204,10 @@ class CheckWorker:
         budget_ms = self.timeout * 1000
         if result.ms <= budget_ms:
             return result
-        outcome = "answered" if result.ok else f"failed: {result.detail or result.error}"
-        return CheckResult(
-            result.name,
-            result.kind,
-            False,
-            result.ms,
-            PUBLIC_ERROR_TIMEOUT,
-            f"{outcome} after {result.ms:.0f} ms, over its {budget_ms:.0f} ms timeout",
-        )
+        late = f"after {result.ms:.0f} ms, over its {budget_ms:.0f} ms timeout"
+        # What really happened stays in the log line: the exception, not only "too slow".
+        detail = f"answered {late}" if result.ok else f"{result.detail or result.error} ({late})"
+        return CheckResult(result.name, result.kind, False, result.ms, PUBLIC_ERROR_TIMEOUT, detail)
 
     def stop(self) -> None:
         """Let the thread end once its current attempt (if any) returns."""
