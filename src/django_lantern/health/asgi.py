@@ -47,8 +47,9 @@ class LanternASGIHandler(ASGIHandler):
     async def _answer_probe(self, scope: dict[str, Any], send: Any) -> None:
         # A probe's body (if any) is never read: GET and HEAD carry none, other methods get 405.
         request, error_response = self.create_request(scope, io.BytesIO())
-        response = error_response if request is None else await self.get_response_async(request)
-        await self.send_response(response, send)
+        response = await self.get_response_async(request) if request is not None else error_response
+        if response is not None:
+            await self.send_response(response, send)
 
 
 def get_asgi_application() -> LanternASGIHandler:
