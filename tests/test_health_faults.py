@@ -8,9 +8,9 @@ gives up, about 15 minutes. Bounds asserted here are deadlines, not benchmarks.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -146,7 +146,7 @@ def test_redis_check_is_bounded_by_its_budget(redis_proxy: FaultProxy, options: 
             check.run()
             redis_proxy.black_hole()
             started = time.monotonic()
-            with pytest.raises(Exception, match="(?i)timeout|timed out"):
+            with pytest.raises(Exception, match=r"(?i)timeout|timed out"):
                 check.run()
             assert time.monotonic() - started < 0.3 + MARGIN
             redis_proxy.forward()
