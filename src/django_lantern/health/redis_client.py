@@ -1,10 +1,11 @@
 """A Redis client of the cache check's own, with waits bounded by the check's timeout.
 
-Django's ``RedisCache`` hands its ``OPTIONS`` to redis-py. Without
-``socket_timeout`` redis-py 5 waits for a reply forever, so a check sent into
-a black-holed Redis kept its thread for as long as the kernel kept the
-connection (about 15 minutes); redis-py 8 waits 5 s by default and its client
-retries a timed-out command 3 times with backoff. The check therefore talks to
+Django's ``RedisCache`` hands its ``OPTIONS`` to redis-py's connection pool.
+Without ``socket_timeout`` redis-py 5 waits for a reply forever, so a check
+sent into a black-holed Redis kept its thread for as long as the kernel kept
+the connection (about 15 minutes); redis-py 8 waits 5 s by default, and a
+client that builds its own pool retries a timed-out command 3 times with
+backoff. Both are longer than a probe's budget. The check therefore talks to
 the cache's first (write) server through a one-connection pool of its own:
 the cache's URL and options, with connect and read timeouts of at most the
 check's budget and no retries. The application's own pool is left as it is.
