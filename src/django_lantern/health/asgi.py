@@ -25,6 +25,8 @@ from django.core.handlers.asgi import ASGIHandler
 
 from django_lantern.conf import get_settings
 
+__all__ = ["LanternASGIHandler", "get_asgi_application"]
+
 
 class LanternASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

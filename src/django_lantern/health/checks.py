@@ -121,3 +121,9 @@ class CallableCheck(ReadinessCheck):
 
     def run(self) -> None:
         self.func()  # type: ignore[operator]
+
+
+# The database check lives in its own module (it manages a connection of its
+# own); it stays importable from here, the public place for every check. At
+# the bottom: that module imports ReadinessCheck from this one.
+from django_lantern.health.database import DatabaseCheck  # noqa: E402
