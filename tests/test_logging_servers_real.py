@@ -101,7 +101,7 @@ def test_uvicorn_config_file_is_the_built_config() -> None:
     """The shipped uvicorn.json is build_logging_config()'s output, with the formatter chosen from the environment."""
     from django_lantern.logging import build_logging_config
 
-    built = build_logging_config(log_format="json", level="INFO")
+    built = build_logging_config(log_format="json", level="INFO", mail_admins=False)
     built["formatters"] = {"lantern": {"()": "django_lantern.logging.schemas.formatter_from_env"}}
     built["handlers"]["console"]["formatter"] = "lantern"
     assert json.loads(UVICORN_LOG_CONFIG.read_text()) == built

@@ -29,3 +29,24 @@ def test_unknown_key_stops_django_setup() -> None:
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr
     assert "REQUEST_ID_HEADDER" in proc.stderr
+
+
+def test_python_warnings_are_json_records() -> None:
+    """A library's warning after start-up is a JSON line of logger py.warnings, not raw stderr text."""
+    import json
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LANTERN_LOG_FORMAT": "json",
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+    }
+    code = "import django, warnings; django.setup(); warnings.warn('lantern-test-warning', UserWarning)"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines, "the warning was not written at all"
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert any(r["logger"] == "py.warnings" and "lantern-test-warning" in r["message"] for r in records)

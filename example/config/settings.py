@@ -131,6 +131,9 @@ LANTERN = {
 }
 
 LOGGING = build_logging_config(debug=DEBUG)
+# Django's error reports (the admins' e-mail, the DEBUG 500 page) through the scrubber.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "django_lantern.reporting.ScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "django_lantern.reporting.ScrubbingExceptionReporter"
 
 # Error tracking and tracing are opt-in by environment, as in production.
 # gunicorn loads settings in each worker after the fork (no preload_app), so

@@ -28,6 +28,15 @@ class LanternConfig(AppConfig):
 
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
 
+        import logging
+
+        from django.conf import settings
+
+        # Django stopped capturing warnings; a LOGGING that configures the
+        # py.warnings logger (build_logging_config does) asks for them.
+        if "py.warnings" in (getattr(settings, "LOGGING", None) or {}).get("loggers", {}):
+            logging.captureWarnings(True)
+
         from django_lantern import commands
 
         commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)

@@ -109,3 +109,43 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         except ImproperlyConfigured as exc:
             messages.append(Error(str(exc), hint=E003_HINT, id="lantern.E003"))
     return messages
+
+
+W030_REPORTER = (
+    "settings.{setting} is {value!r}, so Django's error reports (the admins' e-mail, the DEBUG "
+    "technical 500 page) show {what} unscrubbed.",
+    'Set {setting} = "{path}".',
+)
+_REPORTER_GAPS = {
+    "DEFAULT_EXCEPTION_REPORTER_FILTER": "credentials in settings, POST fields, headers, cookies and frame locals",
+    "DEFAULT_EXCEPTION_REPORTER": "the query string, the request URL and the exception message",
+}
+
+
+@register(Tags.security)
+def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
+    from django_lantern import reporting
+
+    expected = {
+        "DEFAULT_EXCEPTION_REPORTER_FILTER": (reporting.FILTER_PATH, reporting.ScrubbingExceptionReporterFilter),
+        "DEFAULT_EXCEPTION_REPORTER": (reporting.REPORTER_PATH, reporting.ScrubbingExceptionReporter),
+    }
+    messages: list[CheckMessage] = []
+    msg, hint = W030_REPORTER
+    for setting, (path, base) in expected.items():
+        value = getattr(settings, setting, None)
+        try:
+            cls = import_string(value) if isinstance(value, str) else value
+        except ImportError:
+            cls = None  # Django itself fails on it; still say what to set
+        if isinstance(cls, type) and issubclass(cls, base):
+            continue
+        messages.append(
+            Warning(
+                msg.format(setting=setting, value=value, what=_REPORTER_GAPS[setting]),
+                hint=hint.format(setting=setting, path=path),
+                id="lantern.W030",
+            )
+        )
+    return messages

@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "READINESS_CHECKS": [],
     **PROBE_DEFAULTS,  # READINESS_NON_CRITICAL, ..._CHECK_TIMEOUTS, ..._DISK_PATH, ..._DISK_MIN_FREE
     "SHUTDOWN_DRAIN_SECONDS": 0.0,
+    # Probes and /metrics start no span and no Sentry transaction unless this is on.
+    "TRACE_PROBES": False,
     # Metrics
     "METRICS_ENABLED": True,
     "METRICS_NAMESPACE": "",
@@ -153,6 +155,7 @@ class LanternSettings:
     readiness_caches: str | tuple[str, ...]
     readiness_checks: tuple[str, ...]
     shutdown_drain_seconds: float
+    trace_probes: bool
     metrics_enabled: bool
     metrics_namespace: str
     metrics_latency_buckets: tuple[float, ...]
@@ -383,6 +386,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         readiness_caches=_aliases("READINESS_CACHES", raw["READINESS_CACHES"], errors),
         readiness_checks=strings("READINESS_CHECKS"),
         shutdown_drain_seconds=number("SHUTDOWN_DRAIN_SECONDS", minimum=0) or 0.0,
+        trace_probes=boolean("TRACE_PROBES"),
         metrics_enabled=boolean("METRICS_ENABLED"),
         metrics_namespace=namespace,
         metrics_latency_buckets=tuple(float(b) for b in buckets_value),

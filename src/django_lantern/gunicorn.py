@@ -68,7 +68,7 @@ def lantern_worker_exit(server: Any, worker: Any) -> None:
     """Flush pending error events and spans before the worker process ends."""
     results = shutdown.flush()
     with contextlib.suppress(Exception):
-        worker.log.info("lantern: flushed at exit: %s", results)
+        worker.log.info("lantern: %s", shutdown.describe_flush(results))
 
 
 # gunicorn looks hooks up by these names in its config module.

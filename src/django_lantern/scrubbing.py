@@ -43,6 +43,23 @@ DEFAULT_SENSITIVE_KEYS = (
     "signature", "socialsecurity", "credential", "dsn",
 )  # fmt: skip
 
+# Query parameters that carry credentials under names too short or too common
+# to be key fragments ("code" would match "zipcode"), matched whole (after
+# normalisation) and only as query parameters: in query strings and URLs, and
+# after "?" or "&" in free text (a request's repr, a Referer). Reviewed against
+# OAuth 2.0 and PKCE (code, code_verifier, device_code, user_code, assertion,
+# client_assertion; *_token and client_secret are already keys), OpenID Connect
+# (id_token, id_token_hint: keys), SAML (SAMLResponse, SAMLRequest, SAMLart;
+# Signature: a key), CAS (ticket), signed URLs (AWS X-Amz-Signature,
+# -Credential and -Security-Token, GCS X-Goog-Signature, CloudFront Signature:
+# keys; Azure SAS sig, Shopify hmac) and one-time links (key, otp, pin,
+# passcode, auth). "state" and "nonce" are left readable: they bind a flow to
+# a session but grant nothing, and "state" is an everyday filter name.
+SENSITIVE_QUERY_PARAMETERS = frozenset({
+    "code", "codeverifier", "devicecode", "usercode", "assertion", "clientassertion", "ticket",
+    "samlresponse", "samlrequest", "samlart", "sig", "hmac", "key", "otp", "pin", "passcode", "auth",
+})  # fmt: skip
+
 _TOKEN_CHARS = r"A-Za-z0-9._~+/=\-"
 # A credential after "Bearer"/"Basic": at least 16 token characters, or 6 with
 # a digit or symbol among them, so prose such as "Basic usage" is left alone.
@@ -170,6 +187,12 @@ class Scrubber:
             self._key_cache[key] = verdict
         return verdict
 
+    def is_sensitive_query_parameter(self, name: object) -> bool:
+        """A sensitive key, or one of ``SENSITIVE_QUERY_PARAMETERS`` (whole name)."""
+        return self.is_sensitive_key(name) or (
+            isinstance(name, str) and normalise_key(name) in SENSITIVE_QUERY_PARAMETERS
+        )
+
     # -- text ---------------------------------------------------------------
     def scrub_text(self, text: str) -> str:
         """Replace credential-shaped parts of free text."""
@@ -205,7 +228,9 @@ class Scrubber:
         r = self.replacement
         if m.re is _TEXT_PATTERN and m.start("key") >= 0:
             key = m.group("key")
-            if not self.is_sensitive_key(key):
+            start = m.start("key")
+            in_query = start > 0 and m.string[start - 1] in "?&" and m.group("sep") == "="
+            if not (self.is_sensitive_query_parameter(key) if in_query else self.is_sensitive_key(key)):
                 # Keep the key and separator and scan the value like any text
                 # ("url=https://u:p@h", "id=4111..."); the key itself may hold a
                 # token ("x.eyJ...:"), so it is scanned for secrets too.
@@ -250,7 +275,8 @@ class Scrubber:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
         cleaned = [
-            (self.scrub_text(k), self.replacement if self.is_sensitive_key(k) else self.scrub_text(v)) for k, v in pairs
+            (self.scrub_text(k), self.replacement if self.is_sensitive_query_parameter(k) else self.scrub_text(v))
+            for k, v in pairs
         ]
         # Brackets are left readable so the marker stays recognisable.
         return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='[]/:')}" for k, v in cleaned)
@@ -356,7 +382,7 @@ class Scrubber:
         query = getattr(request, "GET", None)
         if query is not None:
             for key in query:
-                if self.is_sensitive_key(key):
+                if self.is_sensitive_query_parameter(key):
                     for item in query.getlist(key):
                         add(item)
         form = request.__dict__.get("_post") if hasattr(request, "__dict__") else None

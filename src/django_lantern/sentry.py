@@ -17,7 +17,14 @@ What it adds over a bare ``sentry_sdk.init``:
 - ``before_send`` and ``before_send_transaction`` pass every event through the
   configured scrubber, after honouring Django's ``sensitive_post_parameters``
   and ``sensitive_variables``; if scrubbing fails the event is dropped and the
-  failure counted, never sent unscrubbed.
+  failure counted, never sent unscrubbed;
+- with performance on, probes and ``/metrics`` start no transaction
+  (:mod:`django_lantern.sentry_sampling`); identity fields of request bodies
+  and session keys and data in span data stay out (:mod:`django_lantern.sentry_privacy`);
+- the error Django raises when uvicorn offers it the lifespan protocol is
+  not reported (it is the normal start of every uvicorn process);
+- events sentry-sdk gives up on are counted in
+  ``lantern_sentry_lost_events_total`` (:mod:`django_lantern.sentry_transport`).
 
 Importing this module never needs sentry-sdk; :func:`init` raises an
 ``ImportError`` naming the extra when it is missing.
@@ -27,13 +34,16 @@ from __future__ import annotations
 
 import os
 import threading
-import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext, get_context
 from django_lantern.errors import report_internal_error
+from django_lantern.sentry_frames import apply_sensitive_variables
+from django_lantern.sentry_privacy import clean_span_data, personal_data_allowed, redact_identity
+from django_lantern.sentry_sampling import with_probe_sampling
+from django_lantern.sentry_transport import count_lost_events
 from django_lantern.users import known_user_id
 
 if TYPE_CHECKING:
@@ -54,6 +64,12 @@ EventCallback = Callable[[Event, Hint], "Event | None"]
 # among ``user_fields``, like the IP itself.
 _IP_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "cf-connecting-ip", "true-client-ip"})
 _ENV_IP_KEYS = ("REMOTE_ADDR",)
+# Headers whose value is a URL, with the query string of another request.
+_URL_HEADERS = frozenset({"referer", "origin", "location"})
+# What Django's ASGIHandler raises for any scope but "http"; uvicorn's default
+# ``--lifespan auto`` offers "lifespan" at every start, and sentry-sdk's ASGI
+# wrapper reports the refusal as an error before uvicorn shrugs it off.
+LIFESPAN_REFUSAL = "Django can only handle ASGI/HTTP connections, not lifespan."
 
 
 class _State:
@@ -108,8 +124,10 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     options.update(overrides)
     options["before_send"] = make_before_send(user_before_send)
     options["before_send_transaction"] = make_before_send(user_before_send_transaction)
+    with_probe_sampling(options)
     state.user_fields = frozenset(user_fields)
     sentry_sdk.init(**options)
+    count_lost_events()
     state.enabled = True
     return True
 
@@ -149,17 +167,25 @@ def process_event(event: Event, hint: Hint) -> Event | None:
 
     if event.get("logger") == get_settings().access_logger and "exception" not in event:
         return None
+    if _is_lifespan_refusal(hint):
+        return None
     scrubber = get_scrubber()
     ctx = get_context()
     _add_context(event, ctx)
     _reduce_user(event, ctx)
     request = ctx.request if ctx is not None else None
     req = event.get("request")
+    identities: set[str] = set()
     if isinstance(req, dict):
         _clean_request(req, request, scrubber)
+        # As for the user: identity stays out unless both Sentry and init(user_fields=...) let it in.
+        keep_identity = bool(state.user_fields - {"id", "ip_address"}) and personal_data_allowed()
+        if "data" in req and not keep_identity:
+            req["data"] = redact_identity(req["data"], scrubber.replacement, identities)
+    clean_span_data(event, identities, scrubber.replacement)
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
     if exc_info and len(exc_info) == 3 and exc_info[2] is not None:
-        _apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
+        apply_sensitive_variables(event, exc_info[1], request, scrubber.replacement)
     scrubbed = scrubber.scrub(event)
     if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
         raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
@@ -167,6 +193,12 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     # for it, use what ``bind_request`` noted at the start.
     secrets = request_secrets(request) if request is not None else _pop_transaction_secrets(event)
     return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
+
+
+def _is_lifespan_refusal(hint: Hint) -> bool:
+    exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
+    exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None
+    return isinstance(exc, ValueError) and str(exc) == LIFESPAN_REFUSAL
 
 
 def _add_context(event: Event, ctx: RequestContext | None) -> None:
@@ -209,15 +241,24 @@ def _reduce_user(event: Event, ctx: RequestContext | None) -> None:
 
 
 def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Any) -> None:
+    from django_lantern.tracing import URL_QUERY_LIMIT, capped
+
     keep_ip = "ip_address" in state.user_fields
+    # Client-sized values are capped as on spans: sentry-sdk no longer cuts
+    # them, and a 142 kB query string would otherwise travel whole.
     if isinstance(req.get("url"), str):
-        req["url"] = scrubber.scrub_url(req["url"])
+        req["url"] = capped(req["url"], URL_QUERY_LIMIT, scrubber.scrub_url)
     if isinstance(req.get("query_string"), str):
-        req["query_string"] = scrubber.scrub_query_string(req["query_string"])
+        req["query_string"] = capped(req["query_string"], URL_QUERY_LIMIT, scrubber.scrub_query_string)
     headers = req.get("headers")
-    if isinstance(headers, dict) and not keep_ip:
-        for name in [h for h in headers if isinstance(h, str) and h.lower() in _IP_HEADERS]:
-            del headers[name]
+    if isinstance(headers, dict):
+        for name in [h for h in headers if isinstance(h, str)]:
+            lowered = name.lower()
+            if lowered in _IP_HEADERS and not keep_ip:
+                del headers[name]
+            elif isinstance(headers[name], str):
+                scrub = scrubber.scrub_url if lowered in _URL_HEADERS else None
+                headers[name] = capped(headers[name], URL_QUERY_LIMIT, scrub)
     env = req.get("env")
     if isinstance(env, dict) and not keep_ip:
         for key in _ENV_IP_KEYS:
@@ -225,68 +266,6 @@ def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: A
     if "data" in req:
         sensitive = getattr(request, "sensitive_post_parameters", None) if request is not None else None
         req["data"] = scrubber.scrub_post_data(req["data"], sensitive)
-
-
-class _FrameFilter:
-    """Django's own rules for ``@sensitive_variables`` (including coroutines),
-    always active: Django's filter only applies them when ``DEBUG`` is off."""
-
-    def __init__(self) -> None:
-        from django.views.debug import SafeExceptionReporterFilter
-
-        class _Always(SafeExceptionReporterFilter):
-            def is_active(self, request: Any) -> bool:
-                return True
-
-        self.filter = _Always()
-
-    def sensitive_names(self, request: HttpRequest | None, frame: types.FrameType) -> frozenset[str]:
-        substitute = self.filter.cleansed_substitute
-        cleansed = self.filter.get_traceback_frame_variables(request, frame)
-        return frozenset(name for name, value in cleansed if value is substitute or value == substitute)
-
-
-_frame_filter: _FrameFilter | None = None
-
-
-def _apply_sensitive_variables(
-    event: Event, exc: BaseException | None, request: HttpRequest | None, replacement: str
-) -> None:
-    """Blank the locals Django's ``@sensitive_variables`` marks in every frame
-    of every exception in the chain (Sentry itself ignores the decorator)."""
-    global _frame_filter
-    if _frame_filter is None:
-        _frame_filter = _FrameFilter()
-    marks: dict[tuple[str, int, str], frozenset[str]] = {}
-    seen: set[int] = set()
-    # Bounded walk: the chain can be cyclic and Sentry keeps at most a few.
-    while exc is not None and id(exc) not in seen and len(seen) < 16:
-        seen.add(id(exc))
-        tb = exc.__traceback__
-        depth = 0
-        while tb is not None and depth < 512:
-            frame = tb.tb_frame
-            names = _frame_filter.sensitive_names(request, frame)
-            if names:
-                code = frame.f_code
-                marks[(code.co_filename, tb.tb_lineno, code.co_name)] = names
-            tb = tb.tb_next
-            depth += 1
-        exc = exc.__cause__ or exc.__context__
-    if not marks:
-        return
-    exception = event.get("exception")
-    values = exception.get("values") if isinstance(exception, dict) else None
-    for value in values if isinstance(values, list) else ():
-        stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
-        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        for frame_data in frames if isinstance(frames, list) else ():
-            if not isinstance(frame_data, dict) or not isinstance(frame_data.get("vars"), dict):
-                continue
-            key = (str(frame_data.get("abs_path")), frame_data.get("lineno"), str(frame_data.get("function")))
-            hidden = marks.get(key)  # type: ignore[arg-type]
-            if hidden:
-                frame_data["vars"] = {k: replacement if k in hidden else v for k, v in frame_data["vars"].items()}
 
 
 # Per sampled transaction (by span id): the request's secret values, noted at

@@ -58,33 +58,74 @@ def drain_seconds() -> float:
 # Only SDKs that are already imported are flushed: importing one here could
 # pull in an SDK nobody configured. django_lantern.sentry and .tracing set up
 # these same SDKs, so this covers them and a project's own set-up alike.
-def _flush_sentry(timeout: float) -> None:
+def _flush_sentry(timeout: float) -> int | None:
+    """Wait up to ``timeout`` once, then close the client; the envelopes still pending.
+
+    Closing matters: sentry-sdk's own atexit hook would otherwise flush
+    again for its ``shutdown_timeout``, so a dead Sentry cost both waits.
+    A closed client makes that hook return at once.
+    """
     sdk = sys.modules.get("sentry_sdk")
-    if sdk is not None and sdk.get_client().is_active():
-        sdk.flush(timeout=timeout)
+    if sdk is None:
+        return None
+    client = sdk.get_client()
+    if not client.is_active():
+        return None
+    from django_lantern.sentry_transport import EXIT_REASON, pending_envelopes, record_lost
+
+    client.flush(timeout=timeout)
+    pending = pending_envelopes(client)
+    client.close(timeout=0.0)  # nothing more to wait for: stop the worker
+    if pending:
+        try:
+            record_lost(EXIT_REASON, "envelope", pending)
+        except Exception:
+            logger.debug("counting envelopes pending at exit failed", exc_info=True)
+    return pending
 
 
-def _flush_tracing(timeout: float) -> None:
+def _flush_tracing(timeout: float) -> int | None:
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
-        return
+        return None
     provider = trace.get_tracer_provider()
     force_flush = getattr(provider, "force_flush", None)  # the SDK's provider has it, the API's no-op does not
-    if callable(force_flush):
-        force_flush(int(timeout * 1000))
+    if not callable(force_flush):
+        return None
+    if force_flush(int(timeout * 1000)) is False:
+        return -1  # timed out; the span processor does not say how many
+    return 0
 
 
-def flush(timeout: float = DEFAULT_FLUSH_TIMEOUT) -> dict[str, bool]:
-    """Send pending error events and spans, each within ``timeout`` seconds.
+def flush(timeout: float = DEFAULT_FLUSH_TIMEOUT) -> dict[str, int | None]:
+    """At exit: send pending error events and spans, each within ``timeout`` seconds.
 
-    Never raises: a failing integration is logged and reported as ``False``.
+    Returns, per integration in use, what was still pending when the wait
+    ended: Sentry envelopes (0: all sent), for tracing 0 or -1 (timed out,
+    count unknown); ``None`` when flushing raised (logged, never raised).
+    The Sentry client is closed afterwards, so its own exit hook does not
+    wait a second time: call this once, at exit.
     """
-    done: dict[str, bool] = {}
+    done: dict[str, int | None] = {}
     for name, func in (("sentry", _flush_sentry), ("tracing", _flush_tracing)):
         try:
-            func(timeout)
-            done[name] = True
+            pending = func(timeout)
+            if pending is not None:
+                done[name] = pending
         except Exception:
             logger.warning("flushing %s at shutdown failed", name, exc_info=True)
-            done[name] = False
+            done[name] = None
     return done
+
+
+def describe_flush(result: dict[str, int | None], timeout: float = DEFAULT_FLUSH_TIMEOUT) -> str:
+    """The exit line, e.g. ``exit flush (2.0s): sentry 3 still pending (dropped), tracing 0 still pending``."""
+    parts = []
+    for name, pending in result.items():
+        if pending is None:
+            parts.append(f"{name} failed")
+        elif pending < 0:
+            parts.append(f"{name} timed out")
+        else:
+            parts.append(f"{name} {pending} still pending" + (" (dropped)" if pending else ""))
+    return f"exit flush ({timeout:.1f}s): " + (", ".join(parts) or "nothing in use")

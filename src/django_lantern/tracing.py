@@ -33,11 +33,13 @@ from __future__ import annotations
 import os
 import re
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__, tracing_hooks
 from django_lantern.context import RequestContext
 from django_lantern.errors import report_internal_error
+from django_lantern.trace_exclusion import wants_server_span
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -62,6 +64,11 @@ _ZERO_SPAN = "0" * 16
 _STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _USER_AGENT_LIMIT = 512
 _HOST_LIMIT = 255
+# Client-sized attributes are cut (a 142 kB query string once became a
+# 100,046-character attribute); the marker says how much went.
+URL_QUERY_LIMIT = 2048
+URL_PATH_LIMIT = 2048
+CUT_MARKER = "...[lantern: %d chars cut]"
 
 REQUEST_ID_ATTRIBUTE = "request.id"
 
@@ -108,6 +115,7 @@ class _State:
 
     tracer: Any = None
     provider: Any = None
+    excluded_urls: re.Pattern[str] | None = None  # OTEL_PYTHON_DJANGO_EXCLUDED_URLS
 
 
 state = _State()
@@ -115,12 +123,19 @@ state = _State()
 
 def enable(tracer_provider: Any = None) -> None:
     """Turn the middleware's server span on, using ``tracer_provider`` (default:
-    the global one). Also records exceptions raised by views on that span."""
+    the global one). Also records exceptions raised by views on that span.
+
+    Probes, ``/metrics`` and URLs matching ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS``
+    get no span (see :mod:`django_lantern.trace_exclusion`)."""
     try:
         from opentelemetry import trace
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
     from django.core.signals import got_request_exception
+
+    from django_lantern.trace_exclusion import excluded_urls_from_env
+
+    state.excluded_urls = excluded_urls_from_env()
 
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     state.provider = provider
@@ -134,6 +149,7 @@ def disable() -> None:
 
     state.tracer = None
     state.provider = None
+    state.excluded_urls = None
     got_request_exception.disconnect(dispatch_uid="django_lantern.tracing")
 
 
@@ -230,11 +246,21 @@ def _split_host(host: str) -> tuple[str, int | None]:
     return address, int(port) if port.isdigit() and len(port) <= 5 else None
 
 
+def capped(value: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
+    """``scrub(value)`` in at most ``limit`` characters, plus a marker saying how many
+    were cut; cut before scrubbing (bounded work) and after (it can lengthen)."""
+    head = value[:limit]
+    if scrub is not None:
+        head = scrub(head)[:limit]
+    cut = len(value) - limit
+    return head + CUT_MARKER % cut if cut > 0 else head
+
+
 def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
     meta = request.META
     attrs: dict[str, Any] = {
         "http.request.method": method,
-        "url.path": request.path,
+        "url.path": capped(request.path, URL_PATH_LIMIT),
         "url.scheme": request.scheme or "http",
     }
     if method == "_OTHER":
@@ -243,7 +269,9 @@ def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
     if query:
         from django_lantern.scrubbing import get_scrubber
 
-        attrs["url.query"] = get_scrubber().scrub_query_string(query)
+        # Cut before scrubbing (bounded work), and again after: scrubbing
+        # can lengthen it ("[redacted]", percent-encoding).
+        attrs["url.query"] = capped(str(query), URL_QUERY_LIMIT, get_scrubber().scrub_query_string)
     host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
     if isinstance(host, str) and host:
         address, port = _split_host(host)
@@ -274,7 +302,7 @@ def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> Se
     counted and the request goes on untraced.
     """
     tracer = state.tracer
-    if tracer is None:
+    if tracer is None or not wants_server_span(request, cfg, state.excluded_urls):
         if cfg.request_id_from_trace:
             trace_id = incoming_trace_id(request.META)
             if trace_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -52,6 +53,21 @@ async def afail(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("async failure")
 
 
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """An OAuth redirect target that fails: the one-time ``code`` is in the
+    query string, the Referer and this frame's ``request`` repr."""
+    raise RuntimeError("token exchange failed")
+
+
+@csrf_exempt
+def leaky(request: HttpRequest) -> HttpResponse:
+    """Locals that hold credentials under harmless names, then a failure."""
+    # Built at run time: the page also shows source lines, which are not secrets.
+    upstream = "postgres://app:{}@db.internal/app".format("frame-local-pw-" + str(30 + 1))
+    header_copy = dict(request.headers)
+    raise RuntimeError(f"cannot reach {upstream.split('@')[1]} ({len(header_copy)} headers)")
+
+
 urlpatterns = [
     path("errors/boom/", boom),
     path("errors/marked/", marked),
@@ -59,4 +75,10 @@ urlpatterns = [
     path("errors/aitems/<int:pk>/", aitem),
     path("errors/fail/", fail),
     path("errors/afail/", afail),
+    path("errors/oauth/callback/", oauth_callback),
+    path("errors/leaky/", leaky),
+    path(
+        "errors/login/",
+        csrf_exempt(LoginView.as_view(template_name="registration/login.html", next_page="/errors/items/1/")),
+    ),
 ]

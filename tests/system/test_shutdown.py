@@ -76,7 +76,7 @@ def test_sigterm_drains_then_stops_and_flushes(env: dict[str, str]) -> None:
     assert spans, "the pending span was not flushed before exit"
     assert all(r.at <= exited for r in envelopes + spans)
     assert "lantern: draining for 3.0s" in output
-    assert "lantern: flushed at exit" in output
+    assert "lantern: exit flush (2.0s): sentry 0 still pending" in output
     print(
         f"\n[system] SIGTERM: readyz 503 after {first_503 * 1000:.0f} ms, {len(readyz)} probes during the drain "
         f"(healthz all 200, {len(served)} requests served), in-flight {SLOW}s request 200, exit "

@@ -16,16 +16,7 @@ from django.core.cache import caches
 
 from django_lantern.health.redis_client import bounded_client
 
-__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]  # noqa: F822 (see __getattr__)
-
-
-def __getattr__(name: str) -> Any:
-    # DatabaseCheck lives in health/database.py (it imports this module); still importable from here.
-    if name == "DatabaseCheck":
-        from django_lantern.health.database import DatabaseCheck
-
-        return DatabaseCheck
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
 
 
 class CheckFailed(Exception):
@@ -135,3 +126,9 @@ class CallableCheck(ReadinessCheck):
 
     def run(self) -> None:
         self.func()  # type: ignore[operator]
+
+
+# The database check lives in its own module (it manages a connection of its
+# own); it stays importable from here, the public place for every check. At
+# the bottom: that module imports ReadinessCheck from this one.
+from django_lantern.health.database import DatabaseCheck  # noqa: E402

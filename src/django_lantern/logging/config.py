@@ -36,6 +36,7 @@ def build_logging_config(
     field_map: dict[str, str | None] | None = None,
     formatter_options: dict[str, Any] | None = None,
     server_loggers: bool = True,
+    mail_admins: bool = True,
 ) -> dict[str, Any]:
     """A ``LOGGING`` dict: one console handler with the request-context filter.
 
@@ -58,6 +59,11 @@ def build_logging_config(
       the same handler and format, and their access logs are off (ours is the
       one line per request); runserver's per-request ``django.server`` line is
       dropped for the same reason.
+    - ``mail_admins`` (default on): Django's ``AdminEmailHandler`` stays on the
+      ``django`` logger, as in Django's own default, so a project with
+      ``ADMINS`` still gets its error e-mails (with ``DEBUG`` off; without
+      ``ADMINS`` it does nothing). It is Django's handler reporting through
+      ``django_lantern.reporting.ScrubbingExceptionReporter``. ``False`` drops it.
     """
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
     format_name = chosen_format(log_format, debug=debug)
@@ -68,7 +74,14 @@ def build_logging_config(
             raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
         nonblocking = flag == "1"
     handler_class = "NonBlockingStreamHandler" if nonblocking else "SafeStreamHandler"
-    config = {
+    mail: dict[str, Any] = {}
+    if mail_admins:
+        mail = {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django_lantern.reporting.ScrubbingAdminEmailHandler",
+        }
+    config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_context": {"()": FILTER_PATH}},
@@ -83,13 +96,21 @@ def build_logging_config(
         },
         "root": {"handlers": ["console"], "level": chosen_level},
         "loggers": {
-            # Django's own loggers propagate to root; its default handlers
-            # (mail_admins, the runserver console) are replaced by ours.
+            # Django's own loggers propagate to root; its runserver console
+            # handler is replaced by ours, its mail_admins kept (below).
             "django": {"handlers": [], "level": chosen_level, "propagate": True},
             "django.server": {"handlers": [], "level": chosen_level, "propagate": True},
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
+            # Python warnings (a library's UserWarning at start-up) become
+            # records of this logger once LanternConfig.ready() turns capture
+            # on, so in JSON mode they are JSON lines too, not raw stderr text.
+            "py.warnings": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
     if server_loggers:
         servers.add_server_loggers(config)
+    if mail:
+        config["filters"]["require_debug_false"] = {"()": "django.utils.log.RequireDebugFalse"}
+        config["handlers"]["mail_admins"] = mail
+        config["loggers"]["django"]["handlers"] = ["mail_admins"]
     return config

@@ -83,6 +83,8 @@ def gunicorn_logconfig_dict(**options: Any) -> dict[str, Any]:
     """
     from django_lantern.logging.config import build_logging_config
 
+    # Before Django loads there is no ADMINS to mail; Django's LOGGING adds it in the workers.
+    options.setdefault("mail_admins", False)
     return build_logging_config(**options)
 
 
@@ -90,6 +92,7 @@ def uvicorn_log_config(**options: Any) -> dict[str, Any]:
     """uvicorn's ``log_config`` for ``uvicorn.run()``: the same config as Django's ``LOGGING``."""
     from django_lantern.logging.config import build_logging_config
 
+    options.setdefault("mail_admins", False)  # as for gunicorn, above
     return build_logging_config(**options)
 
 

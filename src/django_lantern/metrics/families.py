@@ -97,6 +97,7 @@ class Families:
     readiness_up: Gauge
     readiness_check_up: Gauge
     readiness_check_duration: Gauge
+    sentry_lost_events: Counter
 
     def collectors(self) -> list[Any]:
         return [getattr(self, f.name) for f in fields(self) if f.name not in ("registry", "prefix")]
@@ -250,6 +251,13 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             ["check", "kind"],
             registry=registry,
             multiprocess_mode="mostrecent",
+        ),
+        sentry_lost_events=Counter(
+            metric_name(p, "lantern_sentry_lost_events"),
+            "Sentry events and spans sentry-sdk gave up on (full queue, network or HTTP error, rate limit), "
+            "by reason and data category.",
+            ["reason", "category"],
+            registry=registry,
         ),
     )
     registry.register(families.db_pools)

@@ -1,0 +1,202 @@
+"""Django's error reports through the one scrubber: the admins' e-mail and the DEBUG page.
+
+Django's ``SafeExceptionReporterFilter`` hides settings and META entries by
+key name only, and only when ``DEBUG`` is off; it leaves a database, Redis
+or broker URL with a password, a Sentry DSN, query strings, cookies under
+unremarkable names and the locals of every frame as they are, and the DEBUG
+technical 500 page shows POST values unfiltered. Set both::
+
+    DEFAULT_EXCEPTION_REPORTER_FILTER = "django_lantern.reporting.ScrubbingExceptionReporterFilter"
+    DEFAULT_EXCEPTION_REPORTER = "django_lantern.reporting.ScrubbingExceptionReporter"
+
+The filter covers settings, ``META`` (headers, ``QUERY_STRING``, ``Referer``),
+cookies, POST fields and frame locals; the reporter covers what Django's
+reporter shows without asking the filter: the GET parameters, the request
+URL and the exception message. ``build_logging_config()``'s ``mail_admins``
+handler (:class:`ScrubbingAdminEmailHandler`) uses the reporter, whatever the
+settings say. ``lantern.W030``
+warns while either setting names something else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, QueryDict
+from django.utils.log import AdminEmailHandler
+from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeExceptionReporterFilter
+
+from django_lantern.scrubbing import Scrubber, get_scrubber, request_secrets
+
+__all__ = ["ScrubbingAdminEmailHandler", "ScrubbingExceptionReporter", "ScrubbingExceptionReporterFilter"]
+
+FILTER_PATH = "django_lantern.reporting.ScrubbingExceptionReporterFilter"
+REPORTER_PATH = "django_lantern.reporting.ScrubbingExceptionReporter"
+_URL_META_KEYS = ("HTTP_REFERER", "HTTP_ORIGIN")
+
+
+class _Shown:
+    """A scrubbed value that the report prints as it is (``pprint`` shows its repr)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _secrets(request: HttpRequest | None) -> tuple[str, ...]:
+    return request_secrets(request) if request is not None else ()
+
+
+class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
+    """``SafeExceptionReporterFilter`` with the scrubber's keys and value patterns, always active."""
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return get_scrubber()
+
+    @property
+    def cleansed_substitute(self) -> str:  # type: ignore[override]
+        return self.scrubber.replacement
+
+    def is_active(self, request: HttpRequest | None) -> bool:
+        # The DEBUG page is a sink too: markers apply whatever DEBUG says.
+        return True
+
+    def cleanse_setting(self, key: Any, value: Any) -> Any:
+        """Django's key rule, the scrubber's keys, and the scrubber's value
+        patterns on every string (``postgres://app:pw@db``, a DSN)."""
+        scrubber = self.scrubber
+        try:
+            sensitive = key == settings.SESSION_COOKIE_NAME or bool(self.hidden_settings.search(key))
+        except TypeError:
+            sensitive = False
+        if sensitive or scrubber.is_sensitive_key(key):
+            return self.cleansed_substitute
+        if isinstance(value, dict):
+            return {k: self.cleanse_setting(k, v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            cleaned = [self.cleanse_setting("", v) for v in value]
+            return cleaned if isinstance(value, list) else tuple(cleaned)
+        if isinstance(value, str):
+            return scrubber.scrub_text(value)
+        if callable(value):
+            return CallableSettingWrapper(value)
+        return value
+
+    def get_safe_request_meta(self, request: HttpRequest | None) -> dict[str, Any]:
+        if request is None:
+            return {}
+        meta: dict[str, Any] = super().get_safe_request_meta(request)
+        if not meta:
+            return meta
+        scrubber = self.scrubber
+        query = request.META.get("QUERY_STRING")
+        if isinstance(query, str) and query:
+            meta["QUERY_STRING"] = scrubber.scrub_query_string(query)
+        for key in _URL_META_KEYS:
+            if isinstance(request.META.get(key), str):
+                meta[key] = scrubber.scrub_url(request.META[key])
+        return scrubber.redact_known(meta, _secrets(request))  # type: ignore[no-any-return]
+
+    def get_safe_cookies(self, request: HttpRequest | None) -> dict[str, Any]:
+        # Any cookie may be a session: names say nothing, values are all hidden.
+        cookies = getattr(request, "COOKIES", None) or {}
+        return dict.fromkeys(cookies, self.cleansed_substitute)
+
+    def get_post_parameters(self, request: HttpRequest | None) -> Any:
+        post = super().get_post_parameters(request)
+        if request is None or not post:
+            return post
+        scrubber = self.scrubber
+        secrets = _secrets(request)
+        cleaned = QueryDict(mutable=True)
+        for key, values in post.lists():  # type: ignore[attr-defined]  # a QueryDict
+            if scrubber.is_sensitive_key(key):
+                cleaned.setlist(key, [self.cleansed_substitute])
+            else:
+                cleaned.setlist(key, [scrubber.redact_known(scrubber.scrub_text(str(v)), secrets) for v in values])
+        return cleaned
+
+    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> Any:
+        substitute = self.cleansed_substitute
+        scrubber = self.scrubber
+        secrets = _secrets(request)
+        cleaned: list[tuple[str, Any]] = []
+        for name, value in super().get_traceback_frame_variables(request, tb_frame):
+            if (
+                value is substitute
+                or (isinstance(value, str) and value == substitute)
+                or scrubber.is_sensitive_key(name)
+            ):
+                cleaned.append((name, substitute))
+                continue
+            try:
+                shown = scrubber.scrub(value)
+                if not isinstance(shown, str):
+                    shown = repr(shown)
+                shown = scrubber.redact_known(shown, secrets)
+            except Exception:
+                # A value that cannot be scrubbed is not shown at all.
+                shown = f"<{type(value).__name__}: not shown, scrubbing failed>"
+            cleaned.append((name, _Shown(shown)))
+        return cleaned
+
+
+class ScrubbingExceptionReporter(ExceptionReporter):
+    """``ExceptionReporter`` that scrubs what it shows without asking the filter."""
+
+    def __init__(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        if not isinstance(self.filter, ScrubbingExceptionReporterFilter) and not hasattr(
+            request, "exception_reporter_filter"
+        ):
+            # Django's default filter would undo half of this report's care.
+            self.filter = ScrubbingExceptionReporterFilter()
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().get_traceback_data()
+        scrubber = get_scrubber()
+        secrets = _secrets(self.request)
+
+        def text(value: object) -> str:
+            return scrubber.redact_known(scrubber.scrub_text(str(value)), secrets)  # type: ignore[no-any-return]
+
+        if self.request is not None:
+            data["request_GET_items"] = [
+                (k, scrubber.replacement if scrubber.is_sensitive_query_parameter(k) else text(v))
+                for k, v in self.request.GET.items()
+            ]
+            data["request_insecure_uri"] = text(scrubber.scrub_url(data.get("request_insecure_uri", "")))
+        for key in ("exception_value", "exception_notes"):
+            if key in data:
+                data[key] = text(data[key])
+        for frame in data.get("frames", ()):
+            if frame.get("exc_cause") is not None:
+                frame["exc_cause"] = text(frame["exc_cause"])
+        return data
+
+
+class ScrubbingAdminEmailHandler(AdminEmailHandler):
+    """Django's ``mail_admins`` handler, reporting with :class:`ScrubbingExceptionReporter`.
+
+    Also scrubs the subject (it quotes the path, which can hold a token) and
+    builds nothing when ``ADMINS`` is empty: Django's handler renders the
+    whole report first and only then finds nobody to send it to.
+    """
+
+    def __init__(self, include_html: bool = False, email_backend: str | None = None, reporter_class: Any = None):
+        super().__init__(include_html, email_backend, reporter_class or REPORTER_PATH)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not settings.ADMINS:
+            return
+        super().emit(record)
+
+    def format_subject(self, subject: str) -> str:
+        return str(super().format_subject(get_scrubber().scrub_text(subject)))
