@@ -74,8 +74,7 @@ def test_every_line_is_json_with_one_access_line_per_request(kind: str, log_form
         for path, status in REQUESTS:
             assert httpx.get(server.url + path, timeout=10).status_code == status
     out_lines = _parse_all(stdout_path.read_text(), "stdout")
-    # The helper removes its log file when the server stops; output() keeps what it held.
-    err_lines = _parse_all(server.output(), "stderr")
+    err_lines = _parse_all(server.output(), "stderr")  # the log file itself is removed at exit
     lines = out_lines + err_lines
     for line in lines:
         _check_schema(line, log_format)
