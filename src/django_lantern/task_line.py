@@ -1,11 +1,13 @@
-"""The end of a ``django.tasks`` run: one task line and the task metrics.
+"""The end of a background task run: one task line and the task metrics.
 
-The same line and families as Celery's (``django_lantern.celery``), so a
-dashboard or a log query does not care which framework ran a task: one
-record on ``LANTERN["TASK_LOGGER"]`` (``lantern.task``) with ``task``,
-``outcome``, ``duration_ms``, ``retries``, ``queue_wait_ms`` (and
-``error_type`` for a failure, at ERROR), and
-:func:`django_lantern.metrics.tasks.task_finished`.
+Celery (``django_lantern.celery``) and ``django.tasks``
+(``django_lantern.djtasks``) both end a run here, so a dashboard or a log
+query does not care which framework ran a task: one record on
+``LANTERN["TASK_LOGGER"]`` (``lantern.task``) with ``task``, ``outcome``,
+``duration_ms``, ``retries``, ``queue_wait_ms`` (and ``error_type`` for a
+failure; INFO, WARNING for a retry, ERROR for a failure), and
+:func:`django_lantern.metrics.tasks.task_finished`, counted first so that
+whoever sees the line finds the run counted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django_lantern.logging.escape import logfmt_value
 
 SUCCESS = "success"
 FAILURE = "failure"
-_LEVELS = {SUCCESS: logging.INFO, FAILURE: logging.ERROR}
+_LEVELS = {SUCCESS: logging.INFO, FAILURE: logging.ERROR, "retry": logging.WARNING}
 
 
 def record_task(
@@ -35,7 +37,7 @@ def record_task(
         from django_lantern.metrics import tasks as task_metrics
 
         task_metrics.task_finished(task, outcome, duration, queue_wait)
-    except Exception as exc:
+    except Exception as exc:  # a metrics failure must not cost the task line
         report_internal_error("task_metrics", exc)
     try:
         from django_lantern.conf import get_settings
