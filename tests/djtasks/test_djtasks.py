@@ -132,3 +132,15 @@ def test_a_stored_task_without_an_id_runs_under_a_fresh_one() -> None:
         fresh = djtasks.run_request_id(stored)
         assert fresh is not None and fresh != "worker-command-id"
         assert djtasks.run_request_id(SimpleNamespace()) is None
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(TASKS=DATABASE)
+async def test_async_enqueue_stores_the_id_too(close_thread_connections: None) -> None:
+    """``aenqueue`` inserts the row in a worker thread; the context goes with it."""
+    from django_tasks_db.models import DBTaskResult
+
+    with bound("async-enqueuer-3"):
+        result = await jobs.record.aenqueue(note="async")
+    row = await DBTaskResult.objects.aget(id=result.id)
+    assert row.args_kwargs[djtasks.CARRIER_KEY] == {"request_id": "async-enqueuer-3"}
