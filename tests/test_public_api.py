@@ -126,6 +126,10 @@ FIXED_NAMES = [
     ("django_lantern.conf", "get_settings"),
     ("django_lantern", "bind"),
     ("django_lantern", "propagate"),
+    ("django_lantern.outbound", "instrument"),
+    ("django_lantern.outbound", "RequestsSession"),
+    ("django_lantern.outbound", "HTTPXTransport"),
+    ("django_lantern.outbound", "AsyncHTTPXTransport"),
 ]
 
 
