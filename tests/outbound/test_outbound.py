@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,3 +253,13 @@ def test_without_tracing_no_traceparent(echo: EchoServer) -> None:
     with bound(), outbound.RequestsSession() as session:
         seen = session.get(echo.url(), timeout=5).json()
     assert "traceparent" not in seen
+
+
+def test_importing_the_module_imports_neither_client() -> None:
+    """requests and httpx are optional: importing ``django_lantern.outbound`` loads neither."""
+    code = (
+        "import sys, django_lantern.outbound; "
+        "assert 'requests' not in sys.modules and 'httpx' not in sys.modules, sorted(sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
