@@ -32,16 +32,8 @@ def bound(request_id: str = RID) -> Iterator[None]:
         current.reset(token)
 
 
-def test_public_names_are_pinned() -> None:
-    """``django_lantern.outbound.__all__`` is the documented list, each name importable."""
-    assert sorted(outbound.__all__) == [
-        "AsyncHTTPXTransport",
-        "HTTPXTransport",
-        "RequestsSession",
-        "host_allowed",
-        "instrument",
-        "uninstrument",
-    ]
+def test_the_client_classes_load_on_first_use() -> None:
+    """The lazily imported names resolve (``__all__`` is pinned in tests/test_public_api.py); others do not."""
     for name in outbound.__all__:
         assert getattr(outbound, name) is not None
     with pytest.raises(AttributeError):
