@@ -56,6 +56,14 @@ PUBLIC_ALL = {
     ],
     "django_lantern.metrics.multiprocess": ["child_exit", "on_exit", "on_starting", "prepare_multiproc_dir"],
     "django_lantern.middleware": ["LanternMiddleware"],
+    "django_lantern.outbound": [
+        "AsyncHTTPXTransport",
+        "HTTPXTransport",
+        "RequestsSession",
+        "host_allowed",
+        "instrument",
+        "uninstrument",
+    ],
     "django_lantern.reporting": [
         "ScrubbingAdminEmailHandler",
         "ScrubbingExceptionReporter",
@@ -76,6 +84,11 @@ INTERNAL = {
     "django_lantern.celery_integrations",
     "django_lantern.celery_worker",
     "django_lantern.commands",
+    "django_lantern.djtasks",
+    "django_lantern.outbound.headers",
+    "django_lantern.outbound.httpx_support",
+    "django_lantern.outbound.requests_support",
+    "django_lantern.task_line",
     "django_lantern.logging.schemas.base",
     "django_lantern.logging.schemas.datadog",
     "django_lantern.logging.schemas.ecs",
@@ -136,6 +149,10 @@ FIXED_NAMES = [
     ("django_lantern.conf", "get_settings"),
     ("django_lantern", "bind"),
     ("django_lantern", "propagate"),
+    ("django_lantern.outbound", "instrument"),
+    ("django_lantern.outbound", "RequestsSession"),
+    ("django_lantern.outbound", "HTTPXTransport"),
+    ("django_lantern.outbound", "AsyncHTTPXTransport"),
 ]
 
 

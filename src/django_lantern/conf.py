@@ -106,6 +106,10 @@ DEFAULTS: dict[str, Any] = {
     "TASK_METRICS_ADDRESS": "0.0.0.0",
     # Cloud Logging's trace field needs the project; GOOGLE_CLOUD_PROJECT wins.
     "GCP_PROJECT": None,
+    # Outbound calls (django_lantern.outbound): None sends the request id and
+    # traceparent to every host; a list of host names ("api.example.com",
+    # "*.internal") sends them only there.
+    "OUTBOUND_HOSTS": None,
 }
 
 # A header name is an RFC 9110 token; anything else could never arrive.
@@ -167,6 +171,7 @@ class LanternSettings:
     task_logger: str = "lantern.task"
     task_metrics_port: int | None = None
     task_metrics_address: str = "0.0.0.0"
+    outbound_hosts: tuple[str, ...] | None = None
     probe_paths: frozenset[str] = field(default=frozenset())
     tracing_request_hook: Any = None
     tracing_response_hook: Any = None
@@ -239,6 +244,27 @@ def _fallback_meta_keys(value: object, errors: _Errors) -> tuple[str, ...]:
         errors.add(key, value, 'a list of HTTP header names such as ["X-Correlation-ID"]')
         return ()
     return tuple(_header_to_meta_key(name) for name in value)
+
+
+# A host name, optionally "*." for any subdomain, or an IP literal ([::1] unbracketed).
+_OUTBOUND_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.:-]{0,252}[a-z0-9])?", re.ASCII)
+
+
+def _outbound_hosts(value: object, errors: _Errors) -> tuple[str, ...] | None:
+    key = "OUTBOUND_HOSTS"
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        errors.add(key, value, 'None or a list of host names such as ["api.example.com", "*.internal"]')
+        return ()
+    hosts = []
+    for entry in value:
+        host = entry.strip().lower().rstrip(".")
+        if not _OUTBOUND_HOST.fullmatch(host):
+            errors.add(key, entry, 'a host name such as "api.example.com" or "*.internal" (ASCII; IDNA as xn--)')
+            continue
+        hosts.append(host)
+    return tuple(hosts)
 
 
 def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, list[str]]:
@@ -394,6 +420,7 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         task_logger=string("TASK_LOGGER") or "lantern.task",
         task_metrics_port=task_port,
         task_metrics_address=string("TASK_METRICS_ADDRESS") or "0.0.0.0",
+        outbound_hosts=_outbound_hosts(raw["OUTBOUND_HOSTS"], errors),
         probe_paths=healthz | readyz | metrics,
         tracing_request_hook=hooks["TRACING_REQUEST_HOOK"],
         tracing_response_hook=hooks["TRACING_RESPONSE_HOOK"],
