@@ -1,6 +1,6 @@
 """Records requests, queries and cache operations into the families, cheaply and bounded.
 
-Hot path: one module-global read, a frozenset test for the method, and one
+Hot path: one cached call for the state, a frozenset test for the method, and one
 dict look-up per family to find the cached child metric; the label strings
 are built only the first time a key is seen. Settings are read once, when
 the state is bound, and re-read only after ``setting_changed``.
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from django_lantern import _reset_hooks
+from django_lantern.caching import settings_cache
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN
 from django_lantern.metrics import exemplars
@@ -105,26 +105,19 @@ class _State:
         )
 
 
-_state: _State | None = None
-_bind_lock = threading.Lock()
+@settings_cache
+def _state() -> _State:
+    """The hot path's state, bound on first use and again after a settings change.
 
-
-def _bind() -> _State:
-    global _state
-    with _bind_lock:
-        state = _state
-        if state is None:
-            state = _state = _State(get_families())
-        return state
+    Building it twice in a race is harmless: both states share the families,
+    and ``metric.labels()`` returns the same child to both.
+    """
+    return _State(get_families())
 
 
 def reset() -> None:
-    global _state
-    with _bind_lock:
-        _state = None
-
-
-_reset_hooks.append(reset)
+    """Forget the bound state (the families are reset on their own)."""
+    _state.cache_clear()
 
 
 def route_label(route: str, *, probe: bool) -> str:
@@ -142,13 +135,13 @@ def route_label(route: str, *, probe: bool) -> str:
 
 # -- HTTP ---------------------------------------------------------------------
 def request_started() -> None:
-    state = _state or _bind()
+    state = _state()
     if state.enabled:
         state.fams.active.inc()
 
 
 def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     state.fams.active.dec()
@@ -171,7 +164,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
 
 
 def exception_raised(exc_type: str) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     family = state.exceptions
@@ -180,7 +173,7 @@ def exception_raised(exc_type: str) -> None:
 
 
 def internal_error(where: str) -> None:
-    (_state or _bind()).fams.internal_errors.labels(where).inc()
+    _state().fams.internal_errors.labels(where).inc()
 
 
 # -- readiness ----------------------------------------------------------------
@@ -205,7 +198,7 @@ def _publish_readiness(state: _State, *, ready: bool) -> None:
 
 # -- database and cache -------------------------------------------------------
 def db_query(alias: str, seconds: float, *, failed: bool) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     family = state.db
@@ -221,7 +214,7 @@ def db_query(alias: str, seconds: float, *, failed: bool) -> None:
 
 def db_connection(alias: str, *, failed: bool) -> None:
     """A connection opened or failed to open; aliases come from settings, so they are few."""
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     fams = state.fams
@@ -234,7 +227,7 @@ def db_connection(alias: str, *, failed: bool) -> None:
 
 
 def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled or amount <= 0:
         return
     key = (alias, operation, result)
