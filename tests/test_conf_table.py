@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import pytest
 from django.test import override_settings
 
 from django_lantern import conf
-from django_lantern.conf_table import KEYS, field_name
-from django_lantern.conf_validators import Problems
+from django_lantern.conf_table import KEYS, Group, field_name
+from django_lantern.conf_validators import AddError, Problems
 
 # Attributes computed from several keys (conf._derive) or by validation itself.
 NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "ignored"}
@@ -71,3 +72,26 @@ def test_errors_and_lenient_settings_follow_override_settings() -> None:
         assert lenient.readiness_timeout == 0.5 and lenient.access_logger == "web"
     assert conf.settings_errors() == []
     assert conf.settings_for_checks().access_logger == "access"
+
+
+def _parse_pair(values: Mapping[str, object], add_error: AddError) -> tuple[int, int]:
+    low, high = values["PAIR_LOW"], values["PAIR_HIGH"]
+    if not isinstance(low, int) or not isinstance(high, int) or low > high:
+        add_error("PAIR_HIGH", high, "a whole number >= PAIR_LOW")
+        return (0, 0)
+    return (low, high)
+
+
+@dataclass(frozen=True)
+class _PairSettings(conf.LanternSettings):
+    pair: tuple[int, int] = (0, 0)
+
+
+def test_a_group_parses_several_keys_into_one_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Group's keys are known keys, parsed together, their errors named like any other."""
+    monkeypatch.setattr(conf, "GROUPS", (Group({"PAIR_LOW": 1, "PAIR_HIGH": 5}, _parse_pair, "pair"),))
+    monkeypatch.setattr(conf, "LanternSettings", _PairSettings)
+    built, errors = conf.build_settings({"PAIR_HIGH": 9})
+    assert errors == [] and isinstance(built, _PairSettings) and built.pair == (1, 9)
+    _, errors = conf.build_settings({"PAIR_HIGH": 0})
+    assert errors == ["LANTERN['PAIR_HIGH'] is 0; it must be a whole number >= PAIR_LOW."]

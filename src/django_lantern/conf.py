@@ -19,8 +19,12 @@ Adding a setting
 2. One field in :class:`LanternSettings`, named as the key in lower case
    (``my_key``), typed as the validator's result. A field named otherwise is the
    row's third argument: ``Key(default, validator, "my_field")``.
-3. A line in ``docs/configuration.md``. A value computed from several keys goes
-   in :func:`_derive`.
+3. A line in ``docs/configuration.md``.
+
+Several keys parsed together into one attribute (a feature's own options
+object) are a ``conf_table.Group(defaults, parse, "field")`` in ``GROUPS``, with
+``parse(values, add_error)`` kept beside the feature. A value computed from
+keys that are parsed separately goes in :func:`_derive`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from django_lantern.caching import settings_cache
-from django_lantern.conf_table import KEYS, field_name
+from django_lantern.conf_table import GROUPS, KEYS, field_name
 from django_lantern.conf_validators import Hook, Problems, header_to_meta_key
 from django_lantern.networks import Network
 
@@ -45,7 +49,10 @@ __all__ = ["LanternSettings", "get_settings"]
 Networks = tuple[Network, ...]
 
 # The defaults alone, for documentation and tests (``build_settings(DEFAULTS)`` is valid).
-DEFAULTS: dict[str, object] = {key: row.default for key, row in KEYS.items()}
+DEFAULTS: dict[str, object] = {
+    **{key: row.default for key, row in KEYS.items()},
+    **{key: default for group in GROUPS for key, default in group.defaults.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -125,14 +132,15 @@ def _merge(user: object, problems: Problems) -> Mapping[str, object]:
     if not isinstance(user, Mapping):
         problems.errors.append(f"LANTERN is {user!r}; it must be a dict.")
         return {}
-    for key in sorted(set(user) - set(KEYS)):
+    known = set(KEYS).union(*(group.defaults for group in GROUPS))
+    for key in sorted(set(user) - known):
         problems.errors.append(
             f"LANTERN[{key!r}] is not a django-lantern setting; the known keys are listed in docs/configuration.md."
         )
     return user
 
 
-def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, list[str]]:
+def build_settings(user: Mapping[str, object] | None) -> tuple[LanternSettings, list[str]]:
     """Validate ``user`` over the defaults; return the settings and every error message."""
     problems = Problems()
     given = _merge(user, problems)
@@ -144,7 +152,9 @@ def build_settings(user: Mapping[str, Any] | None) -> tuple[LanternSettings, lis
         value = row.validate(key, given.get(key, row.default), problems)
         if len(problems.errors) > before:
             value = row.validate(key, row.default, Problems())
-        values[row.field or key.lower()] = value
+        values[field_name(key)] = value
+    for group in GROUPS:
+        values[group.field] = group.parse({key: given.get(key, d) for key, d in group.defaults.items()}, problems.add)
     _derive(values, problems)
     return LanternSettings(**values, ignored=tuple(problems.ignored)), problems.errors
 

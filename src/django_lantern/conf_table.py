@@ -8,6 +8,7 @@ See "Adding a setting" in ``django_lantern.conf``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django_lantern import conf_validators as v
@@ -93,6 +94,19 @@ KEYS: dict[str, Key] = {
     # "*.internal") sends them only there.
     "OUTBOUND_HOSTS": Key(None, v.outbound_hosts),
 }
+
+
+@dataclass(frozen=True)
+class Group:
+    """Keys parsed together into one attribute, by a parser kept beside the feature
+    (``parse(values_of_these_keys, problems.add)``), e.g. the readiness probe options."""
+
+    defaults: Mapping[str, object]
+    parse: Callable[[Mapping[str, object], v.AddError], object]
+    field: str
+
+
+GROUPS: tuple[Group, ...] = ()
 
 
 def field_name(key: str) -> str:

@@ -42,6 +42,8 @@ class Problems:
 
 
 Validator = Callable[[str, object, Problems], T]
+# ``Problems.add`` alone, for parsers of several keys at once: (key, value, what it must be).
+AddError = Callable[[str, object, str], None]
 
 
 def header_to_meta_key(name: str) -> str:
