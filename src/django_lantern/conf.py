@@ -44,8 +44,6 @@ from django_lantern.networks import Network
 
 __all__ = ["LanternSettings", "get_settings"]
 
-__all__ = ["LanternSettings", "get_settings"]
-
 Networks = tuple[Network, ...]
 
 # The defaults alone, for documentation and tests (``build_settings(DEFAULTS)`` is valid).
