@@ -12,6 +12,7 @@ from django.test import override_settings
 from prometheus_client import CollectorRegistry
 
 from django_lantern import __version__
+from django_lantern.conf import get_settings
 from django_lantern.metrics import families
 from tests.metrics.conftest import value
 
@@ -63,7 +64,7 @@ def test_ignored_release_setting_falls_back_to_sentry_variable(monkeypatch: pyte
     """A METRICS_RELEASE that is not a string is ignored (lantern.W012), so SENTRY_RELEASE names the release."""
     monkeypatch.setenv("SENTRY_RELEASE", "from-env")
     with override_settings(LANTERN={"METRICS_RELEASE": 42}):
-        labels = families.build_labels(families.get_settings())
+        labels = families.build_labels(get_settings())
     assert labels["release"] == "from-env"
 
 
