@@ -124,7 +124,7 @@ def _derive(values: dict[str, Any], problems: Problems) -> None:
 
 
 def _merge(user: object, problems: Problems) -> Mapping[str, object]:
-    """The user's known keys; the rest reported."""
+    """The user's ``LANTERN`` as a mapping; a non-mapping and every unknown key reported."""
     if user is None:
         return {}
     if not isinstance(user, Mapping):
