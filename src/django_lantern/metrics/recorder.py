@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from django_lantern.caching import settings_cache
 from django_lantern.conf import get_settings
@@ -30,6 +33,8 @@ OVERFLOW = "<overflow>"
 MAX_EXCEPTION_TYPE = 100
 
 M = TypeVar("M")
+# A labelled family; ``labels()`` returns a child of the same type.
+W = TypeVar("W", bound=MetricWrapperBase)
 
 
 class CappedFamily(Generic[M]):
@@ -43,7 +48,9 @@ class CappedFamily(Generic[M]):
 
     __slots__ = ("_lock", "_overflow", "arity", "cap", "children", "fast", "make", "name")
 
-    def __init__(self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Any) -> None:
+    def __init__(
+        self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Counter
+    ) -> None:
         self.make = make
         self.name = name
         self.arity = arity
@@ -84,23 +91,23 @@ class _State:
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
 
-        def capped(metric: Any, name: str, arity: int) -> CappedFamily[Any]:
+        def capped(metric: W, name: str, arity: int) -> CappedFamily[W]:
             full = metric_name(p, name)
             return CappedFamily(
                 lambda values: metric.labels(*values), full, arity, cap, fams.label_overflow.labels(full)
             )
 
-        def readiness_pair(values: tuple[str, ...]) -> tuple[Any, Any]:
+        def readiness_pair(values: tuple[str, ...]) -> tuple[Gauge, Gauge]:
             return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
 
-        self.requests: CappedFamily[Any] = capped(fams.requests, "http_server_requests", 3)
-        self.durations: CappedFamily[Any] = capped(fams.duration, "http_server_request_duration_seconds", 2)
-        self.exceptions: CappedFamily[Any] = capped(fams.exceptions, "http_server_exceptions", 1)
-        self.db: CappedFamily[Any] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
-        self.cache: CappedFamily[Any] = capped(fams.cache_operations, "django_cache_operations", 3)
+        self.requests: CappedFamily[Counter] = capped(fams.requests, "http_server_requests", 3)
+        self.durations: CappedFamily[Histogram] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+        self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
+        self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
+        self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
         # The up and duration gauges share one label set, so they share one cap.
         name = metric_name(p, "lantern_readiness_check")
-        self.readiness: CappedFamily[tuple[Any, Any]] = CappedFamily(
+        self.readiness: CappedFamily[tuple[Gauge, Gauge]] = CappedFamily(
             readiness_pair, name, 2, cap, fams.label_overflow.labels(name)
         )
 
