@@ -130,3 +130,18 @@ def test_settings_are_one_object_until_changed() -> None:
         assert conf.get_settings() is not first
     assert conf.get_settings() is not first
     assert conf.get_settings() == first
+
+
+def test_a_failing_teardown_does_not_leave_other_caches_stale() -> None:
+    """Every cache is cleared even when one teardown raises; the error is raised afterwards."""
+
+    def fail(value: object) -> None:
+        raise RuntimeError("teardown failed")
+
+    broken = caching.settings_cache(teardown=fail)(object)
+    after = caching.settings_cache(object)
+    broken()
+    first = after()
+    with pytest.raises(RuntimeError, match="teardown failed"):
+        caching.reset_settings_caches()
+    assert after() is not first

@@ -109,16 +109,23 @@ def on_reset(hook: Callable[[], T]) -> Callable[[], T]:
 
 
 def reset_settings_caches() -> None:
-    """Release every resource and clear every cache built from settings."""
-    for cached in _caches:
-        cached.cache_clear()
-    for hook in _hooks:
-        hook()
+    """Release every resource and clear every cache built from settings.
+
+    A teardown that raises does not stop the others (a stale cache would
+    outlive the settings it was built from); the first error is raised last.
+    """
     # Modules that still register the old way (see django_lantern._reset_hooks).
     from django_lantern import _reset_hooks
 
-    for legacy in _reset_hooks:
-        legacy()
+    steps = [cached.cache_clear for cached in _caches] + [*_hooks, *_reset_hooks]
+    first: Exception | None = None
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
