@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from django_lantern import conf
-from django_lantern.conf_table import KEYS, Group, field_name
+from django_lantern.conf_table import GROUPS, KEYS, Group, field_name
 from django_lantern.conf_validators import AddError, Problems
 
 # Attributes computed from several keys (conf._derive) or by validation itself.
@@ -18,8 +18,8 @@ NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "ignored"}
 
 
 def test_every_attribute_comes_from_exactly_one_row() -> None:
-    """Adding a key is one row and one field: no field without a row, no two rows on one field."""
-    from_rows = [field_name(key) for key in KEYS]
+    """Adding a key is one row (or Group) and one field: no field without a row, no two rows on one field."""
+    from_rows = [field_name(key) for key in KEYS] + [group.field for group in GROUPS]
     assert len(from_rows) == len(set(from_rows))
     assert set(from_rows) | NOT_FROM_A_ROW == {f.name for f in fields(conf.LanternSettings)}
 
