@@ -91,6 +91,32 @@ def _leave(span: Any, ctx: RequestContext, response: HttpResponseBase | None, to
         current.reset(token)
 
 
+def _peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
+    """True when this peer's request id (header, or trace id) may be believed."""
+    if not cfg.trust_request_id_header:
+        return False
+    trusted = cfg.request_id_trusted_networks
+    return trusted is None or peer_in(request.META, trusted)
+
+
+def _refuse_client_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> bool:
+    """Undo ``REQUEST_ID_FROM_TRACE`` when the trace id came from a peer we do not trust.
+
+    A ``traceparent`` is as client-chosen as ``X-Request-Id``: without this,
+    three requests sending the same trace id would share one request id. A
+    trace id the tracer generated itself (no incoming ``traceparent``) is
+    still used. True when the id was changed back.
+    """
+    generated = request.__dict__.get("_lantern_generated_id")
+    if generated is None or ctx.request_id == generated or _peer_may_choose_id(request, cfg):
+        return False
+    if ctx.request_id != tracing.incoming_trace_id(request.META):
+        return False
+    ctx.request_id = generated
+    request.request_id = generated  # type: ignore[attr-defined]
+    return True
+
+
 class LanternMiddleware:
     sync_capable = True
     async_capable = True
@@ -166,6 +192,12 @@ class LanternMiddleware:
         span = (
             tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
         )
+        if cfg.request_id_from_trace:
+            try:
+                if _refuse_client_trace_id(request, ctx, cfg) and span is not None:
+                    span.span.set_attribute(tracing.REQUEST_ID_ATTRIBUTE, ctx.request_id)
+            except Exception as exc:
+                report_internal_error("request_id", exc)
         if sentry.state.enabled:
             sentry.bind_request(ctx)
         token = current.set(ctx)
@@ -179,20 +211,19 @@ class LanternMiddleware:
     @staticmethod
     def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
         rid = None
-        if cfg.trust_request_id_header:
+        if _peer_may_choose_id(request, cfg):
             incoming = request.META.get(cfg.request_id_meta_key)
             if incoming is None and cfg.request_id_fallback_meta_keys:
                 incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
-            trusted = cfg.request_id_trusted_networks
             # An empty header counts as sent: it is not 1 to 128 characters, so it
             # is replaced with a warning like any other invalid value.
-            if incoming is not None and (trusted is None or peer_in(request.META, trusted)):
+            if incoming is not None:
                 if request_ids.is_valid(incoming):
                     rid = incoming
                 else:
                     request._lantern_rejected_id_length = len(incoming)  # type: ignore[attr-defined]
         if rid is None:
-            rid = request_ids.generate()
+            rid = request._lantern_generated_id = request_ids.generate()  # type: ignore[attr-defined]
         request.request_id = rid  # type: ignore[attr-defined]
         try:
             recorder.request_started()
