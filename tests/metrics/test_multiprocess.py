@@ -82,7 +82,7 @@ def test_wipe_removes_only_metric_files(no_dir: None, monkeypatch: pytest.Monkey
 def test_dead_worker_keeps_counters_and_drops_live_gauges(
     no_dir: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """child_exit after a worker dies: its counter still counts (from the archive), its files and live gauge are gone."""
+    """child_exit after a worker dies: its counter still counts (archived), its files and live gauge are gone."""
     monkeypatch.setenv(multiprocess.ENV, str(tmp_path))
     pid = _run_worker(tmp_path)
     assert _values(tmp_path) == {"jobs_total": 3.0, "busy": 1.0}
