@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
+from functools import partial
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -37,7 +38,8 @@ from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
 from django_lantern.networks import peer_in
-from django_lantern.streaming import bind_streaming_context
+from django_lantern import streaming as streams
+from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
@@ -82,11 +84,19 @@ def _record_exception(span: Any, exc: BaseException) -> None:
         tracing.record_exception(span.span, exc)
 
 
-def _leave(span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any]) -> None:
-    """End the span and unbind the context; the reset always happens."""
+def _leave(
+    span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any], *, streaming: bool
+) -> None:
+    """End the span (or, for a streaming body, only detach it: the stream's end ends it)
+    and unbind the context; the reset always happens."""
     try:
         if span is not None:
-            tracing.end(span, ctx, response)
+            if streaming:
+                tracing.detach(span)
+            else:
+                tracing.end(span, ctx, response)
+    except Exception as exc:
+        report_internal_error("tracing_end", exc)
     finally:
         current.reset(token)
 
@@ -154,11 +164,12 @@ class LanternMiddleware:
             _record_exception(span, exc)
             raise
         finally:
+            streaming = False
             try:
                 user_id = None if kind else self._user_id(request)
-                self._finish(request, response, ctx, cfg, started, user_id, kind)
+                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
             finally:
-                _leave(span, ctx, response, token)
+                _leave(span, ctx, response, token, streaming=streaming)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
@@ -178,11 +189,12 @@ class LanternMiddleware:
             _record_exception(span, exc)
             raise
         finally:
+            streaming = False
             try:
                 user_id = None if kind else await self._auser_id(request)
-                self._finish(request, response, ctx, cfg, started, user_id, kind)
+                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
             finally:
-                _leave(span, ctx, response, token)
+                _leave(span, ctx, response, token, streaming=streaming)
 
     def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
         """Assign the id, start the span, bind the context; log a rejected id inside it."""
@@ -269,28 +281,90 @@ class LanternMiddleware:
         started: float,
         user_id: Any,
         kind: str | None,
-    ) -> None:
+        span: Any = None,
+    ) -> bool:
+        """Headers, metrics and the access line; True when a streaming body defers
+        the last two (and the span's end) to the end of the stream."""
         # Duration first, so it does not include this bookkeeping. Each step has
         # its own guard: a failure in one must not skip the others (metrics
         # first, so the in-flight gauge always comes back down).
         seconds = time.perf_counter() - started
         status = response.status_code if response is not None else 500
-        try:
-            route = ctx.route
-            recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)
-        except Exception as exc:
-            report_internal_error("metrics", exc)
-        if response is not None:
+        if response is not None and response.streaming and kind is None:
+            try:
+                end = StreamEnd(partial(self._stream_ended, response, ctx, cfg, started, user_id, span))
+                self._decorate(request, response, ctx, cfg, status)
+                bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
+                return True
+            except Exception as exc:  # account for it now rather than never
+                report_internal_error("response", exc)
+        self._account(ctx, cfg, status, seconds, user_id, kind)
+        if response is not None and not response.streaming:
             try:
                 self._decorate(request, response, ctx, cfg, status)
             except Exception as exc:
                 report_internal_error("response", exc)
+        self._log_access(ctx, cfg, status, seconds, user_id)
+        return False
+
+    def _account(
+        self, ctx: RequestContext, cfg: LanternSettings, status: int, seconds: float, user_id: Any, kind: str | None
+    ) -> None:
+        try:
+            recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=kind is not None)
+        except Exception as exc:
+            report_internal_error("metrics", exc)
+
+    def _log_access(
+        self,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        status: int,
+        seconds: float,
+        user_id: Any,
+        outcome: str = streams.COMPLETED,
+        error: BaseException | None = None,
+    ) -> None:
         try:
             if user_id is not None:
                 ctx.user_id = user_id
-            self._access_log(ctx, cfg, status, seconds * 1000, user_id)
+            self._access_log(ctx, cfg, status, seconds * 1000, user_id, outcome, error)
         except Exception as exc:
             report_internal_error("access_log", exc)
+
+    def _stream_ended(
+        self,
+        response: HttpResponseBase,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        started: float,
+        user_id: Any,
+        span: Any,
+        outcome: str,
+        error: BaseException | None,
+    ) -> None:
+        """The end of a streaming request, once its body is done (see ``streaming.StreamEnd``).
+
+        Runs inside the server's iteration of the body, so it must never raise.
+        A body that raised is a 500 in the access line, the metrics and the
+        span, whatever status line already went out.
+        """
+        seconds = time.perf_counter() - started
+        token = current.set(ctx)
+        try:
+            status = 500 if outcome == streams.FAILED else response.status_code
+            self._account(ctx, cfg, status, seconds, user_id, None)
+            self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
+            if error is not None:
+                recorder.exception_raised(type(error).__qualname__)
+            if span is not None:
+                if error is not None:
+                    _record_exception(span, error)
+                tracing.end(span, ctx, None if outcome == streams.FAILED else response)
+        except Exception as exc:
+            report_internal_error("streaming", exc)
+        finally:
+            current.reset(token)
 
     def _decorate(
         self,
@@ -301,8 +375,6 @@ class LanternMiddleware:
         status: int,
     ) -> None:
         self._add_headers(response, ctx.request_id, cfg)
-        if response.streaming:
-            bind_streaming_context(response, ctx)  # type: ignore[arg-type]
         if status >= 400 and not getattr(response, "_has_been_logged", False):
             # Django logs 4xx/5xx responses on ``django.request`` after the
             # middleware chain returns, outside this context; logging it
@@ -328,7 +400,14 @@ class LanternMiddleware:
                 response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
 
     def _access_log(
-        self, ctx: RequestContext, cfg: LanternSettings, status: int, duration_ms: float, user_id: Any
+        self,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        status: int,
+        duration_ms: float,
+        user_id: Any,
+        outcome: str = streams.COMPLETED,
+        error: BaseException | None = None,
     ) -> None:
         access = self._access_loggers.get(cfg.access_logger)
         if access is None:
@@ -338,7 +417,7 @@ class LanternMiddleware:
             if pattern.search(path):
                 return
         slow = cfg.slow_request_ms
-        if status >= 400:
+        if status >= 400 or outcome != streams.COMPLETED:
             level = logging.WARNING if status < 500 else logging.ERROR
         elif slow is not None and duration_ms >= slow:
             level = logging.WARNING
@@ -352,6 +431,14 @@ class LanternMiddleware:
             level = logging.INFO
         if not access.isEnabledFor(level):
             return
+        extra: dict[str, Any] = {
+            "status": status,
+            "duration_ms": round(duration_ms, 2),
+            "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
+            "lantern_access": True,
+        }
+        if outcome != streams.COMPLETED:
+            extra["outcome"] = outcome  # a streaming body that failed or that the client abandoned
         access.log(
             level,
             ACCESS_MESSAGE,
@@ -360,10 +447,6 @@ class LanternMiddleware:
             status,
             duration_ms,
             user_id,
-            extra={
-                "status": status,
-                "duration_ms": round(duration_ms, 2),
-                "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
-                "lantern_access": True,
-            },
+            extra=extra,
+            exc_info=error,
         )
