@@ -29,6 +29,7 @@ from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
+from django_lantern import streaming as streams
 from django_lantern.client_ip import client_ip
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
@@ -38,7 +39,6 @@ from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
 from django_lantern.networks import peer_in
-from django_lantern import streaming as streams
 from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
