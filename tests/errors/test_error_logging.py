@@ -102,7 +102,7 @@ def test_stack_info_is_scrubbed() -> None:
 
 
 def test_a_failing_scrubber_drops_the_extras_not_the_line(settings: Any, internal_errors: dict[str, int]) -> None:
-    """If scrubbing an extra fails, its value is replaced by a marker (never sent unscrubbed) and the failure counted."""
+    """If scrubbing an extra fails, its value becomes a marker (never sent unscrubbed) and the failure is counted."""
     settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_sentry.BrokenScrubber"}
     text = JsonFormatter().format(_record("ok", password="p-should-not-appear"))
     line = json.loads(text)
