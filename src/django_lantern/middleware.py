@@ -16,7 +16,6 @@ response into a 500.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
@@ -30,24 +29,19 @@ from django.utils.log import log_response
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
 from django_lantern import streaming as streams
-from django_lantern.client_ip import client_ip
+from django_lantern.access_log import AccessLog
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
-from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
-from django_lantern.networks import peer_in
 from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
 
 logger = logging.getLogger("django_lantern.request_id")
-
-# The chapter's access line; every client-supplied value is escaped first.
-ACCESS_MESSAGE = "method=%s path=%s status=%s duration_ms=%.2f user_id=%s"
 
 _HEALTHZ, _READYZ, _METRICS = "healthz", "readyz", "metrics"
 
@@ -101,32 +95,6 @@ def _leave(
         current.reset(token)
 
 
-def _peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
-    """True when this peer's request id (header, or trace id) may be believed."""
-    if not cfg.trust_request_id_header:
-        return False
-    trusted = cfg.request_id_trusted_networks
-    return trusted is None or peer_in(request.META, trusted)
-
-
-def _refuse_client_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> bool:
-    """Undo ``REQUEST_ID_FROM_TRACE`` when the trace id came from a peer we do not trust.
-
-    A ``traceparent`` is as client-chosen as ``X-Request-Id``: without this,
-    three requests sending the same trace id would share one request id. A
-    trace id the tracer generated itself (no incoming ``traceparent``) is
-    still used. True when the id was changed back.
-    """
-    generated = request.__dict__.get("_lantern_generated_id")
-    if generated is None or ctx.request_id == generated or _peer_may_choose_id(request, cfg):
-        return False
-    if ctx.request_id != tracing.incoming_trace_id(request.META):
-        return False
-    ctx.request_id = generated
-    request.request_id = generated  # type: ignore[attr-defined]
-    return True
-
-
 class LanternMiddleware:
     sync_capable = True
     async_capable = True
@@ -139,7 +107,7 @@ class LanternMiddleware:
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
             markcoroutinefunction(self)
-        self._access_loggers: dict[str, logging.Logger] = {}
+        self._access = AccessLog()
 
     # -- entry points -------------------------------------------------------
     # The two paths differ only where they await; everything else is in the
@@ -206,7 +174,7 @@ class LanternMiddleware:
         )
         if cfg.request_id_from_trace:
             try:
-                if _refuse_client_trace_id(request, ctx, cfg) and span is not None:
+                if request_ids.refuse_client_trace_id(request, ctx, cfg) and span is not None:
                     span.span.set_attribute(tracing.REQUEST_ID_ATTRIBUTE, ctx.request_id)
             except Exception as exc:
                 report_internal_error("request_id", exc)
@@ -223,7 +191,7 @@ class LanternMiddleware:
     @staticmethod
     def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
         rid = None
-        if _peer_may_choose_id(request, cfg):
+        if request_ids.peer_may_choose_id(request, cfg):
             incoming = request.META.get(cfg.request_id_meta_key)
             if incoming is None and cfg.request_id_fallback_meta_keys:
                 incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
@@ -409,44 +377,4 @@ class LanternMiddleware:
         outcome: str = streams.COMPLETED,
         error: BaseException | None = None,
     ) -> None:
-        access = self._access_loggers.get(cfg.access_logger)
-        if access is None:
-            access = self._access_loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
-        path = ctx.path
-        for pattern in cfg.access_log_skip:
-            if pattern.search(path):
-                return
-        slow = cfg.slow_request_ms
-        if status >= 400 or outcome != streams.COMPLETED:
-            level = logging.WARNING if status < 500 else logging.ERROR
-        elif slow is not None and duration_ms >= slow:
-            level = logging.WARNING
-        else:
-            # Sampling thins routine lines only: errors and slow requests are always kept.
-            for pattern, rate in cfg.access_log_sample:
-                if pattern.search(path):
-                    if random.random() >= rate:
-                        return
-                    break
-            level = logging.INFO
-        if not access.isEnabledFor(level):
-            return
-        extra: dict[str, Any] = {
-            "status": status,
-            "duration_ms": round(duration_ms, 2),
-            "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
-            "lantern_access": True,
-        }
-        if outcome != streams.COMPLETED:
-            extra["outcome"] = outcome  # a streaming body that failed or that the client abandoned
-        access.log(
-            level,
-            ACCESS_MESSAGE,
-            logfmt_value(ctx.method, 32),
-            logfmt_value(path, cfg.log_field_max_length),
-            status,
-            duration_ms,
-            user_id,
-            extra=extra,
-            exc_info=error,
-        )
+        self._access.write(ctx, cfg, status, duration_ms, user_id, outcome, error)

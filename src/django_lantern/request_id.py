@@ -13,6 +13,16 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
+
+from django_lantern.networks import peer_in
+from django_lantern.tracing import incoming_trace_id
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from django_lantern.conf import LanternSettings
+    from django_lantern.context import RequestContext
 
 __all__ = ["MAX_LENGTH", "generate", "is_valid"]
 
@@ -32,3 +42,30 @@ def is_valid(value: str) -> bool:
 def generate() -> str:
     """A fresh random id: 32 lowercase hex characters (128 bits)."""
     return os.urandom(16).hex()
+
+
+# -- whose id to believe ------------------------------------------------------
+def peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
+    """True when this peer's request id (header, or trace id) may be believed."""
+    if not cfg.trust_request_id_header:
+        return False
+    trusted = cfg.request_id_trusted_networks
+    return trusted is None or peer_in(request.META, trusted)
+
+
+def refuse_client_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> bool:
+    """Undo ``REQUEST_ID_FROM_TRACE`` when the trace id came from a peer we do not trust.
+
+    A ``traceparent`` is as client-chosen as ``X-Request-Id``: without this,
+    three requests sending the same trace id would share one request id. A
+    trace id the tracer generated itself (no incoming ``traceparent``) is
+    still used. True when the id was changed back.
+    """
+    generated = request.__dict__.get("_lantern_generated_id")
+    if generated is None or ctx.request_id == generated or peer_may_choose_id(request, cfg):
+        return False
+    if ctx.request_id != incoming_trace_id(request.META):
+        return False
+    ctx.request_id = generated
+    request.request_id = generated  # type: ignore[attr-defined]
+    return True
