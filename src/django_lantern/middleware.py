@@ -296,7 +296,7 @@ class LanternMiddleware:
         try:
             if user_id is not None:
                 ctx.user_id = user_id
-            self._access_log(ctx, cfg, status, seconds * 1000, user_id, outcome, error)
+            self._access.write(ctx, cfg, status, seconds * 1000, user_id, outcome, error)
         except Exception as exc:
             report_internal_error("access_log", exc)
 
@@ -366,15 +366,3 @@ class LanternMiddleware:
                 response.headers["Access-Control-Expose-Headers"] = header
             elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
                 response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
-
-    def _access_log(
-        self,
-        ctx: RequestContext,
-        cfg: LanternSettings,
-        status: int,
-        duration_ms: float,
-        user_id: Any,
-        outcome: str = streams.COMPLETED,
-        error: BaseException | None = None,
-    ) -> None:
-        self._access.write(ctx, cfg, status, duration_ms, user_id, outcome, error)
