@@ -22,6 +22,9 @@ from django_lantern.context import get_request_id
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import LogCapture
 
+# response.close() sends request_finished, whose close_old_connections touches the database.
+pytestmark = pytest.mark.django_db
+
 logger = logging.getLogger("tests.streaming")
 DELAY = 0.1
 

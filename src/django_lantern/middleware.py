@@ -266,7 +266,7 @@ class LanternMiddleware:
                 return True
             except Exception as exc:  # account for it now rather than never
                 report_internal_error("response", exc)
-        self._account(ctx, cfg, status, seconds, user_id, kind)
+        self._account(ctx, status, seconds, kind)
         if response is not None and not response.streaming:
             try:
                 self._decorate(request, response, ctx, cfg, status)
@@ -275,9 +275,8 @@ class LanternMiddleware:
         self._log_access(ctx, cfg, status, seconds, user_id)
         return False
 
-    def _account(
-        self, ctx: RequestContext, cfg: LanternSettings, status: int, seconds: float, user_id: Any, kind: str | None
-    ) -> None:
+    @staticmethod
+    def _account(ctx: RequestContext, status: int, seconds: float, kind: str | None) -> None:
         try:
             recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=kind is not None)
         except Exception as exc:
@@ -318,19 +317,22 @@ class LanternMiddleware:
         span, whatever status line already went out.
         """
         seconds = time.perf_counter() - started
+        failed = outcome == streams.FAILED
+        status = 500 if failed else response.status_code
         token = current.set(ctx)
         try:
-            status = 500 if outcome == streams.FAILED else response.status_code
-            self._account(ctx, cfg, status, seconds, user_id, None)
+            # Each step guarded on its own (as in ``_finish``): metrics first.
+            self._account(ctx, status, seconds, None)
             self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
             if error is not None:
-                recorder.exception_raised(type(error).__qualname__)
+                try:
+                    recorder.exception_raised(type(error).__qualname__)
+                except Exception as exc:
+                    report_internal_error("metrics", exc)
             if span is not None:
                 if error is not None:
                     _record_exception(span, error)
-                tracing.end(span, ctx, None if outcome == streams.FAILED else response)
-        except Exception as exc:
-            report_internal_error("streaming", exc)
+                tracing.end(span, ctx, None if failed else response)  # never raises
         finally:
             current.reset(token)
 
