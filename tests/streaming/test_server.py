@@ -10,6 +10,7 @@ ERROR with status 500 in the log and a 5xx in /metrics, never a 200 at INFO.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -61,6 +62,13 @@ def _access_lines(server: Server, path: str, expected: int = 1, timeout: float =
         time.sleep(0.05)
 
 
+def _assert_strict_json_lines(server: Server) -> None:
+    """Every record the server wrote is strict UTF-8 JSON (the output is read as bytes, not repaired)."""
+    for raw in server.log_path.read_bytes().splitlines():
+        if raw.startswith(b"{"):
+            json.loads(raw.decode("utf-8", "strict"))
+
+
 def _requests(server: Server, route: str) -> dict[str, float]:
     scrape = httpx.get(server.url + "/metrics", timeout=10).text
     return {
@@ -96,6 +104,7 @@ def test_stream_access_line_comes_once_at_the_end(server: Server) -> None:
         # Every chunk was logged before the access line: it was written at the end of the stream.
         assert max(chunk_at) < lines.index(line)
         assert _requests(server, path.lstrip("/")) == {"200": 1.0}
+    _assert_strict_json_lines(server)
 
 
 def test_stream_that_raises_is_an_error_and_a_5xx(server: Server) -> None:
@@ -112,3 +121,4 @@ def test_stream_that_raises_is_an_error_and_a_5xx(server: Server) -> None:
         assert line["exc_type"] == "RuntimeError"
         assert line["duration_ms"] >= DELAY * 1000
         assert _requests(server, path.lstrip("/")) == {"500": 1.0}
+    _assert_strict_json_lines(server)
