@@ -16,7 +16,6 @@ import re
 from typing import TYPE_CHECKING
 
 from django_lantern.networks import peer_in
-from django_lantern.tracing import incoming_trace_id
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -64,6 +63,9 @@ def refuse_client_trace_id(request: HttpRequest, ctx: RequestContext, cfg: Lante
     generated = request.__dict__.get("_lantern_generated_id")
     if generated is None or ctx.request_id == generated or peer_may_choose_id(request, cfg):
         return False
+    # Imported here: tracing imports the package's __init__, which imports this module.
+    from django_lantern.tracing import incoming_trace_id
+
     if ctx.request_id != incoming_trace_id(request.META):
         return False
     ctx.request_id = generated
