@@ -105,14 +105,14 @@ def test_live_workers_are_never_touched(tmp_path: Path) -> None:
 
 
 def test_many_recycles_keep_the_directory_bounded(tmp_path: Path) -> None:
-    """200 dead workers, merged one at a time: four archive files, about 1 KiB, and the exact sum."""
-    for i in range(200):
+    """60 dead workers, merged one at a time: four archive files, about 1 KiB, and the exact sum."""
+    for i in range(60):
         _worker(tmp_path, DEAD + i, 1.0)
         archive.merge_dead(tmp_path, [DEAD + i])
     files = list(tmp_path.glob("*.db"))
     assert len(files) == 4
     assert sum(f.stat().st_size for f in files) < 4096
-    assert _total(tmp_path, "requests_total") == 200.0
+    assert _total(tmp_path, "requests_total") == 60.0
 
 
 @pytest.mark.parametrize("crash_at", ["staging", "moving", "commit", "roll-forward"])
@@ -175,7 +175,7 @@ def test_float_sums_never_come_out_smaller_after_regrouping(tmp_path: Path) -> N
     """A histogram _sum is a counter: merging a dead worker between live ones never lowers it by an ulp."""
     rng = random.Random(7)
     lowered = 0
-    for trial in range(200):
+    for trial in range(100):
         directory = tmp_path / str(trial)
         directory.mkdir()
         values = [rng.uniform(0, 1000) for _ in range(4)]
@@ -194,7 +194,7 @@ def test_float_sums_never_come_out_smaller_after_regrouping(tmp_path: Path) -> N
 
 
 def test_concurrent_scrapes_never_see_a_counter_go_down(tmp_path: Path) -> None:
-    """Scrapes running while 150 workers are archived: every total is >= the previous one, none fails."""
+    """Scrapes running while 100 workers are archived: every total is >= the previous one, none fails."""
     seen: list[float] = []
     errors: list[BaseException] = []
     done = threading.Event()
@@ -211,7 +211,7 @@ def test_concurrent_scrapes_never_see_a_counter_go_down(tmp_path: Path) -> None:
     scraper = threading.Thread(target=scrape)
     scraper.start()
     try:
-        for i in range(1, 150):
+        for i in range(1, 100):
             _worker(tmp_path, DEAD + i, 1.0)
             archive.merge_dead(tmp_path, [DEAD + i - 1])
     finally:
@@ -220,4 +220,12 @@ def test_concurrent_scrapes_never_see_a_counter_go_down(tmp_path: Path) -> None:
     assert not errors
     assert len(seen) > 10
     assert all(b >= a for a, b in itertools.pairwise(seen)), seen
-    assert _total(tmp_path, "requests_total") == 150.0
+    assert _total(tmp_path, "requests_total") == 100.0
+
+
+def test_a_file_a_starting_worker_has_not_sized_yet_is_skipped(tmp_path: Path) -> None:
+    """The client creates its file empty, then extends it: a scrape in between reads the others, not a struct.error."""
+    _worker(tmp_path, DEAD, 2.0)
+    (tmp_path / "counter_123.db").write_bytes(b"")
+    (tmp_path / "histogram_123.db").write_bytes(b"\0\0")
+    assert _total(tmp_path, "requests_total") == 2.0

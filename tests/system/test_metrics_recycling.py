@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from django_lantern.metrics.archive import LockedCollector
 from tests.helpers.servers import run_server
-from tests.metrics.test_server import _app_total, _children, _server_env, wait_for
+from tests.metrics.test_server import _app_total, _children, _server_env
 
 pytestmark = pytest.mark.system
 
@@ -68,29 +68,36 @@ def test_recycled_workers_leave_a_bounded_directory_and_exact_counters(tmp_path:
 
         scraper = threading.Thread(target=scrape, daemon=True)
         scraper.start()
-        sent = 0
+        sent = uncertain = 0  # answered 200; lost on the way back (served or not: either may be counted)
         deadline = time.monotonic() + 240
         try:
             with httpx.Client(base_url=server.url, timeout=30) as client:
                 # Each worker serves MAX_REQUESTS (app requests and scrapes alike), then is replaced.
                 while len(seen_pids) < RECYCLES + 2 and time.monotonic() < deadline:
                     seen_pids |= _children(master)
-                    with contextlib.suppress(httpx.TransportError):
+                    try:
                         if client.get("/").status_code == 200:
                             sent += 1
+                    except httpx.TransportError:
+                        uncertain += 1
         finally:
             stop.set()
             scraper.join(timeout=30)
         recycled = len(seen_pids) - 2
         assert recycled >= RECYCLES, f"only {recycled} recycles in time"
 
-        def settled() -> float | None:
-            # Exit hooks run in the master as each old worker is reaped.
-            files = list(multiproc.glob("*.db"))
-            total = _app_total(httpx.get(server.url + "/metrics", timeout=10).text)
-            return total if total == sent and len(files) <= MAX_FILES else None
+        state: dict[str, float] = {}
 
-        wait_for(settled, f"the count to reach {sent} with at most {MAX_FILES} files", timeout=30)
+        def settled() -> bool:
+            # Exit hooks run in the master as each old worker is reaped.
+            state["files"] = len(list(multiproc.glob("*.db")))
+            state["total"] = total = _app_total(httpx.get(server.url + "/metrics", timeout=10).text)
+            return sent <= total <= sent + uncertain and state["files"] <= MAX_FILES
+
+        settle_by = time.monotonic() + 30
+        while not settled() and time.monotonic() < settle_by:
+            time.sleep(0.25)
+        assert settled(), f"{sent} requests answered (+{uncertain} lost replies), at most {MAX_FILES} files: {state}"
         files = sorted(p.name for p in multiproc.glob("*.db"))
         size = _disk_bytes(multiproc)
         durations = []
@@ -110,7 +117,8 @@ def test_recycled_workers_leave_a_bounded_directory_and_exact_counters(tmp_path:
     assert size <= MAX_BYTES, size
     assert median < SCRAPE_BOUND, durations
     print(
-        f"\n[metrics] {recycled} recycles, {sent} requests counted exactly, {len(totals)} concurrent scrapes "
+        f"\n[metrics] {recycled} recycles, {sent} requests counted exactly ({uncertain} lost replies), "
+        f"{len(totals)} concurrent scrapes "
         f"never lower; directory: {len(files)} files, {size / 1024:.0f} KiB on disk; "
         f"scrape median {median * 1000:.1f} ms"
     )

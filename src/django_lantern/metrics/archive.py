@@ -280,8 +280,22 @@ def collect_locked(directory: str | os.PathLike[str]) -> Any:
         with locked(root, exclusive=True):
             recover(root)
     with locked(root, exclusive=False):
-        files = scrape_order(str(p) for p in root.glob("*.db"))
+        files = scrape_order(str(p) for p in root.glob("*.db") if _has_header(p))
         return list(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
+
+
+def _has_header(path: Path) -> bool:
+    """False for a file a starting worker has created but not yet sized.
+
+    The client creates a file empty and then extends it; read in between, it
+    has no used-length header and the client's reader raises ``struct.error``,
+    which would turn the whole scrape into a 500. Such a file holds no values
+    yet, and files only grow, so skipping it loses nothing.
+    """
+    try:
+        return path.stat().st_size >= 8
+    except FileNotFoundError:
+        return False
 
 
 class LockedCollector:
