@@ -229,3 +229,12 @@ def test_a_file_a_starting_worker_has_not_sized_yet_is_skipped(tmp_path: Path) -
     (tmp_path / "counter_123.db").write_bytes(b"")
     (tmp_path / "histogram_123.db").write_bytes(b"\0\0")
     assert _total(tmp_path, "requests_total") == 2.0
+
+
+def test_a_dead_worker_that_never_sized_its_file_is_still_archived(tmp_path: Path) -> None:
+    """A worker killed between creating and sizing its file: the empty file goes, the merge does not fail."""
+    _worker(tmp_path, DEAD, 2.0)
+    (tmp_path / f"counter_{DEAD + 1}.db").write_bytes(b"")
+    assert archive.merge_dead(tmp_path) == 7
+    assert not list(tmp_path.glob(f"*_{DEAD + 1}.db"))
+    assert _total(tmp_path, "requests_total") == 2.0

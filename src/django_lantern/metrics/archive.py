@@ -85,7 +85,11 @@ def locked(directory: str | os.PathLike[str], *, exclusive: bool, timeout: float
 
 # -- the client's file layout --------------------------------------------------
 def read_values(path: str | os.PathLike[str]) -> Values:
+    """A metric file's values; none for a file its process created but never sized (see ``_has_header``)."""
     from prometheus_client.mmap_dict import MmapedDict
+
+    if not _has_header(Path(path)):
+        return {}
 
     entries = MmapedDict.read_all_values_from_file(os.fspath(path))  # type: ignore[no-untyped-call]
     return {key: (value, ts) for key, value, ts, _ in entries}
