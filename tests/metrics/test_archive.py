@@ -238,3 +238,14 @@ def test_a_dead_worker_that_never_sized_its_file_is_still_archived(tmp_path: Pat
     assert archive.merge_dead(tmp_path) == 7
     assert not list(tmp_path.glob(f"*_{DEAD + 1}.db"))
     assert _total(tmp_path, "requests_total") == 2.0
+
+
+def test_series_only_live_workers_have_do_not_break_the_merge(tmp_path: Path) -> None:
+    """A live worker's series that no dead worker and no archive has (a new route): the merge still succeeds."""
+    import os
+
+    _write(tmp_path, f"counter_{os.getpid()}.db", {_key("requests", "requests_total", route="/new/"): (5.0, 0.0)})
+    _write(tmp_path, f"histogram_{os.getpid()}.db", {_key("latency", "latency_sum", route="/new/"): (0.5, 0.0)})
+    _worker(tmp_path, DEAD, 2.0)
+    assert archive.merge_dead(tmp_path, [DEAD]) == 6
+    assert _total(tmp_path, "requests_total") == 7.0

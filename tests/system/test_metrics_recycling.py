@@ -98,6 +98,8 @@ def test_recycled_workers_leave_a_bounded_directory_and_exact_counters(tmp_path:
         while not settled() and time.monotonic() < settle_by:
             time.sleep(0.25)
         assert settled(), f"{sent} requests answered (+{uncertain} lost replies), at most {MAX_FILES} files: {state}"
+        # Every exit was archived: none fell back to leaving its files behind.
+        assert "could not archive" not in server.output()
         files = sorted(p.name for p in multiproc.glob("*.db"))
         size = _disk_bytes(multiproc)
         durations = []

@@ -193,8 +193,10 @@ def _never_smaller(
     """
     if kind not in _ADDITIVE:
         return
-    for key, parts in before.items():
-        value, ts = merged[key]
+    for key, (value, ts) in list(merged.items()):
+        parts = before.get(key)
+        if not parts:
+            continue  # only in files that stay: nothing regrouped
         target = _fold(parts)
         rest = after_live.get(key, [])
         for _ in range(8):  # a regrouped sum is off by a few ulps at most
