@@ -45,6 +45,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+__all__ = ["LockedCollector"]
+
 LOCK_NAME = ".lantern-metrics.lock"
 PENDING = ".lantern-merge.pending"
 COMMITTED = ".lantern-merge.commit"
