@@ -36,7 +36,7 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    # Any worker exit, SIGKILL included: drop its live gauges; its counters stay.
+    # Any worker exit, SIGKILL included: fold its counters into the archive, drop its gauges.
     lantern_metrics.child_exit(server, worker)
 
 

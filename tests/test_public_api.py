@@ -54,6 +54,7 @@ PUBLIC_ALL = {
         "LocMemCache",
         "RedisCache",
     ],
+    "django_lantern.metrics.archive": ["LockedCollector"],
     "django_lantern.metrics.multiprocess": ["child_exit", "on_exit", "on_starting", "prepare_multiproc_dir"],
     "django_lantern.middleware": ["LanternMiddleware"],
     "django_lantern.outbound": [
@@ -118,6 +119,9 @@ INTERNAL = {
     "django_lantern.logging.escape",
     "django_lantern.logging.filters",
     "django_lantern.logging.formatters",
+    "django_lantern.logging.text",
+    "django_lantern.logging.values",
+    "django_lantern.access_log",
     "django_lantern.logging.handlers",
     "django_lantern.management",
     "django_lantern.management.commands",

@@ -45,10 +45,10 @@ def scrape_registry() -> CollectorRegistry:
     """The registry to expose: a fresh multi-process collector per scrape when
     ``PROMETHEUS_MULTIPROC_DIR`` is set (the client's documented pattern)."""
     if multiprocess_dir():
-        from prometheus_client import multiprocess
+        from django_lantern.metrics.archive import LockedCollector
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        LockedCollector(registry)  # reads under the lock dead workers' archiving takes
         # Pool statistics live in this worker's memory, not in the files.
         registry.register(PoolCollector(get_families().prefix, per_process=True))
         return registry
