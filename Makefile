@@ -18,7 +18,9 @@ run: $(STAMP)
 	cd example && ../$(BIN)/python manage.py migrate --noinput
 	cd example && ../$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	cd example && ../$(BIN)/python manage.py seed_demo
-	cd example && ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
+	cd example && ../$(BIN)/python manage.py seed_large_org
+	# The background job worker runs beside gunicorn, started and stopped by it (docs/jobs.md).
+	cd example && EXAMPLE_BACKGROUND_WORKER=1 ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not system and not walk" $(PYTEST_ARGS)

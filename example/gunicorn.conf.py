@@ -36,11 +36,22 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    # Any worker exit, SIGKILL included: drop its live gauges; its counters stay.
+    # Any worker exit, SIGKILL included: fold its counters into the archive, drop its gauges.
     lantern_metrics.child_exit(server, worker)
 
 
+def when_ready(server: object) -> None:
+    # `make run` (EXAMPLE_BACKGROUND_WORKER=1): the job worker runs beside the web.
+    from config import background_worker
+
+    if background_worker.enabled():
+        background_worker.start()
+
+
 def on_exit(server: object) -> None:
+    from config import background_worker
+
+    background_worker.stop()
     # Master exit: remove the directory if it was a made-up temporary one.
     lantern_metrics.on_exit(server)
 

@@ -41,7 +41,7 @@ def test_exactly_one_record_with_every_field(client: Client, logs: LogCapture) -
     assert line["route"] == "items/<int:pk>/"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
-    assert line["user_id"] == "-"
+    assert line["user_id"] is None
     assert line["request_id"] == "acc-1" == response.headers["X-Request-Id"]
     assert line["level"] == "info"
     assert "SECRET" not in logs.everything()
@@ -203,7 +203,7 @@ def test_anonymous_without_session_cookie_never_touches_the_session(
     request = urls_core.seen_requests[-1]
     assert request.session.accessed is False  # type: ignore[attr-defined]
     assert "_cached_user" not in request.__dict__
-    assert logs.by_logger("access")[0]["user_id"] == "-"
+    assert logs.by_logger("access")[0]["user_id"] is None
     assert logs.access()[0].getMessage().endswith("user_id=None")
 
 
@@ -227,7 +227,7 @@ async def test_async_anonymous_never_touches_the_session(async_client: AsyncClie
     request = urls_core.seen_requests[-1]
     assert request.session.accessed is False  # type: ignore[attr-defined]
     assert "_acached_user" not in request.__dict__ and "_cached_user" not in request.__dict__
-    assert logs.by_logger("access")[0]["user_id"] == "-"
+    assert logs.by_logger("access")[0]["user_id"] is None
 
 
 async def test_async_view_that_raises_is_one_error_record(logs: LogCapture) -> None:

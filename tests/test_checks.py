@@ -129,3 +129,60 @@ def test_resolving_dotted_paths_pass(settings: Any) -> None:
     """The defaults and a real custom check give no lantern.E003."""
     settings.LANTERN = {"READINESS_CHECKS": ["django_lantern.health.checks.ReadinessCheck"]}
     assert checks.check_dotted_paths() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fixed"), [("HTTP_X_REQUEST_ID", "X-Request-Id"), ("http_x_correlation_id", "X-Correlation-Id")]
+)
+def test_e021_meta_form_request_id_header(settings: Any, value: str, fixed: str) -> None:
+    """REQUEST_ID_HEADER in META form reads nothing: lantern.E021, whose hint gives the header name."""
+    settings.LANTERN = {"REQUEST_ID_HEADER": value}
+    (message,) = checks.check_request_id_header()
+    assert message.id == "lantern.E021" and message.level == django_checks.ERROR
+    assert value in message.msg and repr(fixed) in message.hint
+    assert "lantern.E021" in _ids(django_checks.run_checks())
+
+
+def test_e021_header_names_pass(settings: Any) -> None:
+    """Header names (the default and a custom one) raise no lantern.E021."""
+    for value in ("X-Request-Id", "X-Correlation-Id", None):
+        settings.LANTERN = {} if value is None else {"REQUEST_ID_HEADER": value}
+        assert checks.check_request_id_header() == []
+
+
+def _file_logging(filename: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "handlers": {
+            "file": {"class": "django_lantern.logging.handlers.SafeFileHandler", "filename": filename},
+            "console": {"class": "logging.StreamHandler"},
+        },
+    }
+
+
+def test_e020_log_file_in_a_missing_directory(settings: Any, tmp_path: Any) -> None:
+    """A file handler pointed at a missing directory is lantern.E020 naming the handler and the directory."""
+    missing = tmp_path / "no-such-dir"
+    settings.LOGGING = _file_logging(str(missing / "app.log"))
+    (message,) = checks.check_log_file_directories()
+    assert message.id == "lantern.E020" and message.level == django_checks.ERROR
+    assert "'file'" in message.msg and str(missing) in message.msg and "does not exist" in message.msg
+    missing.mkdir()
+    assert checks.check_log_file_directories() == []
+
+
+def test_e020_log_file_in_a_read_only_directory(settings: Any, tmp_path: Any) -> None:
+    """A directory the server cannot write to is lantern.E020 too (skipped as root, who can write anywhere)."""
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write to a read-only directory")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        settings.LOGGING = _file_logging(str(locked / "app.log"))
+        (message,) = checks.check_log_file_directories()
+        assert "not writable" in message.msg
+    finally:
+        locked.chmod(0o700)

@@ -136,7 +136,7 @@ def test_bad_args_through_a_real_logger(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_unserialisable_extras_are_represented() -> None:
-    """Extras that JSON cannot hold become their repr, and the line stays valid."""
+    """Extras of other types become their repr (a date its ISO form), and the line stays valid."""
 
     class Thing:
         def __repr__(self) -> str:
@@ -150,7 +150,7 @@ def test_unserialisable_extras_are_represented() -> None:
         JsonFormatter().format(_record(thing=Thing(), when=dt.date(2026, 1, 2), bad=Unprintable(), nested={"a": [1]}))
     )
     assert payload["thing"] == "<Thing>"
-    assert payload["when"] == "datetime.date(2026, 1, 2)"
+    assert payload["when"] == "2026-01-02"
     assert payload["bad"] == "<unrepresentable Unprintable>"
     assert payload["nested"] == {"a": [1]}
 
@@ -220,14 +220,14 @@ def test_django_request_object_is_never_stringified(
 
 
 def test_record_that_breaks_formatting_entirely_yields_a_marker_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If building the fields fails, each formatter still returns one well-formed line."""
+    """If building the fields fails, each formatter still returns one well-formed line (JSON: with the message)."""
 
     def explode(self: Any, record: logging.LogRecord) -> Any:
         raise RuntimeError("formatter bug")
 
     monkeypatch.setattr(formatters_module._BaseFormatter, "fields", explode)
     payload = json.loads(JsonFormatter().format(_record()))
-    assert payload["message"] == "a log record could not be formatted"
+    assert payload["message"] == "hello world" and payload["lantern_format_error"] == "RuntimeError"
     text = TextFormatter().format(_record())
     assert "\n" not in text and "could not be formatted" in text
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 
 from django_lantern import errors
+from django_lantern.access_log import AccessLog
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import CORE_URLS, LogCapture
 
@@ -109,7 +110,7 @@ def test_observability_error_never_breaks_a_good_response(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("access log exploded")
 
-    monkeypatch.setattr(LanternMiddleware, "_access_log", broken)
+    monkeypatch.setattr(AccessLog, "write", broken)
     monkeypatch.setattr(errors, "_seen", set())
     before = errors.counts.get("access_log", 0)
     assert client.get("/ok/").status_code == 200

@@ -56,10 +56,31 @@ def test_is_valid_accepts_safe_ids(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "a" * 129, "a b", 'a"b', "a'b", "a=b", "a\rb", "a\nb", "a\x00b", "idé", "a\tb", "a\x1b[31m", "a;b", "a/b"],
+    [
+        "",
+        "a" * 129,
+        "a b",
+        'a"b',
+        "a'b",
+        "a=b",
+        "a\rb",
+        "a\nb",
+        "a\x00b",
+        "idé",
+        "a\tb",
+        "a\x1b[31m",
+        "a;b",
+        "a/b",
+        "-",
+        "--",
+        ".",
+        "...",
+        "_:-.",
+        "-" * 128,
+    ],
 )
 def test_is_valid_rejects_unsafe_ids(value: str) -> None:
-    """Empty, too long, whitespace, quotes, ``=``, control and non-ASCII characters are rejected."""
+    """Empty, too long, whitespace, quotes, ``=``, control, non-ASCII and punctuation-only ids are rejected."""
     assert not request_id.is_valid(value)
 
 
@@ -216,3 +237,51 @@ def test_trusted_networks_setting_is_validated() -> None:
     assert any("REQUEST_ID_TRUSTED_NETWORKS" in e and "nonsense" in e for e in errors)
     _, errors = build_settings({"REQUEST_ID_TRUSTED_NETWORKS": "10.0.0.0/8"})
     assert any("REQUEST_ID_TRUSTED_NETWORKS" in e for e in errors)
+
+
+@pytest.mark.parametrize("value", ["-", "---", "..."])
+def test_punctuation_only_incoming_id_is_replaced_with_a_warning(value: str, client: Client, logs: LogCapture) -> None:
+    """``-`` (the logs' "no request") and other punctuation-only ids are replaced and warned about."""
+    response = client.get("/ok/", headers={"X-Request-Id": value})
+    assert HEX32.fullmatch(response.headers["X-Request-Id"])
+    warnings = [r for r in logs.records if r.name == REJECT_LOGGER]
+    assert [w.getMessage() for w in warnings] == [request_id.REJECTED_MESSAGE % len(value)]
+
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+
+
+def _ids_for(lantern: dict[str, Any], *, peer: str = "127.0.0.1", count: int = 3) -> list[str]:
+    seen: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.request_id)  # type: ignore[attr-defined]
+        return HttpResponse("ok")
+
+    with override_settings(LANTERN={"REQUEST_ID_FROM_TRACE": True, **lantern}):
+        for _ in range(count):
+            request = RequestFactory().get("/", HTTP_TRACEPARENT=TRACEPARENT, REMOTE_ADDR=peer)
+            LanternMiddleware(view)(request)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("lantern", "peer"),
+    [
+        ({"TRUST_REQUEST_ID_HEADER": False}, "127.0.0.1"),
+        ({"REQUEST_ID_TRUSTED_NETWORKS": ["10.0.0.0/8"]}, "203.0.113.7"),
+    ],
+    ids=["trust-off", "peer-outside-trusted-networks"],
+)
+def test_untrusted_peer_cannot_choose_the_id_through_traceparent(lantern: dict[str, Any], peer: str) -> None:
+    """REQUEST_ID_FROM_TRACE ignores an incoming trace id from a peer whose X-Request-Id would be ignored:
+    three requests with the same traceparent get three fresh ids."""
+    ids = _ids_for(lantern, peer=peer)
+    assert TRACE_ID not in ids
+    assert len(set(ids)) == 3 and all(HEX32.fullmatch(i) for i in ids)
+
+
+def test_trusted_peer_still_gets_the_trace_id() -> None:
+    """From a trusted network the incoming trace id is still the request id."""
+    assert _ids_for({"REQUEST_ID_TRUSTED_NETWORKS": ["10.0.0.0/8"]}, peer="10.1.2.3", count=1) == [TRACE_ID]

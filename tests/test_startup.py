@@ -10,22 +10,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_unknown_key_stops_django_setup() -> None:
-    """django.setup() raises ImproperlyConfigured naming the key, instead of a 500 on every request."""
+def _setup(settings_module: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.startup.bad_lantern_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_unknown_key_stops_django_setup() -> None:
+    """django.setup() raises ImproperlyConfigured naming the key, instead of a 500 on every request."""
+    proc = _setup("tests.startup.bad_lantern_settings")
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr
     assert "REQUEST_ID_HEADDER" in proc.stderr
@@ -50,3 +54,11 @@ def test_python_warnings_are_json_records() -> None:
     assert lines, "the warning was not written at all"
     records = [json.loads(line) for line in lines]  # every line is JSON
     assert any(r["logger"] == "py.warnings" and "lantern-test-warning" in r["message"] for r in records)
+
+
+def test_bad_value_stops_django_setup() -> None:
+    """A value of the wrong type stops django.setup() with the key, the value and the fix."""
+    proc = _setup("tests.startup.bad_value_settings")
+    assert proc.returncode != 0
+    assert "ImproperlyConfigured" in proc.stderr
+    assert "LANTERN['READINESS_TIMEOUT'] is 'fast'; it must be a number >= 0.001." in proc.stderr

@@ -7,8 +7,10 @@ With no environment variables it runs on SQLite and the local-memory cache;
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
+from config import background_worker
 from config.env import database_from_url
 from django_lantern.logging import build_logging_config
 
@@ -113,6 +115,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tasks:org-list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Background jobs (docs/jobs.md): Celery on Redis when REDIS_URL is set,
+# otherwise django.tasks (Django 6; the django-tasks backport on 5.2) stored in
+# the database and run by `manage.py db_worker`. `make run` starts the worker.
+if find_spec("django_tasks_db"):
+    if not find_spec("django.tasks"):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+EXAMPLE_JOBS = background_worker.jobs_backend()
+if EXAMPLE_JOBS == "celery":
+    CELERY_BROKER_URL = os.environ["REDIS_URL"]
+    CELERY_TASK_DEFAULT_QUEUE = os.environ.get("EXAMPLE_CELERY_QUEUE", "example")
+    CELERY_TASK_IGNORE_RESULT = True  # the export's state lives in its own row
+    # Keep Django's LOGGING (JSON, the context filter) on the worker.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+    CELERY_WORKER_REDIRECT_STDOUTS = False
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+    # A dead broker must not hang the export request: publish fails fast.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+# An org with more matching tasks than this exports in the background (tasks.exports).
+EXPORT_INLINE_MAX_ROWS = int(os.environ.get("EXAMPLE_EXPORT_INLINE_MAX_ROWS", "500"))
 
 LANTERN = {
     "READINESS_TIMEOUT": float(os.environ.get("LANTERN_READINESS_TIMEOUT", "0.5")),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tasks.models import Membership, Org, Task
+from tasks.models import Export, Membership, Org, Task
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -34,3 +34,11 @@ class TaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     raw_id_fields = ["assignee", "created_by"]
     list_select_related = ["org", "assignee", "created_by"]
     readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["id", "org", "requested_by", "state", "row_count", "request_id", "created_at"]
+    list_filter = ["state"]
+    exclude = ["content"]
+    readonly_fields = ["request_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -75,3 +76,41 @@ class Task(models.Model):
         if membership.org_id != self.org_id or membership.user_id != user.pk:
             return False
         return membership.is_owner or user.pk in (self.created_by_id, self.assignee_id)
+
+
+class Export(models.Model):
+    """A CSV export of an org's tasks that runs as a background job (a large org's).
+
+    The id is a random UUID: it is in the status URL, and a guessable number
+    would only be protected by the membership check.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports")
+    # The whitelisted filters only (see tasks.views.TaskFilters).
+    filter_status = models.CharField(max_length=10, blank=True)
+    filter_q = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # The request that asked for it: the id to grep for on the web and the worker.
+    request_id = models.CharField(max_length=128, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    content = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.org} export {self.id} ({self.state})"
+
+    @property
+    def pending(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)

@@ -14,6 +14,7 @@ __version__ = "0.2.0"
 
 __all__ = ["__version__", "bind", "propagate"]
 
-# Callables run when settings change (``override_settings`` in tests), so that
-# caches built from settings (readiness checks, metrics families) are rebuilt.
+# Callables run when settings change, for modules not yet on
+# ``django_lantern.caching.settings_cache`` (the readiness runner, the scrubber);
+# new code uses that module instead.
 _reset_hooks: list[Callable[[], None]] = []

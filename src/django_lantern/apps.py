@@ -40,3 +40,7 @@ class LanternConfig(AppConfig):
         from django_lantern import commands
 
         commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)
+
+        from django_lantern import djtasks
+
+        djtasks.connect()  # django.tasks / django-tasks: context, task line, metrics

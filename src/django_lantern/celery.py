@@ -32,7 +32,7 @@ from typing import Any
 from django_lantern import request_id as request_ids
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, current
-from django_lantern.logging.escape import logfmt_value
+from django_lantern.task_line import record_task
 
 __all__ = ["instrument"]
 
@@ -179,9 +179,8 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         seconds = time.perf_counter() - run.started
         outcome = (state or "unknown").lower()
         retries = getattr(request, "retries", 0) or 0
-        # Counted before the line is written: whoever sees the line finds it counted.
-        _count_run(str(task.name), outcome, seconds, run.queue_wait)
-        _task_line(str(task.name), outcome, seconds, retries, run)
+        wait, error_type = run.queue_wait, run.error_type
+        record_task(str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type)
     except Exception as exc:
         _fail_safe("celery_postrun", exc)
     finally:
@@ -194,39 +193,6 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
             current.reset(run.token)
         except ValueError as exc:  # a pool that ran prerun and postrun in different contexts
             _fail_safe("celery_postrun", exc)
-
-
-def _count_run(name: str, outcome: str, seconds: float, queue_wait: float | None) -> None:
-    try:
-        from django_lantern.metrics import tasks as task_metrics
-
-        task_metrics.task_finished(name, outcome, seconds, queue_wait)
-    except Exception as exc:  # a metrics failure must not cost the task line
-        _fail_safe("celery_metrics", exc)
-
-
-_LEVELS = {"success": logging.INFO, "failure": logging.ERROR, "retry": logging.WARNING}
-
-
-def _task_line(name: str, outcome: str, seconds: float, retries: int, run: TaskRun) -> None:
-    from django_lantern.conf import get_settings
-
-    duration_ms = round(seconds * 1000, 2)
-    queue_wait_ms = round(run.queue_wait * 1000, 2) if run.queue_wait is not None else None
-    message = (
-        f"task={logfmt_value(name, 200)} outcome={outcome} duration_ms={duration_ms} "
-        f"retries={retries} queue_wait_ms={queue_wait_ms if queue_wait_ms is not None else '-'}"
-    )
-    extra: dict[str, Any] = {
-        "task": name,
-        "outcome": outcome,
-        "duration_ms": duration_ms,
-        "retries": retries,
-        "queue_wait_ms": queue_wait_ms,
-    }
-    if run.error_type is not None:
-        extra["error_type"] = run.error_type
-    logging.getLogger(get_settings().task_logger).log(_LEVELS.get(outcome, logging.INFO), message, extra=extra)
 
 
 # -- wiring ------------------------------------------------------------------

@@ -62,7 +62,7 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
             )
         from prometheus_client import start_http_server
 
-        from django_lantern.metrics.tasks import get_task_families
+        from django_lantern.metrics.families import get_task_families
 
         get_task_families()  # the families exist (and, in-process, are registered) before the first scrape
         _servers.append(start_http_server(port, addr=cfg.task_metrics_address, registry=_registry()))

@@ -149,3 +149,54 @@ def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         )
     return messages
+
+
+# -- logging and request ids (lantern.E020, lantern.E021) ---------------------
+E020_LOG_DIRECTORY = "LOGGING handler {handler!r} writes to {filename!r}, but {problem}; its records would be lost."
+E020_HINT = "Create the directory (writable by the server's user) or point the handler's 'filename' elsewhere."
+E021_META_HEADER = (
+    "LANTERN['REQUEST_ID_HEADER'] is {value!r}, which is the WSGI META key, not the header name: "
+    "no request ever carries it, so every incoming id would be ignored."
+)
+E021_HINT = 'Write the HTTP header name: LANTERN["REQUEST_ID_HEADER"] = {fixed!r}.'
+
+
+@register(Tags.compatibility)
+def check_request_id_header(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``HTTP_X_REQUEST_ID`` (django-log-request-id's spelling) is a META key, not a header.
+
+    Django derives ``HTTP_HTTP_X_REQUEST_ID`` from it, and servers drop
+    headers with underscores, so it silently reads nothing.
+    """
+    value = (getattr(settings, "LANTERN", None) or {}).get("REQUEST_ID_HEADER")
+    if not isinstance(value, str) or not value.upper().startswith("HTTP_"):
+        return []
+    fixed = "-".join(part.capitalize() for part in value[5:].split("_") if part) or "X-Request-Id"
+    return [Error(E021_META_HEADER.format(value=value), hint=E021_HINT.format(fixed=fixed), id="lantern.E021")]
+
+
+@register(Tags.compatibility)
+def check_log_file_directories(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A file handler whose directory is missing or read-only loses every record, silently.
+
+    ``SafeFileHandler`` opens its file lazily and counts failures instead of
+    raising, so without this check the first sign is an empty log.
+    """
+    import os
+
+    handlers = (getattr(settings, "LOGGING", None) or {}).get("handlers") or {}
+    messages: list[CheckMessage] = []
+    for name, spec in handlers.items():
+        filename = spec.get("filename") if isinstance(spec, dict) else None
+        if not isinstance(filename, (str, os.PathLike)):
+            continue
+        directory = os.path.dirname(os.path.abspath(filename))
+        if not os.path.isdir(directory):
+            problem = f"the directory {directory!r} does not exist"
+        elif not os.access(directory, os.W_OK | os.X_OK) and not os.access(filename, os.W_OK):
+            problem = f"the directory {directory!r} is not writable"
+        else:
+            continue
+        msg = E020_LOG_DIRECTORY.format(handler=name, filename=os.fspath(filename), problem=problem)
+        messages.append(Error(msg, hint=E020_HINT, id="lantern.E020"))
+    return messages

@@ -16,10 +16,10 @@ response into a 500.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
+from functools import partial
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -28,24 +28,20 @@ from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
-from django_lantern.client_ip import client_ip
+from django_lantern import streaming as streams
+from django_lantern.access_log import AccessLog
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
-from django_lantern.logging.escape import logfmt_value
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
-from django_lantern.networks import peer_in
-from django_lantern.streaming import bind_streaming_context
+from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
 
 logger = logging.getLogger("django_lantern.request_id")
-
-# The chapter's access line; every client-supplied value is escaped first.
-ACCESS_MESSAGE = "method=%s path=%s status=%s duration_ms=%.2f user_id=%s"
 
 _HEALTHZ, _READYZ, _METRICS = "healthz", "readyz", "metrics"
 
@@ -87,11 +83,19 @@ def _record_exception(span: Any, exc: BaseException) -> None:
         tracing.record_exception(span.span, exc)
 
 
-def _leave(span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any]) -> None:
-    """End the span and unbind the context; the reset always happens."""
+def _leave(
+    span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any], *, streaming: bool
+) -> None:
+    """End the span (or, for a streaming body, only detach it: the stream's end ends it)
+    and unbind the context; the reset always happens."""
     try:
         if span is not None:
-            tracing.end(span, ctx, response)
+            if streaming:
+                tracing.detach(span)
+            else:
+                tracing.end(span, ctx, response)
+    except Exception as exc:
+        report_internal_error("tracing_end", exc)
     finally:
         current.reset(token)
 
@@ -108,7 +112,7 @@ class LanternMiddleware:
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
             markcoroutinefunction(self)
-        self._access_loggers: dict[str, logging.Logger] = {}
+        self._access = AccessLog()
 
     # -- entry points -------------------------------------------------------
     # The two paths differ only where they await; everything else is in the
@@ -133,11 +137,12 @@ class LanternMiddleware:
             _record_exception(span, exc)
             raise
         finally:
+            streaming = False
             try:
                 user_id = None if kind else self._user_id(request)
-                self._finish(request, response, ctx, cfg, started, user_id, kind)
+                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
             finally:
-                _leave(span, ctx, response, token)
+                _leave(span, ctx, response, token, streaming=streaming)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
@@ -157,11 +162,12 @@ class LanternMiddleware:
             _record_exception(span, exc)
             raise
         finally:
+            streaming = False
             try:
                 user_id = None if kind else await self._auser_id(request)
-                self._finish(request, response, ctx, cfg, started, user_id, kind)
+                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
             finally:
-                _leave(span, ctx, response, token)
+                _leave(span, ctx, response, token, streaming=streaming)
 
     def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
         """Assign the id, start the span, bind the context; log a rejected id inside it."""
@@ -171,6 +177,12 @@ class LanternMiddleware:
         span = (
             tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
         )
+        if cfg.request_id_from_trace:
+            try:
+                if request_ids.refuse_client_trace_id(request, ctx, cfg) and span is not None:
+                    span.span.set_attribute(tracing.REQUEST_ID_ATTRIBUTE, ctx.request_id)
+            except Exception as exc:
+                report_internal_error("request_id", exc)
         if sentry.state.enabled:
             sentry.bind_request(ctx)
         token = current.set(ctx)
@@ -184,20 +196,19 @@ class LanternMiddleware:
     @staticmethod
     def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
         rid = None
-        if cfg.trust_request_id_header:
+        if request_ids.peer_may_choose_id(request, cfg):
             incoming = request.META.get(cfg.request_id_meta_key)
             if incoming is None and cfg.request_id_fallback_meta_keys:
                 incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
-            trusted = cfg.request_id_trusted_networks
             # An empty header counts as sent: it is not 1 to 128 characters, so it
             # is replaced with a warning like any other invalid value.
-            if incoming is not None and (trusted is None or peer_in(request.META, trusted)):
+            if incoming is not None:
                 if request_ids.is_valid(incoming):
                     rid = incoming
                 else:
                     request._lantern_rejected_id_length = len(incoming)  # type: ignore[attr-defined]
         if rid is None:
-            rid = request_ids.generate()
+            rid = request._lantern_generated_id = request_ids.generate()  # type: ignore[attr-defined]
         request.request_id = rid  # type: ignore[attr-defined]
         try:
             recorder.request_started()
@@ -243,28 +254,92 @@ class LanternMiddleware:
         started: float,
         user_id: Any,
         kind: str | None,
-    ) -> None:
+        span: Any = None,
+    ) -> bool:
+        """Headers, metrics and the access line; True when a streaming body defers
+        the last two (and the span's end) to the end of the stream."""
         # Duration first, so it does not include this bookkeeping. Each step has
         # its own guard: a failure in one must not skip the others (metrics
         # first, so the in-flight gauge always comes back down).
         seconds = time.perf_counter() - started
         status = response.status_code if response is not None else 500
-        try:
-            route = ctx.route
-            recorder.request_finished(ctx.method, route, status, seconds, probe=kind is not None)
-        except Exception as exc:
-            report_internal_error("metrics", exc)
-        if response is not None:
+        if response is not None and response.streaming and kind is None:
+            try:
+                end = StreamEnd(partial(self._stream_ended, response, ctx, cfg, started, user_id, span))
+                self._decorate(request, response, ctx, cfg, status)
+                bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
+                return True
+            except Exception as exc:  # account for it now rather than never
+                report_internal_error("response", exc)
+        self._account(ctx, status, seconds, kind)
+        if response is not None and not response.streaming:
             try:
                 self._decorate(request, response, ctx, cfg, status)
             except Exception as exc:
                 report_internal_error("response", exc)
+        self._log_access(ctx, cfg, status, seconds, user_id)
+        return False
+
+    @staticmethod
+    def _account(ctx: RequestContext, status: int, seconds: float, kind: str | None) -> None:
+        try:
+            recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=kind is not None)
+        except Exception as exc:
+            report_internal_error("metrics", exc)
+
+    def _log_access(
+        self,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        status: int,
+        seconds: float,
+        user_id: Any,
+        outcome: str = streams.COMPLETED,
+        error: BaseException | None = None,
+    ) -> None:
         try:
             if user_id is not None:
                 ctx.user_id = user_id
-            self._access_log(ctx, cfg, status, seconds * 1000, user_id)
+            self._access.write(ctx, cfg, status, seconds * 1000, user_id, outcome, error)
         except Exception as exc:
             report_internal_error("access_log", exc)
+
+    def _stream_ended(
+        self,
+        response: HttpResponseBase,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        started: float,
+        user_id: Any,
+        span: Any,
+        outcome: str,
+        error: BaseException | None,
+    ) -> None:
+        """The end of a streaming request, once its body is done (see ``streaming.StreamEnd``).
+
+        Runs inside the server's iteration of the body, so it must never raise.
+        A body that raised is a 500 in the access line, the metrics and the
+        span, whatever status line already went out.
+        """
+        seconds = time.perf_counter() - started
+        failed = outcome == streams.FAILED
+        status = 500 if failed else response.status_code
+        token = current.set(ctx)
+        try:
+            # Each step guarded on its own (as in ``_finish``): metrics first.
+            self._account(ctx, status, seconds, None)
+            self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
+            if error is not None:
+                try:
+                    recorder.exception_raised(type(error).__qualname__)
+                except Exception as exc:
+                    report_internal_error("metrics", exc)
+            if span is not None:
+                if error is not None:
+                    _record_exception(span, error)
+                tracing.end(span, ctx, None if failed else response)  # never raises
+        finally:
+            current.reset(token)
 
     def _decorate(
         self,
@@ -275,8 +350,6 @@ class LanternMiddleware:
         status: int,
     ) -> None:
         self._add_headers(response, ctx.request_id, cfg)
-        if response.streaming:
-            bind_streaming_context(response, ctx)  # type: ignore[arg-type]
         if status >= 400 and not getattr(response, "_has_been_logged", False):
             # Django logs 4xx/5xx responses on ``django.request`` after the
             # middleware chain returns, outside this context; logging it
@@ -300,44 +373,3 @@ class LanternMiddleware:
                 response.headers["Access-Control-Expose-Headers"] = header
             elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
                 response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
-
-    def _access_log(
-        self, ctx: RequestContext, cfg: LanternSettings, status: int, duration_ms: float, user_id: Any
-    ) -> None:
-        access = self._access_loggers.get(cfg.access_logger)
-        if access is None:
-            access = self._access_loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
-        path = ctx.path
-        for pattern in cfg.access_log_skip:
-            if pattern.search(path):
-                return
-        slow = cfg.slow_request_ms
-        if status >= 400:
-            level = logging.WARNING if status < 500 else logging.ERROR
-        elif slow is not None and duration_ms >= slow:
-            level = logging.WARNING
-        else:
-            # Sampling thins routine lines only: errors and slow requests are always kept.
-            for pattern, rate in cfg.access_log_sample:
-                if pattern.search(path):
-                    if random.random() >= rate:
-                        return
-                    break
-            level = logging.INFO
-        if not access.isEnabledFor(level):
-            return
-        access.log(
-            level,
-            ACCESS_MESSAGE,
-            logfmt_value(ctx.method, 32),
-            logfmt_value(path, cfg.log_field_max_length),
-            status,
-            duration_ms,
-            user_id,
-            extra={
-                "status": status,
-                "duration_ms": round(duration_ms, 2),
-                "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
-                "lantern_access": True,
-            },
-        )

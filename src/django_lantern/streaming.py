@@ -1,55 +1,124 @@
-"""Keep the request context bound while a streaming body is produced.
+"""Streaming responses: the context while the body is produced, and the request's end when it ends.
 
 A streaming response's body is iterated by the server after every middleware
-has returned, so the context var has already been reset. Re-binding it around
-each chunk lets log lines written inside the generator carry their request's
-id, and only that id.
+has returned. Two things follow:
+
+- the context var has already been reset, so it is re-bound around each
+  chunk: log lines written inside the generator carry their request's id,
+  and only that id;
+- the request is not over when the middleware returns. Its access line,
+  metrics and server span are deferred to :class:`StreamEnd`, which fires
+  exactly once, at the first of: the body is exhausted (completed), the body
+  raised (failed: logged and counted as a 500), the consumer stopped early or
+  the task was cancelled (aborted: the client went away), or the response
+  was closed without the body being iterated here (completed:
+  ``wsgi.file_wrapper`` sends a ``FileResponse``'s file itself, and a server
+  may skip the body of a ``HEAD``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
 
 from django_lantern.context import RequestContext, current
 
-
-def _bind_sync(chunks: Iterator[Any], ctx: RequestContext) -> Iterator[Any]:
-    iterator = iter(chunks)
-    while True:
-        token = current.set(ctx)
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        finally:
-            current.reset(token)
-        yield chunk
+COMPLETED = "completed"
+FAILED = "failed"
+ABORTED = "aborted"
 
 
-async def _bind_async(chunks: AsyncIterator[Any], ctx: RequestContext) -> AsyncIterator[Any]:
-    iterator = aiter(chunks)
-    while True:
-        token = current.set(ctx)
-        try:
-            chunk = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        finally:
-            current.reset(token)
-        yield chunk
+class StreamEnd:
+    """Calls ``on_end(outcome, error)`` once, from whichever thread or task ends the stream."""
+
+    __slots__ = ("_lock", "_on_end", "done", "started")
+
+    def __init__(self, on_end: Callable[[str, BaseException | None], None]) -> None:
+        self._on_end = on_end
+        self._lock = threading.Lock()
+        self.done = False
+        self.started = False
+
+    def __call__(self, outcome: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.done = True
+        self._on_end(outcome, error)
+
+    def on_close(self) -> None:
+        """``response.close()``: the server is done with the response (a closer, runs last)."""
+        self(ABORTED if self.started else COMPLETED)
 
 
-def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext) -> None:
-    """Wrap ``response``'s body so each chunk is produced inside ``ctx``.
+def _bind_sync(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -> Iterator[Any]:
+    if end is not None:
+        end.started = True
+    try:
+        iterator = iter(chunks)
+        while True:
+            token = current.set(ctx)
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                break
+            finally:
+                current.reset(token)
+            yield chunk
+    except GeneratorExit:  # closed before the end: the consumer gave up
+        if end is not None:
+            end(ABORTED)
+        raise
+    except BaseException as exc:
+        if end is not None:
+            end(FAILED, exc)
+        raise
+    if end is not None:
+        end(COMPLETED)
 
-    ``FileResponse`` bodies sent through ``wsgi.file_wrapper`` bypass this (the
-    server reads the file directly), which is fine: no user code runs there.
+
+async def _bind_async(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -> AsyncIterator[Any]:
+    if end is not None:
+        end.started = True
+    try:
+        iterator = aiter(chunks)
+        while True:
+            token = current.set(ctx)
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            finally:
+                current.reset(token)
+            yield chunk
+    except (GeneratorExit, asyncio.CancelledError):  # closed early, or the client disconnected
+        if end is not None:
+            end(ABORTED)
+        raise
+    except BaseException as exc:
+        if end is not None:
+            end(FAILED, exc)
+        raise
+    if end is not None:
+        end(COMPLETED)
+
+
+def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext, end: StreamEnd | None = None) -> None:
+    """Wrap ``response``'s body so each chunk is produced inside ``ctx``, and ``end`` fires when it ends.
+
+    ``end`` is also registered as the response's last closer, for bodies that
+    are never iterated through the wrapper.
     """
     content = response.streaming_content
     if response.is_async:
-        response.streaming_content = _bind_async(content, ctx)  # type: ignore[arg-type]
+        response.streaming_content = _bind_async(content, ctx, end)
     else:
-        response.streaming_content = _bind_sync(content, ctx)  # type: ignore[arg-type]
+        response.streaming_content = _bind_sync(content, ctx, end)
+    if end is not None:
+        # Django calls each closer from ``response.close()``; setting
+        # streaming_content above already registered the wrapper's own close.
+        response._resource_closers.append(end.on_close)  # type: ignore[attr-defined]

@@ -370,11 +370,19 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
             tracing_hooks.on_end(span, ctx.request, response)  # captured headers, response_hook
         finally:
             span.end()
-            from opentelemetry import context as otel_context
-
-            otel_context.detach(server_span.token)  # type: ignore[arg-type]
+            detach(server_span)
     except Exception as exc:
         report_internal_error("tracing_end", exc)
+
+
+def detach(server_span: ServerSpan) -> None:
+    """Detach the span's context (once) and leave the span open: the middleware
+    calls this when it returns a streaming response, whose end calls :func:`end`."""
+    token, server_span.token = server_span.token, None
+    if token is not None:
+        from opentelemetry import context as otel_context
+
+        otel_context.detach(token)  # type: ignore[arg-type]
 
 
 def record_exception(span: Any, exc: BaseException) -> None:

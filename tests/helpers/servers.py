@@ -78,6 +78,17 @@ def _wait_ready(server: Server, timeout: float) -> None:
     raise RuntimeError(f"server not ready in {timeout}s:\n{server.output()[-4000:]}")
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 @contextlib.contextmanager
 def run_server(
     kind: str,
@@ -115,13 +126,7 @@ def run_server(
         _wait_ready(server, startup_timeout)
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc, stop_timeout)
         log.close()
         # Keep what the server wrote for assertions made after the block, and
         # leave nothing behind in the temporary directory.

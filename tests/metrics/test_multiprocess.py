@@ -82,7 +82,7 @@ def test_wipe_removes_only_metric_files(no_dir: None, monkeypatch: pytest.Monkey
 def test_dead_worker_keeps_counters_and_drops_live_gauges(
     no_dir: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """child_exit after a worker dies: its counter still counts, its live gauge is gone."""
+    """child_exit after a worker dies: its counter still counts (archived), its files and live gauge are gone."""
     monkeypatch.setenv(multiprocess.ENV, str(tmp_path))
     pid = _run_worker(tmp_path)
     assert _values(tmp_path) == {"jobs_total": 3.0, "busy": 1.0}
@@ -94,7 +94,8 @@ def test_dead_worker_keeps_counters_and_drops_live_gauges(
     worker.pid = pid  # type: ignore[attr-defined]
     multiprocess.child_exit(None, worker)
     assert _values(tmp_path) == {"jobs_total": 3.0}
-    assert not list(tmp_path.glob(f"gauge_livesum_{pid}.db"))
+    assert not list(tmp_path.glob(f"*_{pid}.db"))
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["counter_archive.db"]
 
 
 def test_mark_dead_without_a_dir_is_a_no_op(no_dir: None) -> None:

@@ -17,8 +17,8 @@ loglevel = "info"
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    # A dead worker's live gauges must not linger in the multi-process files.
+    # A dead worker's metric files are folded into the archive; its live gauges go.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        from django_lantern.metrics import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.child_exit(server, worker)

@@ -2,6 +2,7 @@
 
 from django_lantern.logging.config import build_logging_config
 from django_lantern.logging.filters import RequestContextFilter
-from django_lantern.logging.formatters import JsonFormatter, TextFormatter
+from django_lantern.logging.formatters import JsonFormatter
+from django_lantern.logging.text import TextFormatter
 
 __all__ = ["JsonFormatter", "RequestContextFilter", "TextFormatter", "build_logging_config"]

@@ -1,14 +1,22 @@
 """JSON-lines and key=value text formatters.
 
-Both are hardened the same way: a record whose message cannot be formatted,
-or whose ``extra`` values cannot be serialised, still yields one valid line;
-raw arguments are never printed; every field has a length cap with a visible
+Both are hardened the same way: a record whose message cannot be formatted
+still yields one valid line; an ``extra`` value that cannot be rendered
+replaces only its own field (the message and the request id stay); raw
+arguments are never printed; every field has a length cap with a visible
 marker; Django's ``request`` object is never stringified (its ``str()``
-carries the query string).
+carries the query string). Each such failure counts in
+``lantern_log_errors_total``, as a failed write does.
+
+``fields(record)`` builds the ordered dict of what a line shows (scrubbed,
+capped, JSON-native values); the formatters only serialise it, so a schema
+(ECS, GCP, ...) is a subclass that renames and reshapes that dict.
+JSON lines are strict: valid UTF-8, no lone surrogates (``values.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -16,8 +24,10 @@ import traceback
 from typing import Any
 
 from django_lantern import scrubbing
+from django_lantern.context import UNKNOWN, get_request_id
 from django_lantern.logging.escape import TRUNCATION_MARKER, logfmt_value, truncate
 from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
+from django_lantern.logging.values import describe, make_strict, strict_text, to_json_value
 
 try:  # orjson is optional: several times faster than json, same output shape.
     import orjson as _orjson
@@ -92,25 +102,35 @@ def rfc3339(created: float) -> str:
     return f"{prefix}.{int((created - seconds) * 1000):03d}Z"
 
 
-def _describe(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
-
-
 def _count_failure(where: str, exc: BaseException) -> None:
     """Count (and log once) a record that could not be formatted as it was.
 
-    The internal-error log goes through the same handlers; if it fails too,
+    Counted as a log error too (``lantern_log_errors_total``): the handler's
+    ``handleError`` never sees a failure the formatter absorbed. The
+    internal-error log goes through the same handlers; if it fails too,
     ``report_internal_error`` only counts the second failure, so this cannot loop.
     """
+    try:
+        from django_lantern.logging.handlers import ERRORS, _count
+
+        _count(ERRORS)
+    except Exception:
+        pass
     try:
         from django_lantern.errors import report_internal_error
 
         report_internal_error(where, exc)
     except Exception:
         pass
+
+
+def unrenderable(value: object) -> str:
+    """What a field shows when its value could not be rendered: the type, never the value."""
+    try:
+        name = type(value).__qualname__
+    except Exception:
+        name = "object"
+    return f"<unrenderable {name[:100]}>"
 
 
 def _exception_fields(record: logging.LogRecord) -> dict[str, str]:
@@ -184,8 +204,10 @@ class _BaseFormatter(logging.Formatter):
             "message": "",  # filled in below, once the path is scrubbed
         }
         for name in CONTEXT_FIELDS:
-            value = attrs.get(name, "-")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = attrs.get(name, UNKNOWN)
+            if value is None:
+                out[name] = UNKNOWN
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[name] = self._jsonable(value)
             elif name in _CLIENT_TEXT_FIELDS:
                 # The path comes from the client ("/reset/<token>/"), so it
@@ -215,14 +237,7 @@ class _BaseFormatter(logging.Formatter):
                 if type(value) is int or type(value) is float:
                     out[key] = extras.pop(key) if math.isfinite(value) else None
         if extras:
-            try:
-                extras = self._scrub(extras)
-            except Exception as error:
-                # Dropping the extras is better than emitting them unscrubbed.
-                _count_failure("scrub:log", error)
-                extras = {"lantern_scrub_error": True}
-            for key, value in extras.items():
-                out[str(key)] = self._jsonable(value)
+            out.update(self._extra_fields(extras))
         exc = _exception_fields(record)
         if exc:
             out["exc_type"] = self._cap(exc["exc_type"])
@@ -230,6 +245,31 @@ class _BaseFormatter(logging.Formatter):
             out["stack"] = self._scrub_capped(exc["stack"], STACK_LIMIT)
         if record.stack_info:
             out["stack_info"] = self._scrub_capped(record.stack_info, STACK_LIMIT)
+        return out
+
+    def _extra_fields(self, extras: dict[str, Any]) -> dict[str, Any]:
+        """The ``extra`` keys as JSON values, scrubbed. Converted first, so the
+        scrubber sees an ISO date rather than a ``repr``; one value that cannot
+        be rendered or scrubbed replaces only its own field."""
+        try:
+            return {str(key): value for key, value in self._scrub(self._jsonable(extras)).items()}
+        except Exception:
+            pass  # find the culprit: one key at a time
+        out: dict[str, Any] = {}
+        for key, value in extras.items():
+            name = key if isinstance(key, str) else unrenderable(key)
+            try:
+                converted = self._jsonable(value)
+            except Exception as error:
+                _count_failure("log_field", error)
+                out[name] = unrenderable(value)
+                continue
+            try:
+                out.update(self._scrub({name: converted}))
+            except Exception as error:
+                # Dropping the value is better than emitting it unscrubbed.
+                _count_failure("scrub:log", error)
+                out[name] = unrenderable(value)
         return out
 
     def _access_message(self, record: logging.LogRecord, out: dict[str, Any]) -> str | None:
@@ -242,7 +282,12 @@ class _BaseFormatter(logging.Formatter):
         args = record.args
         if not isinstance(args, tuple) or len(args) != 5 or not isinstance(args[3], (int, float)):
             return None
-        _, _, status, duration_ms, user_id = args
+        status, duration_ms = args[2], args[3]
+        # The user id of the line is the one of the field, so they never disagree;
+        # "None" when unknown, as the chapter's line has it.
+        user_id = out["user_id"]
+        if user_id == UNKNOWN:
+            user_id = None
         return (
             f"method={logfmt_value(out['method'], 32)} path={logfmt_value(out['path'], self.field_limit)} "
             f"status={logfmt_value(status, 16)} duration_ms={duration_ms:.2f} user_id={logfmt_value(user_id, 64)}"
@@ -252,36 +297,33 @@ class _BaseFormatter(logging.Formatter):
         text = value if isinstance(value, str) else str(value)
         return truncate(text, self.field_limit)
 
-    def _jsonable(self, value: Any, depth: int = 0) -> Any:
-        """Plain JSON types only: anything else becomes its capped ``repr``."""
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            # Beyond 64 bits orjson refuses the whole line; a string keeps it.
-            return value if -(2**63) <= value < 2**64 else truncate(str(value), self.field_limit)
-        if isinstance(value, float):
-            # NaN and infinities are not JSON.
-            return value if math.isfinite(value) else str(value)
-        if isinstance(value, str):
-            return truncate(value, self.field_limit)
-        if depth < 8 and isinstance(value, dict):
-            return {str(k): self._jsonable(v, depth + 1) for k, v in list(value.items())[:256]}
-        if depth < 8 and isinstance(value, (list, tuple, set, frozenset)):
-            return [self._jsonable(v, depth + 1) for v in list(value)[:256]]
-        return truncate(_describe(value), self.field_limit)
+    def _jsonable(self, value: Any) -> Any:
+        """Plain JSON types only (see ``values.to_json_value``)."""
+        return to_json_value(value, self.field_limit)
 
 
 class JsonFormatter(_BaseFormatter):
     """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, the
     context keys, then the record's ``extra`` keys; exceptions become
-    ``exc_type``, ``exc_message`` and ``stack``. Uses orjson when installed."""
+    ``exc_type``, ``exc_message`` and ``stack``. Uses orjson when installed.
+
+    ``user_id`` is the id or ``null``, never ``"-"``: a field that is a
+    number on one line and a string on the next breaks index mappings.
+    """
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        out = super().fields(record)
+        if out.get("user_id") == UNKNOWN:
+            out["user_id"] = None
+        return out
 
     def format(self, record: logging.LogRecord) -> str:
         try:
-            return self._dumps(self.payload(record))
+            payload = self.payload(record)
         except Exception as exc:  # never let one record break the handler
             _count_failure("log_format", exc)
-            return self._dumps(self.fallback_payload(record, exc))
+            payload = self.fallback_payload(record, exc)
+        return self.serialise(payload)
 
     # Hooks for the vendor schemas (``logging/schemas/``): they rename and
     # regroup these same fields, so every hardening above applies to them too.
@@ -290,80 +332,60 @@ class JsonFormatter(_BaseFormatter):
         return self.fields(record)
 
     def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:
-        """The object written instead when ``payload`` failed."""
-        return {
+        """The object written instead when ``payload`` failed: what is left of the
+        record (time, level, logger, message, request id) and the type of the failure."""
+        out: dict[str, Any] = {
             "ts": rfc3339(record.created),
-            "level": "error",
-            "logger": "django_lantern.logging",
+            "level": LEVEL_NAMES.get(record.levelno, "error"),
+            "logger": truncate(str(record.name), 200),
             "message": "a log record could not be formatted",
-            "original_logger": str(record.name)[:200],
-            "exc_type": type(exc).__qualname__,
+            "request_id": UNKNOWN,
         }
+        with contextlib.suppress(Exception):
+            out["message"] = self._scrub_capped(safe_message(record), self.field_limit)
+        with contextlib.suppress(Exception):
+            rid = record.__dict__.get("request_id")
+            out["request_id"] = self._cap(rid) if isinstance(rid, str) else get_request_id()
+        out["lantern_format_error"] = type(exc).__qualname__
+        return out
 
-    @staticmethod
-    def _dumps(payload: dict[str, Any]) -> str:
-        if _orjson is not None:
-            try:
-                return _orjson.dumps(payload, default=_describe).decode()
-            except (TypeError, ValueError):
-                # orjson refuses lone surrogates ("\ud800"); the stdlib escapes them.
-                return json.dumps(payload, default=_describe, ensure_ascii=True, separators=(",", ":"))
-        return json.dumps(payload, default=_describe, ensure_ascii=False, separators=(",", ":"))
-
-
-class TextFormatter(_BaseFormatter):
-    """``key=value`` lines for people: ``ts level logger`` then the context,
-    then the message. Every value is escaped (see ``escape.logfmt_value``), so
-    no client-supplied text can forge a field or start a new line.
-
-    The access record's message is already ``key=value`` pairs with escaped
-    values and is appended as it is; any other message is one quoted ``msg``.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
+    def serialise(self, payload: dict[str, Any]) -> str:
+        """One strict JSON line: valid UTF-8, no lone surrogates. A field that
+        still fails to serialise is replaced, alone."""
         try:
-            return self._render(record)
+            line = _dumps(payload)
+            if line.isascii() or not _has_surrogate(line):
+                return line
+        except Exception:
+            pass
+        strict = make_strict(payload)
+        try:
+            return _dumps(strict)
         except Exception as exc:
-            _count_failure("log_format", exc)
-            return (
-                f"{rfc3339(record.created)} ERROR django_lantern.logging "
-                f'msg="a log record could not be formatted" exc_type={type(exc).__qualname__}'
-            )
+            _count_failure("log_serialise", exc)
+        safe: dict[str, Any] = {}
+        for key, value in strict.items():
+            try:
+                _dumps({key: value})
+                safe[key] = value
+            except Exception:
+                safe[key] = unrenderable(value)
+        return _dumps(safe)
 
-    def _render(self, record: logging.LogRecord) -> str:
-        fields = self.fields(record)
-        limit = self.field_limit
-        parts = [fields.pop("ts"), fields.pop("level").upper(), logfmt_value(fields.pop("logger"), limit)]
-        message = fields.pop("message")
-        is_access = record.__dict__.get("lantern_access", False)
-        for key in ("request_id", "user_id", "trace_id", "span_id"):
-            value = fields.pop(key)
-            if value == "-" and key != "request_id":
-                continue
-            if is_access and key == "user_id":
-                continue  # the access message carries user_id already
-            parts.append(f"{key}={logfmt_value(value, limit)}")
-        if is_access:
-            # method, path and user_id are already in the message.
-            for key in ("method", "path", "status", "duration_ms", "lantern_access"):
-                fields.pop(key, None)
-            parts.append(f"route={logfmt_value(fields.pop('route'), limit)}")
-            parts.append(message)
-        else:
-            for key in ("method", "path", "route"):
-                value = fields.pop(key)
-                if value != "-":
-                    parts.append(f"{key}={logfmt_value(value, limit)}")
-            parts.append(f"msg={logfmt_value(message, limit)}")
-        stack = fields.pop("stack", None)
-        for key, value in fields.items():
-            parts.append(f"{logfmt_value(key, 64)}={logfmt_value(value, limit)}")
-        line = " ".join(parts)
-        if stack:
-            # Continuation lines are indented, and each is escaped, so an
-            # exception message cannot start a line that looks like a record.
-            line += "".join(
-                "\n    " + logfmt_value(frame_line, STACK_LIMIT).strip('"')
-                for frame_line in stack.rstrip("\n").split("\n")
-            )
-        return line
+
+def _has_surrogate(line: str) -> bool:
+    return strict_text(line) != line
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    # orjson is strict by construction: it refuses a lone surrogate (the caller
+    # then repairs the payload) rather than write an invalid line.
+    if _orjson is not None:
+        return _orjson.dumps(payload, default=describe).decode()
+    return json.dumps(payload, default=describe, ensure_ascii=False, separators=(",", ":"))
+
+
+# The text formatter lives in its own module; importable from here as before.
+from django_lantern.logging.text import TextFormatter  # noqa: E402
+
+__all__ = ["JsonFormatter", "TextFormatter", "rfc3339", "safe_message"]

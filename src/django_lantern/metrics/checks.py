@@ -12,8 +12,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from django_lantern.conf import settings_for_checks
 
 E010_BAD_NETWORK = (
     "LANTERN['METRICS_ALLOWED_NETWORKS'] contains {invalid!r}, which is not an IP network; such entries allow no one.",
@@ -42,50 +43,37 @@ _WORKERS_LINE = re.compile(r"^\s*workers\s*=\s*(?P<value>[^#\n]+)", re.MULTILINE
 _PREPARES_DIR = ("PROMETHEUS_MULTIPROC_DIR", "prepare_multiproc_dir")
 
 
-def _lantern() -> dict[str, Any]:
-    value = getattr(settings, "LANTERN", None)
-    return value if isinstance(value, dict) else {}
-
-
 @register(Tags.security, deploy=True)
 def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from django_lantern.conf import DEFAULTS
-    from django_lantern.networks import parse_networks
-
-    user = _lantern()
-    if not user.get("METRICS_ENABLED", True) or user.get("METRICS_BEARER_TOKEN"):
+    cfg = settings_for_checks()
+    if not cfg.metrics_enabled or cfg.metrics_bearer_token:
         return []
-    cidrs = user.get("METRICS_ALLOWED_NETWORKS", DEFAULTS["METRICS_ALLOWED_NETWORKS"])
-    if not isinstance(cidrs, (list, tuple)) or not all(isinstance(c, str) for c in cidrs):
-        return []  # lantern.E002 already reports the type
-    networks, _ = parse_networks(cidrs)
-    everyone = [str(n) for n in networks if n.prefixlen == 0]
+    everyone = [str(n) for n in cfg.metrics_allowed_networks if n.prefixlen == 0]
     if not everyone:
         return []
     msg, hint = W010_OPEN_METRICS
     return [Warning(msg.format(everyone=", ".join(everyone)), hint=hint, id="lantern.W010")]
 
 
+def _ignored(*keys: str) -> list[tuple[str, object]]:
+    """The values of ``keys`` that validation accepted but ignored."""
+    return [(key, value) for key, value in settings_for_checks().ignored if key in keys]
+
+
 @register(Tags.security)
 def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from django_lantern.networks import parse_networks
-
-    cidrs = _lantern().get("METRICS_ALLOWED_NETWORKS")
-    if not isinstance(cidrs, (list, tuple)) or not all(isinstance(c, str) for c in cidrs):
-        return []
-    _, invalid = parse_networks(cidrs)
     msg, hint = E010_BAD_NETWORK
-    return [Error(msg.format(invalid=bad), hint=hint, id="lantern.E010") for bad in invalid]
+    return [
+        Error(msg.format(invalid=bad), hint=hint, id="lantern.E010") for _, bad in _ignored("METRICS_ALLOWED_NETWORKS")
+    ]
 
 
 @register(Tags.compatibility)
 def check_build_info_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    user = _lantern()
     msg, hint = W012_BAD_INFO
     return [
-        Warning(msg.format(key=key, value=user[key]), hint=hint, id="lantern.W012")
-        for key in ("METRICS_RELEASE", "METRICS_ENVIRONMENT")
-        if key in user and user[key] is not None and not isinstance(user[key], str)
+        Warning(msg.format(key=key, value=value), hint=hint, id="lantern.W012")
+        for key, value in _ignored("METRICS_RELEASE", "METRICS_ENVIRONMENT")
     ]
 
 
@@ -116,7 +104,7 @@ def _workers_evidence(cwd: Path) -> str | None:
 
 @register(Tags.compatibility, deploy=True)
 def check_multiprocess_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not _lantern().get("METRICS_ENABLED", True):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
         return []
     evidence = _workers_evidence(Path.cwd())
     if evidence is None:

@@ -15,20 +15,25 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Literal
 
 import django
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
-from django_lantern import __version__, _reset_hooks
+from django_lantern import __version__
+from django_lantern.caching import settings_cache
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.metrics.pool import PoolCollector
 
 PROCESS_START = time.time()
 _IMPORT_PID = os.getpid()
+
+# Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
+TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 # Query latencies sit an order of magnitude below request latencies.
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -99,17 +104,13 @@ class Families:
     readiness_check_duration: Gauge
     sentry_lost_events: Counter
 
-    def collectors(self) -> list[Any]:
+    def collectors(self) -> list[Collector]:
         return [getattr(self, f.name) for f in fields(self) if f.name not in ("registry", "prefix")]
 
     def unregister(self) -> None:
         for collector in self.collectors():
             with contextlib.suppress(KeyError):
                 self.registry.unregister(collector)
-
-
-_families: Families | None = None
-_lock = threading.Lock()
 
 
 def metric_name(prefix: str, name: str) -> str:
@@ -125,11 +126,8 @@ def _info_value(value: object) -> str:
 def build_labels(cfg: LanternSettings) -> dict[str, str]:
     """``release`` and ``environment``: the LANTERN setting, else Sentry's
     variables, so that a deploy tags metrics and errors with the same values."""
-    raw = cfg.raw
-    release = raw.get("METRICS_RELEASE") or raw.get("SENTRY_RELEASE") or os.environ.get("SENTRY_RELEASE")
-    environment = (
-        raw.get("METRICS_ENVIRONMENT") or raw.get("SENTRY_ENVIRONMENT") or os.environ.get("SENTRY_ENVIRONMENT")
-    )
+    release = cfg.metrics_release or os.environ.get("SENTRY_RELEASE")
+    environment = cfg.metrics_environment or os.environ.get("SENTRY_ENVIRONMENT")
     return {
         "version": __version__,
         "django_version": django.get_version(),
@@ -139,125 +137,117 @@ def build_labels(cfg: LanternSettings) -> dict[str, str]:
     }
 
 
+# The multi-process modes used here (prometheus_client accepts a few more).
+GaugeMode = Literal["livesum", "livemax", "mostrecent"]
+
+
+class _Declare:
+    """Declares families with one prefix into one registry (the argument lists stay short)."""
+
+    def __init__(self, prefix: str, registry: CollectorRegistry) -> None:
+        self.prefix = prefix
+        self.registry = registry
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(metric_name(self.prefix, name), doc, labels, registry=self.registry)
+
+    def histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+        return Histogram(metric_name(self.prefix, name), doc, labels, buckets=buckets, registry=self.registry)
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = (), *, mode: GaugeMode) -> Gauge:
+        # Every gauge names its multi-process mode: see the module docstring.
+        return Gauge(metric_name(self.prefix, name), doc, labels, registry=self.registry, multiprocess_mode=mode)
+
+
 def build(registry: CollectorRegistry = REGISTRY) -> Families:
     cfg = get_settings()
     p = cfg.metrics_namespace
     info = build_labels(cfg)
+    d = _Declare(p, registry)
+    check = ["check", "kind"]
     families = Families(
         registry=registry,
         prefix=p,
-        requests=Counter(
-            metric_name(p, "http_server_requests"),
+        requests=d.counter(
+            "http_server_requests",
             "HTTP requests served, by method, route template and status code.",
             ["method", "route", "status_code"],
-            registry=registry,
         ),
-        duration=Histogram(
-            metric_name(p, "http_server_request_duration_seconds"),
+        duration=d.histogram(
+            "http_server_request_duration_seconds",
             "Time from the first middleware to the response, by method and route template.",
             ["method", "route"],
-            buckets=cfg.metrics_latency_buckets,
-            registry=registry,
+            cfg.metrics_latency_buckets,
         ),
-        active=Gauge(
-            metric_name(p, "http_server_active_requests"),
-            "Requests being served right now.",
-            registry=registry,
-            multiprocess_mode="livesum",
+        active=d.gauge("http_server_active_requests", "Requests being served right now.", mode="livesum"),
+        exceptions=d.counter(
+            "http_server_exceptions", "Unhandled exceptions raised by views, by exception type.", ["exception_type"]
         ),
-        exceptions=Counter(
-            metric_name(p, "http_server_exceptions"),
-            "Unhandled exceptions raised by views, by exception type.",
-            ["exception_type"],
-            registry=registry,
+        internal_errors=d.counter(
+            "lantern_internal_errors", "Errors inside django-lantern itself (never raised into the request).", ["where"]
         ),
-        internal_errors=Counter(
-            metric_name(p, "lantern_internal_errors"),
-            "Errors inside django-lantern itself (never raised into the request).",
-            ["where"],
-            registry=registry,
-        ),
-        label_overflow=Counter(
-            metric_name(p, "lantern_label_overflow"),
+        label_overflow=d.counter(
+            "lantern_label_overflow",
             "Observations folded into the overflow label set because a family hit its cap.",
             ["family"],
-            registry=registry,
         ),
-        db_duration=Histogram(
-            metric_name(p, "django_db_query_duration_seconds"),
+        db_duration=d.histogram(
+            "django_db_query_duration_seconds",
             "Database queries (the _count) and their duration, by connection alias.",
             ["alias"],
-            buckets=DB_BUCKETS,
-            registry=registry,
+            DB_BUCKETS,
         ),
-        db_errors=Counter(
-            metric_name(p, "django_db_query_errors"),
-            "Database queries that raised, by connection alias.",
-            ["alias"],
-            registry=registry,
-        ),
-        db_new_connections=Counter(
-            metric_name(p, "django_db_new_connections"),
+        db_errors=d.counter("django_db_query_errors", "Database queries that raised, by connection alias.", ["alias"]),
+        db_new_connections=d.counter(
+            "django_db_new_connections",
             "Database connections opened by Django (with a pool: taken from it), by alias.",
             ["alias"],
-            registry=registry,
         ),
-        db_connection_errors=Counter(
-            metric_name(p, "django_db_new_connection_errors"),
+        db_connection_errors=d.counter(
+            "django_db_new_connection_errors",
             "Attempts to open a database connection that raised, by alias.",
             ["alias"],
-            registry=registry,
         ),
         db_pools=PoolCollector(p),
-        cache_operations=Counter(
-            metric_name(p, "django_cache_operations"),
+        cache_operations=d.counter(
+            "django_cache_operations",
             "Cache operations by cache alias, operation and result (hit, miss, ok, error).",
             ["alias", "operation", "result"],
-            registry=registry,
         ),
-        build_info=Gauge(
-            metric_name(p, "lantern_build_info"),
-            "Always 1; the labels say what is running.",
-            list(info),
-            registry=registry,
-            # Only live workers: after a reload with a new release the old
-            # release's series disappear instead of lingering until restart.
-            multiprocess_mode="livemax",
+        # livemax: only live workers, so after a reload with a new release the
+        # old release's series disappear instead of lingering until restart.
+        build_info=d.gauge(
+            "lantern_build_info", "Always 1; the labels say what is running.", list(info), mode="livemax"
         ),
-        start_time=Gauge(
-            metric_name(p, "lantern_process_start_time_seconds"),
+        start_time=d.gauge(
+            "lantern_process_start_time_seconds",
             "Start time of the process (under gunicorn: of the most recently started live worker), Unix seconds.",
-            registry=registry,
             # livemax: changes() over this series counts worker (re)starts.
-            multiprocess_mode="livemax",
+            mode="livemax",
         ),
-        readiness_up=Gauge(
-            metric_name(p, "lantern_readiness_up"),
+        # mostrecent: the newest probe result across workers, including ones since replaced.
+        readiness_up=d.gauge(
+            "lantern_readiness_up",
             "1 when the last /readyz answered ready, 0 when it answered not ready.",
-            registry=registry,
-            # The newest probe result across workers, including ones since replaced.
-            multiprocess_mode="mostrecent",
+            mode="mostrecent",
         ),
-        readiness_check_up=Gauge(
-            metric_name(p, "lantern_readiness_check_up"),
+        readiness_check_up=d.gauge(
+            "lantern_readiness_check_up",
             "1 when the readiness check passed in the last /readyz, else 0.",
-            ["check", "kind"],
-            registry=registry,
-            multiprocess_mode="mostrecent",
+            check,
+            mode="mostrecent",
         ),
-        readiness_check_duration=Gauge(
-            metric_name(p, "lantern_readiness_check_duration_seconds"),
+        readiness_check_duration=d.gauge(
+            "lantern_readiness_check_duration_seconds",
             "How long the readiness check took in the last /readyz.",
-            ["check", "kind"],
-            registry=registry,
-            multiprocess_mode="mostrecent",
+            check,
+            mode="mostrecent",
         ),
-        sentry_lost_events=Counter(
-            metric_name(p, "lantern_sentry_lost_events"),
+        sentry_lost_events=d.counter(
+            "lantern_sentry_lost_events",
             "Sentry events and spans sentry-sdk gave up on (full queue, network or HTTP error, rate limit), "
             "by reason and data category.",
             ["reason", "category"],
-            registry=registry,
         ),
     )
     registry.register(families.db_pools)
@@ -269,23 +259,53 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
     return families
 
 
+@settings_cache(teardown=Families.unregister)
 def get_families() -> Families:
-    global _families
-    families = _families
-    if families is None:
-        with _lock:
-            if _families is None:
-                _families = build()
-            families = _families
-    return families
+    """The families of this process, built on first use and again after a settings change."""
+    return build()
 
 
 def reset() -> None:
-    global _families
-    with _lock:
-        if _families is not None:
-            _families.unregister()
-        _families = None
+    """Unregister the families; the next ``get_families()`` builds them again."""
+    get_families.cache_clear()
 
 
-_reset_hooks.append(reset)
+@dataclass
+class TaskFamilies:
+    """Background task (Celery) families: kept apart, since a worker builds only these."""
+
+    tasks: Counter
+    duration: Histogram
+    queue_wait: Histogram
+    cap: int
+    names: set[str]
+
+    def unregister(self) -> None:
+        for collector in (self.tasks, self.duration, self.queue_wait):
+            with contextlib.suppress(KeyError):
+                REGISTRY.unregister(collector)
+
+
+@settings_cache(teardown=TaskFamilies.unregister)
+def get_task_families() -> TaskFamilies:
+    """The task families, built once per process (and again after a settings change)."""
+    cfg = get_settings()
+    d = _Declare(cfg.metrics_namespace, REGISTRY)
+    return TaskFamilies(
+        tasks=d.counter(
+            "lantern_tasks",
+            "Background task runs, by task name and outcome (success, failure, retry, ignored, rejected).",
+            ["task", "outcome"],
+        ),
+        duration=d.histogram(
+            "lantern_task_duration_seconds", "Time a task run took on the worker, by task name.", ["task"], TASK_BUCKETS
+        ),
+        queue_wait=d.histogram(
+            "lantern_task_queue_wait_seconds",
+            "Time from publishing (or the ETA, if later) to the start of the run, by task name.",
+            ["task"],
+            TASK_BUCKETS,
+        ),
+        cap=cfg.metrics_max_label_sets,
+        names=set(),
+    )

@@ -7,12 +7,13 @@ client; the example's ``gunicorn.conf.py`` calls :func:`prepare_multiproc_dir`
 at the top of the config file for that reason. This module therefore imports
 nothing from ``prometheus_client`` at module level.
 
-Why counters never go down: each worker's counters live in its own file,
-which stays after the worker dies (SIGKILL included); the scrape sums all
-files. ``child_exit`` only removes the dead worker's *live* gauge files (in
-flight requests, build info), which must not outlive it. The directory is
-wiped once, when the master starts, which Prometheus sees as an ordinary
-counter reset on process restart.
+Why counters never go down and the directory stays bounded: each worker's
+counters live in its own file while it runs; when it exits (SIGKILL
+included) ``child_exit`` folds its counter, histogram and summary values
+into one archive file per type and removes its files, live gauges
+included (see :mod:`django_lantern.metrics.archive` for the locking and the
+crash-safe commit). The directory is wiped once, when the master starts,
+which Prometheus sees as an ordinary counter reset on process restart.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def wipe_multiproc_dir(path: str | os.PathLike[str] | None = None) -> int:
     directory = Path(path or os.environ.get(ENV) or "")
     if not os.fspath(directory) or not directory.is_dir():
         return 0
+    from django_lantern.metrics.archive import COMMITTED, PENDING
+
+    for leftover in (PENDING, COMMITTED):  # an interrupted merge of the previous run
+        shutil.rmtree(directory / leftover, ignore_errors=True)
     removed = 0
     for pattern in _PATTERNS:
         for file in directory.glob(pattern):
@@ -73,12 +78,23 @@ def wipe_multiproc_dir(path: str | os.PathLike[str] | None = None) -> int:
 
 
 def mark_worker_dead(pid: int) -> None:
-    """Remove a dead worker's live-gauge files; its counters stay (see the module docstring)."""
-    if not os.environ.get(ENV):
-        return
-    from prometheus_client import multiprocess
+    """Fold a dead worker's files (and any other dead process's) into the archives.
 
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    If the merge fails, its files stay where they are (still counted, just
+    not compacted; the next exit retries) and only its live gauges go.
+    """
+    directory = os.environ.get(ENV)
+    if not directory:
+        return
+    from django_lantern.metrics.archive import merge_dead
+
+    try:
+        merge_dead(directory, [pid])
+    except Exception:
+        logger.exception("could not archive the metric files of dead worker %s; they stay and still count", pid)
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 # -- gunicorn server hooks: ``on_starting = on_starting`` in gunicorn.conf.py ----
@@ -90,7 +106,7 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit`` (master, after any worker exit, SIGKILL included)."""
+    """gunicorn ``child_exit`` (master, after any worker exit, SIGKILL included): archive its metrics."""
     try:
         mark_worker_dead(worker.pid)
     except Exception:  # a bookkeeping failure must not take the master down

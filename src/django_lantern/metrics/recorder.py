@@ -1,6 +1,6 @@
 """Records requests, queries and cache operations into the families, cheaply and bounded.
 
-Hot path: one module-global read, a frozenset test for the method, and one
+Hot path: one cached call for the state, a frozenset test for the method, and one
 dict look-up per family to find the cached child metric; the label strings
 are built only the first time a key is seen. Settings are read once, when
 the state is bound, and re-read only after ``setting_changed``.
@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from django_lantern import _reset_hooks
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+from django_lantern.caching import settings_cache
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN
 from django_lantern.metrics import exemplars
@@ -30,6 +33,8 @@ OVERFLOW = "<overflow>"
 MAX_EXCEPTION_TYPE = 100
 
 M = TypeVar("M")
+# A labelled family; ``labels()`` returns a child of the same type.
+W = TypeVar("W", bound=MetricWrapperBase)
 
 
 class CappedFamily(Generic[M]):
@@ -43,7 +48,9 @@ class CappedFamily(Generic[M]):
 
     __slots__ = ("_lock", "_overflow", "arity", "cap", "children", "fast", "make", "name")
 
-    def __init__(self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Any) -> None:
+    def __init__(
+        self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Counter
+    ) -> None:
         self.make = make
         self.name = name
         self.arity = arity
@@ -84,47 +91,40 @@ class _State:
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
 
-        def capped(metric: Any, name: str, arity: int) -> CappedFamily[Any]:
+        def capped(metric: W, name: str, arity: int) -> CappedFamily[W]:
             full = metric_name(p, name)
             return CappedFamily(
                 lambda values: metric.labels(*values), full, arity, cap, fams.label_overflow.labels(full)
             )
 
-        def readiness_pair(values: tuple[str, ...]) -> tuple[Any, Any]:
+        def readiness_pair(values: tuple[str, ...]) -> tuple[Gauge, Gauge]:
             return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
 
-        self.requests: CappedFamily[Any] = capped(fams.requests, "http_server_requests", 3)
-        self.durations: CappedFamily[Any] = capped(fams.duration, "http_server_request_duration_seconds", 2)
-        self.exceptions: CappedFamily[Any] = capped(fams.exceptions, "http_server_exceptions", 1)
-        self.db: CappedFamily[Any] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
-        self.cache: CappedFamily[Any] = capped(fams.cache_operations, "django_cache_operations", 3)
+        self.requests: CappedFamily[Counter] = capped(fams.requests, "http_server_requests", 3)
+        self.durations: CappedFamily[Histogram] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+        self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
+        self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
+        self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
         # The up and duration gauges share one label set, so they share one cap.
         name = metric_name(p, "lantern_readiness_check")
-        self.readiness: CappedFamily[tuple[Any, Any]] = CappedFamily(
+        self.readiness: CappedFamily[tuple[Gauge, Gauge]] = CappedFamily(
             readiness_pair, name, 2, cap, fams.label_overflow.labels(name)
         )
 
 
-_state: _State | None = None
-_bind_lock = threading.Lock()
+@settings_cache
+def _state() -> _State:
+    """The hot path's state, bound on first use and again after a settings change.
 
-
-def _bind() -> _State:
-    global _state
-    with _bind_lock:
-        state = _state
-        if state is None:
-            state = _state = _State(get_families())
-        return state
+    Building it twice in a race is harmless: both states share the families,
+    and ``metric.labels()`` returns the same child to both.
+    """
+    return _State(get_families())
 
 
 def reset() -> None:
-    global _state
-    with _bind_lock:
-        _state = None
-
-
-_reset_hooks.append(reset)
+    """Forget the bound state (the families are reset on their own)."""
+    _state.cache_clear()
 
 
 def route_label(route: str, *, probe: bool) -> str:
@@ -142,13 +142,13 @@ def route_label(route: str, *, probe: bool) -> str:
 
 # -- HTTP ---------------------------------------------------------------------
 def request_started() -> None:
-    state = _state or _bind()
+    state = _state()
     if state.enabled:
         state.fams.active.inc()
 
 
 def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     state.fams.active.dec()
@@ -171,7 +171,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
 
 
 def exception_raised(exc_type: str) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     family = state.exceptions
@@ -180,7 +180,7 @@ def exception_raised(exc_type: str) -> None:
 
 
 def internal_error(where: str) -> None:
-    (_state or _bind()).fams.internal_errors.labels(where).inc()
+    _state().fams.internal_errors.labels(where).inc()
 
 
 # -- readiness ----------------------------------------------------------------
@@ -205,7 +205,7 @@ def _publish_readiness(state: _State, *, ready: bool) -> None:
 
 # -- database and cache -------------------------------------------------------
 def db_query(alias: str, seconds: float, *, failed: bool) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     family = state.db
@@ -221,7 +221,7 @@ def db_query(alias: str, seconds: float, *, failed: bool) -> None:
 
 def db_connection(alias: str, *, failed: bool) -> None:
     """A connection opened or failed to open; aliases come from settings, so they are few."""
-    state = _state or _bind()
+    state = _state()
     if not state.enabled:
         return
     fams = state.fams
@@ -234,7 +234,7 @@ def db_connection(alias: str, *, failed: bool) -> None:
 
 
 def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:
-    state = _state or _bind()
+    state = _state()
     if not state.enabled or amount <= 0:
         return
     key = (alias, operation, result)

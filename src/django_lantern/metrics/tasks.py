@@ -1,6 +1,6 @@
-"""Metric families for background tasks (Celery), and their recording.
+"""Recording background task (Celery) runs into their families (declared in ``families.py``).
 
-Kept apart from the HTTP families: a worker builds only these. Under the
+A worker builds only the task families, not the HTTP ones. Under the
 prefork pool each child process writes its own files in
 ``PROMETHEUS_MULTIPROC_DIR`` (counters and histograms only, so nothing needs
 marking dead when a child exits) and a scrape sums them; see
@@ -14,81 +14,18 @@ a fixed set.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import threading
-from dataclasses import dataclass
-
-from prometheus_client import REGISTRY, Counter, Histogram
-
-from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
-from django_lantern.metrics.families import metric_name
+from django_lantern.metrics.families import TaskFamilies, get_task_families
 
 OUTCOMES = frozenset({"success", "failure", "retry", "ignored", "rejected"})
 OTHER_OUTCOME = "other"
 OVERFLOW = "<overflow>"
 MAX_TASK_NAME = 200
 
-# Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
-TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
-
-
-@dataclass
-class TaskFamilies:
-    tasks: Counter
-    duration: Histogram
-    queue_wait: Histogram
-    cap: int
-    names: set[str]
-
-
-_lock = threading.Lock()
-
-
-def get_task_families() -> TaskFamilies:
-    """The families, built once per process (once per task run: the lock costs nothing here)."""
-    with _lock:
-        return _build()
-
-
-@functools.cache
-def _build() -> TaskFamilies:
-    cfg = get_settings()
-    p = cfg.metrics_namespace
-
-    def histogram(name: str, doc: str) -> Histogram:
-        return Histogram(metric_name(p, name), doc, ["task"], buckets=TASK_BUCKETS, registry=REGISTRY)
-
-    return TaskFamilies(
-        tasks=Counter(
-            metric_name(p, "lantern_tasks"),
-            "Background task runs, by task name and outcome (success, failure, retry, ignored, rejected).",
-            ["task", "outcome"],
-            registry=REGISTRY,
-        ),
-        duration=histogram("lantern_task_duration_seconds", "Time a task run took on the worker, by task name."),
-        queue_wait=histogram(
-            "lantern_task_queue_wait_seconds",
-            "Time from publishing (or the ETA, if later) to the start of the run, by task name.",
-        ),
-        cap=cfg.metrics_max_label_sets,
-        names=set(),
-    )
-
 
 def reset() -> None:
-    """Unregister the families (settings changed: the namespace may differ)."""
-    with _lock:
-        if _build.cache_info().currsize:
-            families = _build()
-            for collector in (families.tasks, families.duration, families.queue_wait):
-                with contextlib.suppress(KeyError):
-                    REGISTRY.unregister(collector)
-        _build.cache_clear()
-
-
-_reset_hooks.append(reset)
+    """Unregister the task families (they are also reset when settings change)."""
+    get_task_families.cache_clear()
 
 
 def _task_label(families: TaskFamilies, name: str) -> str:

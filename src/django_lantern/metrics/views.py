@@ -18,44 +18,23 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.conf import get_settings
 from django_lantern.metrics.families import get_families, metric_name, process_start
 from django_lantern.metrics.pool import PoolCollector
-from django_lantern.networks import parse_networks, peer_in
+from django_lantern.networks import peer_in
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 
-class _Access:
-    """The token and networks, parsed once per settings object, not per scrape."""
-
-    def __init__(self, cfg: LanternSettings) -> None:
-        self.cfg = cfg
-        token = cfg.metrics_bearer_token
-        self.token = token.encode() if token else None
-        # An invalid entry is skipped, so it denies rather than raising per request.
-        self.networks, _ = parse_networks(cfg.metrics_allowed_networks)
-
-
-_access: _Access | None = None
-
-
-def _current_access() -> _Access:
-    global _access
-    cfg = get_settings()
-    access = _access
-    if access is None or access.cfg is not cfg:
-        access = _access = _Access(cfg)
-    return access
-
-
 def is_allowed(request: HttpRequest) -> bool:
-    access = _current_access()
-    if access.token is not None:
+    cfg = get_settings()
+    token = cfg.metrics_bearer_token
+    if token is not None:
         scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), access.token):
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
             return True
-    return peer_in(request.META, access.networks)
+    # Parsed once, with the settings; an invalid entry was dropped, so it allows no one.
+    return peer_in(request.META, cfg.metrics_allowed_networks)
 
 
 def multiprocess_dir() -> str | None:
@@ -66,10 +45,10 @@ def scrape_registry() -> CollectorRegistry:
     """The registry to expose: a fresh multi-process collector per scrape when
     ``PROMETHEUS_MULTIPROC_DIR`` is set (the client's documented pattern)."""
     if multiprocess_dir():
-        from prometheus_client import multiprocess
+        from django_lantern.metrics.archive import LockedCollector
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        LockedCollector(registry)  # reads under the lock dead workers' archiving takes
         # Pool statistics live in this worker's memory, not in the files.
         registry.register(PoolCollector(get_families().prefix, per_process=True))
         return registry

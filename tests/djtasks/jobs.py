@@ -1,0 +1,24 @@
+"""Tasks for the django.tasks tests, on whichever framework this Django has."""
+
+from __future__ import annotations
+
+import logging
+from importlib.util import find_spec
+
+if find_spec("django.tasks"):
+    from django.tasks import task
+else:
+    from django_tasks import task
+
+logger = logging.getLogger("tests.djtasks")
+
+
+@task()
+def record(note: str) -> str:
+    logger.info("job ran note=%s", note, extra={"note": note})
+    return note
+
+
+@task()
+def explode() -> None:
+    raise ValueError("the task failed on purpose")
