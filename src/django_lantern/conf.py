@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -104,8 +104,6 @@ class LanternSettings:
     task_metrics_address: str
     gcp_project: str | None
     outbound_hosts: tuple[str, ...] | None
-    # READINESS_NON_CRITICAL, ..._CHECK_TIMEOUTS, ..._DISK_PATH, ..._DISK_MIN_FREE (conf_table.GROUPS)
-    probes: ProbeOptions
     # Derived (see _derive)
     request_id_meta_key: str
     probe_paths: frozenset[str]
@@ -113,6 +111,8 @@ class LanternSettings:
     readyz_check_prefix: str
     # (key, value) pairs accepted but ignored; system checks warn about them.
     ignored: tuple[tuple[str, object], ...] = ()
+    # READINESS_NON_CRITICAL, ..._CHECK_TIMEOUTS, ..._DISK_PATH, ..._DISK_MIN_FREE (conf_table.GROUPS)
+    probes: ProbeOptions = field(default_factory=ProbeOptions)
 
 
 def _derive(values: dict[str, Any], problems: Problems) -> None:
