@@ -64,15 +64,6 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
     return kind
 
 
-def _fallback_request_id(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    """The first of ``REQUEST_ID_FALLBACK_HEADERS`` that was sent (validated by the caller)."""
-    for key in keys:
-        value = meta.get(key)
-        if value is not None:
-            return str(value)
-    return None
-
-
 def _record_exception(span: Any, exc: BaseException) -> None:
     if span is not None:
         tracing.record_exception(span.span, exc)
@@ -165,59 +156,34 @@ class LanternMiddleware:
                 _leave(span, ctx, response, token, streaming=streaming)
 
     def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
-        """Assign the id, start the span, bind the context; log a rejected id inside it."""
+        """Start the span, choose the id (once), bind the context; log a rejected id inside it."""
         cfg = get_settings()
-        ctx = self._begin(request, cfg)
         # Tracing and Sentry hooks: one attribute check each when they are off.
-        span = (
-            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
-        )
-        if cfg.request_id_from_trace:
-            try:
-                if request_ids.refuse_client_trace_id(request, ctx, cfg) and span is not None:
-                    span.span.set_attribute(tracing.REQUEST_ID_ATTRIBUTE, ctx.request_id)
-            except Exception as exc:
-                report_internal_error("request_id", exc)
-        if sentry.state.enabled:
-            sentry.bind_request(ctx)
-        token = current.set(ctx)
-        try:
-            self._warn_if_rejected(request)
-        except Exception as exc:  # the token is set: nothing may raise before the caller's finally
-            report_internal_error("request_id", exc)
-        return cfg, ctx, span, token
-
-    # -- shared helpers (no I/O) ---------------------------------------------
-    @staticmethod
-    def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
-        rid = None
-        if request_ids.peer_may_choose_id(request, cfg):
-            incoming = request.META.get(cfg.request_id_meta_key)
-            if incoming is None and cfg.request_id_fallback_meta_keys:
-                incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
-            # An empty header counts as sent: it is not 1 to 128 characters, so it
-            # is replaced with a warning like any other invalid value.
-            if incoming is not None:
-                if request_ids.is_valid(incoming):
-                    rid = incoming
-                else:
-                    request._lantern_rejected_id_length = len(incoming)  # type: ignore[attr-defined]
-        if rid is None:
-            rid = request._lantern_generated_id = request_ids.generate()  # type: ignore[attr-defined]
-        request.request_id = rid  # type: ignore[attr-defined]
+        span = tracing.begin(request, cfg) if tracing.state.tracer is not None else None
+        trace_id = span_id = None
+        if span is not None:
+            trace_id, span_id = span.trace_id, span.span_id
+        elif cfg.request_id_from_trace:
+            trace_id = tracing.incoming_trace_id(request.META)
+        ctx, rejected_length = RequestContext.open(request, cfg, trace_id, span_id)
         try:
             recorder.request_started()
         except Exception as exc:  # fail safe: a metrics fault never blocks the request
             report_internal_error("metrics", exc)
-        return RequestContext(rid, request.method or "", request.path, request)
+        if span is not None:
+            tracing.attach(span, request, ctx)  # never raises
+        if sentry.state.enabled:
+            sentry.bind_request(ctx)
+        token = current.set(ctx)
+        if rejected_length is not None:
+            try:
+                # Logged inside the context, so the line carries the new id.
+                logger.warning(request_ids.REJECTED_MESSAGE, rejected_length)
+            except Exception as exc:  # the token is set: nothing may raise before the caller's finally
+                report_internal_error("request_id", exc)
+        return cfg, ctx, span, token
 
-    @staticmethod
-    def _warn_if_rejected(request: HttpRequest) -> None:
-        length = request.__dict__.pop("_lantern_rejected_id_length", None)
-        if length is not None:
-            # Logged inside the context, so the line carries the new id.
-            logger.warning(request_ids.REJECTED_MESSAGE, length)
-
+    # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
     def _serve_simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
         if kind == _HEALTHZ:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from django_lantern.caching import settings_cache
+
 __all__ = ["REDACTED", "Scrubber", "get_scrubber"]
 
 REDACTED = "[redacted]"
@@ -402,7 +404,6 @@ def _text_of(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-_default: Scrubber | None = None
 _fallback_instance: Scrubber | None = None
 
 
@@ -438,13 +439,10 @@ def build_scrubber() -> Scrubber:
     return scrubber
 
 
+@settings_cache
 def get_scrubber() -> Scrubber:
     """The scrubber configured by ``LANTERN`` (built once, rebuilt on settings change)."""
-    global _default
-    scrubber = _default
-    if scrubber is None:
-        scrubber = _default = build_scrubber()
-    return scrubber
+    return build_scrubber()
 
 
 def _fallback() -> Scrubber:
@@ -500,13 +498,3 @@ def scrub_or_drop(value: Any, where: str) -> Any | None:
 
         report_internal_error(f"scrub:{where}", exc)
         return None
-
-
-def _reset() -> None:
-    global _default
-    _default = None
-
-
-from django_lantern import _reset_hooks  # noqa: E402
-
-_reset_hooks.append(_reset)

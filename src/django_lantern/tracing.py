@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__, tracing_hooks
-from django_lantern.context import RequestContext
+from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.errors import report_internal_error
 from django_lantern.trace_exclusion import wants_server_span
 
@@ -194,12 +194,16 @@ def configure(*, set_global: bool = True) -> Any:
 class ServerSpan:
     """The span the middleware started, and the context token to detach."""
 
-    __slots__ = ("method", "span", "token")
+    __slots__ = ("method", "parent", "span", "span_id", "token", "trace_id")
 
     def __init__(self, span: Any, token: object, method: str) -> None:
         self.span = span
         self.token = token
         self.method = method
+        self.parent: Any = None
+        # The span's ids as 32 and 16 hex digits; None when the span has none.
+        self.trace_id: str | None = None
+        self.span_id: str | None = None
 
 
 class _MetaGetter:
@@ -295,22 +299,17 @@ def _scrubbed(attributes: dict[str, Any]) -> dict[str, Any]:
     return cleaned if isinstance(cleaned, dict) else {}
 
 
-def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> ServerSpan | None:
-    """Start the server span (when tracing is on) and bind its ids to ``ctx``.
+def begin(request: HttpRequest, cfg: LanternSettings) -> ServerSpan | None:
+    """Start the server span, when tracing is on and the URL is not excluded.
 
-    Also applies ``REQUEST_ID_FROM_TRACE``. Never raises: a failure is
-    counted and the request goes on untraced.
+    The span's ids are on the returned object; the middleware gives them to the
+    request context, which chooses the request id, then calls :func:`attach`.
+    Never raises: a failure is counted and the request goes on untraced.
     """
     tracer = state.tracer
     if tracer is None or not wants_server_span(request, cfg, state.excluded_urls):
-        if cfg.request_id_from_trace:
-            trace_id = incoming_trace_id(request.META)
-            if trace_id is not None:
-                ctx.trace_id = trace_id
-                _maybe_use_trace_id(request, ctx, cfg, trace_id)
         return None
     try:
-        from opentelemetry import context as otel_context
         from opentelemetry import trace
 
         method = request.method or ""
@@ -323,30 +322,34 @@ def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> Se
             kind=trace.SpanKind.SERVER,
             attributes=_scrubbed(_start_attributes(request, method)),
         )
+        server_span = ServerSpan(span, None, method)
+        server_span.parent = parent
         span_context = span.get_span_context()
         if span_context.is_valid:
             # Zero-padded, sampled or not: a non-recording span still has ids,
             # and a log line without them cannot be joined to the trace.
-            ctx.trace_id = format(span_context.trace_id, "032x")
-            ctx.span_id = format(span_context.span_id, "016x")
-            if cfg.request_id_from_trace:
-                _maybe_use_trace_id(request, ctx, cfg, ctx.trace_id)
-        span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        request._lantern_span = span  # type: ignore[attr-defined]  # for the exception signal
-        tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises
-        return ServerSpan(span, token, method)
+            server_span.trace_id = format(span_context.trace_id, "032x")
+            server_span.span_id = format(span_context.span_id, "016x")
+        return server_span
     except Exception as exc:
         report_internal_error("tracing_begin", exc)
         return None
 
 
-def _maybe_use_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings, trace_id: str) -> None:
-    # The id came in (and was accepted) exactly when it equals the header.
-    if request.META.get(cfg.request_id_meta_key) == ctx.request_id:
-        return
-    ctx.request_id = trace_id
-    request.request_id = trace_id  # type: ignore[attr-defined]
+def attach(server_span: ServerSpan, request: HttpRequest, ctx: RequestContext) -> None:
+    """Label the span with the chosen request id, make it current and run the
+    start hooks. Never raises."""
+    try:
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+
+        span = server_span.span
+        span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
+        server_span.token = otel_context.attach(trace.set_span_in_context(span, server_span.parent))
+        request._lantern_span = span  # type: ignore[attr-defined]  # for the exception receiver
+        tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises
+    except Exception as exc:
+        report_internal_error("tracing_begin", exc)
 
 
 def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase | None) -> None:
@@ -357,7 +360,7 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
             from opentelemetry.trace import Status, StatusCode
 
             route = ctx.route
-            if route != "-":
+            if route != UNKNOWN:
                 span.update_name(f"{'HTTP' if server_span.method == '_OTHER' else server_span.method} {route}")
                 span.set_attributes(_scrubbed({"http.route": route}))
             status = response.status_code if response is not None else 500
