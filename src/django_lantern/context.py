@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from django_lantern.conf import LanternSettings
 
-__all__ = ["UNKNOWN", "UNMATCHED_ROUTE", "RequestContext", "get_context", "get_request_id"]
+__all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 
 # The one spelling of "not known" in log fields: no request, no route matched
 # (yet), no trace.
