@@ -25,7 +25,8 @@ from typing import Any
 
 from django_lantern import scrubbing
 from django_lantern.context import UNKNOWN, get_request_id
-from django_lantern.logging.escape import TRUNCATION_MARKER, logfmt_value, truncate
+from django_lantern.logging.access_record import access_line
+from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
 from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
 from django_lantern.logging.values import describe, make_strict, strict_text, to_json_value
 
@@ -215,12 +216,6 @@ class _BaseFormatter(logging.Formatter):
                 out[name] = self._scrub_capped(value if isinstance(value, str) else str(value), self.field_limit)
             else:
                 out[name] = self._cap(value)
-        # The access line is rebuilt from the scrubbed path rather than
-        # scanning the whole message again: same result, a third of the cost.
-        message = self._access_message(record, out) if access else None
-        if message is None:
-            message = self._scrub_capped(safe_message(record), self.field_limit)
-        out["message"] = message
         extras = {
             key: value
             for key, value in attrs.items()
@@ -236,6 +231,12 @@ class _BaseFormatter(logging.Formatter):
                 value = extras.get(key)
                 if type(value) is int or type(value) is float:
                     out[key] = extras.pop(key) if math.isfinite(value) else None
+        # The access line is rendered again from the scrubbed path and the typed
+        # fields rather than scanning the whole message: same result, a third of the cost.
+        message = self._access_message(out) if access else None
+        if message is None:
+            message = self._scrub_capped(safe_message(record), self.field_limit)
+        out["message"] = message
         if extras:
             out.update(self._extra_fields(extras))
         exc = _exception_fields(record)
@@ -272,26 +273,23 @@ class _BaseFormatter(logging.Formatter):
                 out[name] = unrenderable(value)
         return out
 
-    def _access_message(self, record: logging.LogRecord, out: dict[str, Any]) -> str | None:
-        """The access line's ``key=value`` message, rebuilt from the scrubbed path.
+    def _access_message(self, out: dict[str, Any]) -> str | None:
+        """The access line from the record's fields (already scrubbed and typed);
+        None when the record lacks them, and its own message is used.
 
         Scrubbing the already-escaped message could cut through a quoted value
         (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
         so the values are scrubbed first and escaped last.
         """
-        args = record.args
-        if not isinstance(args, tuple) or len(args) != 5 or not isinstance(args[3], (int, float)):
+        status, duration_ms = out.get("status"), out.get("duration_ms")
+        if type(status) is not int or not isinstance(duration_ms, (int, float)):
             return None
-        status, duration_ms = args[2], args[3]
         # The user id of the line is the one of the field, so they never disagree;
         # "None" when unknown, as the chapter's line has it.
         user_id = out["user_id"]
         if user_id == UNKNOWN:
             user_id = None
-        return (
-            f"method={logfmt_value(out['method'], 32)} path={logfmt_value(out['path'], self.field_limit)} "
-            f"status={logfmt_value(status, 16)} duration_ms={duration_ms:.2f} user_id={logfmt_value(user_id, 64)}"
-        )
+        return access_line(out["method"], out["path"], status, duration_ms, user_id, self.field_limit)
 
     def _cap(self, value: object) -> str:
         text = value if isinstance(value, str) else str(value)
