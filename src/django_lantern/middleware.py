@@ -36,6 +36,7 @@ from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
@@ -62,11 +63,6 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
     if kind is not None:
         ctx.probe_route = request.path_info.rstrip("/") or "/"
     return kind
-
-
-def _record_exception(span: Any, exc: BaseException) -> None:
-    if span is not None:
-        tracing.record_exception(span.span, exc)
 
 
 def _leave(
@@ -120,7 +116,9 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            _record_exception(span, exc)
+            # Counted by Django's got_request_exception, which it sends for this
+            # one too once it leaves the chain; the span is ended before that.
+            on_exception(exc, None if span is None else span.span, count=False)
             raise
         finally:
             streaming = False
@@ -145,7 +143,9 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            _record_exception(span, exc)
+            # Counted by Django's got_request_exception, which it sends for this
+            # one too once it leaves the chain; the span is ended before that.
+            on_exception(exc, None if span is None else span.span, count=False)
             raise
         finally:
             streaming = False
@@ -291,13 +291,8 @@ class LanternMiddleware:
             self._account(ctx, status, seconds, None)
             self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
             if error is not None:
-                try:
-                    recorder.exception_raised(type(error).__qualname__)
-                except Exception as exc:
-                    report_internal_error("metrics", exc)
+                on_exception(error, None if span is None else span.span)
             if span is not None:
-                if error is not None:
-                    _record_exception(span, error)
                 tracing.end(span, ctx, None if failed else response)  # never raises
         finally:
             current.reset(token)

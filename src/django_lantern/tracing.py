@@ -123,7 +123,8 @@ state = _State()
 
 def enable(tracer_provider: Any = None) -> None:
     """Turn the middleware's server span on, using ``tracer_provider`` (default:
-    the global one). Also records exceptions raised by views on that span.
+    the global one). Exceptions raised by views are recorded on that span by
+    ``signals.on_request_exception``, the one receiver for them.
 
     Probes, ``/metrics`` and URLs matching ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS``
     get no span (see :mod:`django_lantern.trace_exclusion`)."""
@@ -131,8 +132,6 @@ def enable(tracer_provider: Any = None) -> None:
         from opentelemetry import trace
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django.core.signals import got_request_exception
-
     from django_lantern.trace_exclusion import excluded_urls_from_env
 
     state.excluded_urls = excluded_urls_from_env()
@@ -140,17 +139,13 @@ def enable(tracer_provider: Any = None) -> None:
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     state.provider = provider
     state.tracer = provider.get_tracer("django_lantern", __version__)
-    got_request_exception.connect(_on_request_exception, dispatch_uid="django_lantern.tracing")
 
 
 def disable() -> None:
     """Turn the middleware's server span off (the provider is left as it is)."""
-    from django.core.signals import got_request_exception
-
     state.tracer = None
     state.provider = None
     state.excluded_urls = None
-    got_request_exception.disconnect(dispatch_uid="django_lantern.tracing")
 
 
 def configure(*, set_global: bool = True) -> Any:
@@ -413,14 +408,3 @@ def record_exception(span: Any, exc: BaseException) -> None:
         span.set_status(Status(StatusCode.ERROR, exc_type))
     except Exception as error:
         report_internal_error("tracing_exception", error)
-
-
-def _on_request_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """``got_request_exception``: Django turns view exceptions into 500 responses
-    before they reach the middleware, so this is where the span sees them."""
-    import sys
-
-    span = getattr(request, "_lantern_span", None)
-    exc = sys.exc_info()[1]
-    if span is not None and exc is not None:
-        record_exception(span, exc)
