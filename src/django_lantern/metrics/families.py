@@ -309,3 +309,37 @@ def get_task_families() -> TaskFamilies:
         cap=cfg.metrics_max_label_sets,
         names=set(),
     )
+
+
+@dataclass
+class LogFamilies:
+    """The log-failure counters of ``logging/handlers.py`` (which also counts in
+    plain integers, before settings exist and when metrics are off)."""
+
+    dropped: Counter
+    errors: Counter
+
+    def unregister(self) -> None:
+        for collector in (self.dropped, self.errors):
+            with contextlib.suppress(KeyError):
+                REGISTRY.unregister(collector)
+
+
+def _unregister_log_families(families: LogFamilies | None) -> None:
+    if families is not None:
+        families.unregister()
+
+
+@settings_cache(teardown=_unregister_log_families)
+def get_log_families() -> LogFamilies | None:
+    """The two log counters, or None when metrics are off."""
+    cfg = get_settings()
+    if not cfg.metrics_enabled:
+        return None
+    d = _Declare(cfg.metrics_namespace, REGISTRY)
+    return LogFamilies(
+        dropped=d.counter(
+            "lantern_log_records_dropped", "Log records dropped because a non-blocking handler's queue was full."
+        ),
+        errors=d.counter("lantern_log_errors", "Log records that failed to format or write (counted, never raised)."),
+    )
