@@ -123,6 +123,7 @@ INTERNAL = {
     "django_lantern.logging.values",
     "django_lantern.access_log",
     "django_lantern.logging.access_record",
+    "django_lantern.scrub_patterns",
     "django_lantern.logging.handlers",
     "django_lantern.management",
     "django_lantern.management.commands",
