@@ -124,6 +124,7 @@ INTERNAL = {
     "django_lantern.access_log",
     "django_lantern.logging.access_record",
     "django_lantern.scrub_patterns",
+    "django_lantern.trace_context",
     "django_lantern.logging.handlers",
     "django_lantern.management",
     "django_lantern.management.commands",

@@ -38,6 +38,7 @@ from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
 from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
+from django_lantern.trace_context import incoming_trace_id
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
@@ -164,7 +165,7 @@ class LanternMiddleware:
         if span is not None:
             trace_id, span_id = span.trace_id, span.span_id
         elif cfg.request_id_from_trace:
-            trace_id = tracing.incoming_trace_id(request.META)
+            trace_id = incoming_trace_id(request.META)
         ctx, rejected_length = RequestContext.open(request, cfg, trace_id, span_id)
         try:
             recorder.request_started()

@@ -83,8 +83,7 @@ def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: s
         return False
     if peer_may_choose_id(request, cfg):
         return True
-    # Imported here: tracing imports the package's __init__, which imports this module.
-    from django_lantern.tracing import incoming_trace_id
+    from django_lantern.trace_context import incoming_trace_id  # no OpenTelemetry needed
 
     return trace_id != incoming_trace_id(request.META)
 

@@ -39,6 +39,12 @@ from typing import TYPE_CHECKING, Any
 from django_lantern import __version__, tracing_hooks
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.errors import report_internal_error
+from django_lantern.trace_context import TRACESTATE_MAX_LENGTH as TRACESTATE_MAX_LENGTH  # importable here as before
+from django_lantern.trace_context import TRACESTATE_MAX_MEMBERS as TRACESTATE_MAX_MEMBERS
+from django_lantern.trace_context import incoming_trace_id as incoming_trace_id
+from django_lantern.trace_context import parent_context
+from django_lantern.trace_context import parse_traceparent as parse_traceparent
+from django_lantern.trace_context import tracestate_ok as tracestate_ok
 from django_lantern.trace_exclusion import wants_server_span
 
 if TYPE_CHECKING:
@@ -53,14 +59,6 @@ MISSING_EXTRA = (
     "install them with: pip install 'django-lantern[otel]'"
 )
 
-# W3C Trace Context, level 1 and 2. Lowercase hex only: "uppercase MUST be
-# treated as invalid" would otherwise let two spellings of one id through.
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-TRACESTATE_MAX_LENGTH = 512
-TRACESTATE_MAX_MEMBERS = 32
-_ZERO_TRACE = "0" * 32
-_ZERO_SPAN = "0" * 16
-
 _STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _USER_AGENT_LIMIT = 512
 _HOST_LIMIT = 255
@@ -71,43 +69,6 @@ URL_PATH_LIMIT = 2048
 CUT_MARKER = "...[lantern: %d chars cut]"
 
 REQUEST_ID_ATTRIBUTE = "request.id"
-
-
-def parse_traceparent(value: str) -> tuple[int, int, int] | None:
-    """``(trace_id, parent_span_id, flags)`` of a valid ``traceparent``, else None."""
-    value = value.strip(" \t")
-    match = _TRACEPARENT.match(value)
-    if match is None:
-        return None
-    version, trace_id, span_id, flags = match.groups()
-    if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-        return None
-    if version == "00":
-        if len(value) != 55:
-            return None
-    elif len(value) > 55 and value[55] != "-":
-        # A later version may append fields, always after a "-".
-        return None
-    return int(trace_id, 16), int(span_id, 16), int(flags, 16)
-
-
-def tracestate_ok(value: str | None) -> bool:
-    """False for a ``tracestate`` beyond the W3C limits (512 chars, 32 members)."""
-    if value is None:
-        return True
-    if len(value) > TRACESTATE_MAX_LENGTH:
-        return False
-    members = [m for m in value.split(",") if m.strip(" \t")]
-    return len(members) <= TRACESTATE_MAX_MEMBERS
-
-
-def incoming_trace_id(meta: dict[str, Any]) -> str | None:
-    """The trace id of a valid incoming ``traceparent``, as 32 hex digits."""
-    header = meta.get("HTTP_TRACEPARENT")
-    if not isinstance(header, str) or not tracestate_ok(meta.get("HTTP_TRACESTATE")):
-        return None
-    parsed = parse_traceparent(header)
-    return None if parsed is None else format(parsed[0], "032x")
 
 
 class _State:
@@ -201,40 +162,6 @@ class ServerSpan:
         self.span_id: str | None = None
 
 
-class _MetaGetter:
-    """Reads propagation headers from ``request.META``, hiding rejected ones."""
-
-    def __init__(self, hidden: frozenset[str]) -> None:
-        self.hidden = hidden
-
-    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        if key.lower() in self.hidden:
-            return None
-        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
-        return [value] if isinstance(value, str) else None
-
-    def keys(self, carrier: dict[str, Any]) -> list[str]:
-        return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
-
-
-_ACCEPT_ALL = _MetaGetter(frozenset())
-_HIDE_TRACE_CONTEXT = _MetaGetter(frozenset({"traceparent", "tracestate"}))
-
-
-def _parent_context(meta: dict[str, Any]) -> Any:
-    from opentelemetry import propagate
-
-    header = meta.get("HTTP_TRACEPARENT")
-    valid = header is None or (
-        isinstance(header, str) and parse_traceparent(header) is not None and tracestate_ok(meta.get("HTTP_TRACESTATE"))
-    )
-    # The configured propagators still run (baggage, B3, ...); only a
-    # traceparent/tracestate pair that failed validation is hidden from them.
-    from opentelemetry.context import Context
-
-    return propagate.extract(meta, context=Context(), getter=_ACCEPT_ALL if valid else _HIDE_TRACE_CONTEXT)  # type: ignore[arg-type]
-
-
 def _split_host(host: str) -> tuple[str, int | None]:
     host = host[:_HOST_LIMIT]
     if host.startswith("["):  # [::1]:8000
@@ -310,7 +237,7 @@ def begin(request: HttpRequest, cfg: LanternSettings) -> ServerSpan | None:
         method = request.method or ""
         if method not in _STANDARD_METHODS:
             method = "_OTHER"  # semconv: bounded span names and attribute values
-        parent = _parent_context(request.META)
+        parent = parent_context(request.META)
         span = tracer.start_span(
             "HTTP" if method == "_OTHER" else method,
             context=parent,
