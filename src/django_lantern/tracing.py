@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__, tracing_hooks
@@ -46,6 +45,11 @@ from django_lantern.trace_context import parent_context
 from django_lantern.trace_context import parse_traceparent as parse_traceparent
 from django_lantern.trace_context import tracestate_ok as tracestate_ok
 from django_lantern.trace_exclusion import wants_server_span
+from django_lantern.tracing_attributes import CUT_MARKER as CUT_MARKER  # importable here as before
+from django_lantern.tracing_attributes import STANDARD_METHODS, scrubbed, start_attributes
+from django_lantern.tracing_attributes import URL_PATH_LIMIT as URL_PATH_LIMIT
+from django_lantern.tracing_attributes import URL_QUERY_LIMIT as URL_QUERY_LIMIT
+from django_lantern.tracing_attributes import capped as capped
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -58,15 +62,6 @@ MISSING_EXTRA = (
     "django_lantern.tracing needs the OpenTelemetry SDK and OTLP/HTTP exporter, which are not installed; "
     "install them with: pip install 'django-lantern[otel]'"
 )
-
-_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
-_USER_AGENT_LIMIT = 512
-_HOST_LIMIT = 255
-# Client-sized attributes are cut (a 142 kB query string once became a
-# 100,046-character attribute); the marker says how much went.
-URL_QUERY_LIMIT = 2048
-URL_PATH_LIMIT = 2048
-CUT_MARKER = "...[lantern: %d chars cut]"
 
 REQUEST_ID_ATTRIBUTE = "request.id"
 
@@ -162,65 +157,6 @@ class ServerSpan:
         self.span_id: str | None = None
 
 
-def _split_host(host: str) -> tuple[str, int | None]:
-    host = host[:_HOST_LIMIT]
-    if host.startswith("["):  # [::1]:8000
-        address, _, rest = host[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        address, _, port = host.partition(":")
-    return address, int(port) if port.isdigit() and len(port) <= 5 else None
-
-
-def capped(value: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
-    """``scrub(value)`` in at most ``limit`` characters, plus a marker saying how many
-    were cut; cut before scrubbing (bounded work) and after (it can lengthen)."""
-    head = value[:limit]
-    if scrub is not None:
-        head = scrub(head)[:limit]
-    cut = len(value) - limit
-    return head + CUT_MARKER % cut if cut > 0 else head
-
-
-def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
-    meta = request.META
-    attrs: dict[str, Any] = {
-        "http.request.method": method,
-        "url.path": capped(request.path, URL_PATH_LIMIT),
-        "url.scheme": request.scheme or "http",
-    }
-    if method == "_OTHER":
-        attrs["http.request.method_original"] = (request.method or "")[:32]
-    query = meta.get("QUERY_STRING")
-    if query:
-        from django_lantern.scrubbing import get_scrubber
-
-        # Cut before scrubbing (bounded work), and again after: scrubbing
-        # can lengthen it ("[redacted]", percent-encoding).
-        attrs["url.query"] = capped(str(query), URL_QUERY_LIMIT, get_scrubber().scrub_query_string)
-    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
-    if isinstance(host, str) and host:
-        address, port = _split_host(host)
-        attrs["server.address"] = address
-        if port is not None:
-            attrs["server.port"] = port
-    agent = meta.get("HTTP_USER_AGENT")
-    if isinstance(agent, str) and agent:
-        attrs["user_agent.original"] = agent[:_USER_AGENT_LIMIT]
-    protocol = meta.get("SERVER_PROTOCOL")
-    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
-        attrs["network.protocol.version"] = protocol[5:]
-    return attrs
-
-
-def _scrubbed(attributes: dict[str, Any]) -> dict[str, Any]:
-    from django_lantern.scrubbing import scrub_or_drop
-
-    cleaned = scrub_or_drop(attributes, "span")
-    # If scrubbing failed, the span keeps only what cannot carry a secret.
-    return cleaned if isinstance(cleaned, dict) else {}
-
-
 def begin(request: HttpRequest, cfg: LanternSettings) -> ServerSpan | None:
     """Start the server span, when tracing is on and the URL is not excluded.
 
@@ -235,14 +171,14 @@ def begin(request: HttpRequest, cfg: LanternSettings) -> ServerSpan | None:
         from opentelemetry import trace
 
         method = request.method or ""
-        if method not in _STANDARD_METHODS:
+        if method not in STANDARD_METHODS:
             method = "_OTHER"  # semconv: bounded span names and attribute values
         parent = parent_context(request.META)
         span = tracer.start_span(
             "HTTP" if method == "_OTHER" else method,
             context=parent,
             kind=trace.SpanKind.SERVER,
-            attributes=_scrubbed(_start_attributes(request, method)),
+            attributes=scrubbed(start_attributes(request, method)),
         )
         server_span = ServerSpan(span, None, method)
         server_span.parent = parent
@@ -284,7 +220,7 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
             route = ctx.route
             if route != UNKNOWN:
                 span.update_name(f"{'HTTP' if server_span.method == '_OTHER' else server_span.method} {route}")
-                span.set_attributes(_scrubbed({"http.route": route}))
+                span.set_attributes(scrubbed({"http.route": route}))
             status = response.status_code if response is not None else 500
             span.set_attribute("http.response.status_code", status)
             if status >= 500:
