@@ -76,6 +76,7 @@ class AccessLog:
             span_id=ctx.span_id,
             path_limit=cfg.log_field_max_length,
             error=error,
+            origin=__file__,
         )
         if outcome != COMPLETED:
             record.outcome = outcome  # a streaming body that failed or that the client abandoned

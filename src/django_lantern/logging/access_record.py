@@ -57,11 +57,13 @@ class AccessRecord(logging.LogRecord):
         span_id: str = UNKNOWN,
         path_limit: int = 4096,
         error: BaseException | None = None,
+        origin: str = __file__,
     ) -> None:
         exc_info = (type(error), error, error.__traceback__) if error is not None else None
         message = access_line(method, path, status, duration_ms, user_id, path_limit)
-        # Where the line comes from is known: no stack walk to find it.
-        super().__init__(name, level, __file__, 0, message, None, exc_info, "write")
+        # Where the line comes from is known (``origin``, the writer's module):
+        # no stack walk to find it.
+        super().__init__(name, level, origin, 0, message, None, exc_info, "write")
         # The context fields, as ``RequestContextFilter`` would have set them.
         self.request_id = request_id
         self.user_id = UNKNOWN if user_id is None else user_id
