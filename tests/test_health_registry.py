@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from django_lantern.health import registry
-from django_lantern.health.checks import CacheCheck, CallableCheck, DatabaseCheck, ReadinessCheck
+from django_lantern.health.checks import CacheCheck, CallableCheck, ReadinessCheck
+from django_lantern.health.database import DatabaseCheck
 
 NOT_A_CHECK = 42
 

@@ -95,7 +95,7 @@ def test_probes_against_a_stuck_check_share_one_run(stuck: BlockingCheck) -> Non
     assert stuck.runs == 1
     stuck.release.set()
     deadline = time.monotonic() + 5
-    while runner._workers[0].in_flight() and time.monotonic() < deadline:
+    while runner._workers["db:stuck"].current() is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     (result,) = runner.run()
     assert result.ok is True
@@ -204,3 +204,128 @@ def test_stop_closes_the_check_in_its_own_thread() -> None:
     while not closed_in and time.monotonic() < deadline:
         time.sleep(0.01)
     assert closed_in == ran_in == ["lantern-readyz-custom:tracked"]
+
+
+class Toggle(ReadinessCheck):
+    """Passes or fails on demand; counts its runs."""
+
+    def __init__(self) -> None:
+        super().__init__("custom:toggle")
+        self.failing = False
+        self.runs = 0
+
+    def run(self) -> None:
+        self.runs += 1
+        if self.failing:
+            raise CheckFailed("down")
+
+
+def test_a_verdict_is_shared_within_its_ttl_and_never_served_past_it() -> None:
+    """Probes within READINESS_CACHE_SECONDS share one attempt; after it, the verdict is fresh again."""
+    check = Toggle()
+    runner = ReadinessRunner([check], 0.5, cache_seconds=0.4)
+    try:
+        assert [r.ok for r in runner.run()] == [True]
+        check.failing = True
+        assert [r.ok for r in runner.run()] == [True]  # the shared verdict, younger than 0.4 s
+        assert check.runs == 1
+        time.sleep(0.45)
+        (result,) = runner.run()
+        assert (result.ok, result.error) == (False, "down")  # never the old verdict past its lifetime
+    finally:
+        runner.stop()
+
+
+def test_ttl_zero_runs_every_probe() -> None:
+    """READINESS_CACHE_SECONDS=0 keeps no verdict: each sequential probe runs the check."""
+    check = Toggle()
+    runner = ReadinessRunner([check], 0.5, cache_seconds=0)
+    try:
+        for _ in range(3):
+            runner.run()
+    finally:
+        runner.stop()
+    assert check.runs == 3
+
+
+def test_a_probe_finding_an_overdue_attempt_answers_without_waiting(stuck: BlockingCheck) -> None:
+    """Once an attempt is past its deadline, later probes report "timeout" at once instead of waiting again."""
+    runner = ReadinessRunner([stuck], 0.3)
+    try:
+        runner.run()  # waits the timeout: the attempt is now overdue
+        for _ in range(3):
+            started = time.monotonic()
+            (result,) = runner.run()
+            assert result.error == PUBLIC_ERROR_TIMEOUT
+            assert time.monotonic() - started < 0.3, "the probe waited for an attempt already past its deadline"
+        assert stuck.runs == 1
+    finally:
+        runner.stop()
+
+
+def test_an_overdue_attempt_is_interrupted_once_and_the_thread_freed() -> None:
+    """At the deadline the runner calls interrupt() once, however many probes wait; the worker is then free."""
+    interrupts: list[str] = []
+
+    class Interruptible(BlockingCheck):
+        def interrupt(self) -> None:
+            interrupts.append(threading.current_thread().name)
+            self.release.set()
+
+    check = Interruptible()
+    runner = ReadinessRunner([check], 0.1)
+    try:
+        threads = [threading.Thread(target=runner.run) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert len(interrupts) == 1
+        deadline = time.monotonic() + 5
+        while runner._workers["db:stuck"].current() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner._workers["db:stuck"].current() is None  # the thread finished its run
+        check.release.clear()
+        check.release.set()
+        runner.run()
+        assert check.runs == 2
+    finally:
+        check.release.set()
+        runner.stop()
+
+
+def test_a_late_failure_logs_its_real_exception(caplog: pytest.LogCaptureFixture) -> None:
+    """A check that fails after its budget is reported as a timeout, and its own exception is logged."""
+    done = threading.Event()
+
+    def slow_then_broken() -> None:
+        time.sleep(0.15)
+        done.set()
+        raise OSError("connection reset by the database")
+
+    check = CallableCheck("custom:late", slow_then_broken)
+    runner = ReadinessRunner([check], 0.02)
+    try:
+        (result,) = runner.run()
+        assert result.error == PUBLIC_ERROR_TIMEOUT
+        assert done.wait(5)
+        deadline = time.monotonic() + 5
+        while "connection reset by the database" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        runner.stop()
+    assert "OSError: connection reset by the database" in caplog.text
+    assert "over its 20 ms timeout" in caplog.text
+
+
+def test_a_run_over_some_checks_only() -> None:
+    """``run(names)`` runs and reports only the named checks; an unknown name is a KeyError."""
+    first, second = Toggle(), CallableCheck("custom:other", lambda: None)
+    runner = ReadinessRunner([first, second], 0.5)
+    try:
+        assert [r.name for r in runner.run(["custom:other"])] == ["custom:other"]
+        assert first.runs == 0
+        with pytest.raises(KeyError):
+            runner.run(["custom:missing"])
+    finally:
+        runner.stop()

@@ -73,9 +73,8 @@ def test_every_line_is_json_with_one_access_line_per_request(kind: str, log_form
     with stdout_path.open("wb") as stdout, run_server(kind, args=args, env=env, stdout=stdout) as server:
         for path, status in REQUESTS:
             assert httpx.get(server.url + path, timeout=10).status_code == status
-        stderr_path = server.log_path
     out_lines = _parse_all(stdout_path.read_text(), "stdout")
-    err_lines = _parse_all(stderr_path.read_text(), "stderr")
+    err_lines = _parse_all(server.output(), "stderr")  # the log file itself is removed at exit
     lines = out_lines + err_lines
     for line in lines:
         _check_schema(line, log_format)

@@ -23,8 +23,19 @@ def database_from_url(url: str) -> dict[str, Any]:
     if engine.endswith("sqlite3"):
         return {"ENGINE": engine, "NAME": unquote(parts.path[1:]) or ":memory:"}
     options: dict[str, Any] = dict(parse_qsl(parts.query))
-    # A probe must never wait on a dead host for the OS's TCP timeout.
+    # Bounded waits for the request threads' connections (docs/health.md, "Bounded waits"):
+    # opening one (libpq waits forever without connect_timeout; psycopg 3 caps it at 130 s) ...
     options.setdefault("connect_timeout", "2")
+    # ... and a query on an open one when the network drops it: the kernel would retransmit
+    # for about 15 minutes; tcp_user_timeout ends that after 10 s without an acknowledgement,
+    # keepalives find a dead peer of an idle connection in about 25 s. (Neither helps when
+    # the server's kernel acknowledges but the server never answers: only the readiness
+    # check, on its own interruptible connection, is bounded then.)
+    options.setdefault("keepalives", "1")
+    options.setdefault("keepalives_idle", "10")
+    options.setdefault("keepalives_interval", "5")
+    options.setdefault("keepalives_count", "3")
+    options.setdefault("tcp_user_timeout", "10000")
     return {
         "ENGINE": engine,
         "NAME": unquote(parts.path[1:]),

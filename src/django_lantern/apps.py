@@ -18,6 +18,7 @@ class LanternConfig(AppConfig):
         get_settings()
 
         from django_lantern import checks  # noqa: F401  (registers the checks)
+        from django_lantern.health import system_checks  # noqa: F401  (bounded-wait deploy checks)
         from django_lantern.metrics import startup  # noqa: F401  (metric checks, DB query timing)
         from django_lantern.signals import on_request_exception
 

@@ -73,6 +73,7 @@ class LanternSettings:
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]
     readiness_timeout: float
+    readiness_cache_seconds: float
     readiness_databases: str | tuple[str, ...]
     readiness_caches: str | tuple[str, ...]
     readiness_checks: tuple[str, ...]

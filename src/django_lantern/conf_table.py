@@ -47,6 +47,8 @@ KEYS: dict[str, Key] = {
     "READYZ_PATH": Key("/readyz", v.probe_path, "readyz_paths"),
     "METRICS_PATH": Key("/metrics", v.probe_path, "metrics_paths"),
     "READINESS_TIMEOUT": Key(0.5, v.number(minimum=0.001)),
+    # Probes within this many seconds share one verdict per check (never served older).
+    "READINESS_CACHE_SECONDS": Key(1.0, v.number(minimum=0)),
     "READINESS_DATABASES": Key("__all__", v.aliases),
     "READINESS_CACHES": Key("__all__", v.aliases),
     "READINESS_CHECKS": Key([], v.texts),

@@ -25,11 +25,12 @@ def _open_after_check() -> bool:
     seen: dict[str, bool] = {}
 
     def probe() -> None:
+        check = DatabaseCheck("default")
         try:
-            DatabaseCheck("default").run()
-            seen["open"] = connections["default"].connection is not None
+            check.run()
+            seen["open"] = check._wrapper.connection is not None
         finally:
-            connections["default"].close()
+            check.close()
 
     thread = threading.Thread(target=probe)
     thread.start()
@@ -41,6 +42,6 @@ def _open_after_check() -> bool:
 def test_database_check_honours_conn_max_age(monkeypatch: Any, max_age: int | None, left_open: bool) -> None:
     """CONN_MAX_AGE=0 closes the probe's connection after each run; a positive or unlimited age keeps it."""
     require_postgres()
-    # Thread-local wrappers share this dict, so the probe thread sees the change.
+    # The check copies this dict when it opens its own connection.
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", max_age)
     assert _open_after_check() is left_open

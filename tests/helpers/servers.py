@@ -38,12 +38,16 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    # The output, kept once the server has stopped and its log file is removed.
+    final_output: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def output(self) -> str:
+        if self.final_output is not None:
+            return self.final_output
         return self.log_path.read_text(errors="replace")
 
     def json_lines(self) -> list[dict[str, Any]]:
@@ -97,7 +101,8 @@ def run_server(
 ) -> Iterator[Server]:
     """``kind`` is "gunicorn" (WSGI) or "uvicorn" (ASGI), with extra CLI ``args``.
 
-    Output goes to a temporary file (``Server.output()``); with ``stdout``
+    Output goes to a temporary file (``Server.output()``), removed when the
+    server stops (its content stays readable through ``output()``); with ``stdout``
     given, only stderr does, so a test can hand the server a pipe of its own.
     ``env`` is laid over the environment (default settings: the example's).
     """
@@ -123,3 +128,7 @@ def run_server(
     finally:
         stop_process(proc, stop_timeout)
         log.close()
+        # Keep what the server wrote for assertions made after the block, and
+        # leave nothing behind in the temporary directory.
+        server.final_output = server.log_path.read_text(errors="replace")
+        server.log_path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ Environment switches (all optional):
 - ``LANTERN_SYSTEM_SENTRY_DSN``: sentry-sdk sending to a local recorder.
 - ``LANTERN_SYSTEM_OTLP``: an OTLP/HTTP traces endpoint on 127.0.0.1 (tracing on).
 - ``LANTERN_SYSTEM_METRICS_TOKEN``: /metrics needs this bearer token (no network allowed but 10/8).
+- ``LANTERN_SYSTEM_REDIS_NO_TIMEOUTS=1``: the Redis cache without socket timeouts (redis-py's defaults).
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from typing import Any
 from config.settings import *  # noqa: F403
 from config.settings import LANTERN as _EXAMPLE_LANTERN
 from config.settings import LOGGING as _EXAMPLE_LOGGING
+
+if os.environ.get("LANTERN_SYSTEM_REDIS_NO_TIMEOUTS") == "1" and "OPTIONS" in CACHES["default"]:  # noqa: F405
+    CACHES["default"]["OPTIONS"] = {  # noqa: F405
+        k: v
+        for k, v in CACHES["default"]["OPTIONS"].items()  # noqa: F405
+        if k not in ("socket_timeout", "socket_connect_timeout")
+    }
 
 # The suite counts one access line per request, probes included: no sampling.
 LANTERN = {**_EXAMPLE_LANTERN, "ACCESS_LOG_SAMPLE_PATHS": {}}

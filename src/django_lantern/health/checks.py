@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Any
 
 from django.core.cache import caches
-from django.db import connections
+
+from django_lantern.health.redis_client import bounded_client
 
 __all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
 
@@ -28,6 +30,8 @@ class ReadinessCheck:
     kind = "custom"
     #: Seconds; ``None`` means ``LANTERN["READINESS_TIMEOUT"]``.
     timeout: float | None = None
+    #: The timeout the runner enforces for this check (set by the runner).
+    budget: float = 0.5
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -38,67 +42,91 @@ class ReadinessCheck:
     def close(self) -> None:
         """Release what ``run()`` keeps between runs; called in the worker thread when it stops."""
 
+    def prepare(self) -> None:
+        """Called once, before the first attempt's deadline is set: slow one-off set-up goes here."""
+
+    def interrupt(self) -> None:
+        """Unblock a ``run()`` that outlived its deadline; called from another thread, at most once per run.
+
+        The built-in database check shuts its socket down. The default does
+        nothing: the attempt stays in flight, probes report "timeout" without
+        waiting for it, and a new attempt starts once it returns.
+        """
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
-class DatabaseCheck(ReadinessCheck):
-    """``SELECT 1`` on one database alias, in the check's own thread.
-
-    Django connections are per thread, so the worker thread that runs this
-    check keeps its own connection, subject to the alias's ``CONN_MAX_AGE``.
-    A failed check closes it, so the next probe reconnects: after a database
-    restart, readiness recovers on the next probe.
-    """
-
-    kind = "db"
-
-    def __init__(self, alias: str) -> None:
-        super().__init__(f"db:{alias}")
-        self.alias = alias
-
-    def run(self) -> None:
-        connection = connections[self.alias]
-        try:
-            connection.close_if_unusable_or_obsolete()
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
-            # Honour CONN_MAX_AGE after the run too, as Django does at the end of a
-            # request: with the default of 0 the connection is closed now, instead of
-            # idling until the next probe (an idle session in this thread also makes
-            # the test runner's DROP DATABASE fail on PostgreSQL).
-            connection.close_if_unusable_or_obsolete()
-        except Exception:
-            with contextlib.suppress(Exception):
-                connection.close()
-            raise
-
-    def close(self) -> None:
-        # A connection kept under CONN_MAX_AGE > 0 would otherwise stay open
-        # after the runner is replaced (settings change, tests), and keep the
-        # server session (and a test database) busy.
-        connections[self.alias].close()
-
-
 class CacheCheck(ReadinessCheck):
-    """Set, get and delete a unique key on one cache alias."""
+    """Set, get and delete a unique key on one cache alias.
+
+    On Django's ``RedisCache`` through a client of the check's own whose waits
+    are bounded by the check's budget (see ``health/redis_client.py``).
+    """
 
     kind = "cache"
 
     def __init__(self, alias: str) -> None:
         super().__init__(f"cache:{alias}")
         self.alias = alias
+        self._redis: Any = None
+
+    def prepare(self) -> None:
+        # Importing redis-py takes about 0.4 s: done here, before the first
+        # attempt's clock starts, not inside its budget.
+        if self._redis is None:
+            self._redis = bounded_client(caches[self.alias], self.budget) or False
 
     def run(self) -> None:
         cache = caches[self.alias]
         key = f"lantern:readyz:{uuid.uuid4().hex}"
+        self.prepare()
+        if self._redis:
+            self._run_redis(cache, self._redis, cache.make_and_validate_key(key))
+            return
         cache.set(key, "1", timeout=5)
         try:
             if cache.get(key) != "1":
                 raise CheckFailed("value not read back")
         finally:
             cache.delete(key)
+
+    def _run_redis(self, cache: Any, client: Any, key: str) -> None:
+        try:
+            client.set(key, b"1", px=5000)
+            _counted(cache, "set", "ok")
+            try:
+                found = client.get(key)
+                _counted(cache, "get", "hit" if found is not None else "miss")
+                if found != b"1":
+                    raise CheckFailed("value not read back")
+            finally:
+                client.delete(key)
+                _counted(cache, "delete", "ok")
+        except CheckFailed:
+            raise
+        except Exception:
+            # A timed-out connection may hold half a reply: never reuse it.
+            client.connection_pool.disconnect()
+            raise
+
+    def close(self) -> None:
+        if self._redis:
+            with contextlib.suppress(Exception):
+                self._redis.connection_pool.disconnect()
+
+
+def _counted(cache: Any, operation: str, result: str) -> None:
+    """Count an operation the check made past the cache, as the instrumented backend would have."""
+    alias = getattr(cache, "lantern_alias", None)
+    if alias is None:
+        return
+    try:
+        from django_lantern.metrics import recorder
+
+        recorder.cache_operation(alias, operation, result, 1)
+    except Exception:  # metrics never fail a check
+        return
 
 
 class CallableCheck(ReadinessCheck):
@@ -110,3 +138,9 @@ class CallableCheck(ReadinessCheck):
 
     def run(self) -> None:
         self.func()  # type: ignore[operator]
+
+
+# The database check lives in its own module (it manages a connection of its
+# own); it stays importable from here, the public place for every check. At
+# the bottom: that module imports ReadinessCheck from this one.
+from django_lantern.health.database import DatabaseCheck  # noqa: E402

@@ -11,7 +11,8 @@ from django.utils.module_loading import import_string
 
 from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
-from django_lantern.health.checks import CacheCheck, CallableCheck, DatabaseCheck, ReadinessCheck
+from django_lantern.health.checks import CacheCheck, CallableCheck, ReadinessCheck
+from django_lantern.health.database import DatabaseCheck
 from django_lantern.health.runner import ReadinessRunner
 
 # Caches that never store anything cannot pass a set/get check.
@@ -70,7 +71,8 @@ def get_runner() -> ReadinessRunner:
     if runner is None:
         with _lock:
             if _runner is None:
-                _runner = ReadinessRunner(build_checks(), get_settings().readiness_timeout)
+                cfg = get_settings()
+                _runner = ReadinessRunner(build_checks(), cfg.readiness_timeout, cfg.readiness_cache_seconds)
             runner = _runner
     return runner
 

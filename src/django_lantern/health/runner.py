@@ -1,186 +1,118 @@
-"""Runs readiness checks concurrently, each with a timeout the package enforces.
+"""Answers a probe from the checks' workers: fresh verdicts, shared attempts, enforced deadlines.
 
-Why threads, and why one per check: a database that accepts a connection and
-never answers blocks ``SELECT 1`` inside the driver, where no Python-level
-timeout reaches. So each check runs in its own long-lived daemon thread and the
-probe waits for it for at most the timeout, then reports ``timeout``.
+A probe, for each check it covers:
 
-Single flight: while a check is still running (or stuck), further probes
-attach to the same pending run instead of starting another, so 200 concurrent
-probes against a hung database hold one thread and one connection, not 200.
-The worker threads are daemons, so a stuck driver call never delays process
-exit, and they are re-created after a fork (gunicorn ``preload_app``).
+1. takes the check's last verdict if it is younger than
+   ``READINESS_CACHE_SECONDS`` (never older): no wait at all; when that
+   verdict is close to expiring and nothing is in flight, it also starts the
+   next attempt without waiting for it, so a steady stream of probes keeps
+   finding fresh verdicts;
+2. otherwise joins the attempt in flight (single flight), or starts one, and
+   waits for it at most until that attempt's deadline; an attempt already past
+   its deadline is answered "timeout" at once and interrupted.
+
+So concurrent probes share one attempt per check and one short-lived verdict,
+and the async path waits on an asyncio future: no thread per probe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
-import queue
 import threading
 import time
-import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
 
-from django_lantern.health.checks import CheckFailed, ReadinessCheck
+from django_lantern.health.checks import ReadinessCheck
+from django_lantern.health.worker import (
+    PUBLIC_ERROR_GENERIC,
+    PUBLIC_ERROR_TIMEOUT,
+    Attempt,
+    CheckResult,
+    CheckWorker,
+)
 
-logger = logging.getLogger("django_lantern.health")
-
-PUBLIC_ERROR_TIMEOUT = "timeout"
-PUBLIC_ERROR_GENERIC = "unavailable"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    kind: str
-    ok: bool
-    ms: float
-    # Safe to show in the body: "timeout", "unavailable" or a CheckFailed message.
-    error: str | None = None
-    # For the log line only: exception type and scrubbed message.
-    detail: str | None = None
-
-
-def _release_frames(exc: BaseException | None) -> None:
-    """Drop the locals of a failed check's finished frames (and of its chained causes).
-
-    psycopg's ``ConnectionTimeout`` leaves the timed-out socket referenced from
-    those frames, in a reference cycle with the exception: it stays open until
-    the cyclic GC runs, so probes against a hung database piled up open
-    connections (14 at once in tests/system/test_faults.py before this).
-    """
-    for _ in range(8):  # bounded: chains are short, and may loop
-        if exc is None:
-            return
-        traceback.clear_frames(exc.__traceback__)
-        exc = exc.__cause__ or exc.__context__
-
-
-def _execute(check: ReadinessCheck) -> CheckResult:
-    start = time.perf_counter()
-    try:
-        check.run()
-    except CheckFailed as exc:
-        error, detail = str(exc)[:200] or PUBLIC_ERROR_GENERIC, f"CheckFailed: {exc}"
-    except BaseException as exc:  # a check must never kill its worker thread
-        error, detail = PUBLIC_ERROR_GENERIC, f"{type(exc).__qualname__}: {exc}"
-        _release_frames(exc)
-    else:
-        return CheckResult(check.name, check.kind, True, (time.perf_counter() - start) * 1000)
-    return CheckResult(check.name, check.kind, False, (time.perf_counter() - start) * 1000, error, detail)
-
-
-class _CheckWorker:
-    """One daemon thread per check, fed through a queue; at most one run pending."""
-
-    def __init__(self, check: ReadinessCheck) -> None:
-        self.check = check
-        self._lock = threading.Lock()
-        self._pending: Future[CheckResult] | None = None
-        self._queue: queue.SimpleQueue[Future[CheckResult] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def submit(self) -> Future[CheckResult]:
-        with self._lock:
-            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
-                self._start()
-            pending = self._pending
-            if pending is None or pending.done():
-                pending = Future()
-                self._pending = pending
-                self._queue.put(pending)
-            return pending
-
-    def in_flight(self) -> bool:
-        pending = self._pending
-        return pending is not None and not pending.done()
-
-    def _start(self) -> None:
-        self._queue = queue.SimpleQueue()
-        self._pending = None
-        self._pid = os.getpid()
-        self._thread = threading.Thread(
-            target=self._loop, args=(self._queue,), name=f"lantern-readyz-{self.check.name}", daemon=True
-        )
-        self._thread.start()
-
-    def _loop(self, jobs: queue.SimpleQueue[Future[CheckResult] | None]) -> None:
-        while True:
-            job = jobs.get()
-            if job is None:
-                # Release what the check holds in this thread (its database
-                # connection): nothing else can close it once the thread ends.
-                with contextlib.suppress(Exception):
-                    self.check.close()
-                return
-            if job.set_running_or_notify_cancel():
-                job.set_result(_execute(self.check))
-
-    def stop(self) -> None:
-        """Let the thread end once its current run (if any) returns."""
-        self._queue.put(None)
+__all__ = ["PUBLIC_ERROR_GENERIC", "PUBLIC_ERROR_TIMEOUT", "CheckResult", "ReadinessRunner"]
 
 
 class ReadinessRunner:
     """Holds the configured checks and their workers; see the module docstring."""
 
-    def __init__(self, checks: Sequence[ReadinessCheck], default_timeout: float) -> None:
+    def __init__(self, checks: Sequence[ReadinessCheck], default_timeout: float, cache_seconds: float = 0.0) -> None:
         self.checks = tuple(checks)
         self.default_timeout = default_timeout
-        self._workers = [_CheckWorker(c) for c in self.checks]
+        self.cache_seconds = cache_seconds
+        self._workers = {
+            c.name: CheckWorker(c, c.timeout if c.timeout is not None else default_timeout) for c in self.checks
+        }
         self.last_results: tuple[CheckResult, ...] = ()
 
-    def _timeout(self, check: ReadinessCheck) -> float:
-        return check.timeout if check.timeout is not None else self.default_timeout
+    def _selected(self, names: Collection[str] | None) -> list[CheckWorker]:
+        if names is None:
+            return list(self._workers.values())
+        unknown = set(names) - set(self._workers)
+        if unknown:
+            raise KeyError(f"no readiness check named {sorted(unknown)!r}")
+        return [w for name, w in self._workers.items() if name in names]
 
-    def _collect(self, futures: list[Future[CheckResult]], started: float) -> list[CheckResult]:
-        results = []
-        for check, future in zip(self.checks, futures, strict=True):
-            timeout_ms = self._timeout(check) * 1000
-            if future.done():
-                result = future.result()
-                if result.ms > timeout_ms:  # finished, but later than its own budget
-                    result = CheckResult(
-                        check.name, check.kind, False, result.ms, PUBLIC_ERROR_TIMEOUT, "slower than its timeout"
-                    )
+    def _plan(self, workers: list[CheckWorker]) -> tuple[dict[str, CheckResult], dict[str, Attempt]]:
+        """Results known now, and the attempts to wait for (each until its own deadline)."""
+        now = time.monotonic()
+        known: dict[str, CheckResult] = {}
+        waiting: dict[str, Attempt] = {}
+        for worker in workers:
+            name = worker.check.name
+            fresh = worker.fresh(now, self.cache_seconds)
+            if fresh is not None:
+                known[name], age = fresh
+                refresh_at = max(self.cache_seconds / 2, self.cache_seconds - worker.timeout)
+                if age >= refresh_at and worker.current() is None:
+                    worker.attempt(now)  # refresh ahead; nobody waits for it
+                continue
+            attempt = worker.attempt(now)
+            if attempt.future.done():
+                known[name] = attempt.future.result()
+            elif attempt.deadline <= now:
+                known[name] = worker.timed_out(attempt, now)
             else:
-                waited = (time.perf_counter() - started) * 1000
-                result = CheckResult(
-                    check.name, check.kind, False, waited, PUBLIC_ERROR_TIMEOUT, f"no answer within {timeout_ms:.0f} ms"
-                )
-            if not result.ok:
-                logger.warning(
-                    "readiness check %s failed: %s (%.1f ms)", check.name, result.detail or result.error, result.ms
-                )
-            results.append(result)
+                waiting[name] = attempt
+        return known, waiting
+
+    def _settle(
+        self, workers: list[CheckWorker], known: dict[str, CheckResult], waiting: dict[str, Attempt]
+    ) -> list[CheckResult]:
+        now = time.monotonic()
+        for name, attempt in waiting.items():
+            if attempt.future.done():
+                known[name] = attempt.future.result()
+            else:
+                known[name] = self._workers[name].timed_out(attempt, now)
+        results = [known[w.check.name] for w in workers]
         self.last_results = tuple(results)
         return results
 
-    def run(self) -> list[CheckResult]:
-        """Run every check concurrently; return within the largest timeout."""
-        started = time.perf_counter()
-        futures = [w.submit() for w in self._workers]
-        if futures:
-            wait_futures(futures, timeout=max(self._timeout(c) for c in self.checks))
-        return self._collect(futures, started)
+    def run(self, names: Collection[str] | None = None) -> list[CheckResult]:
+        """Results for the checks named (default: all), within the largest of their timeouts."""
+        workers = self._selected(names)
+        known, waiting = self._plan(workers)
+        if waiting:
+            until = max(a.deadline for a in waiting.values())
+            wait_futures([a.future for a in waiting.values()], timeout=max(0.0, until - time.monotonic()))
+        return self._settle(workers, known, waiting)
 
-    async def arun(self) -> list[CheckResult]:
-        """The async twin of ``run()``: waits without blocking the event loop."""
-        started = time.perf_counter()
-        futures = [w.submit() for w in self._workers]
-        if futures:
-            await _wait_async(futures, max(self._timeout(c) for c in self.checks))
-        return self._collect(futures, started)
+    async def arun(self, names: Collection[str] | None = None) -> list[CheckResult]:
+        """The async twin of ``run()``: waits on the event loop, without a thread of its own."""
+        workers = self._selected(names)
+        known, waiting = self._plan(workers)
+        if waiting:
+            until = max(a.deadline for a in waiting.values())
+            await _wait_async([a.future for a in waiting.values()], max(0.0, until - time.monotonic()))
+        return self._settle(workers, known, waiting)
 
     def stop(self) -> None:
-        for worker in self._workers:
+        for worker in self._workers.values():
             worker.stop()
 
 

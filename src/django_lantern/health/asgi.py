@@ -1,0 +1,60 @@
+"""An ASGI handler that answers ``/healthz`` and ``/readyz`` without a thread per probe.
+
+Django's ``ASGIHandler`` sends ``request_started`` and ``request_finished``
+around every request, and their receivers are sync (``close_old_connections``),
+so each request runs them in a thread of its own (asgiref's
+``ThreadSensitiveContext``): under a probe storm uvicorn held about one thread
+per probe in flight (656 during 400 probes a second). Probes touch no request
+thread's database connection, so this handler skips those signals for them
+and runs the middleware chain directly on the event loop, where
+``LanternMiddleware`` answers the probe (request id, access line and metrics
+included). Every other request goes through Django's handler unchanged.
+
+    # asgi.py
+    from django_lantern.health.asgi import get_asgi_application
+    application = get_asgi_application()
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import django
+from django.core.handlers.asgi import ASGIHandler
+
+from django_lantern.conf import get_settings
+
+__all__ = ["LanternASGIHandler", "get_asgi_application"]
+
+
+class LanternASGIHandler(ASGIHandler):
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and self._is_probe(scope):
+            await self._answer_probe(scope, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    @staticmethod
+    def _is_probe(scope: dict[str, Any]) -> bool:
+        try:
+            cfg = get_settings()
+        except Exception:  # invalid settings: let Django's handler answer (and report) it
+            return False
+        path = scope.get("path", "")
+        if scope.get("root_path"):
+            return False  # mounted under a prefix: the middleware sees path_info, keep Django's handling
+        return path in cfg.healthz_paths or path in cfg.readyz_paths
+
+    async def _answer_probe(self, scope: dict[str, Any], send: Any) -> None:
+        # A probe's body (if any) is never read: GET and HEAD carry none, other methods get 405.
+        request, error_response = self.create_request(scope, io.BytesIO())
+        response = await self.get_response_async(request) if request is not None else error_response
+        if response is not None:
+            await self.send_response(response, send)
+
+
+def get_asgi_application() -> LanternASGIHandler:
+    """``django.core.asgi.get_asgi_application()`` with probes answered on the event loop."""
+    django.setup(set_prefix=False)
+    return LanternASGIHandler()
