@@ -132,6 +132,7 @@ INTERNAL = {
     "django_lantern.trace_context",
     "django_lantern.tracing_attributes",
     "django_lantern.logging.record_parts",
+    "django_lantern.metrics.process_start",
     "django_lantern.logging.handlers",
     "django_lantern.management",
     "django_lantern.management.commands",
