@@ -133,6 +133,7 @@ INTERNAL = {
     "django_lantern.tracing_attributes",
     "django_lantern.logging.record_parts",
     "django_lantern.metrics.process_start",
+    "django_lantern.response_headers",
     "django_lantern.logging.handlers",
     "django_lantern.management",
     "django_lantern.management.commands",

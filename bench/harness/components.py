@@ -45,7 +45,7 @@ def main() -> None:
     from django_lantern.logging.filters import RequestContextFilter
     from django_lantern.logging.formatters import JsonFormatter, TextFormatter, rfc3339
     from django_lantern.metrics import recorder
-    from django_lantern.middleware import LanternMiddleware
+    from django_lantern.response_headers import add_headers
     from django_lantern.scrubbing import get_scrubber
 
     cfg = get_settings()
@@ -79,7 +79,6 @@ def main() -> None:
     handler = access.handlers[0]
     line = json_formatter.format(enriched)
     response = JsonResponse({"id": 42})
-    middleware = LanternMiddleware(lambda r: response)
     import orjson
 
     def write_line() -> None:
@@ -124,7 +123,7 @@ def main() -> None:
         "RequestContext(...) + contextvar set/reset": _time(
             lambda: current.reset(current.set(RequestContext("x", "GET", "/data/", request)))
         ),
-        "LanternMiddleware._add_headers": _time(lambda: middleware._add_headers(response, ctx.request_id, cfg)),
+        "response_headers.add_headers": _time(lambda: add_headers(response, ctx.request_id, cfg)),
         "ctx.route (resolver_match lookup)": _time(lambda: ctx.route),
     }
     emit(out, {"pieces_us": pieces, "access_message": message, "json_line_bytes": len(line)})

@@ -24,7 +24,6 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
@@ -36,6 +35,7 @@ from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.response_headers import decorate
 from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.trace_context import incoming_trace_id
@@ -228,7 +228,7 @@ class LanternMiddleware:
         if response is not None and response.streaming and kind is None:
             try:
                 end = StreamEnd(partial(self._stream_ended, response, ctx, cfg, started, user_id, span))
-                self._decorate(request, response, ctx, cfg, status)
+                decorate(request, response, ctx, cfg, status)
                 bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
                 return True
             except Exception as exc:  # account for it now rather than never
@@ -236,7 +236,7 @@ class LanternMiddleware:
         self._account(ctx, status, seconds, kind)
         if response is not None and not response.streaming:
             try:
-                self._decorate(request, response, ctx, cfg, status)
+                decorate(request, response, ctx, cfg, status)
             except Exception as exc:
                 report_internal_error("response", exc)
         self._log_access(ctx, cfg, status, seconds, user_id)
@@ -297,36 +297,3 @@ class LanternMiddleware:
                 tracing.end(span, ctx, None if failed else response)  # never raises
         finally:
             current.reset(token)
-
-    def _decorate(
-        self,
-        request: HttpRequest,
-        response: HttpResponseBase,
-        ctx: RequestContext,
-        cfg: LanternSettings,
-        status: int,
-    ) -> None:
-        self._add_headers(response, ctx.request_id, cfg)
-        if status >= 400 and not getattr(response, "_has_been_logged", False):
-            # Django logs 4xx/5xx responses on ``django.request`` after the
-            # middleware chain returns, outside this context; logging it
-            # here, once, gives that line the request id. Django then
-            # sees ``_has_been_logged`` and skips its own copy.
-            log_response(
-                "%s: %s",
-                response.reason_phrase,
-                ctx.path,
-                response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
-                request=request,
-            )
-
-    @staticmethod
-    def _add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:
-        header = cfg.request_id_header
-        response.headers[header] = rid
-        if cfg.expose_request_id_header:
-            exposed = response.headers.get("Access-Control-Expose-Headers")
-            if not exposed:
-                response.headers["Access-Control-Expose-Headers"] = header
-            elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
-                response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
