@@ -14,7 +14,7 @@ from django_lantern.conf_table import GROUPS, KEYS, Group, field_name
 from django_lantern.conf_validators import AddError, Problems
 
 # Attributes computed from several keys (conf._derive) or by validation itself.
-NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "ignored"}
+NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "readyz_check_prefix", "ignored"}
 
 
 def test_every_attribute_comes_from_exactly_one_row() -> None:

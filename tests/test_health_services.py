@@ -161,8 +161,8 @@ def test_concurrent_probes_keep_one_check_in_flight(
     statuses: list[int] = []
     lock = threading.Lock()
 
-    def probe() -> None:
-        response = Client().get("/readyz")
+    def probe(client: Client) -> None:
+        response = client.get("/readyz")
         with lock:
             statuses.append(response.status_code)
 
@@ -171,15 +171,20 @@ def test_concurrent_probes_keep_one_check_in_flight(
         override_settings(CACHES=caches, LANTERN={"READINESS_TIMEOUT": TIMEOUT}),
     ):
         for _ in range(3):  # three waves, each outliving the timeout
-            threads = [threading.Thread(target=probe) for _ in range(40)]
+            # Clients (and so the middleware chain, WhiteNoise's scan of
+            # STATIC_ROOT included) are built before the wave, not inside it.
+            clients = [Client() for _ in range(40)]
+            threads = [threading.Thread(target=probe, args=(c,)) for c in clients]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join(timeout=TIMEOUT + MARGIN + 5)
         assert Client().get("/healthz").status_code == 200
     assert statuses == [503] * 120
-    assert 1 <= db_hole.connections <= 2
-    assert 1 <= cache_hole.connections <= 2
+    # At most one attempt (one connection) per wave, never one per probe: a
+    # slow machine may let a wave start after the shared verdict expired.
+    assert 1 <= db_hole.connections <= 3
+    assert 1 <= cache_hole.connections <= 3
 
 
 def test_stopping_the_runner_leaves_no_database_session(client: Client) -> None:
@@ -198,4 +203,9 @@ def test_stopping_the_runner_leaves_no_database_session(client: Client) -> None:
     with override_settings(LANTERN={"READINESS_CACHES": []}):
         assert client.get("/readyz").status_code == 200
         stop_readiness_workers()
-    assert sessions() == before
+    # A closed session leaves pg_stat_activity when its backend has exited,
+    # a few milliseconds after the client closed it: poll, bounded.
+    deadline = time.monotonic() + 5
+    while sessions() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sessions() <= before

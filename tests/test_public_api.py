@@ -28,6 +28,13 @@ PUBLIC_ALL = {
     "django_lantern.context_processors": ["request_id"],
     "django_lantern.gunicorn": ["lantern_post_worker_init", "lantern_worker_exit", "post_worker_init", "worker_exit"],
     "django_lantern.health.asgi": ["LanternASGIHandler", "get_asgi_application"],
+    "django_lantern.health.builtin": [
+        "CeleryBrokerCheck",
+        "CeleryWorkersCheck",
+        "DiskSpaceCheck",
+        "MigrationsCheck",
+        "StorageCheck",
+    ],
     "django_lantern.health.checks": ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"],
     "django_lantern.logging": ["JsonFormatter", "RequestContextFilter", "TextFormatter", "build_logging_config"],
     "django_lantern.logging.schemas": [
@@ -114,8 +121,10 @@ INTERNAL = {
     "django_lantern.errors",
     "django_lantern.health",
     "django_lantern.health.database",
-    "django_lantern.health.redis_client",
+    "django_lantern.health.options",
+    "django_lantern.health.probes",
     "django_lantern.health.registry",
+    "django_lantern.health.redis_client",
     "django_lantern.health.runner",
     "django_lantern.health.system_checks",
     "django_lantern.health.views",
@@ -230,8 +239,10 @@ def test_url_names_and_paths() -> None:
     assert {p.name for p in importlib.import_module("django_lantern.urls").urlpatterns} == {
         "healthz",
         "readyz",
+        "readyz-check",  # /readyz/<check> (docs/health.md)
         "metrics",
     }
+    assert reverse("lantern:readyz-check", args=["db:default"]) in ("/readyz/db:default", "/readyz/db:default/")
 
 
 def test_importing_the_logging_helpers_reads_no_settings() -> None:

@@ -149,6 +149,10 @@ LANTERN = {
         if os.environ.get("LANTERN_PROBE_LOG_SAMPLE")
         else {}
     ),
+    # The Kubernetes startup probe asks for /readyz/migrations:default (docs/health.md).
+    "READINESS_CHECKS": ["django_lantern.health.builtin.MigrationsCheck"]
+    if os.environ.get("LANTERN_MIGRATIONS_CHECK") == "1"
+    else [],
 }
 
 LOGGING = build_logging_config(debug=DEBUG)

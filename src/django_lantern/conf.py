@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -40,6 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_lantern.caching import settings_cache
 from django_lantern.conf_table import GROUPS, KEYS, field_name
 from django_lantern.conf_validators import Hook, Problems, header_to_meta_key
+from django_lantern.health.options import ProbeOptions
 from django_lantern.networks import Network
 
 __all__ = ["LanternSettings", "get_settings"]
@@ -106,8 +107,12 @@ class LanternSettings:
     # Derived (see _derive)
     request_id_meta_key: str
     probe_paths: frozenset[str]
+    # "/readyz/": paths under it name one check (``/readyz/db:default``); "" when READYZ_PATH is None.
+    readyz_check_prefix: str
     # (key, value) pairs accepted but ignored; system checks warn about them.
     ignored: tuple[tuple[str, object], ...] = ()
+    # READINESS_NON_CRITICAL, ..._CHECK_TIMEOUTS, ..._DISK_PATH, ..._DISK_MIN_FREE (conf_table.GROUPS)
+    probes: ProbeOptions = field(default_factory=ProbeOptions)
 
 
 def _derive(values: dict[str, Any], problems: Problems) -> None:
@@ -115,6 +120,8 @@ def _derive(values: dict[str, Any], problems: Problems) -> None:
     values["request_id_meta_key"] = header_to_meta_key(values["request_id_header"])
     paths = {key: values[field_name(key)] for key in ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH")}
     values["probe_paths"] = frozenset().union(*paths.values())
+    readyz_paths = values["readyz_paths"]
+    values["readyz_check_prefix"] = min(readyz_paths, key=len) + "/" if readyz_paths else ""
     healthz, readyz, metrics = paths.values()
     if healthz & readyz or healthz & metrics or readyz & metrics:
         problems.errors.append(

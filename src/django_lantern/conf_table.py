@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django_lantern import conf_validators as v
+from django_lantern.health.options import PROBE_DEFAULTS, parse_probe_options
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ class Group:
     field: str
 
 
-GROUPS: tuple[Group, ...] = ()
+GROUPS: tuple[Group, ...] = (
+    # Non-critical checks, per-check timeouts and the disk check (health/options.py).
+    Group(PROBE_DEFAULTS, parse_probe_options, "probes"),
+)
 
 
 def field_name(key: str) -> str:

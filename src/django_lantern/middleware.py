@@ -50,7 +50,9 @@ _HEALTHZ, _READYZ, _METRICS = "healthz", "readyz", "metrics"
 
 def _probe_kind(path: str, cfg: LanternSettings) -> str | None:
     if path not in cfg.probe_paths:
-        return None
+        # /readyz/<check>: the readiness view validates the name (404 for an unknown one).
+        prefix = cfg.readyz_check_prefix
+        return _READYZ if prefix and path.startswith(prefix) else None
     if path in cfg.healthz_paths:
         return _HEALTHZ
     if path in cfg.readyz_paths:
@@ -62,7 +64,10 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
     """The probe kind of this request, or None; a probe's route is its path."""
     kind = _probe_kind(request.path_info, cfg)
     if kind is not None:
-        ctx.probe_route = request.path_info.rstrip("/") or "/"
+        route = request.path_info.rstrip("/") or "/"
+        prefix = cfg.readyz_check_prefix
+        # /readyz/<check> is one route label, whatever name was asked for.
+        ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
     return kind
 
 

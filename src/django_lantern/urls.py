@@ -19,5 +19,6 @@ app_name = "lantern"
 urlpatterns = [
     re_path(r"^healthz/?\Z", views.healthz, name="healthz"),
     re_path(r"^readyz/?\Z", views.readyz, name="readyz"),
+    re_path(r"^readyz/(?P<check>[^/]+)/?\Z", views.readyz, name="readyz-check"),
     re_path(r"^metrics/?\Z", views.metrics, name="metrics"),
 ]

@@ -18,8 +18,8 @@ def healthz(request: HttpRequest) -> HttpResponseBase:
 
 @csrf_exempt
 @login_not_required
-def readyz(request: HttpRequest) -> HttpResponseBase:
-    return readyz_response(request)
+def readyz(request: HttpRequest, check: str | None = None) -> HttpResponseBase:
+    return readyz_response(request, check)
 
 
 @csrf_exempt

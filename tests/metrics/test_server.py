@@ -29,7 +29,7 @@ from tests.metrics.server_settings import POOLED
 pytestmark = pytest.mark.server
 
 JOB = "django-lantern"
-APP_REQUESTS = f'sum(http_server_requests_total{{job="{JOB}",route!~"/(healthz|readyz|metrics)"}})'
+APP_REQUESTS = f'sum(http_server_requests_total{{job="{JOB}",route!~"/(healthz|readyz|metrics)(/.*)?"}})'
 WAIT = 90.0  # upper bound on every poll below
 T = TypeVar("T")
 

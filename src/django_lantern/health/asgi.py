@@ -44,7 +44,8 @@ class LanternASGIHandler(ASGIHandler):
         path = scope.get("path", "")
         if scope.get("root_path"):
             return False  # mounted under a prefix: the middleware sees path_info, keep Django's handling
-        return path in cfg.healthz_paths or path in cfg.readyz_paths
+        prefix = cfg.readyz_check_prefix
+        return path in cfg.healthz_paths or path in cfg.readyz_paths or bool(prefix and path.startswith(prefix))
 
     async def _answer_probe(self, scope: dict[str, Any], send: Any) -> None:
         # A probe's body (if any) is never read: GET and HEAD carry none, other methods get 405.

@@ -32,6 +32,11 @@ class ReadinessCheck:
     timeout: float | None = None
     #: The timeout the runner enforces for this check (set by the runner).
     budget: float = 0.5
+    #: False: a failure is reported in the body but never turns ``/readyz`` 503
+    #: (also set by ``LANTERN["READINESS_NON_CRITICAL"]``).
+    critical: bool = True
+    #: The name a class listed in ``READINESS_CHECKS`` gets; ``None``: ``custom:<ClassName>``.
+    check_name: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

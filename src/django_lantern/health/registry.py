@@ -13,6 +13,7 @@ from django_lantern import _reset_hooks
 from django_lantern.conf import get_settings
 from django_lantern.health.checks import CacheCheck, CallableCheck, ReadinessCheck
 from django_lantern.health.database import DatabaseCheck
+from django_lantern.health.probes import apply_probe_options
 from django_lantern.health.runner import ReadinessRunner
 
 # Caches that never store anything cannot pass a set/get check.
@@ -44,7 +45,8 @@ def _custom_check(path: str) -> ReadinessCheck:
         ) from exc
     name = f"custom:{path.rsplit('.', 1)[-1]}"
     if isinstance(target, type) and issubclass(target, ReadinessCheck):
-        return target(name)
+        # The built-in opt-in checks (health/builtin.py) have names of their own: "migrations:default", "disk"...
+        return target(target.check_name or name)
     if callable(target):
         return CallableCheck(name, target)
     raise ImproperlyConfigured(
@@ -62,6 +64,7 @@ def build_checks() -> list[ReadinessCheck]:
     }
     checks += [CacheCheck(alias) for alias in _selected(caches_cfg, cfg.readiness_caches, "READINESS_CACHES")]
     checks += [_custom_check(path) for path in cfg.readiness_checks]
+    apply_probe_options(checks, cfg.probes)
     return checks
 
 
