@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.djsetup import emit, pin_to_last_cpu, protocol_stream, setup
 
-ACCESS_MESSAGE_ARGS = ("GET", "/data/", 200, 0.07, None)
+ACCESS_ARGS = ("GET", "/data/", 200, 0.07, None)
 
 
 def _time(fn: Callable[[], Any], n: int = 5000, repeats: int = 9) -> float:
@@ -37,25 +37,36 @@ def main() -> None:
     from django.http import JsonResponse
     from django.test import RequestFactory
     from django_lantern import request_id as request_ids
+    from django_lantern.access_log import AccessLog
     from django_lantern.conf import get_settings
     from django_lantern.context import RequestContext, current
+    from django_lantern.logging.access_record import AccessRecord, access_line
     from django_lantern.logging.escape import logfmt_value
     from django_lantern.logging.filters import RequestContextFilter
     from django_lantern.logging.formatters import JsonFormatter, TextFormatter, rfc3339
     from django_lantern.metrics import recorder
-    from django_lantern.middleware import ACCESS_MESSAGE, LanternMiddleware
+    from django_lantern.response_headers import add_headers
     from django_lantern.scrubbing import get_scrubber
 
     cfg = get_settings()
     request = RequestFactory().get("/data/")
     ctx = RequestContext(request_ids.generate(), "GET", "/data/", request)
     current.set(ctx)
-    extra = {"status": 200, "duration_ms": 0.07, "lantern_access": True}
 
     def record() -> logging.LogRecord:
-        rec = logging.LogRecord("access", logging.INFO, __file__, 1, ACCESS_MESSAGE, ACCESS_MESSAGE_ARGS, None)
-        rec.__dict__.update(extra)
-        return rec
+        # The access record as the middleware builds it: typed fields, message rendered from them.
+        return AccessRecord(
+            "access",
+            logging.INFO,
+            request_id=ctx.request_id,
+            method="GET",
+            path="/data/",
+            route="data/",
+            status=200,
+            duration_ms=0.07,
+            user_id=None,
+            client_ip="127.0.0.1",
+        )
 
     enriched = record()
     RequestContextFilter().filter(enriched)
@@ -68,11 +79,18 @@ def main() -> None:
     handler = access.handlers[0]
     line = json_formatter.format(enriched)
     response = JsonResponse({"id": 42})
-    middleware = LanternMiddleware(lambda r: response)
     import orjson
 
     def write_line() -> None:
         handler.stream.write(line + "\n")  # type: ignore[attr-defined]
+        handler.flush()
+
+    access_log = AccessLog()
+
+    def bare_line() -> None:
+        # The same line with no logging framework: render it and write it to the same file.
+        stream = handler.stream  # type: ignore[attr-defined]
+        stream.write(f"{rfc3339(time.time())} INFO access {access_line(*ACCESS_ARGS, 4096)}\n")
         handler.flush()
 
     def record_metrics() -> None:
@@ -80,10 +98,11 @@ def main() -> None:
         recorder.request_finished("GET", "data/", 200, 0.001, probe=False)
 
     pieces: dict[str, float] = {
-        "access log call, total (logger.log: record, filter, JSON format, file write)": _time(
-            lambda: access.log(logging.INFO, ACCESS_MESSAGE, *ACCESS_MESSAGE_ARGS, extra=extra)
+        "access log call, total (AccessLog.write: record, filter, JSON format, file write)": _time(
+            lambda: access_log.write(ctx, cfg, 200, 0.07, None)
         ),
-        "LogRecord creation": _time(record),
+        "the same line with no logging framework (render + file write)": _time(bare_line),
+        "AccessRecord creation": _time(record),
         "RequestContextFilter.filter": _time(lambda: RequestContextFilter().filter(record())),
         "JsonFormatter.format (access record)": _time(lambda: json_formatter.format(enriched)),
         "TextFormatter.format (access record)": _time(lambda: text_formatter.format(enriched)),
@@ -104,7 +123,7 @@ def main() -> None:
         "RequestContext(...) + contextvar set/reset": _time(
             lambda: current.reset(current.set(RequestContext("x", "GET", "/data/", request)))
         ),
-        "LanternMiddleware._add_headers": _time(lambda: middleware._add_headers(response, ctx.request_id, cfg)),
+        "response_headers.add_headers": _time(lambda: add_headers(response, ctx.request_id, cfg)),
         "ctx.route (resolver_match lookup)": _time(lambda: ctx.route),
     }
     emit(out, {"pieces_us": pieces, "access_message": message, "json_line_bytes": len(line)})

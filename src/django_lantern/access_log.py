@@ -1,7 +1,8 @@
 """The access line: one record per request on the ``access`` logger.
 
 Its message is the chapter's ``key=value`` line, every client-supplied value
-escaped; the level follows the status (and slowness), routine lines can be
+escaped, rendered from the record's typed fields (``logging/access_record.py``);
+the level follows the status (and slowness), routine lines can be
 skipped or sampled by path, and errors and slow requests are always kept.
 """
 
@@ -13,12 +14,10 @@ from typing import Any
 
 from django_lantern.client_ip import client_ip
 from django_lantern.conf import LanternSettings
-from django_lantern.context import RequestContext
-from django_lantern.logging.escape import logfmt_value
+from django_lantern.context import NO_FIELDS, RequestContext
+from django_lantern.logging.access_record import AccessRecord
 from django_lantern.streaming import COMPLETED
-
-# The chapter's access line; every client-supplied value is escaped first.
-ACCESS_MESSAGE = "method=%s path=%s status=%s duration_ms=%.2f user_id=%s"
+from django_lantern.users import known_user_id
 
 
 class AccessLog:
@@ -60,22 +59,31 @@ class AccessLog:
             level = logging.INFO
         if not access.isEnabledFor(level):
             return
-        extra: dict[str, Any] = {
-            "status": status,
-            "duration_ms": round(duration_ms, 2),
-            "client_ip": client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
-            "lantern_access": True,
-        }
-        if outcome != COMPLETED:
-            extra["outcome"] = outcome  # a streaming body that failed or that the client abandoned
-        access.log(
+        if user_id is None:
+            user_id = known_user_id(ctx)  # never loads it: a query here would run inside logging
+        record = AccessRecord(
+            access.name,
             level,
-            ACCESS_MESSAGE,
-            logfmt_value(ctx.method, 32),
-            logfmt_value(path, cfg.log_field_max_length),
-            status,
-            duration_ms,
-            user_id,
-            extra=extra,
-            exc_info=error,
+            request_id=ctx.request_id,
+            method=ctx.method,
+            path=path,
+            route=ctx.route,
+            status=status,
+            duration_ms=duration_ms,
+            user_id=user_id,
+            client_ip=client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
+            trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
+            path_limit=cfg.log_field_max_length,
+            error=error,
+            origin=__file__,
         )
+        if outcome != COMPLETED:
+            record.outcome = outcome  # a streaming body that failed or that the client abandoned
+        if ctx.fields is not NO_FIELDS:  # from django_lantern.bind()
+            attrs = record.__dict__
+            for name, value in ctx.fields.items():
+                attrs.setdefault(name, value)
+        # ``handle`` rather than ``log``: the record is complete, and ``log``
+        # would only add a stack walk to find the caller.
+        access.handle(record)

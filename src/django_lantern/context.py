@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from django_lantern.conf import LanternSettings
+
 __all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 
+# The one spelling of "not known" in log fields: no request, no route matched
+# (yet), no trace.
 UNKNOWN = "-"
+# How the metrics label (and so the dashboards and alert rules in deploy/)
+# spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
+UNMATCHED_ROUTE = "<unmatched>"
 
 # Fields added by ``django_lantern.bind()``; a mapping is never changed once a
 # context holds it (a bind installs a new one), so readers need no lock.
@@ -54,6 +61,27 @@ class RequestContext:
         self.probe_route: str | None = None
         self.fields = NO_FIELDS
 
+    @classmethod
+    def open(
+        cls, request: HttpRequest, cfg: LanternSettings, trace_id: str | None = None, span_id: str | None = None
+    ) -> tuple[RequestContext, int | None]:
+        """The context of an HTTP request, its id chosen once and for all (see
+        ``request_id.choose``), and the length of a rejected incoming id, if any.
+
+        ``trace_id`` and ``span_id`` are the server span's, or an incoming
+        ``traceparent``'s trace id when there is no span.
+        """
+        from django_lantern import request_id as request_ids  # it imports networks, which imports conf
+
+        rid, rejected_length = request_ids.choose(request, cfg, trace_id)
+        request.request_id = rid  # type: ignore[attr-defined]
+        ctx = cls(rid, request.method or "", request.path, request)
+        if trace_id is not None:
+            ctx.trace_id = trace_id
+        if span_id is not None:
+            ctx.span_id = span_id
+        return ctx, rejected_length
+
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
         child = RequestContext(request_id, self.method, self.path, self.request)
@@ -66,7 +94,9 @@ class RequestContext:
 
     @property
     def route(self) -> str:
-        """The matched URL pattern, once URL resolution has happened."""
+        """The route, as metrics, logs and spans all say it: the matched URL
+        pattern once URL resolution has happened (``/`` for the root pattern),
+        the probe's path without its trailing slash, else ``UNKNOWN``."""
         if self.probe_route is not None:
             return self.probe_route
         match = getattr(self.request, "resolver_match", None)

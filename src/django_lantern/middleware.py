@@ -24,7 +24,6 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.log import log_response
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
@@ -36,7 +35,10 @@ from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.response_headers import decorate
+from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
+from django_lantern.trace_context import incoming_trace_id
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
@@ -67,20 +69,6 @@ def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -
         # /readyz/<check> is one route label, whatever name was asked for.
         ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
     return kind
-
-
-def _fallback_request_id(meta: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    """The first of ``REQUEST_ID_FALLBACK_HEADERS`` that was sent (validated by the caller)."""
-    for key in keys:
-        value = meta.get(key)
-        if value is not None:
-            return str(value)
-    return None
-
-
-def _record_exception(span: Any, exc: BaseException) -> None:
-    if span is not None:
-        tracing.record_exception(span.span, exc)
 
 
 def _leave(
@@ -134,7 +122,9 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            _record_exception(span, exc)
+            # Counted by Django's got_request_exception, which it sends for this
+            # one too once it leaves the chain; the span is ended before that.
+            on_exception(exc, None if span is None else span.span, count=False)
             raise
         finally:
             streaming = False
@@ -159,7 +149,9 @@ class LanternMiddleware:
                 response = self._serve_simple_probe(kind, request)
             return response
         except BaseException as exc:
-            _record_exception(span, exc)
+            # Counted by Django's got_request_exception, which it sends for this
+            # one too once it leaves the chain; the span is ended before that.
+            on_exception(exc, None if span is None else span.span, count=False)
             raise
         finally:
             streaming = False
@@ -170,59 +162,34 @@ class LanternMiddleware:
                 _leave(span, ctx, response, token, streaming=streaming)
 
     def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
-        """Assign the id, start the span, bind the context; log a rejected id inside it."""
+        """Start the span, choose the id (once), bind the context; log a rejected id inside it."""
         cfg = get_settings()
-        ctx = self._begin(request, cfg)
         # Tracing and Sentry hooks: one attribute check each when they are off.
-        span = (
-            tracing.begin(request, ctx, cfg) if tracing.state.tracer is not None or cfg.request_id_from_trace else None
-        )
-        if cfg.request_id_from_trace:
-            try:
-                if request_ids.refuse_client_trace_id(request, ctx, cfg) and span is not None:
-                    span.span.set_attribute(tracing.REQUEST_ID_ATTRIBUTE, ctx.request_id)
-            except Exception as exc:
-                report_internal_error("request_id", exc)
-        if sentry.state.enabled:
-            sentry.bind_request(ctx)
-        token = current.set(ctx)
-        try:
-            self._warn_if_rejected(request)
-        except Exception as exc:  # the token is set: nothing may raise before the caller's finally
-            report_internal_error("request_id", exc)
-        return cfg, ctx, span, token
-
-    # -- shared helpers (no I/O) ---------------------------------------------
-    @staticmethod
-    def _begin(request: HttpRequest, cfg: LanternSettings) -> RequestContext:
-        rid = None
-        if request_ids.peer_may_choose_id(request, cfg):
-            incoming = request.META.get(cfg.request_id_meta_key)
-            if incoming is None and cfg.request_id_fallback_meta_keys:
-                incoming = _fallback_request_id(request.META, cfg.request_id_fallback_meta_keys)
-            # An empty header counts as sent: it is not 1 to 128 characters, so it
-            # is replaced with a warning like any other invalid value.
-            if incoming is not None:
-                if request_ids.is_valid(incoming):
-                    rid = incoming
-                else:
-                    request._lantern_rejected_id_length = len(incoming)  # type: ignore[attr-defined]
-        if rid is None:
-            rid = request._lantern_generated_id = request_ids.generate()  # type: ignore[attr-defined]
-        request.request_id = rid  # type: ignore[attr-defined]
+        span = tracing.begin(request, cfg) if tracing.state.tracer is not None else None
+        trace_id = span_id = None
+        if span is not None:
+            trace_id, span_id = span.trace_id, span.span_id
+        elif cfg.request_id_from_trace:
+            trace_id = incoming_trace_id(request.META)
+        ctx, rejected_length = RequestContext.open(request, cfg, trace_id, span_id)
         try:
             recorder.request_started()
         except Exception as exc:  # fail safe: a metrics fault never blocks the request
             report_internal_error("metrics", exc)
-        return RequestContext(rid, request.method or "", request.path, request)
+        if span is not None:
+            tracing.attach(span, request, ctx)  # never raises
+        if sentry.state.enabled:
+            sentry.bind_request(ctx)
+        token = current.set(ctx)
+        if rejected_length is not None:
+            try:
+                # Logged inside the context, so the line carries the new id.
+                logger.warning(request_ids.REJECTED_MESSAGE, rejected_length)
+            except Exception as exc:  # the token is set: nothing may raise before the caller's finally
+                report_internal_error("request_id", exc)
+        return cfg, ctx, span, token
 
-    @staticmethod
-    def _warn_if_rejected(request: HttpRequest) -> None:
-        length = request.__dict__.pop("_lantern_rejected_id_length", None)
-        if length is not None:
-            # Logged inside the context, so the line carries the new id.
-            logger.warning(request_ids.REJECTED_MESSAGE, length)
-
+    # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
     def _serve_simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
         if kind == _HEALTHZ:
@@ -266,7 +233,7 @@ class LanternMiddleware:
         if response is not None and response.streaming and kind is None:
             try:
                 end = StreamEnd(partial(self._stream_ended, response, ctx, cfg, started, user_id, span))
-                self._decorate(request, response, ctx, cfg, status)
+                decorate(request, response, ctx, cfg, status)
                 bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
                 return True
             except Exception as exc:  # account for it now rather than never
@@ -274,7 +241,7 @@ class LanternMiddleware:
         self._account(ctx, status, seconds, kind)
         if response is not None and not response.streaming:
             try:
-                self._decorate(request, response, ctx, cfg, status)
+                decorate(request, response, ctx, cfg, status)
             except Exception as exc:
                 report_internal_error("response", exc)
         self._log_access(ctx, cfg, status, seconds, user_id)
@@ -330,46 +297,8 @@ class LanternMiddleware:
             self._account(ctx, status, seconds, None)
             self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
             if error is not None:
-                try:
-                    recorder.exception_raised(type(error).__qualname__)
-                except Exception as exc:
-                    report_internal_error("metrics", exc)
+                on_exception(error, None if span is None else span.span)
             if span is not None:
-                if error is not None:
-                    _record_exception(span, error)
                 tracing.end(span, ctx, None if failed else response)  # never raises
         finally:
             current.reset(token)
-
-    def _decorate(
-        self,
-        request: HttpRequest,
-        response: HttpResponseBase,
-        ctx: RequestContext,
-        cfg: LanternSettings,
-        status: int,
-    ) -> None:
-        self._add_headers(response, ctx.request_id, cfg)
-        if status >= 400 and not getattr(response, "_has_been_logged", False):
-            # Django logs 4xx/5xx responses on ``django.request`` after the
-            # middleware chain returns, outside this context; logging it
-            # here, once, gives that line the request id. Django then
-            # sees ``_has_been_logged`` and skips its own copy.
-            log_response(
-                "%s: %s",
-                response.reason_phrase,
-                ctx.path,
-                response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
-                request=request,
-            )
-
-    @staticmethod
-    def _add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:
-        header = cfg.request_id_header
-        response.headers[header] = rid
-        if cfg.expose_request_id_header:
-            exposed = response.headers.get("Access-Control-Expose-Headers")
-            if not exposed:
-                response.headers["Access-Control-Expose-Headers"] = header
-            elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
-                response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from django_lantern.conf import LanternSettings
-    from django_lantern.context import RequestContext
 
 __all__ = ["MAX_LENGTH", "generate", "is_valid"]
 
@@ -52,22 +51,49 @@ def peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
     return trusted is None or peer_in(request.META, trusted)
 
 
-def refuse_client_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> bool:
-    """Undo ``REQUEST_ID_FROM_TRACE`` when the trace id came from a peer we do not trust.
+def from_headers(request: HttpRequest, cfg: LanternSettings) -> tuple[str | None, int | None]:
+    """``(id, None)`` for a valid id sent by a trusted peer, ``(None, length)`` for an
+    invalid one (logged later by length only), ``(None, None)`` when none counts."""
+    if not peer_may_choose_id(request, cfg):
+        return None, None
+    meta = request.META
+    incoming = meta.get(cfg.request_id_meta_key)
+    if incoming is None:
+        for key in cfg.request_id_fallback_meta_keys:
+            incoming = meta.get(key)
+            if incoming is not None:
+                break
+    if incoming is None:
+        return None, None
+    # An empty header counts as sent: it is not 1 to 128 characters, so it
+    # is replaced with a warning like any other invalid value.
+    incoming = str(incoming)
+    return (incoming, None) if is_valid(incoming) else (None, len(incoming))
 
-    A ``traceparent`` is as client-chosen as ``X-Request-Id``: without this,
-    three requests sending the same trace id would share one request id. A
-    trace id the tracer generated itself (no incoming ``traceparent``) is
-    still used. True when the id was changed back.
+
+def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: str | None) -> bool:
+    """True when ``REQUEST_ID_FROM_TRACE`` may make ``trace_id`` the request id.
+
+    A ``traceparent`` is as client-chosen as ``X-Request-Id``: a trace id that
+    came in from a peer we do not trust is refused (else three requests sending
+    the same trace id would share one request id). One the tracer generated
+    itself (no valid incoming ``traceparent``) is always ours to use.
     """
-    generated = request.__dict__.get("_lantern_generated_id")
-    if generated is None or ctx.request_id == generated or peer_may_choose_id(request, cfg):
+    if not cfg.request_id_from_trace or trace_id is None:
         return False
-    # Imported here: tracing imports the package's __init__, which imports this module.
-    from django_lantern.tracing import incoming_trace_id
+    if peer_may_choose_id(request, cfg):
+        return True
+    from django_lantern.trace_context import incoming_trace_id  # no OpenTelemetry needed
 
-    if ctx.request_id != incoming_trace_id(request.META):
-        return False
-    ctx.request_id = generated
-    request.request_id = generated  # type: ignore[attr-defined]
-    return True
+    return trace_id != incoming_trace_id(request.META)
+
+
+def choose(request: HttpRequest, cfg: LanternSettings, trace_id: str | None) -> tuple[str, int | None]:
+    """The request id, chosen once: a trusted header, then the trace id where the
+    trust rules allow it, then a fresh one; and the length of a rejected header."""
+    header_id, rejected_length = from_headers(request, cfg)
+    if header_id is not None:
+        return header_id, None
+    if trace_id_may_be_used(request, cfg, trace_id):
+        return trace_id, rejected_length  # type: ignore[return-value]  # checked above
+    return generate(), rejected_length

@@ -15,10 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from django_lantern.caching import settings_cache
+from django_lantern.scrub_patterns import (
+    DEFAULT_SENSITIVE_KEYS,
+    SECRET_PATTERN,
+    SENSITIVE_QUERY_PARAMETERS,
+    TEXT_PATTERN,
+    VALUE_PATTERN,
+    luhn_ok,
+    may_hold_secret,
+    normalise_key,
+)
 
 __all__ = ["REDACTED", "Scrubber", "get_scrubber"]
 
@@ -31,119 +42,6 @@ MAX_TEXT_LENGTH = 100_000
 DEPTH_MARKER = "[lantern: nested too deep]"
 MIN_KNOWN_SECRET_LENGTH = 6
 TEXT_MARKER = "...[lantern: %d chars cut before scrubbing]"
-
-# Substrings of key names whose values are secret, compared after NFKC
-# case-folding and dropping "-", "_", "." and spaces ("X-Api-Key" -> "xapikey").
-# Short fragments such as "pin", "otp", "key" or "ssn" are left out on purpose:
-# as substrings they match "shipping", "footprint", "cache_key" and "classname".
-DEFAULT_SENSITIVE_KEYS = (
-    "password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "accesskey",
-    "authorization", "bearer", "jwt", "cookie", "session", "csrf", "xsrf", "cardnumber",
-    "creditcard", "ccnumber", "cardno", "cvv", "cvc", "securitycode", "privatekey",
-    "signature", "socialsecurity", "credential", "dsn",
-)  # fmt: skip
-
-# Query parameters that carry credentials under names too short or too common
-# to be key fragments ("code" would match "zipcode"), matched whole (after
-# normalisation) and only as query parameters: in query strings and URLs, and
-# after "?" or "&" in free text (a request's repr, a Referer). Reviewed against
-# OAuth 2.0 and PKCE (code, code_verifier, device_code, user_code, assertion,
-# client_assertion; *_token and client_secret are already keys), OpenID Connect
-# (id_token, id_token_hint: keys), SAML (SAMLResponse, SAMLRequest, SAMLart;
-# Signature: a key), CAS (ticket), signed URLs (AWS X-Amz-Signature,
-# -Credential and -Security-Token, GCS X-Goog-Signature, CloudFront Signature:
-# keys; Azure SAS sig, Shopify hmac) and one-time links (key, otp, pin,
-# passcode, auth). "state" and "nonce" are left readable: they bind a flow to
-# a session but grant nothing, and "state" is an everyday filter name.
-SENSITIVE_QUERY_PARAMETERS = frozenset({
-    "code", "codeverifier", "devicecode", "usercode", "assertion", "clientassertion", "ticket",
-    "samlresponse", "samlrequest", "samlart", "sig", "hmac", "key", "otp", "pin", "passcode", "auth",
-})  # fmt: skip
-
-_TOKEN_CHARS = r"A-Za-z0-9._~+/=\-"
-# A credential after "Bearer"/"Basic": at least 16 token characters, or 6 with
-# a digit or symbol among them, so prose such as "Basic usage" is left alone.
-_CREDENTIAL = rf"(?:[{_TOKEN_CHARS}]{{16,}}|(?=[A-Za-z]*[0-9._~+/=\-])[{_TOKEN_CHARS}]{{6,}})"
-
-# One alternation, scanned left to right (see ``Scrubber.scrub_text``). The
-# order matters where two could start at the same place: URL credentials
-# before ``key: value`` (``https://u:p@h`` also looks like ``https: ...``).
-_ALTERNATIVES = (
-    # PEM blocks (private keys, certificates), to the END line or the end of text
-    r"(?P<pem>-----BEGIN [A-Z0-9 ]{1,64}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,64}-----|\Z))",
-    # "Bearer abc", "Basic dXNlcjpwYXNz", "Digest ...", DRF's "Token abc"
-    rf"(?P<scheme>\b(?:(?i:bearer|basic|digest)|Token))\s+{_CREDENTIAL}",
-    # JSON Web Tokens: base64url header "eyJ...", payload, signature
-    r"(?P<jwt>\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)",
-    # AWS-style access key ids
-    r"(?P<aws>\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)",
-    # credentials inside URLs: scheme://user:password@host, scheme://token@host
-    r"(?P<url>\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://)[^\s/@?#]+@",
-    # key=value, key: value, "key": "value", 'key': 'value'; whether the key
-    # is secret is decided in Python (``is_sensitive_key``), not here, and only
-    # then is the value matched (``_VALUE_PATTERN``): matching it here ran to
-    # the end of text like "a=b=c=..." once per key, quadratic in its length.
-    # (Not started right after a letter or "_": tried at every character of
-    # a long word, the bounded run below cost up to 64 steps per character.
-    # A key glued to more than 64 other characters is therefore not seen.)
-    r"(?<![A-Za-z_])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
-    # a value must follow, as before the split (a bare "key:" is left alone)
-    r"(?=[^\s&,;])",
-    # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
-    r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",
-)
-_TEXT_PATTERN = re.compile("|".join(_ALTERNATIVES))
-# The value after a sensitive key. A bracketed value is taken whole (QueryDict's
-# repr is "'password': ['x']"); an opening quote without its closing one still
-# starts a value.
-_VALUE_PATTERN = re.compile(
-    r"(?:(?i:bearer|basic|digest|token)[ \t]+)?"
-    r"(?:\[[^\[\]]{0,2048}\]|\"[^\"]*\"|'[^']*'|[\"']?[^\s&,;\"']+)"
-)
-
-# What every alternative above needs somewhere in the text. Checked first, with
-# substring tests that run at C speed, so text holding none of them (most
-# paths, most messages without "=" or ":") skips the regular expression.
-_TRIGGER_CHARS = ("=", ":", "@", "-----", "eyJ")
-_TRIGGER_WORDS = ("bearer", "basic", "digest", "token")
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
-_CARD_HINT = re.compile(r"[2-6][0-9 \-]{12}")
-
-
-def _may_hold_secret(text: str) -> bool:
-    for trigger in _TRIGGER_CHARS:
-        if trigger in text:
-            return True
-    lowered = text.lower()
-    for word in _TRIGGER_WORDS:
-        if word in lowered:
-            return True
-    for prefix in _AWS_PREFIXES:
-        if prefix in text:
-            return True
-    return _CARD_HINT.search(text) is not None
-
-
-# The same without ``key=value``: for scanning a key itself (see ``_replace``).
-_SECRET_PATTERN = re.compile("|".join(a for a in _ALTERNATIVES if "(?P<key>" not in a))
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = ord(ch) - 48
-        if i % 2 == 1:
-            n *= 2
-            if n > 9:
-                n -= 9
-        total += n
-    return total % 10 == 0
-
-
-def normalise_key(key: str) -> str:
-    """``"X-API_Key"`` -> ``"xapikey"``: the form sensitive keys are matched in."""
-    folded = unicodedata.normalize("NFKC", key).casefold()
-    return folded.replace("-", "").replace("_", "").replace(".", "").replace(" ", "")
 
 
 class Scrubber:
@@ -200,8 +98,8 @@ class Scrubber:
             return text
         if len(text) > MAX_TEXT_LENGTH:
             text = text[:MAX_TEXT_LENGTH] + TEXT_MARKER % (len(text) - MAX_TEXT_LENGTH)
-        if _may_hold_secret(text):
-            text = self._scan(text, _TEXT_PATTERN)
+        if may_hold_secret(text):
+            text = self._scan(text, TEXT_PATTERN)
         for pattern in self._extra_patterns:
             text = pattern.sub(self.replacement, text)
         return text
@@ -226,7 +124,7 @@ class Scrubber:
     def _replace(self, m: re.Match[str]) -> tuple[str, int]:
         """The text to emit for one match, and where scanning continues."""
         r = self.replacement
-        if m.re is _TEXT_PATTERN and m.start("key") >= 0:
+        if m.re is TEXT_PATTERN and m.start("key") >= 0:
             key = m.group("key")
             start = m.start("key")
             in_query = start > 0 and m.string[start - 1] in "?&" and m.group("sep") == "="
@@ -234,13 +132,13 @@ class Scrubber:
                 # Keep the key and separator and scan the value like any text
                 # ("url=https://u:p@h", "id=4111..."); the key itself may hold a
                 # token ("x.eyJ...:"), so it is scanned for secrets too.
-                if _may_hold_secret(key):
-                    key = self._scan(key, _SECRET_PATTERN)
+                if may_hold_secret(key):
+                    key = self._scan(key, SECRET_PATTERN)
                 return key + m.group("sep"), m.end("sep")
             sep = m.group("sep")
-            value_match = _VALUE_PATTERN.match(m.string, m.end("sep"))
+            value_match = VALUE_PATTERN.match(m.string, m.end("sep"))
             if value_match is None:  # nothing to redact after it; the key may still hold a secret
-                return self._scan(key, _SECRET_PATTERN) + sep, m.end("sep")
+                return self._scan(key, SECRET_PATTERN) + sep, m.end("sep")
             value = value_match.group(0)
             quote_char = value[0] if value[0] in "\"'" else sep[0] if sep[0] in "\"'" else ""
             return f"{key}{sep}{quote_char}{r}{quote_char}", value_match.end()
@@ -262,7 +160,7 @@ class Scrubber:
         cuts = [len(text)] + [i for i in range(len(text) - 1, 0, -1) if text[i] in " -"]
         for cut in cuts:
             digits = text[:cut].replace(" ", "").replace("-", "")
-            if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+            if 13 <= len(digits) <= 19 and luhn_ok(digits):
                 return self.replacement, m.start() + cut
         first_sep = next((i for i, ch in enumerate(text) if ch in " -"), -1)
         if first_sep < 0:
@@ -402,7 +300,6 @@ def _text_of(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-_default: Scrubber | None = None
 _fallback_instance: Scrubber | None = None
 
 
@@ -438,13 +335,10 @@ def build_scrubber() -> Scrubber:
     return scrubber
 
 
+@settings_cache
 def get_scrubber() -> Scrubber:
     """The scrubber configured by ``LANTERN`` (built once, rebuilt on settings change)."""
-    global _default
-    scrubber = _default
-    if scrubber is None:
-        scrubber = _default = build_scrubber()
-    return scrubber
+    return build_scrubber()
 
 
 def _fallback() -> Scrubber:
@@ -500,13 +394,3 @@ def scrub_or_drop(value: Any, where: str) -> Any | None:
 
         report_internal_error(f"scrub:{where}", exc)
         return None
-
-
-def _reset() -> None:
-    global _default
-    _default = None
-
-
-from django_lantern import _reset_hooks  # noqa: E402
-
-_reset_hooks.append(_reset)

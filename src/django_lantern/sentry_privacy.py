@@ -22,7 +22,7 @@ import functools
 import re
 from typing import Any
 
-from django_lantern.scrubbing import normalise_key
+from django_lantern.scrub_patterns import normalise_key
 
 # Fragments of body field names that identify a person, compared like the
 # scrubber's keys (case-folded, without "-", "_", "." and spaces).

@@ -33,13 +33,23 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__, tracing_hooks
-from django_lantern.context import RequestContext
+from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.errors import report_internal_error
+from django_lantern.trace_context import TRACESTATE_MAX_LENGTH as TRACESTATE_MAX_LENGTH  # importable here as before
+from django_lantern.trace_context import TRACESTATE_MAX_MEMBERS as TRACESTATE_MAX_MEMBERS
+from django_lantern.trace_context import incoming_trace_id as incoming_trace_id
+from django_lantern.trace_context import parent_context
+from django_lantern.trace_context import parse_traceparent as parse_traceparent
+from django_lantern.trace_context import tracestate_ok as tracestate_ok
 from django_lantern.trace_exclusion import wants_server_span
+from django_lantern.tracing_attributes import CUT_MARKER as CUT_MARKER  # importable here as before
+from django_lantern.tracing_attributes import STANDARD_METHODS, scrubbed, start_attributes
+from django_lantern.tracing_attributes import URL_PATH_LIMIT as URL_PATH_LIMIT
+from django_lantern.tracing_attributes import URL_QUERY_LIMIT as URL_QUERY_LIMIT
+from django_lantern.tracing_attributes import capped as capped
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -53,61 +63,7 @@ MISSING_EXTRA = (
     "install them with: pip install 'django-lantern[otel]'"
 )
 
-# W3C Trace Context, level 1 and 2. Lowercase hex only: "uppercase MUST be
-# treated as invalid" would otherwise let two spellings of one id through.
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-TRACESTATE_MAX_LENGTH = 512
-TRACESTATE_MAX_MEMBERS = 32
-_ZERO_TRACE = "0" * 32
-_ZERO_SPAN = "0" * 16
-
-_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
-_USER_AGENT_LIMIT = 512
-_HOST_LIMIT = 255
-# Client-sized attributes are cut (a 142 kB query string once became a
-# 100,046-character attribute); the marker says how much went.
-URL_QUERY_LIMIT = 2048
-URL_PATH_LIMIT = 2048
-CUT_MARKER = "...[lantern: %d chars cut]"
-
 REQUEST_ID_ATTRIBUTE = "request.id"
-
-
-def parse_traceparent(value: str) -> tuple[int, int, int] | None:
-    """``(trace_id, parent_span_id, flags)`` of a valid ``traceparent``, else None."""
-    value = value.strip(" \t")
-    match = _TRACEPARENT.match(value)
-    if match is None:
-        return None
-    version, trace_id, span_id, flags = match.groups()
-    if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-        return None
-    if version == "00":
-        if len(value) != 55:
-            return None
-    elif len(value) > 55 and value[55] != "-":
-        # A later version may append fields, always after a "-".
-        return None
-    return int(trace_id, 16), int(span_id, 16), int(flags, 16)
-
-
-def tracestate_ok(value: str | None) -> bool:
-    """False for a ``tracestate`` beyond the W3C limits (512 chars, 32 members)."""
-    if value is None:
-        return True
-    if len(value) > TRACESTATE_MAX_LENGTH:
-        return False
-    members = [m for m in value.split(",") if m.strip(" \t")]
-    return len(members) <= TRACESTATE_MAX_MEMBERS
-
-
-def incoming_trace_id(meta: dict[str, Any]) -> str | None:
-    """The trace id of a valid incoming ``traceparent``, as 32 hex digits."""
-    header = meta.get("HTTP_TRACEPARENT")
-    if not isinstance(header, str) or not tracestate_ok(meta.get("HTTP_TRACESTATE")):
-        return None
-    parsed = parse_traceparent(header)
-    return None if parsed is None else format(parsed[0], "032x")
 
 
 class _State:
@@ -123,7 +79,8 @@ state = _State()
 
 def enable(tracer_provider: Any = None) -> None:
     """Turn the middleware's server span on, using ``tracer_provider`` (default:
-    the global one). Also records exceptions raised by views on that span.
+    the global one). Exceptions raised by views are recorded on that span by
+    ``signals.on_request_exception``, the one receiver for them.
 
     Probes, ``/metrics`` and URLs matching ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS``
     get no span (see :mod:`django_lantern.trace_exclusion`)."""
@@ -131,8 +88,6 @@ def enable(tracer_provider: Any = None) -> None:
         from opentelemetry import trace
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django.core.signals import got_request_exception
-
     from django_lantern.trace_exclusion import excluded_urls_from_env
 
     state.excluded_urls = excluded_urls_from_env()
@@ -140,17 +95,13 @@ def enable(tracer_provider: Any = None) -> None:
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     state.provider = provider
     state.tracer = provider.get_tracer("django_lantern", __version__)
-    got_request_exception.connect(_on_request_exception, dispatch_uid="django_lantern.tracing")
 
 
 def disable() -> None:
     """Turn the middleware's server span off (the provider is left as it is)."""
-    from django.core.signals import got_request_exception
-
     state.tracer = None
     state.provider = None
     state.excluded_urls = None
-    got_request_exception.disconnect(dispatch_uid="django_lantern.tracing")
 
 
 def configure(*, set_global: bool = True) -> Any:
@@ -194,159 +145,69 @@ def configure(*, set_global: bool = True) -> Any:
 class ServerSpan:
     """The span the middleware started, and the context token to detach."""
 
-    __slots__ = ("method", "span", "token")
+    __slots__ = ("method", "parent", "span", "span_id", "token", "trace_id")
 
     def __init__(self, span: Any, token: object, method: str) -> None:
         self.span = span
         self.token = token
         self.method = method
+        self.parent: Any = None
+        # The span's ids as 32 and 16 hex digits; None when the span has none.
+        self.trace_id: str | None = None
+        self.span_id: str | None = None
 
 
-class _MetaGetter:
-    """Reads propagation headers from ``request.META``, hiding rejected ones."""
+def begin(request: HttpRequest, cfg: LanternSettings) -> ServerSpan | None:
+    """Start the server span, when tracing is on and the URL is not excluded.
 
-    def __init__(self, hidden: frozenset[str]) -> None:
-        self.hidden = hidden
-
-    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        if key.lower() in self.hidden:
-            return None
-        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
-        return [value] if isinstance(value, str) else None
-
-    def keys(self, carrier: dict[str, Any]) -> list[str]:
-        return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
-
-
-_ACCEPT_ALL = _MetaGetter(frozenset())
-_HIDE_TRACE_CONTEXT = _MetaGetter(frozenset({"traceparent", "tracestate"}))
-
-
-def _parent_context(meta: dict[str, Any]) -> Any:
-    from opentelemetry import propagate
-
-    header = meta.get("HTTP_TRACEPARENT")
-    valid = header is None or (
-        isinstance(header, str) and parse_traceparent(header) is not None and tracestate_ok(meta.get("HTTP_TRACESTATE"))
-    )
-    # The configured propagators still run (baggage, B3, ...); only a
-    # traceparent/tracestate pair that failed validation is hidden from them.
-    from opentelemetry.context import Context
-
-    return propagate.extract(meta, context=Context(), getter=_ACCEPT_ALL if valid else _HIDE_TRACE_CONTEXT)  # type: ignore[arg-type]
-
-
-def _split_host(host: str) -> tuple[str, int | None]:
-    host = host[:_HOST_LIMIT]
-    if host.startswith("["):  # [::1]:8000
-        address, _, rest = host[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        address, _, port = host.partition(":")
-    return address, int(port) if port.isdigit() and len(port) <= 5 else None
-
-
-def capped(value: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
-    """``scrub(value)`` in at most ``limit`` characters, plus a marker saying how many
-    were cut; cut before scrubbing (bounded work) and after (it can lengthen)."""
-    head = value[:limit]
-    if scrub is not None:
-        head = scrub(head)[:limit]
-    cut = len(value) - limit
-    return head + CUT_MARKER % cut if cut > 0 else head
-
-
-def _start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
-    meta = request.META
-    attrs: dict[str, Any] = {
-        "http.request.method": method,
-        "url.path": capped(request.path, URL_PATH_LIMIT),
-        "url.scheme": request.scheme or "http",
-    }
-    if method == "_OTHER":
-        attrs["http.request.method_original"] = (request.method or "")[:32]
-    query = meta.get("QUERY_STRING")
-    if query:
-        from django_lantern.scrubbing import get_scrubber
-
-        # Cut before scrubbing (bounded work), and again after: scrubbing
-        # can lengthen it ("[redacted]", percent-encoding).
-        attrs["url.query"] = capped(str(query), URL_QUERY_LIMIT, get_scrubber().scrub_query_string)
-    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME")
-    if isinstance(host, str) and host:
-        address, port = _split_host(host)
-        attrs["server.address"] = address
-        if port is not None:
-            attrs["server.port"] = port
-    agent = meta.get("HTTP_USER_AGENT")
-    if isinstance(agent, str) and agent:
-        attrs["user_agent.original"] = agent[:_USER_AGENT_LIMIT]
-    protocol = meta.get("SERVER_PROTOCOL")
-    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
-        attrs["network.protocol.version"] = protocol[5:]
-    return attrs
-
-
-def _scrubbed(attributes: dict[str, Any]) -> dict[str, Any]:
-    from django_lantern.scrubbing import scrub_or_drop
-
-    cleaned = scrub_or_drop(attributes, "span")
-    # If scrubbing failed, the span keeps only what cannot carry a secret.
-    return cleaned if isinstance(cleaned, dict) else {}
-
-
-def begin(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings) -> ServerSpan | None:
-    """Start the server span (when tracing is on) and bind its ids to ``ctx``.
-
-    Also applies ``REQUEST_ID_FROM_TRACE``. Never raises: a failure is
-    counted and the request goes on untraced.
+    The span's ids are on the returned object; the middleware gives them to the
+    request context, which chooses the request id, then calls :func:`attach`.
+    Never raises: a failure is counted and the request goes on untraced.
     """
     tracer = state.tracer
     if tracer is None or not wants_server_span(request, cfg, state.excluded_urls):
-        if cfg.request_id_from_trace:
-            trace_id = incoming_trace_id(request.META)
-            if trace_id is not None:
-                ctx.trace_id = trace_id
-                _maybe_use_trace_id(request, ctx, cfg, trace_id)
         return None
     try:
-        from opentelemetry import context as otel_context
         from opentelemetry import trace
 
         method = request.method or ""
-        if method not in _STANDARD_METHODS:
+        if method not in STANDARD_METHODS:
             method = "_OTHER"  # semconv: bounded span names and attribute values
-        parent = _parent_context(request.META)
+        parent = parent_context(request.META)
         span = tracer.start_span(
             "HTTP" if method == "_OTHER" else method,
             context=parent,
             kind=trace.SpanKind.SERVER,
-            attributes=_scrubbed(_start_attributes(request, method)),
+            attributes=scrubbed(start_attributes(request, method)),
         )
+        server_span = ServerSpan(span, None, method)
+        server_span.parent = parent
         span_context = span.get_span_context()
         if span_context.is_valid:
             # Zero-padded, sampled or not: a non-recording span still has ids,
             # and a log line without them cannot be joined to the trace.
-            ctx.trace_id = format(span_context.trace_id, "032x")
-            ctx.span_id = format(span_context.span_id, "016x")
-            if cfg.request_id_from_trace:
-                _maybe_use_trace_id(request, ctx, cfg, ctx.trace_id)
-        span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        request._lantern_span = span  # type: ignore[attr-defined]  # for the exception signal
-        tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises
-        return ServerSpan(span, token, method)
+            server_span.trace_id = format(span_context.trace_id, "032x")
+            server_span.span_id = format(span_context.span_id, "016x")
+        return server_span
     except Exception as exc:
         report_internal_error("tracing_begin", exc)
         return None
 
 
-def _maybe_use_trace_id(request: HttpRequest, ctx: RequestContext, cfg: LanternSettings, trace_id: str) -> None:
-    # The id came in (and was accepted) exactly when it equals the header.
-    if request.META.get(cfg.request_id_meta_key) == ctx.request_id:
-        return
-    ctx.request_id = trace_id
-    request.request_id = trace_id  # type: ignore[attr-defined]
+def attach(server_span: ServerSpan, request: HttpRequest, ctx: RequestContext) -> None:
+    """Label the span with the chosen request id, make it current and run the
+    start hooks. Never raises."""
+    try:
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+
+        span = server_span.span
+        span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
+        server_span.token = otel_context.attach(trace.set_span_in_context(span, server_span.parent))
+        request._lantern_span = span  # type: ignore[attr-defined]  # for the exception receiver
+        tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises
+    except Exception as exc:
+        report_internal_error("tracing_begin", exc)
 
 
 def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase | None) -> None:
@@ -357,9 +218,9 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
             from opentelemetry.trace import Status, StatusCode
 
             route = ctx.route
-            if route != "-":
+            if route != UNKNOWN:
                 span.update_name(f"{'HTTP' if server_span.method == '_OTHER' else server_span.method} {route}")
-                span.set_attributes(_scrubbed({"http.route": route}))
+                span.set_attributes(scrubbed({"http.route": route}))
             status = response.status_code if response is not None else 500
             span.set_attribute("http.response.status_code", status)
             if status >= 500:
@@ -410,14 +271,3 @@ def record_exception(span: Any, exc: BaseException) -> None:
         span.set_status(Status(StatusCode.ERROR, exc_type))
     except Exception as error:
         report_internal_error("tracing_exception", error)
-
-
-def _on_request_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """``got_request_exception``: Django turns view exceptions into 500 responses
-    before they reach the middleware, so this is where the span sees them."""
-    import sys
-
-    span = getattr(request, "_lantern_span", None)
-    exc = sys.exc_info()[1]
-    if span is not None and exc is not None:
-        record_exception(span, exc)

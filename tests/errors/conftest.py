@@ -179,9 +179,9 @@ def internal_errors() -> Iterator[dict[str, int]]:
 
 @pytest.fixture(autouse=True)
 def _fresh_scrubber() -> Iterator[None]:
-    scrubbing._reset()
+    scrubbing.get_scrubber.cache_clear()
     yield
-    scrubbing._reset()
+    scrubbing.get_scrubber.cache_clear()
 
 
 @pytest.fixture

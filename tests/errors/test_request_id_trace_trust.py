@@ -31,3 +31,28 @@ def test_trace_id_the_tracer_made_is_still_the_request_id(tracer_provider: Any, 
     rid = client.get("/errors/items/1/").headers["X-Request-Id"]
     (span,) = tracer_provider.exporter.get_finished_spans()
     assert rid == format(span.context.trace_id, "032x")
+
+
+def test_trusted_fallback_header_wins_over_the_trace_id(tracer_provider: Any, client: Client, settings: Any) -> None:
+    """The id is chosen once: a trusted id from a fallback header is kept (and is the
+    span's ``request.id``); the trace id does not overwrite it afterwards."""
+    settings.LANTERN = {
+        **settings.LANTERN,
+        "REQUEST_ID_FROM_TRACE": True,
+        "TRUST_REQUEST_ID_HEADER": True,
+        "REQUEST_ID_FALLBACK_HEADERS": ["X-Correlation-ID"],
+    }
+    response = client.get("/errors/items/1/", HTTP_TRACEPARENT=TRACEPARENT, HTTP_X_CORRELATION_ID="corr-42")
+    assert response.headers["X-Request-Id"] == "corr-42"
+    (span,) = tracer_provider.exporter.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert span.attributes["request.id"] == "corr-42"
+
+
+def test_trusted_traceparent_is_the_request_id_when_no_header_came(
+    tracer_provider: Any, client: Client, settings: Any
+) -> None:
+    """From a trusted peer with no id header, the incoming trace id is the request id."""
+    settings.LANTERN = {**settings.LANTERN, "REQUEST_ID_FROM_TRACE": True, "TRUST_REQUEST_ID_HEADER": True}
+    response = client.get("/errors/items/1/", HTTP_TRACEPARENT=TRACEPARENT)
+    assert response.headers["X-Request-Id"] == TRACE_ID

@@ -259,3 +259,42 @@ def test_without_opentelemetry_enable_names_the_extra(monkeypatch: pytest.Monkey
         tracing.enable()
     with pytest.raises(ImportError, match=r"django-lantern\[otel\]"):
         tracing.configure(set_global=False)
+
+
+def test_one_exception_receiver_whether_tracing_is_on_or_off(tracer_provider: Any) -> None:
+    """Lantern connects one ``got_request_exception`` receiver, and enabling tracing adds none."""
+    from django.core.signals import got_request_exception
+
+    from django_lantern import signals
+
+    def ours() -> list[Any]:
+        return [
+            r
+            for r in got_request_exception._live_receivers(None)[0]
+            if getattr(r, "__module__", "").startswith("django_lantern")
+        ]
+
+    assert ours() == [signals.on_request_exception]
+    tracing.disable()
+    assert ours() == [signals.on_request_exception]
+
+
+def test_view_exception_goes_through_the_one_receiver(
+    tracer_provider: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view exception goes through ``signals.on_exception`` once: counted and on the span."""
+    from django_lantern import signals
+
+    seen: list[tuple[str, bool, bool]] = []
+    original = signals.on_exception
+
+    def spy(exc: BaseException, span: Any = None, *, count: bool = True) -> None:
+        seen.append((type(exc).__name__, span is not None, count))
+        original(exc, span, count=count)
+
+    monkeypatch.setattr(signals, "on_exception", spy)
+    client.raise_request_exception = False
+    assert client.get("/errors/fail/").status_code == 500
+    assert seen == [("RuntimeError", True, True)]
+    (span,) = spans(tracer_provider)
+    assert [e.name for e in span.events].count("exception") == 1

@@ -19,14 +19,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import time
-import traceback
 from typing import Any
 
 from django_lantern import scrubbing
 from django_lantern.context import UNKNOWN, get_request_id
-from django_lantern.logging.escape import TRUNCATION_MARKER, logfmt_value, truncate
+from django_lantern.logging.access_record import access_line
+from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
 from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
+from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
+from django_lantern.logging.record_parts import _exception_fields
+from django_lantern.logging.record_parts import rfc3339 as rfc3339
+from django_lantern.logging.record_parts import safe_message as safe_message
+from django_lantern.logging.record_parts import unrenderable as unrenderable
 from django_lantern.logging.values import describe, make_strict, strict_text, to_json_value
 
 try:  # orjson is optional: several times faster than json, same output shape.
@@ -65,92 +69,6 @@ LEVEL_NAMES = {
     logging.ERROR: "error",
     logging.CRITICAL: "critical",
 }
-
-
-def safe_message(record: logging.LogRecord) -> str:
-    """``record.getMessage()``, or a clear marker when the arguments do not fit.
-
-    The raw arguments are never shown: they are what a broken call site was
-    trying to format and may hold anything.
-    """
-    try:
-        return record.getMessage()
-    except Exception:
-        try:
-            template = str(record.msg)
-        except Exception:
-            template = "<unprintable message>"
-        return f"{template} [lantern: message arguments could not be formatted]"
-
-
-_last_second: tuple[int, str] = (-1, "")
-
-
-def rfc3339(created: float) -> str:
-    """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision.
-
-    The date and time part is formatted once per second (records arrive in
-    bursts within the same second); swapping the tuple is atomic, so threads
-    can share the cache.
-    """
-    global _last_second
-    seconds = int(created)
-    cached_second, prefix = _last_second
-    if cached_second != seconds:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _last_second = (seconds, prefix)
-    return f"{prefix}.{int((created - seconds) * 1000):03d}Z"
-
-
-def _count_failure(where: str, exc: BaseException) -> None:
-    """Count (and log once) a record that could not be formatted as it was.
-
-    Counted as a log error too (``lantern_log_errors_total``): the handler's
-    ``handleError`` never sees a failure the formatter absorbed. The
-    internal-error log goes through the same handlers; if it fails too,
-    ``report_internal_error`` only counts the second failure, so this cannot loop.
-    """
-    try:
-        from django_lantern.logging.handlers import ERRORS, _count
-
-        _count(ERRORS)
-    except Exception:
-        pass
-    try:
-        from django_lantern.errors import report_internal_error
-
-        report_internal_error(where, exc)
-    except Exception:
-        pass
-
-
-def unrenderable(value: object) -> str:
-    """What a field shows when its value could not be rendered: the type, never the value."""
-    try:
-        name = type(value).__qualname__
-    except Exception:
-        name = "object"
-    return f"<unrenderable {name[:100]}>"
-
-
-def _exception_fields(record: logging.LogRecord) -> dict[str, str]:
-    exc_info = record.exc_info
-    if not exc_info or exc_info[0] is None:
-        return {}
-    exc_type, exc, tb = exc_info
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable exception>"
-    try:
-        stack = "".join(traceback.format_exception(exc_type, exc, tb))
-    except Exception:
-        stack = "<traceback unavailable>"
-    return {
-        "exc_type": getattr(exc_type, "__qualname__", str(exc_type)),
-        "exc_message": message,
-        "stack": stack,
-    }
 
 
 class _BaseFormatter(logging.Formatter):
@@ -215,12 +133,6 @@ class _BaseFormatter(logging.Formatter):
                 out[name] = self._scrub_capped(value if isinstance(value, str) else str(value), self.field_limit)
             else:
                 out[name] = self._cap(value)
-        # The access line is rebuilt from the scrubbed path rather than
-        # scanning the whole message again: same result, a third of the cost.
-        message = self._access_message(record, out) if access else None
-        if message is None:
-            message = self._scrub_capped(safe_message(record), self.field_limit)
-        out["message"] = message
         extras = {
             key: value
             for key, value in attrs.items()
@@ -236,6 +148,12 @@ class _BaseFormatter(logging.Formatter):
                 value = extras.get(key)
                 if type(value) is int or type(value) is float:
                     out[key] = extras.pop(key) if math.isfinite(value) else None
+        # The access line is rendered again from the scrubbed path and the typed
+        # fields rather than scanning the whole message: same result, a third of the cost.
+        message = self._access_message(out) if access else None
+        if message is None:
+            message = self._scrub_capped(safe_message(record), self.field_limit)
+        out["message"] = message
         if extras:
             out.update(self._extra_fields(extras))
         exc = _exception_fields(record)
@@ -272,26 +190,23 @@ class _BaseFormatter(logging.Formatter):
                 out[name] = unrenderable(value)
         return out
 
-    def _access_message(self, record: logging.LogRecord, out: dict[str, Any]) -> str | None:
-        """The access line's ``key=value`` message, rebuilt from the scrubbed path.
+    def _access_message(self, out: dict[str, Any]) -> str | None:
+        """The access line from the record's fields (already scrubbed and typed);
+        None when the record lacks them, and its own message is used.
 
         Scrubbing the already-escaped message could cut through a quoted value
         (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
         so the values are scrubbed first and escaped last.
         """
-        args = record.args
-        if not isinstance(args, tuple) or len(args) != 5 or not isinstance(args[3], (int, float)):
+        status, duration_ms = out.get("status"), out.get("duration_ms")
+        if type(status) is not int or not isinstance(duration_ms, (int, float)):
             return None
-        status, duration_ms = args[2], args[3]
         # The user id of the line is the one of the field, so they never disagree;
         # "None" when unknown, as the chapter's line has it.
         user_id = out["user_id"]
         if user_id == UNKNOWN:
             user_id = None
-        return (
-            f"method={logfmt_value(out['method'], 32)} path={logfmt_value(out['path'], self.field_limit)} "
-            f"status={logfmt_value(status, 16)} duration_ms={duration_ms:.2f} user_id={logfmt_value(user_id, 64)}"
-        )
+        return access_line(out["method"], out["path"], status, duration_ms, user_id, self.field_limit)
 
     def _cap(self, value: object) -> str:
         text = value if isinstance(value, str) else str(value)

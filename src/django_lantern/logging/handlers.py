@@ -36,9 +36,9 @@ ERRORS = "errors"
 
 _counts = {DROPPED: 0, ERRORS: 0}
 _counts_lock = threading.Lock()
-# Prometheus counters, created once settings are known (they carry the namespace).
-_prom: dict[str, Any] | None = None
-_prom_failed = False
+# The Prometheus counters the plain counts were last carried over to
+# (``metrics.families.get_log_families``, rebuilt when settings change).
+_bound: Any = None
 
 
 def stats() -> dict[str, int]:
@@ -48,66 +48,48 @@ def stats() -> dict[str, int]:
 
 
 def _count(kind: str, n: int = 1) -> None:
+    families = _families()  # first: a fresh set gets the counts made so far, then this one
     with _counts_lock:
         _counts[kind] += n
-    prom = _prom if _prom is not None else _bind_prometheus()
-    if prom is not None:
+    if families is not None:
         # A metrics fault must not turn into a logging fault.
         with contextlib.suppress(Exception):
-            prom[kind].inc(n)
+            getattr(families, kind).inc(n)
 
 
-def _bind_prometheus() -> dict[str, Any] | None:
-    """Create the two Prometheus counters once Django settings are ready.
+def _families() -> Any:
+    """The two Prometheus counters (``LogFamilies``), once Django settings are ready.
 
     Not at import time: the handler is built while the settings module is
     still being imported, when neither ``LANTERN`` nor the metrics namespace
-    can be read. Called on the first count and on every ``ensure_metrics()``.
+    can be read; until then (and when metrics are off) counts stay local.
     """
-    global _prom, _prom_failed
-    if _prom is not None or _prom_failed:
-        return _prom
+    global _bound
     try:
         from django.conf import settings
 
         if not settings.configured:
             return None
-        from prometheus_client import Counter
+        from django_lantern.metrics.families import get_log_families
 
-        from django_lantern.conf import get_settings
-
-        cfg = get_settings()
-        if not cfg.metrics_enabled:
-            _prom_failed = True
-            return None
-        prefix = f"{cfg.metrics_namespace}_" if cfg.metrics_namespace else ""
-        with _counts_lock:
-            if _prom is not None:
-                return _prom
-            created = {
-                DROPPED: Counter(
-                    f"{prefix}lantern_log_records_dropped",
-                    "Log records dropped because a non-blocking handler's queue was full.",
-                ),
-                ERRORS: Counter(
-                    f"{prefix}lantern_log_errors",
-                    "Log records that failed to format or write (counted, never raised).",
-                ),
-            }
-            for kind, counter in created.items():
-                if _counts[kind]:
-                    counter.inc(_counts[kind])
-            _prom = created
-        return _prom
+        families = get_log_families()
+        if families is not None and families is not _bound:
+            with _counts_lock:
+                if families is not _bound:
+                    # Counted before the counters existed (or before a settings change rebuilt them).
+                    for kind, made in _counts.items():
+                        if made:
+                            getattr(families, kind).inc(made)
+                    _bound = families
+        return families
     except Exception:
         # Duplicate registration or settings not ready: keep counting locally.
-        _prom_failed = True
         return None
 
 
 def ensure_metrics() -> None:
     """Make the counters visible (at zero) before anything has gone wrong."""
-    _bind_prometheus()
+    _families()
 
 
 class SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

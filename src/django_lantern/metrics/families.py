@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
@@ -28,9 +27,8 @@ from django_lantern import __version__
 from django_lantern.caching import settings_cache
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.metrics.pool import PoolCollector
-
-PROCESS_START = time.time()
-_IMPORT_PID = os.getpid()
+from django_lantern.metrics.process_start import _starts as _starts  # importable here as before
+from django_lantern.metrics.process_start import process_start as process_start
 
 # Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
 TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -52,33 +50,6 @@ CAPPED_FAMILIES = (
     "django_cache_operations",
     "lantern_readiness_check",
 )
-
-
-def _os_start_time() -> float | None:
-    """The kernel's start time of this process (Linux), so a worker forked after
-    import (gunicorn ``preload_app``) reports its own start, not the master's."""
-    try:
-        with open("/proc/self/stat", "rb") as stat:
-            # Field 22 counts clock ticks since boot; the command name (field 2)
-            # may contain spaces, so split after its closing parenthesis.
-            ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
-        with open("/proc/stat", "rb") as boot:
-            btime = next(int(line.split()[1]) for line in boot if line.startswith(b"btime "))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-_starts: dict[int, float] = {}
-
-
-def process_start() -> float:
-    """Unix time this process started (read once per pid); the import time where /proc is missing."""
-    pid = os.getpid()
-    start = _starts.get(pid)
-    if start is None:
-        start = _starts.setdefault(pid, _os_start_time() or (PROCESS_START if pid == _IMPORT_PID else time.time()))
-    return start
 
 
 @dataclass
@@ -308,4 +279,38 @@ def get_task_families() -> TaskFamilies:
         ),
         cap=cfg.metrics_max_label_sets,
         names=set(),
+    )
+
+
+@dataclass
+class LogFamilies:
+    """The log-failure counters of ``logging/handlers.py`` (which also counts in
+    plain integers, before settings exist and when metrics are off)."""
+
+    dropped: Counter
+    errors: Counter
+
+    def unregister(self) -> None:
+        for collector in (self.dropped, self.errors):
+            with contextlib.suppress(KeyError):
+                REGISTRY.unregister(collector)
+
+
+def _unregister_log_families(families: LogFamilies | None) -> None:
+    if families is not None:
+        families.unregister()
+
+
+@settings_cache(teardown=_unregister_log_families)
+def get_log_families() -> LogFamilies | None:
+    """The two log counters, or None when metrics are off."""
+    cfg = get_settings()
+    if not cfg.metrics_enabled:
+        return None
+    d = _Declare(cfg.metrics_namespace, REGISTRY)
+    return LogFamilies(
+        dropped=d.counter(
+            "lantern_log_records_dropped", "Log records dropped because a non-blocking handler's queue was full."
+        ),
+        errors=d.counter("lantern_log_errors", "Log records that failed to format or write (counted, never raised)."),
     )

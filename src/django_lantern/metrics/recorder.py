@@ -22,13 +22,12 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from django_lantern.caching import settings_cache
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN
+from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import exemplars
 from django_lantern.metrics.families import Families, get_families, metric_name
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
-UNMATCHED_ROUTE = "<unmatched>"
 OVERFLOW = "<overflow>"
 MAX_EXCEPTION_TYPE = 100
 
@@ -127,17 +126,10 @@ def reset() -> None:
     _state.cache_clear()
 
 
-def route_label(route: str, *, probe: bool) -> str:
-    """The label for a route: Django's pattern, ``/`` for the root pattern,
-    one shared value when nothing matched, and one value per probe endpoint
-    whether or not the trailing slash was sent."""
-    if probe:
-        return route.rstrip("/") or "/"
-    if route == "":
-        return "/"
-    if route == UNKNOWN:
-        return UNMATCHED_ROUTE
-    return route
+def route_label(route: str) -> str:
+    """The label for ``RequestContext.route`` (already normalised there): itself,
+    but one shared value, ``<unmatched>``, when nothing matched."""
+    return UNMATCHED_ROUTE if route == UNKNOWN else route
 
 
 # -- HTTP ---------------------------------------------------------------------
@@ -157,7 +149,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
     key = (method, route, status, probe)
     requests = state.requests
     # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
-    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route, probe=probe), str(status)))
+    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route), str(status)))
     counter.inc()
     if probe:
         if route in state.readyz_paths and status in (200, 503):
@@ -166,7 +158,7 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
             return
     hkey = (method, route, probe)
     durations = state.durations
-    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route, probe=probe)))
+    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route)))
     histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
 
 

@@ -60,12 +60,10 @@ def otel_sampled(trace_id: Any) -> bool | None:
 
 
 def _project_from_settings() -> str | None:
-    from django.conf import settings
+    """``LANTERN["GCP_PROJECT"]``, as validated by ``conf`` (one reader of settings)."""
+    from django_lantern.conf import get_settings
 
-    if not settings.configured:
-        return None
-    value = (getattr(settings, "LANTERN", None) or {}).get("GCP_PROJECT")
-    return value if isinstance(value, str) and value else None
+    return get_settings().gcp_project or None
 
 
 class GcpFormatter(SchemaFormatter):

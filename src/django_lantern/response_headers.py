@@ -1,0 +1,46 @@
+"""What the middleware adds to a response: the request id header (exposed to
+browsers when asked), and Django's 4xx/5xx log line written inside the
+request's context so it carries the request id."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.log import log_response
+
+from django_lantern.conf import LanternSettings
+from django_lantern.context import RequestContext
+
+
+def decorate(
+    request: HttpRequest,
+    response: HttpResponseBase,
+    ctx: RequestContext,
+    cfg: LanternSettings,
+    status: int,
+) -> None:
+    """The request id header, and Django's 4xx/5xx line logged here (see below)."""
+    add_headers(response, ctx.request_id, cfg)
+    if status >= 400 and not getattr(response, "_has_been_logged", False):
+        # Django logs 4xx/5xx responses on ``django.request`` after the
+        # middleware chain returns, outside this context; logging it
+        # here, once, gives that line the request id. Django then
+        # sees ``_has_been_logged`` and skips its own copy.
+        log_response(
+            "%s: %s",
+            response.reason_phrase,
+            ctx.path,
+            response=response,  # type: ignore[arg-type]  # any HttpResponseBase works
+            request=request,
+        )
+
+
+def add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:
+    """``REQUEST_ID_HEADER: rid``, listed in ``Access-Control-Expose-Headers`` when configured."""
+    header = cfg.request_id_header
+    response.headers[header] = rid
+    if cfg.expose_request_id_header:
+        exposed = response.headers.get("Access-Control-Expose-Headers")
+        if not exposed:
+            response.headers["Access-Control-Expose-Headers"] = header
+        elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
+            response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
