@@ -164,8 +164,11 @@ def test_the_walk_covers_the_home_page(walk: Walk) -> None:
     paths = {urlsplit(v.url).path for v in walk.visits} | {urlsplit(v.requested).path for v in walk.visits}
     assert {403, 404, 500} <= statuses
     assert {"/healthz", "/readyz", "/metrics", "/orgs/", "/admin/"} <= paths
-    exports = [r for v in walk.visits for r in v.responses if r.url.endswith("/export.csv")]
-    assert exports and all(r.status == 200 and r.mime_type == "text/csv" for r in exports)
+    # A small org's export is the CSV itself; a large org's is queued as a
+    # background job (202, a page that says where to fetch it).
+    exports = [(r.status, r.mime_type) for v in walk.visits for r in v.responses if r.url.endswith("/export.csv")]
+    assert (200, "text/csv") in exports
+    assert set(exports) <= {(200, "text/csv"), (202, "text/html")}, exports
     for v in walk.visits:
         assert v.document is not None, f"no response seen for {v.requested}"
         assert v.document.status < 500 or v.requested.endswith("/raise-error/"), (v.url, v.document.status)
@@ -197,11 +200,13 @@ def test_error_pages_quote_their_request_id(walk: Walk) -> None:
 
 
 def test_one_access_line_per_request(walk: Walk) -> None:
-    """Our access log and gunicorn's name the same request ids, each exactly once; no static file is missing."""
-    ours = [str(r["request_id"]) for r in walk.access]
-    assert len(walk.gunicorn_ids) >= 40
-    assert Counter(ours) == Counter(walk.gunicorn_ids)
-    assert max(Counter(ours).values()) == 1
+    """Every response the browser received (pages, styles, scripts, images) has exactly one access line,
+    and gunicorn writes none of its own; no static file is missing."""
+    ours = Counter(str(r["request_id"]) for r in walk.access)
+    seen = {r.request_id for v in walk.visits for r in v.responses if r.request_id}
+    assert len(seen) >= 40
+    assert all(ours[rid] == 1 for rid in seen), [rid for rid in seen if ours[rid] != 1]
+    assert max(ours.values()) == 1
+    # gunicorn's own access log is off while ours is on (one line per request, not two).
+    assert walk.gunicorn_ids == []
     assert not [r for r in walk.access if str(r["path"]).startswith("/static/") and int(str(r["status"])) >= 400]
-    seen = {v.document.request_id for v in walk.visits if v.document}
-    assert seen <= set(ours)
