@@ -151,8 +151,10 @@ def test_e021_header_names_pass(settings: Any) -> None:
 
 
 def _file_logging(filename: str) -> dict[str, Any]:
+    # Django 6 applies a changed LOGGING at once: keep the loggers other tests use.
     return {
         "version": 1,
+        "disable_existing_loggers": False,
         "handlers": {
             "file": {"class": "django_lantern.logging.handlers.SafeFileHandler", "filename": filename},
             "console": {"class": "logging.StreamHandler"},
