@@ -29,7 +29,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from django_lantern import request_id as request_ids
-from django_lantern.context import UNKNOWN, RequestContext, current
+from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, RequestContext, current
 
 __all__ = ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"]
 
@@ -47,12 +47,7 @@ RESERVED_FIELDS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", No
     "ts",
     "level",
     "logger",
-    "user_id",
-    "method",
-    "path",
-    "route",
-    "trace_id",
-    "span_id",
+    *CONTEXT_FIELDS,
     "exc_type",
     "exc_message",
     "stack",

@@ -23,6 +23,9 @@ __all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 # The one spelling of "not known" in log fields: no request, no route matched
 # (yet), no trace.
 UNKNOWN = "-"
+
+# What the log filter adds to every record (and what bind() may not override).
+CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
 # How the metrics label (and so the dashboards and alert rules in deploy/)
 # spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
 UNMATCHED_ROUTE = "<unmatched>"

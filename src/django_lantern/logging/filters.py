@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django_lantern.context import NO_FIELDS, UNKNOWN, RequestContext, current
+from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.users import known_user_id
-
-CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
 
 
 def add_context(record: logging.LogRecord) -> None:

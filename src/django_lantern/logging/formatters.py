@@ -22,10 +22,10 @@ import math
 from typing import Any
 
 from django_lantern import scrubbing
-from django_lantern.context import UNKNOWN, get_request_id
+from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, get_request_id
 from django_lantern.logging.access_record import access_line
 from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
-from django_lantern.logging.filters import CONTEXT_FIELDS, add_context
+from django_lantern.logging.filters import add_context
 from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
 from django_lantern.logging.record_parts import _exception_fields
 from django_lantern.logging.record_parts import rfc3339 as rfc3339

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_lantern.context import UNKNOWN, current
+from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, current
 from django_lantern.logging.escape import truncate
 from django_lantern.logging.formatters import JsonFormatter, rfc3339
 
@@ -26,13 +26,7 @@ KNOWN_FIELDS = frozenset(
         "level",
         "logger",
         "message",
-        "request_id",
-        "user_id",
-        "method",
-        "path",
-        "route",
-        "trace_id",
-        "span_id",
+        *CONTEXT_FIELDS,
         "status",
         "duration_ms",
         "client_ip",
