@@ -68,13 +68,35 @@ def _trusted(address: Address, proxies: Iterable[Network]) -> bool:
     return any(address in network for network in proxies)
 
 
+# REMOTE_ADDR repeats (a load balancer, a few clients): its parse is remembered,
+# boundedly, since on a server facing the internet every client is a new key.
+MAX_REMEMBERED_PEERS = 1024
+_peers: dict[str, tuple[Address, str] | None] = {}
+
+
+def _peer(remote_addr: object) -> tuple[Address, str] | None:
+    """The server's peer address and its text, or None when it is not a valid address."""
+    key = remote_addr if type(remote_addr) is str else str(remote_addr)
+    try:
+        return _peers[key]
+    except KeyError:
+        pass
+    address = _parse(key)
+    found = None if address is None else (address, str(address))
+    if len(_peers) >= MAX_REMEMBERED_PEERS:
+        _peers.clear()
+    _peers[key] = found
+    return found
+
+
 def client_ip(meta: Mapping[str, Any], proxies: tuple[Network, ...]) -> str | None:
     """The client's address as text, or ``None`` when the server gave no valid peer."""
-    peer = _parse(str(meta.get("REMOTE_ADDR", "")))
-    if peer is None:
+    found = _peer(meta.get("REMOTE_ADDR", ""))
+    if found is None:
         return None
+    peer, text = found
     if not proxies or not _trusted(peer, proxies):
-        return str(peer)
+        return text
     current = peer
     for hop in reversed(_hops(meta)):
         address = _parse(hop)

@@ -12,11 +12,16 @@ scrubbed ``path`` (see ``formatters._BaseFormatter.fields``), never parsing it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import sys
+import threading
+import time
 from typing import Any
 
 from django_lantern.context import UNKNOWN
-from django_lantern.logging.escape import logfmt_value
+from django_lantern.logging.escape import is_bare, logfmt_value
 
 __all__ = ["AccessRecord", "access_line"]
 
@@ -29,10 +34,111 @@ def access_line(method: object, path: object, status: object, duration_ms: float
 
     ``user_id`` is ``None`` (shown ``None``, as the chapter's line has it) when unknown.
     """
-    return (
-        f"method={logfmt_value(method, METHOD_LIMIT)} path={logfmt_value(path, limit)} "
-        f"status={logfmt_value(status, 16)} duration_ms={duration_ms:.2f} user_id={logfmt_value(user_id, 64)}"
-    )
+    # Most values are plain (a method, an ASCII path, an int status): written as
+    # they are after one regex test, without ``logfmt_value``'s general work.
+    if not (type(method) is str and len(method) <= METHOD_LIMIT and is_bare(method)):
+        method = logfmt_value(method, METHOD_LIMIT)
+    if not (type(path) is str and len(path) <= limit and is_bare(path)):
+        path = logfmt_value(path, limit)
+    status = status if type(status) is int else logfmt_value(status, 16)
+    if user_id is not None and not (type(user_id) is int and -(10**60) < user_id < 10**60):
+        user_id = logfmt_value(user_id, 64)
+    return f"method={method} path={path} status={status} duration_ms={duration_ms:.2f} user_id={user_id}"
+
+
+# The standard attributes of a record, as ``LogRecord.__init__`` sets them on
+# this Python; the access record sets the same ones itself (see ``_standard``).
+_STOCK_KEYS = frozenset(logging.LogRecord("x", logging.INFO, __file__, 0, "", None, None, "f").__dict__)
+_OWN_KEYS = frozenset(
+    {"name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info", "exc_text"}
+    | {"stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread", "threadName"}
+    | {"processName", "process", "taskName"}
+)
+# A Python that adds an attribute we do not know gets the standard constructor.
+_OWN_INIT = _STOCK_KEYS <= _OWN_KEYS
+_HAS_TASK_NAME = "taskName" in _STOCK_KEYS
+# Python 3.13 takes record times from ``time.time_ns()`` (its ``_startTime`` is
+# an int), earlier versions from ``time.time()``; the two round differently.
+_NS_CLOCK = isinstance(getattr(logging, "_startTime", None), int)
+
+
+def _clock() -> tuple[float, float, float]:
+    """``created``, ``msecs`` and ``relativeCreated``, computed as this Python's ``LogRecord`` does."""
+    start = logging._startTime  # type: ignore[attr-defined]
+    if _NS_CLOCK:
+        ns = time.time_ns()
+        created = ns / 1e9
+        msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        if msecs == 999.0 and int(created) != ns // 1_000_000_000:
+            msecs = 0.0  # the float rounded up into the next second
+        return created, msecs, (ns - start) / 1e6
+    now = time.time()
+    return now, int((now - int(now)) * 1000) + 0.0, (now - start) * 1000
+
+
+@functools.cache
+def _source(pathname: str) -> tuple[str, str]:
+    filename = os.path.basename(pathname)
+    return filename, os.path.splitext(filename)[0]
+
+
+def _process_name() -> str | None:
+    if not logging.logMultiprocessing:
+        return None
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return "MainProcess"
+    try:
+        return str(mp.current_process().name)
+    except Exception:
+        return "MainProcess"
+
+
+def _task_name() -> str | None:
+    # LogRecord asks ``asyncio.current_task()`` and catches the RuntimeError it
+    # raises outside an event loop, which is every WSGI request: asking for the
+    # running loop first gives the same answer without the exception.
+    if not getattr(logging, "logAsyncioTasks", True):
+        return None
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or asyncio.events._get_running_loop() is None:
+        return None
+    try:
+        return str(asyncio.current_task().get_name())  # type: ignore[union-attr]
+    except Exception:
+        return None
+
+
+def _standard(name: str, level: int, pathname: str, msg: str, exc_info: Any, func: str) -> dict[str, Any]:
+    """The standard attributes of a record logged from ``pathname`` (line unknown), with no args."""
+    created, msecs, relative = _clock()
+    filename, module = _source(pathname)
+    threads = logging.logThreads
+    attrs: dict[str, Any] = {
+        "name": name,
+        "msg": msg,
+        "args": None,
+        "levelname": logging.getLevelName(level),
+        "levelno": level,
+        "pathname": pathname,
+        "filename": filename,
+        "module": module,
+        "exc_info": exc_info,
+        "exc_text": None,
+        "stack_info": None,
+        "lineno": 0,
+        "funcName": func,
+        "created": created,
+        "msecs": msecs,
+        "relativeCreated": relative,
+        "thread": threading.get_ident() if threads else None,
+        "threadName": threading.current_thread().name if threads else None,
+        "processName": _process_name(),
+        "process": os.getpid() if logging.logProcesses else None,
+    }
+    if _HAS_TASK_NAME:
+        attrs["taskName"] = _task_name()
+    return attrs
 
 
 class AccessRecord(logging.LogRecord):
@@ -62,18 +168,23 @@ class AccessRecord(logging.LogRecord):
         exc_info = (type(error), error, error.__traceback__) if error is not None else None
         message = access_line(method, path, status, duration_ms, user_id, path_limit)
         # Where the line comes from is known (``origin``, the writer's module):
-        # no stack walk to find it.
-        super().__init__(name, level, origin, 0, message, None, exc_info, "write")
+        # no stack walk to find it, and its file and module names are worked out once.
+        if _OWN_INIT:
+            attrs = _standard(name, level, origin, message, exc_info, "write")
+            self.__dict__ = attrs
+        else:  # pragma: no cover - a Python whose LogRecord has attributes we do not know
+            super().__init__(name, level, origin, 0, message, None, exc_info, "write")
+            attrs = self.__dict__
         # The context fields, as ``RequestContextFilter`` would have set them.
-        self.request_id = request_id
-        self.user_id = UNKNOWN if user_id is None else user_id
-        self.method = method
-        self.path = path
-        self.route = route
-        self.trace_id = trace_id
-        self.span_id = span_id
+        attrs["request_id"] = request_id
+        attrs["user_id"] = UNKNOWN if user_id is None else user_id
+        attrs["method"] = method
+        attrs["path"] = path
+        attrs["route"] = route
+        attrs["trace_id"] = trace_id
+        attrs["span_id"] = span_id
         # The access fields, typed: what the JSON formatters read.
-        self.status = status
-        self.duration_ms = round(duration_ms, 2)
-        self.client_ip = client_ip
-        self.lantern_access = True
+        attrs["status"] = status
+        attrs["duration_ms"] = round(duration_ms, 2)
+        attrs["client_ip"] = client_ip
+        attrs["lantern_access"] = True

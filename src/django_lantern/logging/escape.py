@@ -13,6 +13,8 @@ import json
 import re
 
 _BARE = re.compile(r"[A-Za-z0-9_./:@+\-,%*~]+", re.ASCII)
+# True when a string can be written after ``key=`` as it is (non-empty, no syntax).
+is_bare = _BARE.fullmatch
 
 TRUNCATION_MARKER = "...[truncated %d chars]"
 

@@ -25,9 +25,10 @@ from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, get_request_id
 from django_lantern.logging.access_record import access_line
 from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
+from django_lantern.logging.access_fields import access_fields
 from django_lantern.logging.filters import add_context
 from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
-from django_lantern.logging.record_parts import _exception_fields
+from django_lantern.logging.record_parts import LEVEL_NAMES, _exception_fields
 from django_lantern.logging.record_parts import rfc3339 as rfc3339
 from django_lantern.logging.record_parts import safe_message as safe_message
 from django_lantern.logging.record_parts import unrenderable as unrenderable
@@ -62,13 +63,6 @@ ACCESS_FIELDS = ("status", "duration_ms")
 DEFAULT_FIELD_LIMIT = 4096
 SCRUB_MARGIN = 4096
 STACK_LIMIT = 32768
-LEVEL_NAMES = {
-    logging.DEBUG: "debug",
-    logging.INFO: "info",
-    logging.WARNING: "warning",
-    logging.ERROR: "error",
-    logging.CRITICAL: "critical",
-}
 
 
 class _BaseFormatter(logging.Formatter):
@@ -84,6 +78,10 @@ class _BaseFormatter(logging.Formatter):
         super().__init__(*args, **kwargs)
         self.field_limit = field_limit
         self._scrub_enabled = scrub
+
+    def active_scrubber(self) -> scrubbing.Scrubber | None:
+        """The scrubber this formatter applies, or None when scrubbing is off."""
+        return scrubbing._configured_or_default() if self._scrub_enabled else None
 
     def _scrub(self, value: Any) -> Any:
         if not self._scrub_enabled:
@@ -111,6 +109,9 @@ class _BaseFormatter(logging.Formatter):
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         """Everything a line shows, in order, already scrubbed and capped."""
+        fast = access_fields(self, record)  # the access record as the middleware built it
+        if fast is not None:
+            return fast
         if "request_id" not in record.__dict__:
             add_context(record)
         attrs = record.__dict__

@@ -8,6 +8,15 @@ import logging
 import time
 import traceback
 
+# The ``level`` field: lower case, as the JSON schemas of log platforms expect.
+LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+
 
 def safe_message(record: logging.LogRecord) -> str:
     """``record.getMessage()``, or a clear marker when the arguments do not fit.
