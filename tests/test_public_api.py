@@ -136,6 +136,7 @@ INTERNAL = {
     "django_lantern.logging.text",
     "django_lantern.logging.values",
     "django_lantern.access_log",
+    "django_lantern.logging.access_fields",
     "django_lantern.logging.access_record",
     "django_lantern.scrub_patterns",
     "django_lantern.trace_context",

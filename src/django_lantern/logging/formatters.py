@@ -23,12 +23,12 @@ from typing import Any
 
 from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, get_request_id
+from django_lantern.logging.access_fields import access_fields
 from django_lantern.logging.access_record import access_line
 from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
-from django_lantern.logging.access_fields import access_fields
 from django_lantern.logging.filters import add_context
-from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
 from django_lantern.logging.record_parts import LEVEL_NAMES, _exception_fields
+from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
 from django_lantern.logging.record_parts import rfc3339 as rfc3339
 from django_lantern.logging.record_parts import safe_message as safe_message
 from django_lantern.logging.record_parts import unrenderable as unrenderable
@@ -115,7 +115,6 @@ class _BaseFormatter(logging.Formatter):
         if "request_id" not in record.__dict__:
             add_context(record)
         attrs = record.__dict__
-        access = attrs.get("lantern_access") is True
         out: dict[str, Any] = {
             "ts": rfc3339(record.created),
             "level": LEVEL_NAMES.get(record.levelno, record.levelname.lower()),
@@ -123,17 +122,7 @@ class _BaseFormatter(logging.Formatter):
             "message": "",  # filled in below, once the path is scrubbed
         }
         for name in CONTEXT_FIELDS:
-            value = attrs.get(name, UNKNOWN)
-            if value is None:
-                out[name] = UNKNOWN
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[name] = self._jsonable(value)
-            elif name in _CLIENT_TEXT_FIELDS:
-                # The path comes from the client ("/reset/<token>/"), so it
-                # is scrubbed like the message; ids are validated, not scrubbed.
-                out[name] = self._scrub_capped(value if isinstance(value, str) else str(value), self.field_limit)
-            else:
-                out[name] = self._cap(value)
+            out[name] = self._context_value(name, attrs.get(name, UNKNOWN))
         extras = {
             key: value
             for key, value in attrs.items()
@@ -143,18 +132,17 @@ class _BaseFormatter(logging.Formatter):
             # One name per field: Django's django.request / django.server records
             # call the status ``status_code``; the access record calls it ``status``.
             extras["status"] = extras.pop("status_code")
-        if access:
+        message = None
+        if attrs.get("lantern_access") is True:
             # Set by the middleware as plain numbers: nothing to scrub.
             for key in ACCESS_FIELDS:
                 value = extras.get(key)
                 if type(value) is int or type(value) is float:
                     out[key] = extras.pop(key) if math.isfinite(value) else None
-        # The access line is rendered again from the scrubbed path and the typed
-        # fields rather than scanning the whole message: same result, a third of the cost.
-        message = self._access_message(out) if access else None
-        if message is None:
-            message = self._scrub_capped(safe_message(record), self.field_limit)
-        out["message"] = message
+            # Rendered again from the scrubbed path and the typed fields rather
+            # than scanning the whole message: same result, a third of the cost.
+            message = self._access_message(out)
+        out["message"] = self._scrub_capped(safe_message(record), self.field_limit) if message is None else message
         if extras:
             out.update(self._extra_fields(extras))
         exc = _exception_fields(record)
@@ -165,6 +153,17 @@ class _BaseFormatter(logging.Formatter):
         if record.stack_info:
             out["stack_info"] = self._scrub_capped(record.stack_info, STACK_LIMIT)
         return out
+
+    def _context_value(self, name: str, value: object) -> Any:
+        if value is None:
+            return UNKNOWN
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self._jsonable(value)
+        if name in _CLIENT_TEXT_FIELDS:
+            # The path comes from the client ("/reset/<token>/"), so it is
+            # scrubbed like the message; ids are validated, not scrubbed.
+            return self._scrub_capped(value if isinstance(value, str) else str(value), self.field_limit)
+        return self._cap(value)
 
     def _extra_fields(self, extras: dict[str, Any]) -> dict[str, Any]:
         """The ``extra`` keys as JSON values, scrubbed. Converted first, so the
