@@ -8,14 +8,13 @@ in the chain, with Django's own rules (including for coroutines).
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django_lantern.caching import settings_cache
+from django_lantern.sentry_event import Event
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-Event = dict[str, Any]
 
 
 class _FrameFilter:
@@ -26,7 +25,7 @@ class _FrameFilter:
         from django.views.debug import SafeExceptionReporterFilter
 
         class _Always(SafeExceptionReporterFilter):
-            def is_active(self, request: Any) -> bool:
+            def is_active(self, request: HttpRequest | None) -> bool:
                 return True
 
         self.filter = _Always()
