@@ -16,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_lantern.caching import settings_cache
 from django_lantern.scrub_scanner import MAX_TEXT_LENGTH, REDACTED, TextScrubber
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 __all__ = ["REDACTED", "Scrubber", "get_scrubber"]
 
@@ -108,7 +111,7 @@ class Scrubber(TextScrubber):
             return tuple(self.redact_known(v, secrets, _depth + 1) for v in value)
         return value
 
-    def request_secrets(self, request: Any) -> tuple[str, ...]:
+    def request_secrets(self, request: HttpRequest) -> tuple[str, ...]:
         """The values ``request`` carries under sensitive names, longest first.
 
         Cookies (all of them: any may be a session), headers whose name is
@@ -221,7 +224,7 @@ def scrub(value: Any) -> Any:
     return _configured_or_default().scrub(value)
 
 
-def request_secrets(request: Any) -> tuple[str, ...]:
+def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     """``Scrubber.request_secrets`` of the configured scrubber, cached on the request.
 
     Recomputed once the form has been parsed, since that adds values.
@@ -232,7 +235,7 @@ def request_secrets(request: Any) -> tuple[str, ...]:
         return cached[1]  # type: ignore[no-any-return]
     secrets = _configured_or_default().request_secrets(request)
     with contextlib.suppress(AttributeError):
-        request._lantern_secrets = (parsed, secrets)
+        request._lantern_secrets = (parsed, secrets)  # type: ignore[attr-defined]
     return secrets
 
 
