@@ -22,6 +22,7 @@ from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.schemas.datadog import DatadogFormatter
 from django_lantern.logging.schemas.ecs import EcsFormatter
 from django_lantern.logging.schemas.gcp import GcpFormatter
+from django_lantern.scrubbing import Scrubber
 
 FORMATTERS = [JsonFormatter, TextFormatter, EcsFormatter, GcpFormatter, DatadogFormatter]
 
@@ -188,3 +189,20 @@ def test_record_in_another_thread_and_in_an_asyncio_task_names_them() -> None:
     assert found[0][0]["threadName"] == "worker-7"
     if "taskName" in STOCK_KEYS:
         assert found[1][0]["taskName"] == "request-task"
+
+
+class RedactAddresses(Scrubber):
+    """A policy that also treats client addresses as personal data."""
+
+    def scrub_text(self, text: str) -> str:
+        return super().scrub_text(text.replace("203.0.113.9", "[address]"))
+
+
+def test_extra_patterns_and_a_custom_scrubber_apply_on_the_fast_path(settings: object) -> None:
+    settings.LANTERN = {  # type: ignore[attr-defined]
+        "SCRUB_EXTRA_PATTERNS": [r"order-\d+"],
+        "SCRUBBER_CLASS": "tests.test_access_fields.RedactAddresses",
+    }
+    line = JsonFormatter().format(make(path="/orders/order-42/", client_ip="203.0.113.9"))
+    assert "order-42" not in line and "203.0.113.9" not in line
+    assert '"client_ip":"[address]"' in line

@@ -6,15 +6,8 @@ settings files (``build_logging_config``) before apps are ready.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django_lantern.binding import bind, propagate
 
 __version__ = "0.2.0"
 
 __all__ = ["__version__", "bind", "propagate"]
-
-# Callables run when settings change, for modules not yet on
-# ``django_lantern.caching.settings_cache`` (the readiness runner, the scrubber);
-# new code uses that module instead.
-_reset_hooks: list[Callable[[], None]] = []

@@ -17,8 +17,7 @@ Two kinds of cache:
   settings generation, and ``fn(value)`` releases it before the cache is
   cleared.
 
-:func:`on_reset` registers a plain callable for state that is not a cache
-(kept for modules not yet moved to ``settings_cache``).
+:func:`on_reset` registers a plain callable for state that is not a cache.
 
 Adopting it is one line::
 
@@ -114,10 +113,7 @@ def reset_settings_caches() -> None:
     A teardown that raises does not stop the others (a stale cache would
     outlive the settings it was built from); the first error is raised last.
     """
-    # Modules that still register the old way (see django_lantern._reset_hooks).
-    from django_lantern import _reset_hooks
-
-    steps = [cached.cache_clear for cached in _caches] + [*_hooks, *_reset_hooks]
+    steps = [*(cached.cache_clear for cached in _caches), *_hooks]
     first: Exception | None = None
     for step in steps:
         try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
 
 MIDDLEWARE_PATH = "django_lantern.middleware.LanternMiddleware"
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
@@ -31,7 +35,7 @@ W002_FILTER_MISSING = (
 
 
 @register(Tags.compatibility)
-def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH not in middleware:
         msg, hint = E001_MISSING_MIDDLEWARE
@@ -44,7 +48,7 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     from django_lantern.conf import settings_errors
 
     return [
@@ -57,7 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     ]
 
 
-def _is_context_filter(spec: Any) -> bool:
+def _is_context_filter(spec: object) -> bool:
     if not isinstance(spec, dict):
         return False
     factory = spec.get("()")
@@ -76,7 +80,7 @@ def _is_context_filter(spec: Any) -> bool:
 
 
 @register(Tags.compatibility)
-def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_logging_filter(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     config = getattr(settings, "LOGGING", None) or {}
     filters = {name for name, spec in (config.get("filters") or {}).items() if _is_context_filter(spec)}
     handlers = config.get("handlers") or {}
@@ -87,7 +91,7 @@ def check_logging_filter(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 
 @register(Tags.compatibility)
-def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_dotted_paths(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     """``READINESS_CHECKS``, ``SCRUBBER_CLASS`` and the tracing hooks resolve, built exactly as at run time.
 
     Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
@@ -123,7 +127,7 @@ _REPORTER_GAPS = {
 
 
 @register(Tags.security)
-def check_exception_reporter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_exception_reporter(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
     from django_lantern import reporting
 
@@ -162,7 +166,7 @@ E021_HINT = 'Write the HTTP header name: LANTERN["REQUEST_ID_HEADER"] = {fixed!r
 
 
 @register(Tags.compatibility)
-def check_request_id_header(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_request_id_header(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     """``HTTP_X_REQUEST_ID`` (django-log-request-id's spelling) is a META key, not a header.
 
     Django derives ``HTTP_HTTP_X_REQUEST_ID`` from it, and servers drop
@@ -176,7 +180,7 @@ def check_request_id_header(app_configs: Any = None, **kwargs: Any) -> list[Chec
 
 
 @register(Tags.compatibility)
-def check_log_file_directories(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_log_file_directories(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     """A file handler whose directory is missing or read-only loses every record, silently.
 
     ``SafeFileHandler`` opens its file lazily and counts failures instead of

@@ -190,7 +190,7 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
     whole report first and only then finds nobody to send it to.
     """
 
-    def __init__(self, include_html: bool = False, email_backend: str | None = None, reporter_class: Any = None):
+    def __init__(self, include_html: bool = False, email_backend: str | None = None, reporter_class: str | None = None):
         super().__init__(include_html, email_backend, reporter_class or REPORTER_PATH)
 
     def emit(self, record: logging.LogRecord) -> None:

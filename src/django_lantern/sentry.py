@@ -38,16 +38,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from django_lantern.context import UNKNOWN, RequestContext, get_context
+from django_lantern.context import RequestContext, get_context
 from django_lantern.errors import report_internal_error
+from django_lantern.sentry_event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry_frames import apply_sensitive_variables
 from django_lantern.sentry_privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry_sampling import with_probe_sampling
 from django_lantern.sentry_transport import count_lost_events
-from django_lantern.users import known_user_id
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    pass
 
 __all__ = ["init", "make_before_send"]
 
@@ -56,16 +56,9 @@ MISSING_EXTRA = (
     "install it with: pip install 'django-lantern[sentry]'"
 )
 
-Event = dict[str, Any]
 Hint = dict[str, Any]
 EventCallback = Callable[[Event, Hint], "Event | None"]
 
-# Headers that identify the client's address; kept only if "ip_address" is
-# among ``user_fields``, like the IP itself.
-_IP_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "cf-connecting-ip", "true-client-ip"})
-_ENV_IP_KEYS = ("REMOTE_ADDR",)
-# Headers whose value is a URL, with the query string of another request.
-_URL_HEADERS = frozenset({"referer", "origin", "location"})
 # What Django's ASGIHandler raises for any scope but "http"; uvicorn's default
 # ``--lifespan auto`` offers "lifespan" at every start, and sentry-sdk's ASGI
 # wrapper reports the refusal as an error before uvicorn shrugs it off.
@@ -171,13 +164,13 @@ def process_event(event: Event, hint: Hint) -> Event | None:
         return None
     scrubber = get_scrubber()
     ctx = get_context()
-    _add_context(event, ctx)
-    _reduce_user(event, ctx)
+    add_context(event, ctx)
+    reduce_user(event, ctx, state.user_fields)
     request = ctx.request if ctx is not None else None
     req = event.get("request")
     identities: set[str] = set()
     if isinstance(req, dict):
-        _clean_request(req, request, scrubber)
+        clean_request(req, request, scrubber, keep_ip="ip_address" in state.user_fields)
         # As for the user: identity stays out unless both Sentry and init(user_fields=...) let it in.
         keep_identity = bool(state.user_fields - {"id", "ip_address"}) and personal_data_allowed()
         if "data" in req and not keep_identity:
@@ -199,73 +192,6 @@ def _is_lifespan_refusal(hint: Hint) -> bool:
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
     exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None
     return isinstance(exc, ValueError) and str(exc) == LIFESPAN_REFUSAL
-
-
-def _add_context(event: Event, ctx: RequestContext | None) -> None:
-    if ctx is None:
-        return
-    tags = event.get("tags")
-    if not isinstance(tags, dict):
-        tags = event["tags"] = dict(tags) if isinstance(tags, list) else {}
-    tags["request_id"] = ctx.request_id
-    route = ctx.route
-    if route != UNKNOWN:
-        tags["route"] = route
-    if ctx.trace_id != UNKNOWN:
-        tags["trace_id"] = ctx.trace_id
-
-
-def _user_id(ctx: RequestContext | None) -> Any:
-    if ctx is None:
-        return None
-    try:
-        return known_user_id(ctx)
-    except Exception:
-        return None
-
-
-def _reduce_user(event: Event, ctx: RequestContext | None) -> None:
-    allowed = state.user_fields
-    user = event.get("user")
-    kept: dict[str, Any] = {}
-    if isinstance(user, dict):
-        kept = {k: v for k, v in user.items() if k in allowed}
-    if "id" in allowed:
-        uid = _user_id(ctx)
-        if uid is not None:
-            kept["id"] = str(uid)
-    if kept:
-        event["user"] = kept
-    else:
-        event.pop("user", None)
-
-
-def _clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Any) -> None:
-    from django_lantern.tracing import URL_QUERY_LIMIT, capped
-
-    keep_ip = "ip_address" in state.user_fields
-    # Client-sized values are capped as on spans: sentry-sdk no longer cuts
-    # them, and a 142 kB query string would otherwise travel whole.
-    if isinstance(req.get("url"), str):
-        req["url"] = capped(req["url"], URL_QUERY_LIMIT, scrubber.scrub_url)
-    if isinstance(req.get("query_string"), str):
-        req["query_string"] = capped(req["query_string"], URL_QUERY_LIMIT, scrubber.scrub_query_string)
-    headers = req.get("headers")
-    if isinstance(headers, dict):
-        for name in [h for h in headers if isinstance(h, str)]:
-            lowered = name.lower()
-            if lowered in _IP_HEADERS and not keep_ip:
-                del headers[name]
-            elif isinstance(headers[name], str):
-                scrub = scrubber.scrub_url if lowered in _URL_HEADERS else None
-                headers[name] = capped(headers[name], URL_QUERY_LIMIT, scrub)
-    env = req.get("env")
-    if isinstance(env, dict) and not keep_ip:
-        for key in _ENV_IP_KEYS:
-            env.pop(key, None)
-    if "data" in req:
-        sensitive = getattr(request, "sensitive_post_parameters", None) if request is not None else None
-        req["data"] = scrubber.scrub_post_data(req["data"], sensitive)
 
 
 # Per sampled transaction (by span id): the request's secret values, noted at

@@ -8,12 +8,13 @@ in the chain, with Django's own rules (including for coroutines).
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from django_lantern.caching import settings_cache
+from django_lantern.sentry_event import Event
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-Event = dict[str, Any]
 
 
 class _FrameFilter:
@@ -24,7 +25,7 @@ class _FrameFilter:
         from django.views.debug import SafeExceptionReporterFilter
 
         class _Always(SafeExceptionReporterFilter):
-            def is_active(self, request: Any) -> bool:
+            def is_active(self, request: HttpRequest | None) -> bool:
                 return True
 
         self.filter = _Always()
@@ -35,7 +36,9 @@ class _FrameFilter:
         return frozenset(name for name, value in cleansed if value is substitute or value == substitute)
 
 
-_frame_filter: _FrameFilter | None = None
+@settings_cache
+def _frame_filter() -> _FrameFilter:
+    return _FrameFilter()
 
 
 def apply_sensitive_variables(
@@ -43,9 +46,7 @@ def apply_sensitive_variables(
 ) -> None:
     """Blank the locals Django's ``@sensitive_variables`` marks in every frame
     of every exception in the chain (Sentry itself ignores the decorator)."""
-    global _frame_filter
-    if _frame_filter is None:
-        _frame_filter = _FrameFilter()
+    frame_filter = _frame_filter()
     marks: dict[tuple[str, int, str], frozenset[str]] = {}
     seen: set[int] = set()
     # Bounded walk: the chain can be cyclic and Sentry keeps at most a few.
@@ -55,7 +56,7 @@ def apply_sensitive_variables(
         depth = 0
         while tb is not None and depth < 512:
             frame = tb.tb_frame
-            names = _frame_filter.sensitive_names(request, frame)
+            names = frame_filter.sensitive_names(request, frame)
             if names:
                 code = frame.f_code
                 marks[(code.co_filename, tb.tb_lineno, code.co_name)] = names

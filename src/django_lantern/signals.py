@@ -11,9 +11,12 @@ and records it on the request's server span when there is one.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_lantern.errors import report_internal_error
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 
 def on_exception(exc: BaseException, span: Any = None, *, count: bool = True) -> None:
@@ -32,7 +35,7 @@ def on_exception(exc: BaseException, span: Any = None, *, count: bool = True) ->
         tracing.record_exception(span, exc)  # never raises
 
 
-def on_request_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
+def on_request_exception(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
     """``got_request_exception``, connected once in ``AppConfig.ready``."""
     exc = sys.exc_info()[1]
     if exc is not None:

@@ -19,9 +19,10 @@ has returned. Two things follow:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from typing import cast
 
 from django.http import StreamingHttpResponse
 
@@ -55,10 +56,26 @@ class StreamEnd:
         self(ABORTED if self.started else COMPLETED)
 
 
-def _bind_sync(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -> Iterator[Any]:
-    if end is not None:
-        end.started = True
+@contextlib.contextmanager
+def _reporting_end(end: StreamEnd | None, early: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Tell ``end`` how the body ended: completed, aborted (an ``early`` exit), or failed."""
+    if end is None:
+        yield
+        return
+    end.started = True
     try:
+        yield
+    except early:  # closed before the end: the consumer gave up
+        end(ABORTED)
+        raise
+    except BaseException as exc:
+        end(FAILED, exc)
+        raise
+    end(COMPLETED)
+
+
+def _bind_sync(chunks: Iterable[bytes], ctx: RequestContext, end: StreamEnd | None) -> Iterator[bytes]:
+    with _reporting_end(end, (GeneratorExit,)):
         iterator = iter(chunks)
         while True:
             token = current.set(ctx)
@@ -69,22 +86,11 @@ def _bind_sync(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -> Itera
             finally:
                 current.reset(token)
             yield chunk
-    except GeneratorExit:  # closed before the end: the consumer gave up
-        if end is not None:
-            end(ABORTED)
-        raise
-    except BaseException as exc:
-        if end is not None:
-            end(FAILED, exc)
-        raise
-    if end is not None:
-        end(COMPLETED)
 
 
-async def _bind_async(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -> AsyncIterator[Any]:
-    if end is not None:
-        end.started = True
-    try:
+async def _bind_async(chunks: AsyncIterable[bytes], ctx: RequestContext, end: StreamEnd | None) -> AsyncIterator[bytes]:
+    # Cancelled: the client disconnected.
+    with _reporting_end(end, (GeneratorExit, asyncio.CancelledError)):
         iterator = aiter(chunks)
         while True:
             token = current.set(ctx)
@@ -95,16 +101,6 @@ async def _bind_async(chunks: Any, ctx: RequestContext, end: StreamEnd | None) -
             finally:
                 current.reset(token)
             yield chunk
-    except (GeneratorExit, asyncio.CancelledError):  # closed early, or the client disconnected
-        if end is not None:
-            end(ABORTED)
-        raise
-    except BaseException as exc:
-        if end is not None:
-            end(FAILED, exc)
-        raise
-    if end is not None:
-        end(COMPLETED)
 
 
 def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext, end: StreamEnd | None = None) -> None:
@@ -115,9 +111,9 @@ def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext,
     """
     content = response.streaming_content
     if response.is_async:
-        response.streaming_content = _bind_async(content, ctx, end)
+        response.streaming_content = _bind_async(cast("AsyncIterator[bytes]", content), ctx, end)
     else:
-        response.streaming_content = _bind_sync(content, ctx, end)
+        response.streaming_content = _bind_sync(cast("Iterator[bytes]", content), ctx, end)
     if end is not None:
         # Django calls each closer from ``response.close()``; setting
         # streaming_content above already registered the wrapper's own close.

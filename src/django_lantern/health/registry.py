@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from django_lantern import _reset_hooks
+from django_lantern.caching import settings_cache
 from django_lantern.conf import get_settings
 from django_lantern.health.checks import CacheCheck, CallableCheck, ReadinessCheck
 from django_lantern.health.database import DatabaseCheck
@@ -18,9 +17,6 @@ from django_lantern.health.runner import ReadinessRunner
 
 # Caches that never store anything cannot pass a set/get check.
 _UNCHECKABLE_CACHES = {"django.core.cache.backends.dummy.DummyCache"}
-
-_runner: ReadinessRunner | None = None
-_lock = threading.Lock()
 
 
 def _selected(configured: Mapping[str, object], wanted: str | tuple[str, ...], setting: str) -> list[str]:
@@ -68,24 +64,13 @@ def build_checks() -> list[ReadinessCheck]:
     return checks
 
 
+@settings_cache(teardown=ReadinessRunner.stop)
 def get_runner() -> ReadinessRunner:
-    global _runner
-    runner = _runner
-    if runner is None:
-        with _lock:
-            if _runner is None:
-                cfg = get_settings()
-                _runner = ReadinessRunner(build_checks(), cfg.readiness_timeout, cfg.readiness_cache_seconds)
-            runner = _runner
-    return runner
+    """The readiness runner, built once per settings generation; its workers stop on reset."""
+    cfg = get_settings()
+    return ReadinessRunner(build_checks(), cfg.readiness_timeout, cfg.readiness_cache_seconds)
 
 
 def reset() -> None:
-    global _runner
-    with _lock:
-        if _runner is not None:
-            _runner.stop()
-        _runner = None
-
-
-_reset_hooks.append(reset)
+    """Stop the runner's workers and forget it (the next :func:`get_runner` builds afresh)."""
+    get_runner.cache_clear()

@@ -9,10 +9,14 @@ host for as long as the OS tries (psycopg 3: 130 s), and a Redis cache without
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
 
 W020_POSTGRES_UNBOUNDED = (
     "DATABASES[{alias!r}] (PostgreSQL) sets no connect_timeout: opening a connection to an unreachable "
@@ -43,20 +47,31 @@ def _is_redis_cache(backend: object) -> bool:
 
 
 @register(Tags.database, Tags.caches, deploy=True)
-def check_bounded_waits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_bounded_waits(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
+    """Database and cache aliases that request threads would wait on without a bound."""
+    return _unbounded_databases() + _unbounded_caches()
+
+
+def _unbounded_databases() -> list[CheckMessage]:
+    databases = getattr(settings, "DATABASES", None) or {}
+    msg, hint = W020_POSTGRES_UNBOUNDED
+    return [
+        Warning(msg.format(alias=alias), hint=hint, id="lantern.W020")
+        for alias, conf in databases.items()
+        if str(conf.get("ENGINE", "")).endswith("postgresql") and not (conf.get("OPTIONS") or {}).get("connect_timeout")
+    ]
+
+
+def _unbounded_caches() -> list[CheckMessage]:
+    caches = getattr(settings, "CACHES", None) or {}
+    msg, hint = W021_REDIS_UNBOUNDED
     messages: list[CheckMessage] = []
-    for alias, conf in getattr(settings, "DATABASES", {}).items():
-        engine = str(conf.get("ENGINE", ""))
-        if engine.endswith("postgresql") and not (conf.get("OPTIONS") or {}).get("connect_timeout"):
-            msg, hint = W020_POSTGRES_UNBOUNDED
-            messages.append(Warning(msg.format(alias=alias), hint=hint, id="lantern.W020"))
-    for alias, conf in getattr(settings, "CACHES", {}).items():
+    for alias, conf in caches.items():
         if not _is_redis_cache(conf.get("BACKEND")):
             continue
         options = conf.get("OPTIONS") or {}
         missing = [key for key in ("socket_timeout", "socket_connect_timeout") if not options.get(key)]
         if missing:
-            msg, hint = W021_REDIS_UNBOUNDED
             messages.append(
                 Warning(msg.format(alias=alias, missing=" or ".join(missing)), hint=hint, id="lantern.W021")
             )

@@ -68,19 +68,7 @@ def build_logging_config(
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
     format_name = chosen_format(log_format, debug=debug)
     access = _level(access_level, "access_level")
-    if nonblocking is None:
-        flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "0").strip()
-        if flag not in ("0", "1", ""):
-            raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
-        nonblocking = flag == "1"
-    handler_class = "NonBlockingStreamHandler" if nonblocking else "SafeStreamHandler"
-    mail: dict[str, Any] = {}
-    if mail_admins:
-        mail = {
-            "level": "ERROR",
-            "filters": ["require_debug_false"],
-            "class": "django_lantern.reporting.ScrubbingAdminEmailHandler",
-        }
+    handler_class = "NonBlockingStreamHandler" if _nonblocking(nonblocking) else "SafeStreamHandler"
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
@@ -109,8 +97,27 @@ def build_logging_config(
     }
     if server_loggers:
         servers.add_server_loggers(config)
-    if mail:
-        config["filters"]["require_debug_false"] = {"()": "django.utils.log.RequireDebugFalse"}
-        config["handlers"]["mail_admins"] = mail
-        config["loggers"]["django"]["handlers"] = ["mail_admins"]
+    if mail_admins:
+        _add_mail_admins(config)
     return config
+
+
+def _nonblocking(chosen: bool | None) -> bool:
+    """The ``nonblocking`` argument, else ``LANTERN_LOG_NONBLOCKING`` (``0`` or ``1``)."""
+    if chosen is not None:
+        return chosen
+    flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "0").strip()
+    if flag not in ("0", "1", ""):
+        raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
+    return flag == "1"
+
+
+def _add_mail_admins(config: dict[str, Any]) -> None:
+    """Django's ``AdminEmailHandler`` on the ``django`` logger, reporting through the scrubber."""
+    config["filters"]["require_debug_false"] = {"()": "django.utils.log.RequireDebugFalse"}
+    config["handlers"]["mail_admins"] = {
+        "level": "ERROR",
+        "filters": ["require_debug_false"],
+        "class": "django_lantern.reporting.ScrubbingAdminEmailHandler",
+    }
+    config["loggers"]["django"]["handlers"] = ["mail_admins"]

@@ -32,134 +32,38 @@ Consistency, for scrapes running at the same time and for a crash midway:
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import math
 import os
-import re
 import shutil
-import struct
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from django_lantern.metrics.archive_files import (
+    ARCHIVE_ID,
+    COMMITTED,
+    PENDING,
+    Values,
+    dead_files,
+    encode,
+    fsync_dir,
+    has_header,
+    locked,
+    parse_name,
+    read_values,
+    scrape_order,
+)
+from django_lantern.metrics.archive_files import write_durably as _write_durably  # patched by the crash tests
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.registry import CollectorRegistry
 
 __all__ = ["LockedCollector"]
 
-LOCK_NAME = ".lantern-metrics.lock"
-PENDING = ".lantern-merge.pending"
-COMMITTED = ".lantern-merge.commit"
-ARCHIVE_ID = "archive"
-LOCK_TIMEOUT = 5.0
-
-# counter_123.db, histogram_123.db, summary_123.db, gauge_livesum_123.db ...
-_FILE = re.compile(r"(counter|histogram|summary|gauge_([a-z]+))_([^_/]+)\.db")
+# Kinds whose values are added when folded; the gauge modes an archive keeps.
 _ADDITIVE = frozenset({"counter", "histogram", "summary", "gauge_sum"})
 _KEPT_GAUGES = frozenset({"gauge_sum", "gauge_max", "gauge_min", "gauge_mostrecent"})
-
-Values = dict[str, tuple[float, float]]
-
-
-class LockTimeout(Exception):
-    """The metrics lock was not acquired in time."""
-
-
-@contextlib.contextmanager
-def locked(directory: str | os.PathLike[str], *, exclusive: bool, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the directory's ``flock`` (bounded wait: a stuck holder cannot hang a worker)."""
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, mode)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
-                    raise LockTimeout(str(directory)) from exc
-                time.sleep(0.002)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-# -- the client's file layout --------------------------------------------------
-def read_values(path: str | os.PathLike[str]) -> Values:
-    """A metric file's values; none for a file its process created but never sized (see ``_has_header``)."""
-    from prometheus_client.mmap_dict import MmapedDict
-
-    if not _has_header(Path(path)):
-        return {}
-
-    entries = MmapedDict.read_all_values_from_file(os.fspath(path))  # type: ignore[no-untyped-call]
-    return {key: (value, ts) for key, value, ts, _ in entries}
-
-
-def _encode(values: Values) -> bytes:
-    """The bytes prometheus_client's ``MmapedDict`` would hold, without its 64 KiB pre-allocation:
-    a used-length header, then per key its length, the key padded to 8 bytes, value and timestamp."""
-    body = bytearray()
-    for key, (value, ts) in values.items():
-        encoded = key.encode("utf-8")
-        padded = encoded + b" " * (8 - (len(encoded) + 4) % 8)
-        body += struct.pack(f"i{len(padded)}sdd", len(encoded), padded, value, ts)
-    return struct.pack("i", 8 + len(body)) + b"\0" * 4 + bytes(body)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# -- which files ---------------------------------------------------------------
-def _parse(name: str) -> tuple[str, str] | None:
-    """``(kind, pid)`` of a metric file name (kind is ``counter`` or ``gauge_max`` ...)."""
-    match = _FILE.fullmatch(name)
-    return None if match is None else (match.group(1), match.group(3))
-
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return True  # a custom process identifier: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def dead_files(directory: Path, pids: Iterable[int] = ()) -> list[Path]:
-    """Metric files of ``pids`` and of every other process that no longer exists."""
-    named = {str(p) for p in pids}
-    found = []
-    for path in directory.glob("*.db"):
-        parsed = _parse(path.name)
-        if parsed is None or parsed[1] == ARCHIVE_ID:
-            continue
-        pid = parsed[1]
-        if pid in named or (pid != str(os.getpid()) and not _alive(pid)):
-            found.append(path)
-    return found
-
-
-def scrape_order(files: Iterable[str]) -> list[str]:
-    """Archives first, then by name: the order every sum is folded in, merge and scrape alike."""
-    return sorted(files, key=lambda f: (not os.path.basename(f).endswith(f"_{ARCHIVE_ID}.db"), f))
 
 
 # -- combining -----------------------------------------------------------------
@@ -215,13 +119,13 @@ def recover(directory: Path) -> None:
     if committed.is_dir():
         for archive in sorted(committed.glob("*.db")):
             os.replace(archive, directory / archive.name)
-        _fsync_dir(directory)
+        fsync_dir(directory)
         shutil.rmtree(committed)
     if pending.is_dir():
         dead = pending / "dead"
         for path in sorted(dead.glob("*.db")) if dead.is_dir() else ():
             os.replace(path, directory / path.name)
-        _fsync_dir(directory)
+        fsync_dir(directory)
         shutil.rmtree(pending)
 
 
@@ -240,7 +144,7 @@ def merge_dead(directory: str | os.PathLike[str], pids: Iterable[int] = ()) -> i
             return 0
         by_kind: dict[str, list[Path]] = {}
         for path in dead:
-            kind = _parse(path.name)[0]  # type: ignore[index]
+            kind = parse_name(path.name)[0]  # type: ignore[index]
             by_kind.setdefault(kind, []).append(path)
         pending = root / PENDING
         (pending / "dead").mkdir(parents=True)
@@ -250,9 +154,9 @@ def merge_dead(directory: str | os.PathLike[str], pids: Iterable[int] = ()) -> i
             _stage_archive(root, pending, kind, paths)
         for path in dead:
             os.replace(path, pending / "dead" / path.name)
-        _fsync_dir(pending)
+        fsync_dir(pending)
         os.rename(pending, root / COMMITTED)  # the commit point
-        _fsync_dir(root)
+        fsync_dir(root)
         recover(root)
         return len(dead)
 
@@ -275,11 +179,11 @@ def _stage_archive(root: Path, pending: Path, kind: str, dead: list[Path]) -> No
     for path in sorted(dead):
         _combine(kind, merged, read_values(path))
     _never_smaller(kind, merged, before, after_live)
-    _write_durably(pending / name, _encode(merged))
+    _write_durably(pending / name, encode(merged))
 
 
 # -- the scrape side -----------------------------------------------------------
-def collect_locked(directory: str | os.PathLike[str]) -> Any:
+def collect_locked(directory: str | os.PathLike[str]) -> list[Metric]:
     """The multi-process samples of ``directory``, read under the shared lock."""
     from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -288,29 +192,15 @@ def collect_locked(directory: str | os.PathLike[str]) -> Any:
         with locked(root, exclusive=True):
             recover(root)
     with locked(root, exclusive=False):
-        files = scrape_order(str(p) for p in root.glob("*.db") if _has_header(p))
+        files = scrape_order(str(p) for p in root.glob("*.db") if has_header(p))
         return list(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
-
-
-def _has_header(path: Path) -> bool:
-    """False for a file a starting worker has created but not yet sized.
-
-    The client creates a file empty and then extends it; read in between, it
-    has no used-length header and the client's reader raises ``struct.error``,
-    which would turn the whole scrape into a 500. Such a file holds no values
-    yet, and files only grow, so skipping it loses nothing.
-    """
-    try:
-        return path.stat().st_size >= 8
-    except FileNotFoundError:
-        return False
 
 
 class LockedCollector:
     """A drop-in for ``prometheus_client.multiprocess.MultiProcessCollector`` that
     reads under the directory's lock (and in archive-first order)."""
 
-    def __init__(self, registry: Any, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None, path: str | os.PathLike[str] | None = None) -> None:
         chosen = path or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if not chosen or not os.path.isdir(chosen):
             raise ValueError(f"env PROMETHEUS_MULTIPROC_DIR is not set or not a directory: {chosen!r}")
@@ -318,5 +208,5 @@ class LockedCollector:
         if registry is not None:
             registry.register(self)
 
-    def collect(self) -> Any:
+    def collect(self) -> list[Metric]:
         return collect_locked(self.path)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from django_lantern.conf import settings_for_checks
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
 
 E010_BAD_NETWORK = (
     "LANTERN['METRICS_ALLOWED_NETWORKS'] contains {invalid!r}, which is not an IP network; such entries allow no one.",
@@ -44,7 +48,7 @@ _PREPARES_DIR = ("PROMETHEUS_MULTIPROC_DIR", "prepare_multiproc_dir")
 
 
 @register(Tags.security, deploy=True)
-def check_metrics_exposure(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_metrics_exposure(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     cfg = settings_for_checks()
     if not cfg.metrics_enabled or cfg.metrics_bearer_token:
         return []
@@ -61,7 +65,7 @@ def _ignored(*keys: str) -> list[tuple[str, object]]:
 
 
 @register(Tags.security)
-def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_metrics_networks(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     msg, hint = E010_BAD_NETWORK
     return [
         Error(msg.format(invalid=bad), hint=hint, id="lantern.E010") for _, bad in _ignored("METRICS_ALLOWED_NETWORKS")
@@ -69,7 +73,7 @@ def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 
 @register(Tags.compatibility)
-def check_build_info_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_build_info_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     msg, hint = W012_BAD_INFO
     return [
         Warning(msg.format(key=key, value=value), hint=hint, id="lantern.W012")
@@ -103,7 +107,7 @@ def _workers_evidence(cwd: Path) -> str | None:
 
 
 @register(Tags.compatibility, deploy=True)
-def check_multiprocess_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_multiprocess_dir(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
         return []
     evidence = _workers_evidence(Path.cwd())

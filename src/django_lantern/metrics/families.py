@@ -13,19 +13,18 @@ worker writes its own file and the mode says how the scrape combines them.
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
-import django
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
-from django_lantern import __version__
 from django_lantern.caching import settings_cache
-from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.conf import get_settings
+from django_lantern.metrics.naming import MAX_INFO_LABEL as MAX_INFO_LABEL  # importable here as before
+from django_lantern.metrics.naming import build_labels as build_labels
+from django_lantern.metrics.naming import metric_name as metric_name
 from django_lantern.metrics.pool import PoolCollector
 from django_lantern.metrics.process_start import _starts as _starts  # importable here as before
 from django_lantern.metrics.process_start import process_start as process_start
@@ -35,11 +34,6 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 
 # Query latencies sit an order of magnitude below request latencies.
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-# Label values that come from configuration or the environment, not from
-# clients, are still clipped: a 10 kB release string is a mistake, not a label.
-MAX_INFO_LABEL = 128
-UNKNOWN = "unknown"
 
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
 CAPPED_FAMILIES = (
@@ -82,30 +76,6 @@ class Families:
         for collector in self.collectors():
             with contextlib.suppress(KeyError):
                 self.registry.unregister(collector)
-
-
-def metric_name(prefix: str, name: str) -> str:
-    return f"{prefix}_{name}" if prefix else name
-
-
-def _info_value(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        return UNKNOWN
-    return value[:MAX_INFO_LABEL]
-
-
-def build_labels(cfg: LanternSettings) -> dict[str, str]:
-    """``release`` and ``environment``: the LANTERN setting, else Sentry's
-    variables, so that a deploy tags metrics and errors with the same values."""
-    release = cfg.metrics_release or os.environ.get("SENTRY_RELEASE")
-    environment = cfg.metrics_environment or os.environ.get("SENTRY_ENVIRONMENT")
-    return {
-        "version": __version__,
-        "django_version": django.get_version(),
-        "python_version": platform.python_version(),
-        "release": _info_value(release),
-        "environment": _info_value(environment),
-    }
 
 
 # The multi-process modes used here (prometheus_client accepts a few more).

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from django_lantern.errors import report_internal_error
@@ -80,12 +80,12 @@ class PoolCollector(Collector):
         self.prefix = prefix
         self.per_process = per_process
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[Metric]:
         # Without describe() the registry would call collect() at registration,
         # before Django's settings may even be ready.
         return []
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         try:
             pools = [(alias, pool.get_stats()) for alias, pool in existing_pools()]
         except Exception as exc:  # a scrape must not fail over pool bookkeeping
@@ -97,7 +97,7 @@ class PoolCollector(Collector):
     def _name(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
 
-    def _families(self, pools: list[tuple[str, dict[str, int]]]) -> Iterator[Any]:
+    def _families(self, pools: list[tuple[str, dict[str, int]]]) -> Iterator[Metric]:
         name = self._name
         labels = ["alias", "pid"] if self.per_process else ["alias"]
         pid = [str(os.getpid())] if self.per_process else []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_lantern.health.registry import get_runner
 from django_lantern.health.views import readiness_body
@@ -20,7 +20,7 @@ class Command(BaseCommand):
     help = "Run django-lantern's readiness checks; exit 1 when not ready (for Docker HEALTHCHECK)."
     requires_system_checks: list[str] = []
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--exclude", action="append", default=[], metavar="CHECK", help="leave this check out")
 
     def handle(self, *args: Any, **options: Any) -> None:
