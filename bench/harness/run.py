@@ -2,9 +2,10 @@
 
 Stages: ``inproc`` (µs per request, WSGI and ASGI), ``http`` (wrk against
 gunicorn), ``page`` (the example project's task list over HTTP), ``scrape``
-(``/metrics`` at 100 and 1,000 series), ``readyz`` (PostgreSQL and Redis), ``memory`` (RSS after many unique requests) and
-``profile`` (component timings, ablations, cProfile). Targets are reported,
-never asserted.
+(``/metrics`` at 100 and 1,000 series), ``readyz`` (PostgreSQL and Redis),
+``memory`` (RSS after many unique requests) and ``profile`` (component
+timings, ablations, cProfile, WSGI and ASGI). Targets are reported, never
+asserted.
 """
 
 from __future__ import annotations
