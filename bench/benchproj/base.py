@@ -2,6 +2,8 @@
 
 ``bare`` is exactly this. Every other configuration adds its own layers on top,
 so the difference to ``bare`` is the cost of those layers and nothing else.
+The ``lite*`` configurations start from ``LITE_APPS`` / ``LITE_MIDDLEWARE``
+instead (no sessions, auth, messages) and compare against ``litebare``.
 Log files go to ``BENCH_TMP`` (a scratch directory the runner creates).
 """
 
@@ -43,6 +45,16 @@ DEFAULT_MIDDLEWARE = [
 ]
 MIDDLEWARE = list(DEFAULT_MIDDLEWARE)
 
+# A project without sessions or auth (an API, a service behind a gateway):
+# startproject's list less the session, auth and messages middleware.
+LITE_APPS = ["django.contrib.contenttypes", "benchproj"]
+LITE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 # The JSON view never touches the database; anonymous requests carry no session cookie.
 DATABASES: dict[str, dict[str, Any]] = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(TMP / "bench.sqlite3")},
@@ -61,3 +73,40 @@ LOGGING: dict[str, Any] = {
     "handlers": {"file": {"class": "logging.FileHandler", "filename": log_file(CONFIG)}},
     "root": {"handlers": ["file"], "level": "INFO"},
 }
+
+
+def lantern_logging(
+    name: str, log_format: str = "json", handler: str = "package", config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``build_logging_config()`` as a project would use it, its handler writing to a file.
+
+    ``handler="package"`` keeps the class the package chose (``SafeStreamHandler``
+    today) and only replaces its ``stream`` by an open file, so the benchmark
+    times the package's own handler and not a terminal. ``handler="file"`` puts
+    a plain ``logging.FileHandler`` in its place, carrying the package's
+    ``JsonFormatter`` and ``RequestContextFilter`` (what a project with its own
+    ``LOGGING`` dict would write).
+    """
+    from django_lantern.logging import build_logging_config
+
+    config = build_logging_config(level="INFO", log_format=log_format)
+    console = config["handlers"]["console"]
+    if handler == "file":
+        config["formatters"]["json"] = {"()": "django_lantern.logging.formatters.JsonFormatter"}
+        config["filters"]["request_context"] = {"()": "django_lantern.logging.filters.RequestContextFilter"}
+        config["handlers"]["console"] = {
+            "class": "logging.FileHandler",
+            "filename": log_file(name),
+            "formatter": "json",
+            "filters": ["request_context"],
+        }
+    elif "stream" in console:
+        console["stream"] = open(log_file(name), "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the process)
+    else:  # a handler that takes no stream: fall back to a plain file handler
+        config["handlers"]["console"] = {
+            "class": "logging.FileHandler",
+            "filename": log_file(name),
+            "formatter": console["formatter"],
+            "filters": console["filters"],
+        }
+    return config

@@ -5,14 +5,20 @@ Identical to the chapter's ``LOGGING`` except that the ``console`` handler is a
 """
 
 from benchproj.base import *  # noqa: F403
-from benchproj.base import DEFAULT_MIDDLEWARE, log_file
+from benchproj.base import CONFIG, DEFAULT_MIDDLEWARE, log_file
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "chapter.middleware.RequestIdMiddleware",
-    "chapter.access_log_middleware.AccessLogMiddleware",
-    *DEFAULT_MIDDLEWARE[1:],
-]
+
+def chapter_middleware(middleware: list[str]) -> list[str]:
+    """The chapter's two middleware right after ``SecurityMiddleware``, as the listings place them."""
+    return [
+        middleware[0],
+        "chapter.middleware.RequestIdMiddleware",
+        "chapter.access_log_middleware.AccessLogMiddleware",
+        *middleware[1:],
+    ]
+
+
+MIDDLEWARE = chapter_middleware(DEFAULT_MIDDLEWARE)
 
 LOG_LEVEL = "INFO"
 LOGGING = {
@@ -26,7 +32,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.FileHandler",
-            "filename": log_file("chapter"),
+            "filename": log_file(CONFIG),  # "chapter", or "litechapter" when imported there
             "formatter": "verbose",
             "filters": ["request_id"],
         },

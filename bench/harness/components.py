@@ -15,6 +15,9 @@ from typing import Any
 from harness.djsetup import emit, pin_to_last_cpu, protocol_stream, setup
 
 ACCESS_ARGS = ("GET", "/data/", 200, 0.07, None)
+# The two pieces issue 10's access-record target compares (the report reads them by these names).
+ACCESS_RECORD = "access log call, total (AccessLog.write: record, filter, JSON format, file write)"
+NO_FRAMEWORK = "the same line with no logging framework (render + file write)"
 
 
 def _time(fn: Callable[[], Any], n: int = 5000, repeats: int = 9) -> float:
@@ -98,10 +101,8 @@ def main() -> None:
         recorder.request_finished("GET", "data/", 200, 0.001, probe=False)
 
     pieces: dict[str, float] = {
-        "access log call, total (AccessLog.write: record, filter, JSON format, file write)": _time(
-            lambda: access_log.write(ctx, cfg, 200, 0.07, None)
-        ),
-        "the same line with no logging framework (render + file write)": _time(bare_line),
+        ACCESS_RECORD: _time(lambda: access_log.write(ctx, cfg, 200, 0.07, None)),
+        NO_FRAMEWORK: _time(bare_line),
         "AccessRecord creation": _time(record),
         "RequestContextFilter.filter": _time(lambda: RequestContextFilter().filter(record())),
         "JsonFormatter.format (access record)": _time(lambda: json_formatter.format(enriched)),
@@ -126,7 +127,16 @@ def main() -> None:
         "response_headers.add_headers": _time(lambda: add_headers(response, ctx.request_id, cfg)),
         "ctx.route (resolver_match lookup)": _time(lambda: ctx.route),
     }
-    emit(out, {"pieces_us": pieces, "access_message": message, "json_line_bytes": len(line)})
+    emit(
+        out,
+        {
+            "pieces_us": pieces,
+            "access_record_us": pieces[ACCESS_RECORD],
+            "no_framework_line_us": pieces[NO_FRAMEWORK],
+            "access_message": message,
+            "json_line_bytes": len(line),
+        },
+    )
 
 
 if __name__ == "__main__":

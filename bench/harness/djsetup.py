@@ -7,19 +7,10 @@ import os
 import sys
 from typing import IO, Any
 
-SETTINGS = {
-    "bare": "benchproj.settings_bare",
-    "chapter": "benchproj.settings_chapter",
-    "lantern": "benchproj.settings_lantern",
-    "lanternotel": "benchproj.settings_lanternotel",
-    "peers": "benchproj.settings_peers",
-    "services": "benchproj.settings_services",
-    # Ablations of the lantern configuration (profile stage).
-    "lanternnolog": "benchproj.settings_lanternnolog",
-    "lanternnometrics": "benchproj.settings_lanternnometrics",
-    "lanterncore": "benchproj.settings_lanterncore",
-    "lanterntext": "benchproj.settings_lanterntext",
-}
+
+def settings_module(config: str) -> str:
+    """A configuration's settings module: ``benchproj/settings_<config>.py`` (``base.CONFIG`` reads it back)."""
+    return f"benchproj.settings_{config}"
 
 
 def setup(config: str) -> None:
@@ -27,7 +18,7 @@ def setup(config: str) -> None:
 
     Raises ``benchproj.hooks.Unavailable`` when the configuration cannot run here.
     """
-    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS[config]
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(config)
     import django
 
     from benchproj.hooks import before_setup

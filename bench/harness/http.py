@@ -51,21 +51,37 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 class Server:
-    """A gunicorn master we started, stopped by its own pid."""
+    """A gunicorn master we started, stopped by its own pid.
 
-    def __init__(self, config: str, workers: int, tmp: Path, log: IO[str]) -> None:
+    ``config`` names the settings module (``benchproj.settings_<config>``);
+    ``app`` and ``pythonpath`` let the page stage serve the example project.
+    With ``multiproc`` the workers share a ``PROMETHEUS_MULTIPROC_DIR``.
+    """
+
+    def __init__(
+        self,
+        config: str,
+        workers: int,
+        tmp: Path,
+        log: IO[str],
+        *,
+        multiproc: bool = False,
+        app: str = "benchproj.wsgi:application",
+        path: str = "/data/",
+        pythonpath: tuple[Path, ...] = (),
+    ) -> None:
         self.config = config
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/data/"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": f"benchproj.settings_{config}",
             "BENCH_TMP": str(tmp),
-            "PYTHONPATH": str(BENCH_DIR),
+            "PYTHONPATH": os.pathsep.join(str(p) for p in (BENCH_DIR, *pythonpath)),
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.multiproc_dir: str | None = None
-        if config != "bare" and workers > 1:
+        if multiproc:
             self.multiproc_dir = tempfile.mkdtemp(prefix=f"prom-{config}-", dir=tmp)
             env["PROMETHEUS_MULTIPROC_DIR"] = self.multiproc_dir
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -73,7 +89,7 @@ class Server:
         self.process = subprocess.Popen(
             [
                 gunicorn,
-                "benchproj.wsgi:application",
+                app,
                 "--workers",
                 str(workers),
                 "--bind",
@@ -118,15 +134,70 @@ class Server:
             shutil.rmtree(self.multiproc_dir, ignore_errors=True)
 
 
-def wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
+def wrk(url: str, seconds: int, connections: int, headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    header_args = [arg for header in headers for arg in ("-H", header)]
     completed = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", *header_args, url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
         check=True,
     )
     return parse_wrk(completed.stdout)
+
+
+def alternate(
+    servers: dict[str, Server],
+    rounds: int,
+    seconds: int,
+    connections: int,
+    rng: random.Random,
+    log: IO[str],
+    label: str,
+    headers: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Warm both servers, then ``rounds`` of one wrk run each in a shuffled order; stops them after.
+
+    ``servers`` maps the roles ``bare`` and ``lantern`` to their servers; the
+    entry holds each role's spreads and lantern's paired fraction of bare's rps.
+    """
+    samples: dict[str, list[dict[str, Any]]] = {c: [] for c in servers}
+    try:
+        for server in servers.values():  # warm every worker up; discarded
+            wrk(server.url, 1, connections, headers)
+        for round_no in range(1, rounds + 1):
+            order = list(servers)
+            rng.shuffle(order)
+            for role in order:
+                samples[role].append(wrk(servers[role].url, seconds, connections, headers))
+            log.write(
+                f"  {label}, round {round_no}/{rounds}: "
+                + "  ".join(
+                    f"{c} {samples[c][-1]['rps']:.0f} rps p99 {samples[c][-1].get('p99_ms', 0):.2f} ms" for c in servers
+                )
+                + "\n"
+            )
+            log.flush()
+    finally:
+        for server in servers.values():
+            server.stop()
+    entry: dict[str, Any] = {}
+    for role, runs in samples.items():
+        entry[role] = {
+            "rps": spread([r["rps"] for r in runs]),
+            "p50_ms": spread([r.get("p50_ms", 0.0) for r in runs]),
+            "p99_ms": spread([r.get("p99_ms", 0.0) for r in runs]),
+            "socket_errors": sum(r["socket_errors"] for r in runs),
+            "non_2xx": sum(r["non_2xx"] for r in runs),
+        }
+    paired = [
+        lantern["rps"] / bare["rps"]
+        for lantern, bare in zip(samples["lantern"], samples["bare"], strict=True)
+        if bare["rps"]
+    ]
+    entry["lantern_rps_fraction"] = round(median(paired), 4) if paired else None
+    entry["lantern_rps_fraction_of_medians"] = ratio(entry["lantern"]["rps"]["median"], entry["bare"]["rps"]["median"])
+    return entry
 
 
 def run(
@@ -137,46 +208,8 @@ def run(
     rng = random.Random(22)
     result: dict[str, Any] = {"seconds": seconds, "rounds": rounds, "connections": connections, "workers": {}}
     for workers in worker_counts:
-        servers = {c: Server(c, workers, tmp, log) for c in ("bare", "lantern")}
-        samples: dict[str, list[dict[str, Any]]] = {c: [] for c in servers}
-        try:
-            for server in servers.values():  # warm every worker up; discarded
-                wrk(server.url, 1, connections)
-            for round_no in range(1, rounds + 1):
-                order = list(servers)
-                rng.shuffle(order)
-                for config in order:
-                    samples[config].append(wrk(servers[config].url, seconds, connections))
-                log.write(
-                    f"  {workers} worker(s), round {round_no}/{rounds}: "
-                    + "  ".join(
-                        f"{c} {samples[c][-1]['rps']:.0f} rps p99 {samples[c][-1].get('p99_ms', 0):.2f} ms"
-                        for c in servers
-                    )
-                    + "\n"
-                )
-                log.flush()
-        finally:
-            for server in servers.values():
-                server.stop()
-        entry: dict[str, Any] = {}
-        for config, runs in samples.items():
-            entry[config] = {
-                "rps": spread([r["rps"] for r in runs]),
-                "p50_ms": spread([r.get("p50_ms", 0.0) for r in runs]),
-                "p99_ms": spread([r.get("p99_ms", 0.0) for r in runs]),
-                "socket_errors": sum(r["socket_errors"] for r in runs),
-                "non_2xx": sum(r["non_2xx"] for r in runs),
-            }
-        paired = [
-            lantern["rps"] / bare["rps"]
-            for lantern, bare in zip(samples["lantern"], samples["bare"], strict=True)
-            if bare["rps"]
-        ]
-        entry["lantern_rps_fraction"] = round(median(paired), 4) if paired else None
-        entry["lantern_rps_fraction_of_medians"] = ratio(
-            entry["lantern"]["rps"]["median"], entry["bare"]["rps"]["median"]
-        )
+        servers = {c: Server(c, workers, tmp, log, multiproc=c != "bare" and workers > 1) for c in ("bare", "lantern")}
+        entry = alternate(servers, rounds, seconds, connections, rng, log, f"{workers} worker(s)")
         entry["multiproc"] = workers > 1
         result["workers"][str(workers)] = entry
     return result

@@ -3,7 +3,9 @@
 One warm worker process per configuration (settings are fixed before
 ``django.setup()``). Each round runs one batch per (mode, configuration) in a
 fresh random order; a configuration's overhead in a round is its µs minus
-bare's µs in the same round, and the report gives the median over rounds.
+its baseline's µs in the same round (``bare``; ``litebare`` for the ``lite*``
+configurations, which have no sessions or auth), and the report gives the
+median over rounds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,21 @@ from harness.stats import median, ratio, spread
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 MODES = ("wsgi", "asgi")
+BASELINES = ("bare", "litebare")
+# Ratios of median overheads: name -> (numerator, denominator); each pair shares its baseline.
+RATIOS = {
+    "lantern_over_chapter": ("lantern", "chapter"),
+    "lanternfile_over_chapter": ("lanternfile", "chapter"),
+    "litelantern_over_litechapter": ("litelantern", "litechapter"),
+    "litefile_over_litechapter": ("litefile", "litechapter"),
+    "lantern_over_peers": ("lantern", "peers"),
+    "lanternotel_over_peers": ("lanternotel", "peers"),
+}
+
+
+def baseline(config: str) -> str:
+    """The configuration a configuration's overhead is measured against."""
+    return "litebare" if config.startswith("lite") else "bare"
 
 
 @dataclass
@@ -124,27 +141,22 @@ def summarise(
     n: dict[str, int],
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"rounds": rounds, "requests_per_batch": n, "configs": {}, "unavailable": unavailable}
-    bare = samples.get("bare")
+    overheads: dict[str, dict[str, float]] = {mode: {} for mode in MODES}
     for config, by_mode in samples.items():
         entry: dict[str, Any] = {"check": info.get(config, {})}
+        base = samples.get(baseline(config))
         for mode, values in by_mode.items():
             mode_entry: dict[str, Any] = {"us": spread(values), "samples": [round(v, 2) for v in values]}
-            if bare is not None and config != "bare":
-                diffs = [v - b for v, b in zip(values, bare[mode], strict=True)]
+            if base is not None and config not in BASELINES:
+                diffs = [v - b for v, b in zip(values, base[mode], strict=True)]
                 mode_entry["overhead_us"] = spread(diffs)
+                overheads[mode][config] = median(diffs)
             entry[mode] = mode_entry
+        if config not in BASELINES:
+            entry["baseline"] = baseline(config)
         result["configs"][config] = entry
-    ratios: dict[str, Any] = {}
-    for mode in MODES:
-        over = {
-            c: median([v - b for v, b in zip(samples[c][mode], bare[mode], strict=True)])
-            for c in samples
-            if bare is not None and c != "bare"
-        }
-        ratios[mode] = {
-            "lantern_over_chapter": ratio(over.get("lantern"), over.get("chapter")),
-            "lantern_over_peers": ratio(over.get("lantern"), over.get("peers")),
-            "lanternotel_over_peers": ratio(over.get("lanternotel"), over.get("peers")),
-        }
-    result["ratios"] = ratios
+    result["ratios"] = {
+        mode: {name: ratio(overheads[mode].get(a), overheads[mode].get(b)) for name, (a, b) in RATIOS.items()}
+        for mode in MODES
+    }
     return result

@@ -1,10 +1,11 @@
 """``make bench``: every stage in one run, a table on stdout, ``results/latest.json`` and ``latest.md``.
 
 Stages: ``inproc`` (µs per request, WSGI and ASGI), ``http`` (wrk against
-gunicorn), ``scrape`` (``/metrics`` at 100 and 1,000 series), ``readyz``
-(PostgreSQL and Redis), ``memory`` (RSS after many unique requests) and
-``profile`` (component timings, ablations, cProfile). Targets are reported,
-never asserted.
+gunicorn), ``page`` (the example project's task list over HTTP), ``scrape``
+(``/metrics`` at 100 and 1,000 series), ``readyz`` (PostgreSQL and Redis),
+``memory`` (RSS after many unique requests) and ``profile`` (component
+timings, ablations, cProfile, WSGI and ASGI). Targets are reported, never
+asserted.
 """
 
 from __future__ import annotations
@@ -22,14 +23,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import http, inproc, machine
+from harness import http, inproc, machine, page
 from harness.report import render
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BENCH_DIR / "results"
 DOC = BENCH_DIR.parent / "docs" / "performance.md"
-STAGES = ("inproc", "http", "scrape", "readyz", "memory", "profile")
-MAIN_CONFIGS = ["bare", "chapter", "lantern", "lanternotel", "peers"]
+STAGES = ("inproc", "http", "page", "scrape", "readyz", "memory", "profile")
+MAIN_CONFIGS = [
+    "bare",
+    "chapter",
+    "lantern",
+    "lanternfile",
+    "lanternotel",
+    "peers",
+    # Without sessions or auth; each compared with litebare.
+    "litebare",
+    "litechapter",
+    "litelantern",
+    "litefile",
+]
 ABLATION_CONFIGS = ["bare", "lantern", "lanternnolog", "lanternnometrics", "lanterncore", "lanterntext"]
 
 FULL: dict[str, Any] = {
@@ -40,12 +53,16 @@ FULL: dict[str, Any] = {
     "http_rounds": 8,
     "http_seconds": 3,
     "http_connections": 8,
+    "page_workers": [1, 2],
+    "page_rounds": 6,
+    "page_seconds": 3,
     "scrapes": 100,
     "readyz_requests": 300,
     "memory_requests": 100_000,
     "ablation_rounds": 10,
     "ablation_n": {"wsgi": 500, "asgi": 150},
     "profile_requests": 5000,
+    "profile_requests_asgi": 1000,
 }
 QUICK: dict[str, Any] = {
     **FULL,
@@ -54,12 +71,16 @@ QUICK: dict[str, Any] = {
     "http_workers": [1],
     "http_rounds": 2,
     "http_seconds": 2,
+    "page_workers": [1],
+    "page_rounds": 2,
+    "page_seconds": 2,
     "scrapes": 20,
     "readyz_requests": 50,
     "memory_requests": 10_000,
     "ablation_rounds": 3,
     "ablation_n": {"wsgi": 300, "asgi": 100},
     "profile_requests": 2000,
+    "profile_requests_asgi": 300,
 }
 
 
@@ -111,6 +132,17 @@ def stage_readyz(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return result
 
 
+def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
+    prepared = _subprocess_json(["harness.page"], tmp, "page-setup")
+    if "error" in prepared:
+        return prepared
+    return page.run(
+        p["page_workers"], p["page_rounds"], p["page_seconds"], p["http_connections"], tmp, log, prepared["cookie"]
+    )
+
+
 def stage_memory(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return {
         config: _subprocess_json(["harness.memory", config, str(p["memory_requests"])], tmp, f"memory-{config}")
@@ -120,16 +152,21 @@ def stage_memory(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 def stage_profile(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
-    profiles = {}
-    for config in ("bare", "lantern", "lanternotel"):
-        stats_path = RESULTS / f"profile-{config}.pstats"
-        profiles[config] = _subprocess_json(
-            ["harness.profile", config, str(p["profile_requests"]), str(stats_path)], tmp, f"profile-{config}"
-        )
+    profiles: dict[str, Any] = {}
+    profiles_asgi: dict[str, Any] = {}
+    for mode, configs, n, into in (
+        ("wsgi", ("bare", "lantern", "lanternotel"), p["profile_requests"], profiles),
+        ("asgi", ("bare", "lantern"), p["profile_requests_asgi"], profiles_asgi),
+    ):
+        for config in configs:
+            name = f"profile-{config}" + ("-asgi" if mode == "asgi" else "")
+            into[config] = _subprocess_json(
+                ["harness.profile", config, str(n), str(RESULTS / f"{name}.pstats"), mode], tmp, name
+            )
     log.write("  ablations (interleaved):\n")
     ablation = inproc.run(ABLATION_CONFIGS, p["ablation_rounds"], p["ablation_n"], tmp, log)
     components = _subprocess_json(["harness.components"], tmp, "components")
-    return {"cprofile": profiles, "ablation": ablation, "components": components}
+    return {"cprofile": profiles, "cprofile_asgi": profiles_asgi, "ablation": ablation, "components": components}
 
 
 def _update_doc(markdown: str) -> None:
@@ -174,6 +211,8 @@ def main() -> None:
                     tmp,
                     log,
                 )
+            elif stage == "page":
+                results["page"] = stage_page(params, tmp, log)
             elif stage == "scrape":
                 results["scrape"] = stage_scrape(params, tmp)
             elif stage == "readyz":
