@@ -79,7 +79,6 @@ class TextScrubber:
             text = pattern.sub(self.replacement, text)
         return text
 
-
     def leaves_unchanged(self, text: str) -> bool:
         """True when ``scrub_text(text)`` is known, cheaply, to return ``text`` as it is.
 
@@ -93,6 +92,7 @@ class TextScrubber:
             and len(text) <= MAX_TEXT_LENGTH
             and not may_hold_secret(text)
         )
+
     def _scan(self, text: str, pattern: re.Pattern[str]) -> str:
         search = pattern.search
         match = search(text)
