@@ -104,7 +104,7 @@ def _task_name() -> str | None:
     if asyncio is None or asyncio.events._get_running_loop() is None:
         return None
     try:
-        return str(asyncio.current_task().get_name())  # type: ignore[union-attr]
+        return str(asyncio.current_task().get_name())
     except Exception:
         return None
 
