@@ -106,6 +106,18 @@ def test_the_plain_record_takes_the_fast_path() -> None:
     assert access_fields(JsonFormatter(), make()) is not None
 
 
+def test_the_message_is_rendered_on_first_read_and_then_kept() -> None:
+    record = make(path="/a b/", user_id=7)
+    assert "msg" not in record.__dict__  # the JSON formatters never need it
+    assert access_fields(JsonFormatter(), record) is not None
+    assert record.getMessage() == 'method=GET path="/a b/" status=200 duration_ms=1.25 user_id=7'
+    assert record.__dict__["msg"] == record.getMessage()
+    # Read once (Sentry's logging integration does, before any handler): still the fast path.
+    assert access_fields(JsonFormatter(), record) is not None
+    record.msg = "replaced by a handler"
+    assert record.getMessage() == "replaced by a handler"
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -168,7 +180,8 @@ def test_record_in_another_thread_and_in_an_asyncio_task_names_them() -> None:
 
     def in_thread() -> None:
         record = make()
-        found.append((standard_attrs(record), standard_attrs(stock_twin(record))))
+        twin = stock_twin(record)  # reads ``msg``, which the access record renders on first read
+        found.append((standard_attrs(record), standard_attrs(twin)))
 
     thread = threading.Thread(target=in_thread, name="worker-7")
     thread.start()
@@ -176,7 +189,8 @@ def test_record_in_another_thread_and_in_an_asyncio_task_names_them() -> None:
 
     async def in_task() -> None:
         record = make()
-        found.append((standard_attrs(record), standard_attrs(stock_twin(record))))
+        twin = stock_twin(record)  # reads ``msg``, which the access record renders on first read
+        found.append((standard_attrs(record), standard_attrs(twin)))
 
     async def main() -> None:
         await asyncio.create_task(in_task(), name="request-task")

@@ -17,7 +17,6 @@ from django_lantern.conf import LanternSettings
 from django_lantern.context import NO_FIELDS, RequestContext
 from django_lantern.logging.access_record import AccessRecord
 from django_lantern.streaming import COMPLETED
-from django_lantern.users import known_user_id
 
 
 class AccessLog:
@@ -60,7 +59,9 @@ class AccessLog:
         if not access.isEnabledFor(level):
             return
         if user_id is None:
-            user_id = known_user_id(ctx)  # never loads it: a query here would run inside logging
+            # The middleware has already looked (``users.resolve_user_id``);
+            # only an id set on the context since then can add to that.
+            user_id = ctx.user_id
         record = AccessRecord(
             access.name,
             level,

@@ -48,7 +48,12 @@ _INT64 = (-(2**63), 2**64)
 def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[str, Any] | None:
     """The ordered fields of a plain access record, or ``None`` to use the general path."""
     attrs = record.__dict__
-    if len(attrs) != PLAIN_SIZE or attrs.get("lantern_access") is not True or record.exc_info or record.stack_info:
+    size = len(attrs)
+    # One more attribute is allowed: ``msg``, once something has read it (Sentry's
+    # logging integration does, for its breadcrumbs, before any handler runs).
+    if size != PLAIN_SIZE and not (size == PLAIN_SIZE + 1 and "msg" in attrs):
+        return None
+    if attrs.get("lantern_access") is not True or record.exc_info or record.stack_info:
         return None
     try:
         request_id = attrs["request_id"]

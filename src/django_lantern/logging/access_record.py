@@ -109,14 +109,14 @@ def _task_name() -> str | None:
         return None
 
 
-def _standard(name: str, level: int, pathname: str, msg: str, exc_info: Any, func: str) -> dict[str, Any]:
-    """The standard attributes of a record logged from ``pathname`` (line unknown), with no args."""
+def _standard(name: str, level: int, pathname: str, exc_info: Any, func: str) -> dict[str, Any]:
+    """The standard attributes of a record logged from ``pathname`` (line unknown), with no
+    args; all but ``msg``, which ``AccessRecord`` renders when it is first read."""
     created, msecs, relative = _clock()
     filename, module = _source(pathname)
     threads = logging.logThreads
     attrs: dict[str, Any] = {
         "name": name,
-        "msg": msg,
         "args": None,
         "levelname": logging.getLevelName(level),
         "levelno": level,
@@ -141,10 +141,38 @@ def _standard(name: str, level: int, pathname: str, msg: str, exc_info: Any, fun
     return attrs
 
 
+class _LineOnFirstRead:
+    """``AccessRecord.msg``: the access line, rendered from the record's fields the
+    first time anything reads it, then kept as a plain attribute.
+
+    The JSON formatters never read it (they render the line from the scrubbed
+    fields), so for them the record skips the work; a text handler, ``assertLogs``
+    or ``getMessage()`` sees the same line an eager record would have held.
+    """
+
+    def __get__(self, record: logging.LogRecord | None, owner: type | None = None) -> Any:
+        if record is None:
+            return self
+        attrs = record.__dict__
+        user_id = attrs["user_id"]
+        line = access_line(
+            attrs["method"],
+            attrs["path"],
+            attrs["status"],
+            attrs["duration_ms"],
+            None if user_id == UNKNOWN else user_id,
+            attrs["lantern_message_limit"],
+        )
+        attrs["msg"] = line  # an instance attribute: found before this descriptor from now on
+        return line
+
+
 class AccessRecord(logging.LogRecord):
     """One request's access record. A normal ``LogRecord`` (handlers, filters and
     formatters written for the standard library keep working); its ``msg`` is
-    the rendered line and it has no ``args``."""
+    the rendered line (see ``_LineOnFirstRead``) and it has no ``args``."""
+
+    msg = _LineOnFirstRead()
 
     def __init__(
         self,
@@ -166,13 +194,13 @@ class AccessRecord(logging.LogRecord):
         origin: str = __file__,
     ) -> None:
         exc_info = (type(error), error, error.__traceback__) if error is not None else None
-        message = access_line(method, path, status, duration_ms, user_id, path_limit)
         # Where the line comes from is known (``origin``, the writer's module):
         # no stack walk to find it, and its file and module names are worked out once.
         if _OWN_INIT:
-            attrs = _standard(name, level, origin, message, exc_info, "write")
+            attrs = _standard(name, level, origin, exc_info, "write")
             self.__dict__ = attrs
         else:  # pragma: no cover - a Python whose LogRecord has attributes we do not know
+            message = access_line(method, path, status, duration_ms, user_id, path_limit)
             super().__init__(name, level, origin, 0, message, None, exc_info, "write")
             attrs = self.__dict__
         # The context fields, as ``RequestContextFilter`` would have set them.
@@ -188,3 +216,4 @@ class AccessRecord(logging.LogRecord):
         attrs["duration_ms"] = round(duration_ms, 2)
         attrs["client_ip"] = client_ip
         attrs["lantern_access"] = True
+        attrs["lantern_message_limit"] = path_limit  # how much of the path ``msg`` shows
