@@ -95,15 +95,6 @@ def test_resource_is_built_once_under_concurrency() -> None:
     assert results == [1] * 8
 
 
-def test_on_reset_hook_runs_on_change() -> None:
-    """A hook registered with on_reset runs when settings change."""
-    runs: list[str] = []
-    caching.on_reset(lambda: runs.append("reset"))
-    with override_settings(LANTERN={}):
-        pass
-    assert runs == ["reset", "reset"]
-
-
 def test_override_settings_rebuilds_metric_families_and_recorder_state() -> None:
     """A new namespace reaches the families, the recorder's state and the task families; the old
     collectors are unregistered, so nothing is registered twice."""

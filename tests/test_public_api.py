@@ -139,6 +139,7 @@ INTERNAL = {
     "django_lantern.logging.values",
     "django_lantern.access_log",
     "django_lantern.logging.access_fields",
+    "django_lantern.probe_paths",
     "django_lantern.logging.access_record",
     "django_lantern.scrub_patterns",
     "django_lantern.scrub_scanner",

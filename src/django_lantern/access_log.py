@@ -39,24 +39,8 @@ class AccessLog:
         access = self._loggers.get(cfg.access_logger)
         if access is None:
             access = self._loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
-        path = ctx.path
-        for pattern in cfg.access_log_skip:
-            if pattern.search(path):
-                return
-        slow = cfg.slow_request_ms
-        if status >= 400 or outcome != COMPLETED:
-            level = logging.WARNING if status < 500 else logging.ERROR
-        elif slow is not None and duration_ms >= slow:
-            level = logging.WARNING
-        else:
-            # Sampling thins routine lines only: errors and slow requests are always kept.
-            for pattern, rate in cfg.access_log_sample:
-                if pattern.search(path):
-                    if random.random() >= rate:
-                        return
-                    break
-            level = logging.INFO
-        if not access.isEnabledFor(level):
+        level = _level(ctx.path, cfg, status, duration_ms, outcome)
+        if level is None or not access.isEnabledFor(level):
             return
         if user_id is None:
             # The middleware has already looked (``users.resolve_user_id``);
@@ -67,7 +51,7 @@ class AccessLog:
             level,
             request_id=ctx.request_id,
             method=ctx.method,
-            path=path,
+            path=ctx.path,
             route=ctx.route,
             status=status,
             duration_ms=duration_ms,
@@ -88,3 +72,20 @@ class AccessLog:
         # ``handle`` rather than ``log``: the record is complete, and ``log``
         # would only add a stack walk to find the caller.
         access.handle(record)
+
+
+def _level(path: str, cfg: LanternSettings, status: int, duration_ms: float, outcome: str) -> int | None:
+    """The line's level from the status and slowness, or None when the path is
+    skipped or sampled out; errors and slow requests are never sampled out."""
+    for pattern in cfg.access_log_skip:
+        if pattern.search(path):
+            return None
+    if status >= 400 or outcome != COMPLETED:
+        return logging.WARNING if status < 500 else logging.ERROR
+    slow = cfg.slow_request_ms
+    if slow is not None and duration_ms >= slow:
+        return logging.WARNING
+    for pattern, rate in cfg.access_log_sample:
+        if pattern.search(path):
+            return logging.INFO if random.random() < rate else None
+    return logging.INFO

@@ -17,8 +17,6 @@ Two kinds of cache:
   settings generation, and ``fn(value)`` releases it before the cache is
   cleared.
 
-:func:`on_reset` registers a plain callable for state that is not a cache.
-
 Adopting it is one line::
 
     @settings_cache
@@ -81,7 +79,6 @@ class _Resource(Generic[T]):
 
 
 _caches: list[Cached[object]] = []
-_hooks: list[Callable[[], object]] = []
 
 
 @overload
@@ -101,23 +98,16 @@ def settings_cache(
     return decorate if build is None else decorate(build)
 
 
-def on_reset(hook: Callable[[], T]) -> Callable[[], T]:
-    """Run ``hook()`` whenever the settings caches are reset; returns it unchanged."""
-    _hooks.append(hook)
-    return hook
-
-
 def reset_settings_caches() -> None:
     """Release every resource and clear every cache built from settings.
 
     A teardown that raises does not stop the others (a stale cache would
     outlive the settings it was built from); the first error is raised last.
     """
-    steps = [*(cached.cache_clear for cached in _caches), *_hooks]
     first: Exception | None = None
-    for step in steps:
+    for cached in _caches:
         try:
-            step()
+            cached.cache_clear()
         except Exception as exc:
             first = first or exc
     if first is not None:

@@ -35,6 +35,7 @@ from django_lantern.errors import report_internal_error
 from django_lantern.health import views as health_views
 from django_lantern.metrics import recorder
 from django_lantern.metrics import views as metrics_views
+from django_lantern.probe_paths import HEALTHZ, READYZ, classify
 from django_lantern.response_headers import decorate
 from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
@@ -44,31 +45,6 @@ from django_lantern.users import aresolve_user_id, resolve_user_id
 __all__ = ["LanternMiddleware"]
 
 logger = logging.getLogger("django_lantern.request_id")
-
-_HEALTHZ, _READYZ, _METRICS = "healthz", "readyz", "metrics"
-
-
-def _probe_kind(path: str, cfg: LanternSettings) -> str | None:
-    if path not in cfg.probe_paths:
-        # /readyz/<check>: the readiness view validates the name (404 for an unknown one).
-        prefix = cfg.readyz_check_prefix
-        return _READYZ if prefix and path.startswith(prefix) else None
-    if path in cfg.healthz_paths:
-        return _HEALTHZ
-    if path in cfg.readyz_paths:
-        return _READYZ
-    return _METRICS
-
-
-def _classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -> str | None:
-    """The probe kind of this request, or None; a probe's route is its path."""
-    kind = _probe_kind(request.path_info, cfg)
-    if kind is not None:
-        route = request.path_info.rstrip("/") or "/"
-        prefix = cfg.readyz_check_prefix
-        # /readyz/<check> is one route label, whatever name was asked for.
-        ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
-    return kind
 
 
 def _leave(
@@ -113,10 +89,10 @@ class LanternMiddleware:
         response: HttpResponseBase | None = None
         kind = None
         try:
-            kind = _classify(request, cfg, ctx)
+            kind = classify(request, cfg, ctx)
             if kind is None:
                 response = self.get_response(request)  # type: ignore[assignment]
-            elif kind == _READYZ:
+            elif kind == READYZ:
                 response = health_views.readyz_response(request)
             else:
                 response = self._serve_simple_probe(kind, request)
@@ -140,10 +116,10 @@ class LanternMiddleware:
         response: HttpResponseBase | None = None
         kind = None
         try:
-            kind = _classify(request, cfg, ctx)
+            kind = classify(request, cfg, ctx)
             if kind is None:
                 response = await self.get_response(request)  # type: ignore[misc]
-            elif kind == _READYZ:
+            elif kind == READYZ:
                 response = await health_views.areadyz_response(request)
             else:
                 response = self._serve_simple_probe(kind, request)
@@ -192,7 +168,7 @@ class LanternMiddleware:
     # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
     def _serve_simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
-        if kind == _HEALTHZ:
+        if kind == HEALTHZ:
             return health_views.healthz_response(request)
         return metrics_views.metrics_response(request)
 

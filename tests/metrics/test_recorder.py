@@ -142,3 +142,19 @@ def test_failing_readiness_is_zero(client: Client) -> None:
         # A refused method is not a readiness answer and changes nothing.
         client.post("/readyz")
         assert value("lantern_readiness_up") == 0
+
+
+@pytest.mark.django_db
+def test_readiness_gauges_are_set_by_the_health_view_itself(client: Client) -> None:
+    """Health publishes its answer to the recorder: served by the URL view, with no
+    middleware in front, /readyz still sets the gauges; /readyz/<check> answers
+    for one check, not for the process, and leaves lantern_readiness_up alone."""
+    with override_settings(LANTERN={"READINESS_CHECKS": ["tests.metrics.urls_boom.failing_check"]}, MIDDLEWARE=[]):
+        assert client.get("/readyz").status_code == 503
+        assert value("lantern_readiness_up") == 0
+        assert value("lantern_readiness_check_up", {"check": "custom:failing_check", "kind": "custom"}) == 0
+    with override_settings(MIDDLEWARE=[]):
+        assert client.get("/readyz/db:default").status_code == 200
+        assert value("lantern_readiness_up") == 0
+        assert client.get("/readyz").status_code == 200
+        assert value("lantern_readiness_up") == 1

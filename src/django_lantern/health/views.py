@@ -16,9 +16,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 
 from django_lantern import shutdown
 from django_lantern.conf import get_settings
+from django_lantern.errors import report_internal_error
 from django_lantern.health import probes
 from django_lantern.health.registry import get_runner
 from django_lantern.health.runner import CheckResult
+from django_lantern.metrics import recorder
 from django_lantern.scrubbing import scrub_text
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -111,10 +113,20 @@ def _plan(request: HttpRequest, check: str | None) -> _ReadinessPlan | HttpRespo
 
 def _answer(request: HttpRequest, plan: _ReadinessPlan, results: Sequence[CheckResult]) -> HttpResponse:
     body, status = readiness_body(results, plan.non_critical, judged=plan.judged)
+    if plan.judged:  # /readyz/<check> answers for one check, not for the process
+        _publish(results, ready=status == 200)
     if plan.query.verbose:
         text = probes.verbose_text(body, status, plan.ignored_excludes)
         return _finish(request, HttpResponse(text, content_type="text/plain; charset=utf-8", status=status))
     return _finish(request, JsonResponse(body, status=status))
+
+
+def _publish(results: Sequence[CheckResult], *, ready: bool) -> None:
+    """The readiness gauges (``lantern_readiness_*``); a metrics fault never changes the answer."""
+    try:
+        recorder.readiness_answered(results, ready=ready)
+    except Exception as exc:
+        report_internal_error("metrics", exc)
 
 
 def readyz_response(request: HttpRequest, check: str | None = None) -> HttpResponse:

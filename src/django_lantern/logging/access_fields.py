@@ -48,51 +48,21 @@ _INT64 = (-(2**63), 2**64)
 def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[str, Any] | None:
     """The ordered fields of a plain access record, or ``None`` to use the general path."""
     attrs = record.__dict__
-    size = len(attrs)
-    # One more attribute is allowed: ``msg``, once something has read it (Sentry's
-    # logging integration does, for its breadcrumbs, before any handler runs).
-    if size != PLAIN_SIZE and not (size == PLAIN_SIZE + 1 and "msg" in attrs):
+    if not _is_plain(record, attrs):
         return None
-    if attrs.get("lantern_access") is not True or record.exc_info or record.stack_info:
-        return None
-    try:
-        request_id = attrs["request_id"]
-        user_id = attrs["user_id"]
-        method = attrs["method"]
-        path = attrs["path"]
-        route = attrs["route"]
-        trace_id = attrs["trace_id"]
-        span_id = attrs["span_id"]
-        status = attrs["status"]
-        duration_ms = attrs["duration_ms"]
-        client_ip = attrs["client_ip"]
-    except KeyError:
-        return None
-    str_ = str
-    if not (
-        type(request_id) is str_
-        and type(method) is str_
-        and type(path) is str_
-        and type(route) is str_
-        and type(trace_id) is str_
-        and type(span_id) is str_
-        and type(status) is int
-        and type(duration_ms) is float
-        and math.isfinite(duration_ms)
-        and (client_ip is None or type(client_ip) is str_)
-    ):
-        return None
-    limit = formatter.field_limit
-    scrubber = formatter.active_scrubber()
+    user_id = attrs["user_id"]
     if user_id is None or user_id == UNKNOWN:
         user_id = UNKNOWN
     elif type(user_id) is int:
         if not _INT64[0] <= user_id < _INT64[1]:
             return None
-    elif type(user_id) is str_:
+    elif type(user_id) is str:
         user_id = formatter._cap(user_id)
     else:
         return None  # a UUID or another type: the general path converts it
+    method, path, client_ip = attrs["method"], attrs["path"], attrs["client_ip"]
+    limit = formatter.field_limit
+    scrubber = formatter.active_scrubber()
     if scrubber is not None and scrubber.leaves_unchanged(f"{method} {path} {client_ip}"):
         if len(method) > limit or len(path) > limit or (client_ip is not None and len(client_ip) > limit):
             return None  # caps to apply: the general path
@@ -101,6 +71,8 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[
         path = formatter._scrub_capped(path, limit)
         if client_ip is not None:  # as an extra it would be made JSON-native and scrubbed like any other
             client_ip = formatter._scrub(formatter._jsonable(client_ip))
+    status, duration_ms = attrs["status"], attrs["duration_ms"]
+    request_id, route, trace_id, span_id = attrs["request_id"], attrs["route"], attrs["trace_id"], attrs["span_id"]
     cap = formatter._cap
     return {
         "ts": rfc3339(record.created),
@@ -119,3 +91,56 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[
         "duration_ms": duration_ms,
         "client_ip": client_ip,
     }
+
+
+def _is_plain(record: logging.LogRecord, attrs: dict[str, Any]) -> bool:
+    """The record is the middleware's, as it built it: its attributes, their types, no exception."""
+    size = len(attrs)
+    # One more attribute is allowed: ``msg``, once something has read it (Sentry's
+    # logging integration does, for its breadcrumbs, before any handler runs).
+    if size != PLAIN_SIZE and not (size == PLAIN_SIZE + 1 and "msg" in attrs):
+        return False
+    if attrs.get("lantern_access") is not True or record.exc_info or record.stack_info:
+        return False
+    try:
+        request_id, method, path, route = attrs["request_id"], attrs["method"], attrs["path"], attrs["route"]
+        trace_id, span_id, status, duration_ms = (
+            attrs["trace_id"],
+            attrs["span_id"],
+            attrs["status"],
+            attrs["duration_ms"],
+        )
+        client_ip = attrs["client_ip"]
+    except KeyError:
+        return False
+    return (
+        type(request_id) is str
+        and type(method) is str
+        and type(path) is str
+        and type(route) is str
+        and type(trace_id) is str
+        and type(span_id) is str
+        and type(status) is int
+        and type(duration_ms) is float
+        and math.isfinite(duration_ms)
+        and (client_ip is None or type(client_ip) is str)
+        and "user_id" in attrs
+    )
+
+
+def access_message(out: dict[str, Any], limit: int) -> str | None:
+    """The general path's access line, from fields already scrubbed and typed;
+    None when they lack the typed status and duration (the record's own
+    message is used then).
+
+    Scrubbing the already-escaped message could cut through a quoted value
+    (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
+    so the values are scrubbed first and escaped last.
+    """
+    status, duration_ms = out.get("status"), out.get("duration_ms")
+    if type(status) is not int or not isinstance(duration_ms, (int, float)):
+        return None
+    # The user id of the line is the one of the field, so they never disagree;
+    # "None" when unknown, as the chapter's line has it.
+    user_id = out["user_id"]
+    return access_line(out["method"], out["path"], status, duration_ms, None if user_id == UNKNOWN else user_id, limit)

@@ -23,8 +23,7 @@ from typing import Any
 
 from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, get_request_id
-from django_lantern.logging.access_fields import access_fields
-from django_lantern.logging.access_record import access_line
+from django_lantern.logging.access_fields import access_fields, access_message
 from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
 from django_lantern.logging.filters import add_context
 from django_lantern.logging.record_parts import LEVEL_NAMES, _exception_fields
@@ -141,7 +140,7 @@ class _BaseFormatter(logging.Formatter):
                     out[key] = extras.pop(key) if math.isfinite(value) else None
             # Rendered again from the scrubbed path and the typed fields rather
             # than scanning the whole message: same result, a third of the cost.
-            message = self._access_message(out)
+            message = access_message(out, self.field_limit)
         out["message"] = self._scrub_capped(safe_message(record), self.field_limit) if message is None else message
         if extras:
             out.update(self._extra_fields(extras))
@@ -189,24 +188,6 @@ class _BaseFormatter(logging.Formatter):
                 _count_failure("scrub:log", error)
                 out[name] = unrenderable(value)
         return out
-
-    def _access_message(self, out: dict[str, Any]) -> str | None:
-        """The access line from the record's fields (already scrubbed and typed);
-        None when the record lacks them, and its own message is used.
-
-        Scrubbing the already-escaped message could cut through a quoted value
-        (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
-        so the values are scrubbed first and escaped last.
-        """
-        status, duration_ms = out.get("status"), out.get("duration_ms")
-        if type(status) is not int or not isinstance(duration_ms, (int, float)):
-            return None
-        # The user id of the line is the one of the field, so they never disagree;
-        # "None" when unknown, as the chapter's line has it.
-        user_id = out["user_id"]
-        if user_id == UNKNOWN:
-            user_id = None
-        return access_line(out["method"], out["path"], status, duration_ms, user_id, self.field_limit)
 
     def _cap(self, value: object) -> str:
         text = value if isinstance(value, str) else str(value)

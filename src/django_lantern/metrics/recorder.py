@@ -14,8 +14,8 @@ overflow label set and ``lantern_label_overflow_total`` counts each fold.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
@@ -25,6 +25,9 @@ from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import exemplars
 from django_lantern.metrics.families import Families, get_families, metric_name
+
+if TYPE_CHECKING:
+    from django_lantern.health.runner import CheckResult
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
@@ -85,7 +88,6 @@ class _State:
         self.fams = fams
         self.enabled = cfg.metrics_enabled
         self.exclude_probes = cfg.metrics_exclude_probes_from_latency
-        self.readyz_paths = cfg.readyz_paths
         self.exemplars = exemplars.supported()
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
@@ -151,11 +153,8 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
     # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
     counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route), str(status)))
     counter.inc()
-    if probe:
-        if route in state.readyz_paths and status in (200, 503):
-            _publish_readiness(state, ready=status == 200)
-        if state.exclude_probes:
-            return
+    if probe and state.exclude_probes:
+        return
     hkey = (method, route, probe)
     durations = state.durations
     histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route)))
@@ -176,19 +175,20 @@ def internal_error(where: str) -> None:
 
 
 # -- readiness ----------------------------------------------------------------
-def _publish_readiness(state: _State, *, ready: bool) -> None:
-    """Copy the runner's last results into gauges right after a /readyz answer.
+def readiness_answered(results: Iterable[CheckResult], *, ready: bool) -> None:
+    """Set the readiness gauges from a ``/readyz`` answer; health calls this.
 
-    Done here rather than by a scrape-time collector because under gunicorn
-    the scrape lands on any worker, which may not be the one that ran the
-    checks; the gauges' ``mostrecent`` mode gives the newest result of all.
+    Gauges set at answer time rather than by a scrape-time collector because
+    under gunicorn the scrape lands on any worker, which may not be the one
+    that ran the checks; the gauges' ``mostrecent`` mode gives the newest
+    result of all.
     """
-    from django_lantern.health.registry import get_runner
-
-    fams = state.fams
-    fams.readiness_up.set(1 if ready else 0)
+    state = _state()
+    if not state.enabled:
+        return
+    state.fams.readiness_up.set(1 if ready else 0)
     family = state.readiness
-    for result in get_runner().last_results:
+    for result in results:
         key = (result.name, result.kind)
         up, duration = family.fast.get(key) or family.resolve(key, (result.name[:100], result.kind[:32]))
         up.set(1 if result.ok else 0)
