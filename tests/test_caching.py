@@ -16,11 +16,10 @@ from django_lantern.metrics import families, recorder
 
 @pytest.fixture(autouse=True)
 def _forget_test_caches() -> Iterator[None]:
-    """Caches and hooks declared by a test are unregistered after it."""
-    caches, hooks = list(caching._caches), list(caching._hooks)
+    """Caches declared by a test are unregistered after it."""
+    caches = list(caching._caches)
     yield
     caching._caches[:] = caches
-    caching._hooks[:] = hooks
 
 
 def test_override_settings_clears_a_settings_cache() -> None:

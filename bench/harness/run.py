@@ -54,7 +54,7 @@ FULL: dict[str, Any] = {
     "http_seconds": 3,
     "http_connections": 8,
     "page_workers": [1, 2],
-    "page_rounds": 6,
+    "page_rounds": 10,
     "page_seconds": 3,
     "scrapes": 100,
     "readyz_requests": 300,
