@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -40,6 +40,7 @@ from django_lantern.response_headers import decorate
 from django_lantern.signals import on_exception
 from django_lantern.streaming import StreamEnd, bind_streaming_context
 from django_lantern.trace_context import incoming_trace_id
+from django_lantern.tracing import ServerSpan
 from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
@@ -48,7 +49,12 @@ logger = logging.getLogger("django_lantern.request_id")
 
 
 def _leave(
-    span: Any, ctx: RequestContext, response: HttpResponseBase | None, token: Token[Any], *, streaming: bool
+    span: ServerSpan | None,
+    ctx: RequestContext,
+    response: HttpResponseBase | None,
+    token: Token[RequestContext | None],
+    *,
+    streaming: bool,
 ) -> None:
     """End the span (or, for a streaming body, only detach it: the stream's end ends it)
     and unbind the context; the reset always happens."""
@@ -81,7 +87,7 @@ class LanternMiddleware:
     # -- entry points -------------------------------------------------------
     # The two paths differ only where they await; everything else is in the
     # shared helpers (``_enter``, ``_finish``, ``_leave``).
-    def __call__(self, request: HttpRequest) -> Any:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self._is_async:
             return self.__acall__(request)
         started = time.perf_counter()
@@ -91,7 +97,7 @@ class LanternMiddleware:
         try:
             kind = classify(request, cfg, ctx)
             if kind is None:
-                response = self.get_response(request)  # type: ignore[assignment]
+                response = cast(HttpResponseBase, self.get_response(request))  # sync mode: never a coroutine
             elif kind == READYZ:
                 response = health_views.readyz_response(request)
             else:
@@ -137,7 +143,9 @@ class LanternMiddleware:
             finally:
                 _leave(span, ctx, response, token, streaming=streaming)
 
-    def _enter(self, request: HttpRequest) -> tuple[LanternSettings, RequestContext, Any, Token[Any]]:
+    def _enter(
+        self, request: HttpRequest
+    ) -> tuple[LanternSettings, RequestContext, ServerSpan | None, Token[RequestContext | None]]:
         """Start the span, choose the id (once), bind the context; log a rejected id inside it."""
         cfg = get_settings()
         # Tracing and Sentry hooks: one attribute check each when they are off.
@@ -197,7 +205,7 @@ class LanternMiddleware:
         started: float,
         user_id: Any,
         kind: str | None,
-        span: Any = None,
+        span: ServerSpan | None = None,
     ) -> bool:
         """Headers, metrics and the access line; True when a streaming body defers
         the last two (and the span's end) to the end of the stream."""
@@ -254,7 +262,7 @@ class LanternMiddleware:
         cfg: LanternSettings,
         started: float,
         user_id: Any,
-        span: Any,
+        span: ServerSpan | None,
         outcome: str,
         error: BaseException | None,
     ) -> None:
