@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 # Reads every stylesheet link of the page and whether its rules loaded, and two
@@ -128,11 +130,30 @@ def describe(browser: webdriver.Chrome, requested: str) -> Visit:
     return result
 
 
+def _replaced(old_page: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """True once ``old_page`` is gone: Selenium's ``staleness_of``, except that
+    Chrome sometimes reports a node of the page being replaced as belonging to
+    no document instead of as stale; that is the same answer."""
+
+    def check(_browser: webdriver.Chrome) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def submit(browser: webdriver.Chrome, css: str, requested: str) -> Visit:
     """Click the submit control ``css`` and wait until the next page has replaced this one."""
     old_page = browser.find_element(By.TAG_NAME, "html")
     drain_responses(browser)
     browser.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 20).until(_replaced(old_page))
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
     return describe(browser, requested)
