@@ -60,6 +60,23 @@ def test_invalid_peer_gives_none() -> None:
     assert client_ip({"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, PROXIES) is None
 
 
+def test_remembered_peers_are_bounded_and_still_right() -> None:
+    """Every new REMOTE_ADDR is remembered, but never more than MAX_REMEMBERED_PEERS of them,
+    and a remembered answer (valid or not) is the same as a fresh one."""
+    from django_lantern import client_ip as module
+
+    for i in range(module.MAX_REMEMBERED_PEERS * 3):
+        address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        assert client_ip({"REMOTE_ADDR": address}, ()) == address
+        assert len(module._peers) <= module.MAX_REMEMBERED_PEERS
+    for _ in range(2):  # the second time from the memo
+        assert client_ip({"REMOTE_ADDR": "::ffff:10.0.0.2"}, ()) == "10.0.0.2"
+        assert client_ip({"REMOTE_ADDR": "not an address"}, ()) is None
+        assert client_ip({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}, PROXIES) == (
+            "198.51.100.7"
+        )
+
+
 def test_long_chains_are_bounded() -> None:
     """Only the last MAX_HOPS hops are read; an all-trusted chain reports its leftmost read hop."""
     chain = ", ".join(["10.0.0.9"] * 10_000)

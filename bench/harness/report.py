@@ -43,6 +43,11 @@ def _f(value: Any, digits: int = 0, suffix: str = "") -> str:
     return f"{value:,.{digits}f}{suffix}"
 
 
+def _skip_reason(stage: dict[str, Any]) -> str | None:
+    """Why a stage has no figures (it was skipped, or it failed), or None."""
+    return stage.get("skipped") or stage.get("error")
+
+
 def _met(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**not met**")
 
@@ -143,8 +148,8 @@ def render(results: dict[str, Any]) -> str:
     http_data = results.get("http")
     if http_data:
         out += ["", "**2. HTTP, wrk against gunicorn (sync workers) on 127.0.0.1**"]
-        if "skipped" in http_data:
-            out.append(f"\nskipped: {http_data['skipped']}")
+        if _skip_reason(http_data):
+            out.append(f"\nskipped: {_skip_reason(http_data)}")
         else:
             out += [
                 f"({http_data['rounds']} interleaved rounds of {http_data['seconds']} s, "
@@ -166,8 +171,8 @@ def render(results: dict[str, Any]) -> str:
     page = results.get("page")
     if page:
         out += ["", "**2b. A realistic page over HTTP: the example project's task list** (gunicorn, sync workers)"]
-        if "skipped" in page or "error" in page:
-            out.append(f"\nskipped: {page.get('skipped') or page.get('error')}")
+        if _skip_reason(page):
+            out.append(f"\nskipped: {_skip_reason(page)}")
             targets.append(("task list over HTTP ≥ 95% of bare rps", "n/a", "n/a", None))
         else:
             out += [
@@ -243,8 +248,8 @@ def render(results: dict[str, Any]) -> str:
     readyz = results.get("readyz")
     if readyz:
         out += ["", "**3b. `/readyz` with local PostgreSQL and Redis**"]
-        if "skipped" in readyz or "error" in readyz:
-            out.append(f"\nskipped: {readyz.get('skipped') or readyz.get('error')}")
+        if _skip_reason(readyz):
+            out.append(f"\nskipped: {_skip_reason(readyz)}")
             kept_targets.append(("/readyz < 5 ms median", "n/a", "n/a", None))
         else:
             out += [

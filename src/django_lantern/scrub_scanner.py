@@ -44,6 +44,9 @@ class TextScrubber:
         keys = tuple(DEFAULT_SENSITIVE_KEYS) + tuple(normalise_key(k) for k in extra_keys if k)
         self._key_pattern = re.compile("|".join(re.escape(k) for k in keys))
         self._extra_patterns = tuple(re.compile(p) for p in extra_patterns)
+        # Whether ``scrub_text`` is this class's own, with nothing added: then
+        # ``leaves_unchanged`` can answer for it (decided once, not per line).
+        self._default_text_rules = type(self).scrub_text is TextScrubber.scrub_text and not self._extra_patterns
         # Key names repeat endlessly (header and field names); remember verdicts,
         # but boundedly, since names can come from clients.
         self._key_cache: dict[str, bool] = {}
@@ -86,12 +89,7 @@ class TextScrubber:
         once for its method, path and address joined, instead of three scans.
         A subclass that overrides ``scrub_text`` always gets False.
         """
-        return (
-            type(self).scrub_text is TextScrubber.scrub_text
-            and not self._extra_patterns
-            and len(text) <= MAX_TEXT_LENGTH
-            and not may_hold_secret(text)
-        )
+        return self._default_text_rules and len(text) <= MAX_TEXT_LENGTH and not may_hold_secret(text)
 
     def _scan(self, text: str, pattern: re.Pattern[str]) -> str:
         search = pattern.search

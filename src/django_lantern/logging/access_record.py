@@ -27,6 +27,10 @@ __all__ = ["AccessRecord", "access_line"]
 
 # How many characters of the method a line shows; an extension method is client text.
 METHOD_LIMIT = 32
+USER_ID_LIMIT = 64
+# An int user id shorter than the cap is written as it is (``10**60`` is not
+# folded into a constant by the compiler, so it is computed here once).
+_SHORT_INT = 10**60
 
 
 def access_line(method: object, path: object, status: object, duration_ms: float, user_id: object, limit: int) -> str:
@@ -41,8 +45,8 @@ def access_line(method: object, path: object, status: object, duration_ms: float
     if not (type(path) is str and len(path) <= limit and is_bare(path)):
         path = logfmt_value(path, limit)
     status = status if type(status) is int else logfmt_value(status, 16)
-    if user_id is not None and not (type(user_id) is int and -(10**60) < user_id < 10**60):
-        user_id = logfmt_value(user_id, 64)
+    if user_id is not None and not (type(user_id) is int and -_SHORT_INT < user_id < _SHORT_INT):
+        user_id = logfmt_value(user_id, USER_ID_LIMIT)
     return f"method={method} path={path} status={status} duration_ms={duration_ms:.2f} user_id={user_id}"
 
 

@@ -102,21 +102,6 @@ class SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def handleError(self, record: logging.LogRecord) -> None:
         _count(ERRORS)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        # ``StreamHandler.emit`` less its ``flush()`` call, which takes the
-        # handler's lock a second time: ``handle()`` already holds it here.
-        try:
-            line = self.format(record)
-            stream = self.stream
-            stream.write(line + self.terminator)
-            flush = getattr(stream, "flush", None)
-            if flush is not None:
-                flush()
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
-
 
 class SafeFileHandler(logging.FileHandler):
     """``logging.FileHandler`` that counts failures; opens the file lazily.
