@@ -63,7 +63,7 @@ def test_invalid_peer_gives_none() -> None:
 def test_remembered_peers_are_bounded_and_still_right() -> None:
     """Every new REMOTE_ADDR is remembered, but never more than MAX_REMEMBERED_PEERS of them,
     and a remembered answer (valid or not) is the same as a fresh one."""
-    from django_lantern import client_ip as module
+    from django_lantern import networks as module
 
     for i in range(module.MAX_REMEMBERED_PEERS * 3):
         address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"

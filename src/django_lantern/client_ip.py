@@ -10,32 +10,16 @@ proxies (the default) the forwarded headers are never read.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django_lantern.networks import Network
+from django_lantern.networks import Address, Network, parse_address, peer
 
 # A chain longer than this is not a real proxy path; reading further would only
 # let a client make us parse more. Headers are cut from the left: the right end
 # holds the hops nearest to us, the only ones that can matter.
 MAX_HOPS = 20
 MAX_HEADER_LENGTH = 2048
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _parse(text: str) -> Address | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def _forwarded_for(element: str) -> str:
@@ -68,38 +52,16 @@ def _trusted(address: Address, proxies: Iterable[Network]) -> bool:
     return any(address in network for network in proxies)
 
 
-# REMOTE_ADDR repeats (a load balancer, a few clients): its parse is remembered,
-# boundedly, since on a server facing the internet every client is a new key.
-MAX_REMEMBERED_PEERS = 1024
-_peers: dict[str, tuple[Address, str] | None] = {}
-
-
-def _peer(remote_addr: object) -> tuple[Address, str] | None:
-    """The server's peer address and its text, or None when it is not a valid address."""
-    key = remote_addr if type(remote_addr) is str else str(remote_addr)
-    try:
-        return _peers[key]
-    except KeyError:
-        pass
-    address = _parse(key)
-    found = None if address is None else (address, str(address))
-    if len(_peers) >= MAX_REMEMBERED_PEERS:
-        _peers.clear()
-    _peers[key] = found
-    return found
-
-
 def client_ip(meta: Mapping[str, Any], proxies: tuple[Network, ...]) -> str | None:
     """The client's address as text, or ``None`` when the server gave no valid peer."""
-    found = _peer(meta.get("REMOTE_ADDR", ""))
+    found = peer(meta)
     if found is None:
         return None
-    peer, text = found
-    if not proxies or not _trusted(peer, proxies):
-        return text
-    current = peer
+    if not proxies or not _trusted(found.address, proxies):
+        return found.text
+    current = found.address
     for hop in reversed(_hops(meta)):
-        address = _parse(hop)
+        address = parse_address(hop)
         if address is None:
             # A malformed hop breaks the chain: the nearest address we can vouch
             # for is the trusted proxy that passed it on.

@@ -51,10 +51,10 @@ def peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
     return trusted is None or peer_in(request.META, trusted)
 
 
-def from_headers(request: HttpRequest, cfg: LanternSettings) -> tuple[str | None, int | None]:
-    """``(id, None)`` for a valid id sent by a trusted peer, ``(None, length)`` for an
+def from_headers(request: HttpRequest, cfg: LanternSettings, trusted: bool) -> tuple[str | None, int | None]:
+    """``(id, None)`` for a valid id sent by a ``trusted`` peer, ``(None, length)`` for an
     invalid one (logged later by length only), ``(None, None)`` when none counts."""
-    if not peer_may_choose_id(request, cfg):
+    if not trusted:
         return None, None
     meta = request.META
     incoming = meta.get(cfg.request_id_meta_key)
@@ -71,7 +71,7 @@ def from_headers(request: HttpRequest, cfg: LanternSettings) -> tuple[str | None
     return (incoming, None) if is_valid(incoming) else (None, len(incoming))
 
 
-def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: str | None) -> bool:
+def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: str | None, trusted: bool) -> bool:
     """True when ``REQUEST_ID_FROM_TRACE`` may make ``trace_id`` the request id.
 
     A ``traceparent`` is as client-chosen as ``X-Request-Id``: a trace id that
@@ -81,7 +81,7 @@ def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: s
     """
     if not cfg.request_id_from_trace or trace_id is None:
         return False
-    if peer_may_choose_id(request, cfg):
+    if trusted:
         return True
     from django_lantern.trace_context import incoming_trace_id  # no OpenTelemetry needed
 
@@ -91,9 +91,10 @@ def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: s
 def choose(request: HttpRequest, cfg: LanternSettings, trace_id: str | None) -> tuple[str, int | None]:
     """The request id, chosen once: a trusted header, then the trace id where the
     trust rules allow it, then a fresh one; and the length of a rejected header."""
-    header_id, rejected_length = from_headers(request, cfg)
+    trusted = peer_may_choose_id(request, cfg)  # decided once: both rules below depend on it
+    header_id, rejected_length = from_headers(request, cfg, trusted)
     if header_id is not None:
         return header_id, None
-    if trace_id_may_be_used(request, cfg, trace_id):
+    if trace_id_may_be_used(request, cfg, trace_id, trusted):
         return trace_id, rejected_length  # type: ignore[return-value]  # checked above
     return generate(), rejected_length
