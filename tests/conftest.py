@@ -22,7 +22,7 @@ from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
 from django_lantern import conf, shutdown
-from django_lantern.health import registry
+from django_lantern.health import _registry as registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from tests.helpers import skip_summary
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import pytest
 
 from django_lantern.logging import formatters
-from django_lantern.logging.access_fields import access_fields
-from django_lantern.logging.access_record import AccessRecord
+from django_lantern.logging._access_fields import access_fields
+from django_lantern.logging._access_record import AccessRecord
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
-from django_lantern.logging.schemas.datadog import DatadogFormatter
-from django_lantern.logging.schemas.ecs import EcsFormatter
-from django_lantern.logging.schemas.gcp import GcpFormatter
+from django_lantern.logging.schemas._datadog import DatadogFormatter
+from django_lantern.logging.schemas._ecs import EcsFormatter
+from django_lantern.logging.schemas._gcp import GcpFormatter
 from django_lantern.scrubbing import Scrubber
 
 FORMATTERS = [JsonFormatter, TextFormatter, EcsFormatter, GcpFormatter, DatadogFormatter]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from django_lantern.logging.access_record import AccessRecord
+from django_lantern.logging._access_record import AccessRecord
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from tests.conftest import CORE_URLS
 

@@ -10,8 +10,10 @@ import pytest
 from django.test import override_settings
 from prometheus_client import REGISTRY
 
-from django_lantern import caching, conf
-from django_lantern.metrics import families, recorder
+from django_lantern import _caching as caching
+from django_lantern import conf
+from django_lantern.metrics import _families as families
+from django_lantern.metrics import _recorder as recorder
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from django_lantern import bind
 from django_lantern import celery as lantern_celery
 from django_lantern.conf import build_settings
 from django_lantern.context import get_context, get_request_id
-from django_lantern.metrics import tasks as task_metrics
+from django_lantern.metrics import _tasks as task_metrics
 from tests.conftest import LogCapture
 
 logger = logging.getLogger("tests.celery")

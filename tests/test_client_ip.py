@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from django_lantern.client_ip import MAX_HOPS, client_ip
 from django_lantern.conf import build_settings
-from django_lantern.networks import parse_networks
+from django_lantern.http._client_ip import MAX_HOPS, client_ip
+from django_lantern._validators import parse_networks
 from tests.conftest import CORE_URLS, LogCapture
 
 PROXIES = parse_networks(["10.0.0.0/8", "::1/128"])[0]
@@ -63,7 +63,7 @@ def test_invalid_peer_gives_none() -> None:
 def test_remembered_peers_are_bounded_and_still_right() -> None:
     """Every new REMOTE_ADDR is remembered, but never more than MAX_REMEMBERED_PEERS of them,
     and a remembered answer (valid or not) is the same as a fresh one."""
-    from django_lantern import networks as module
+    from django_lantern.http import _networks as module
 
     for i in range(module.MAX_REMEMBERED_PEERS * 3):
         address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"

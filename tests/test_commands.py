@@ -16,8 +16,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.test import override_settings
 
-from django_lantern import bind, commands
+from django_lantern import bind
 from django_lantern.context import get_context
+from django_lantern.jobs import _commands as commands
 from tests.conftest import LogCapture
 from tests.jobs.management.commands.lantern_demo_job import Command as DemoJob
 

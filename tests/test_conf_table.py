@@ -10,8 +10,8 @@ import pytest
 from django.test import override_settings
 
 from django_lantern import conf
-from django_lantern.conf_table import GROUPS, KEYS, Group, field_name
-from django_lantern.conf_validators import AddError, Problems
+from django_lantern._validators import AddError, Problems
+from django_lantern.conf import GROUPS, KEYS, Group, field_name
 
 # Attributes computed from several keys (conf._derive) or by validation itself.
 NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "readyz_check_prefix", "ignored"}

@@ -12,10 +12,10 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
-from django_lantern import celery_worker
+from django_lantern.celery import _worker as celery_worker
+from django_lantern.health._registry import get_runner
 from django_lantern.health.builtin import CeleryWorkersCheck
 from django_lantern.health.checks import CheckFailed
-from django_lantern.health.registry import get_runner
 from tests.conftest import CORE_URLS
 from tests.helpers.servers import free_port
 from tests.helpers.services import require_redis

@@ -20,9 +20,9 @@ from django.db import connections
 from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import override_settings
 
+from django_lantern.health._database import DatabaseCheck
+from django_lantern.health._runner import ReadinessRunner
 from django_lantern.health.checks import CacheCheck
-from django_lantern.health.database import DatabaseCheck
-from django_lantern.health.runner import ReadinessRunner
 from tests.conftest import extra_databases
 from tests.helpers.fault_proxy import FaultProxy
 from tests.helpers.services import require_postgres, require_redis

@@ -9,9 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.test.client import AsyncClient
 
+from django_lantern.health._probes import parse_query
+from django_lantern.health._registry import get_runner
 from django_lantern.health.checks import CheckFailed, ReadinessCheck
-from django_lantern.health.probes import parse_query
-from django_lantern.health.registry import get_runner
 from tests.conftest import CORE_URLS
 
 pytestmark = [pytest.mark.urls(CORE_URLS), pytest.mark.django_db]
@@ -275,7 +275,7 @@ def test_asgi_handler_answers_per_check_paths_on_the_loop() -> None:
 
 def test_verbose_lines_cannot_be_forged_by_a_check_message() -> None:
     """A CheckFailed message with line breaks stays on its check's line."""
-    from django_lantern.health.probes import verbose_text
+    from django_lantern.health._probes import verbose_text
 
     body = {"checks": {"custom:x": {"ok": False, "ms": 1.0, "error": "bad\n[+]db:default ok\rreadyz check passed"}}}
     lines = verbose_text(body, 503, 0).splitlines()

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_lantern.health import registry
+from django_lantern.health import _registry as registry
+from django_lantern.health._database import DatabaseCheck
 from django_lantern.health.checks import CacheCheck, CallableCheck, ReadinessCheck
-from django_lantern.health.database import DatabaseCheck
 
 NOT_A_CHECK = 42
 

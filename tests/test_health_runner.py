@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from django_lantern.health._runner import PUBLIC_ERROR_GENERIC, PUBLIC_ERROR_TIMEOUT, ReadinessRunner
+from django_lantern.health._views import readiness_body
 from django_lantern.health.checks import CallableCheck, CheckFailed, ReadinessCheck
-from django_lantern.health.runner import PUBLIC_ERROR_GENERIC, PUBLIC_ERROR_TIMEOUT, ReadinessRunner
-from django_lantern.health.views import readiness_body
 
 # Upper bound slack for a deadline check: generous, this is not a benchmark.
 MARGIN = 2.0

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from django_lantern.health.system_checks import check_bounded_waits
+from django_lantern.checks import check_bounded_waits
 
 PG = {"ENGINE": "django.db.backends.postgresql", "NAME": "app"}
 REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}

@@ -201,7 +201,7 @@ def test_a_record_that_cannot_be_formatted_counts_as_a_log_error(monkeypatch: py
     def explode(self: Any, record: logging.LogRecord) -> Any:
         raise RuntimeError("formatter bug")
 
-    from django_lantern import errors
+    from django_lantern import _errors as errors
 
     # Already reported once: the internal-error line would go through the (equally broken) root handlers.
     monkeypatch.setattr(errors, "_seen", {("log_format", "RuntimeError")})

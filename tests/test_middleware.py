@@ -11,8 +11,8 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 
-from django_lantern import errors
-from django_lantern.access_log import AccessLog
+from django_lantern import _errors as errors
+from django_lantern.logging._access_log import AccessLog
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import CORE_URLS, LogCapture
 

@@ -1,4 +1,4 @@
-"""django_lantern.sql_scrub: SQL for spans, without literals or comments, capped."""
+"""django_lantern.scrubbing._sql: SQL for spans, without literals or comments, capped."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_lantern.sql_scrub import operation_name, scrub_sql
+from django_lantern.scrubbing._sql import operation_name, scrub_sql
 
 CASES = {
     "strings and numbers": (

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
 from django.utils.functional import SimpleLazyObject
 
-from django_lantern.users import aresolve_user_id, cached_user_id, resolve_user_id
+from django_lantern.http._users import aresolve_user_id, cached_user_id, resolve_user_id
 
 
 class FakeUser:

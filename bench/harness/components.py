@@ -40,15 +40,15 @@ def main() -> None:
     from django.http import JsonResponse
     from django.test import RequestFactory
     from django_lantern import request_id as request_ids
-    from django_lantern.access_log import AccessLog
     from django_lantern.conf import get_settings
     from django_lantern.context import RequestContext, current
-    from django_lantern.logging.access_record import AccessRecord, access_line
-    from django_lantern.logging.escape import logfmt_value
+    from django_lantern.http._response_headers import add_headers
+    from django_lantern.logging._access_log import AccessLog
+    from django_lantern.logging._access_record import AccessRecord, access_line
+    from django_lantern.logging._escape import logfmt_value
     from django_lantern.logging.filters import RequestContextFilter
     from django_lantern.logging.formatters import JsonFormatter, TextFormatter, rfc3339
-    from django_lantern.metrics import recorder
-    from django_lantern.response_headers import add_headers
+    from django_lantern.metrics import _recorder as recorder
     from django_lantern.scrubbing import get_scrubber
 
     cfg = get_settings()

@@ -30,7 +30,7 @@ def _series(body: bytes) -> int:
 
 
 def _record_routes(start: int, stop: int) -> None:
-    from django_lantern.metrics import recorder
+    from django_lantern.metrics import _recorder as recorder
 
     for i in range(start, stop):
         route = f"bench/route-{i:04d}/<int:pk>/"
@@ -81,7 +81,7 @@ def main(mode: str, scrapes: int) -> None:
         raise SystemExit("multi mode needs PROMETHEUS_MULTIPROC_DIR")
     setup("lantern")
     from django.core.wsgi import get_wsgi_application
-    from django_lantern.metrics import views as metrics_views
+    from django_lantern.metrics import _views as metrics_views
     from prometheus_client import REGISTRY, generate_latest
 
     app = get_wsgi_application()

@@ -1,6 +1,12 @@
+"""The app's start-up: validate ``LANTERN``, register the checks, connect the signals, wrap commands."""
+
 from __future__ import annotations
 
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.core.signals import got_request_exception
 
 
 class LanternConfig(AppConfig):
@@ -9,38 +15,28 @@ class LanternConfig(AppConfig):
     verbose_name = "django-lantern"
 
     def ready(self) -> None:
-        from django.core.signals import got_request_exception
-
+        # Imported here, not at module level: Django imports this module while it
+        # populates the app registry, before models and settings-derived state may load.
+        from django_lantern import checks  # noqa: F401  (registers the system checks)
+        from django_lantern._exceptions import on_request_exception
         from django_lantern.conf import get_settings
+        from django_lantern.jobs import _commands, _djtasks
+        from django_lantern.logging import handlers
+        from django_lantern.metrics import _db, _recorder
 
         # A bad LANTERN value fails the deploy here, at start-up, with the
         # message that names it; otherwise every request would raise it.
         get_settings()
 
-        from django_lantern import checks  # noqa: F401  (registers the checks)
-        from django_lantern.health import system_checks  # noqa: F401  (bounded-wait deploy checks)
-        from django_lantern.metrics import startup  # noqa: F401  (metric checks, DB query timing)
-        from django_lantern.signals import on_request_exception
-
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
-
-        from django_lantern.logging import handlers
-
+        _recorder.connect()  # internal errors counted in lantern_internal_errors_total
+        _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
-
-        import logging
-
-        from django.conf import settings
 
         # Django stopped capturing warnings; a LOGGING that configures the
         # py.warnings logger (build_logging_config does) asks for them.
         if "py.warnings" in (getattr(settings, "LOGGING", None) or {}).get("loggers", {}):
             logging.captureWarnings(True)
 
-        from django_lantern import commands
-
-        commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)
-
-        from django_lantern import djtasks
-
-        djtasks.connect()  # django.tasks / django-tasks: context, task line, metrics
+        _commands.install()  # one request id per management command run (COMMAND_REQUEST_ID)
+        _djtasks.connect()  # django.tasks / django-tasks: context, task line, metrics

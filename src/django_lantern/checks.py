@@ -1,13 +1,34 @@
-"""System checks (``manage.py check``); every id is listed in docs/checks.md."""
+"""Every django-lantern system check (``manage.py check``); each id is listed in docs/checks.md.
+
+Each message is one :class:`Message` constant named after its id, holding the
+text, the hint and the level; a check function only decides whether it
+applies and fills in the values. Core checks are E001-E003 and W001-W002,
+metrics E010 and W010-W012, logging and request ids E020-E021, bounded
+waits W020-W021 (deploy), error reports W030.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from django_lantern import reporting
+from django_lantern.conf import settings_errors, settings_for_checks
+from django_lantern.health._registry import build_checks
+from django_lantern.logging.filters import RequestContextFilter
+from django_lantern.scrubbing import build_scrubber
+from django_lantern.tracing._hooks import resolve_hooks
 
 if TYPE_CHECKING:
     from django.apps import AppConfig
@@ -15,52 +36,149 @@ if TYPE_CHECKING:
 MIDDLEWARE_PATH = "django_lantern.middleware.LanternMiddleware"
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
 
-E001_MISSING_MIDDLEWARE = (
+
+@dataclass(frozen=True)
+class Message:
+    """One check message: its id (``lantern.E...`` is an error, ``lantern.W...`` a warning),
+    its text and its hint, both ``str.format`` templates."""
+
+    id: str
+    text: str
+    hint: str
+
+    def __call__(self, **values: object) -> CheckMessage:
+        level = Error if self.id.startswith("lantern.E") else Warning
+        return level(self.text.format(**values), hint=self.hint.format(**values), id=self.id)
+
+
+E001_MISSING_MIDDLEWARE = Message(
+    "lantern.E001",
     f"{MIDDLEWARE_PATH} is not in settings.MIDDLEWARE.",
     f'Add "{MIDDLEWARE_PATH}" as the first entry of MIDDLEWARE.',
 )
-E002_BAD_SETTING = "Invalid LANTERN setting: {message}"
-E003_HINT = "Fix the dotted path (or the pattern) named in the message; see docs/configuration.md."
-W001_NOT_FIRST = (
+E002_BAD_SETTING = Message(
+    "lantern.E002",
+    "Invalid LANTERN setting: {message}",
+    "See docs/configuration.md for every key, its type and its default.",
+)
+E003_UNRESOLVED = Message(
+    "lantern.E003",
+    "{message}",
+    "Fix the dotted path (or the pattern) named in the message; see docs/configuration.md.",
+)
+W001_NOT_FIRST = Message(
+    "lantern.W001",
     f"{MIDDLEWARE_PATH} is at position {{position}} of MIDDLEWARE, after {{before}}.",
     "Move it to the top, so that probes bypass host checks and redirects, and every "
     "log line of every middleware carries the request id.",
 )
-W002_FILTER_MISSING = (
+W002_FILTER_MISSING = Message(
+    "lantern.W002",
     "No handler in settings.LOGGING uses django_lantern's RequestContextFilter, "
     "so log lines will not carry request_id, user_id, method, path or route.",
     "Use LOGGING = build_logging_config() from django_lantern.logging, or add "
-    f'{{"()": "{FILTER_PATH}"}} to LOGGING["filters"] and name it in each handler\'s "filters".',
+    f'{{{{"()": "{FILTER_PATH}"}}}} to LOGGING["filters"] and name it in each handler\'s "filters".',
 )
+E010_BAD_NETWORK = Message(
+    "lantern.E010",
+    "LANTERN['METRICS_ALLOWED_NETWORKS'] contains {invalid!r}, which is not an IP network; such entries allow no one.",
+    'Use CIDR notation such as "10.0.0.0/8" or "::1/128".',
+)
+W010_OPEN_METRICS = Message(
+    "lantern.W010",
+    "/metrics is open to everyone: LANTERN['METRICS_ALLOWED_NETWORKS'] contains {everyone!r} "
+    "and no METRICS_BEARER_TOKEN is set.",
+    "Allow only the networks your Prometheus scrapes from, or set LANTERN['METRICS_BEARER_TOKEN'] "
+    "and give Prometheus the same token (authorization: credentials in its scrape config).",
+)
+W011_NO_MULTIPROC_DIR = Message(
+    "lantern.W011",
+    "Several worker processes are likely ({evidence}) but PROMETHEUS_MULTIPROC_DIR is not set, "
+    "so each scrape would show one worker's numbers and counters would jump between workers.",
+    "Use django_lantern.metrics.multiprocess in gunicorn.conf.py (prepare_multiproc_dir(), "
+    "on_starting, child_exit) or set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory; "
+    "see docs/metrics.md.",
+)
+W012_BAD_INFO = Message(
+    "lantern.W012",
+    "LANTERN[{key!r}] is {value!r}; it must be a string or None.",
+    "It becomes a label of lantern_build_info; the value is ignored until fixed.",
+)
+E020_LOG_DIRECTORY = Message(
+    "lantern.E020",
+    "LOGGING handler {handler!r} writes to {filename!r}, but {problem}; its records would be lost.",
+    "Create the directory (writable by the server's user) or point the handler's 'filename' elsewhere.",
+)
+E021_META_HEADER = Message(
+    "lantern.E021",
+    "LANTERN['REQUEST_ID_HEADER'] is {value!r}, which is the WSGI META key, not the header name: "
+    "no request ever carries it, so every incoming id would be ignored.",
+    'Write the HTTP header name: LANTERN["REQUEST_ID_HEADER"] = {fixed!r}.',
+)
+W020_POSTGRES_UNBOUNDED = Message(
+    "lantern.W020",
+    "DATABASES[{alias!r}] (PostgreSQL) sets no connect_timeout: opening a connection to an unreachable "
+    "server waits for as long as the OS tries.",
+    'Set OPTIONS {{"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, '
+    '"keepalives_count": 3, "tcp_user_timeout": 10000}}; see docs/health.md, "Bounded waits".',
+)
+W021_REDIS_UNBOUNDED = Message(
+    "lantern.W021",
+    "CACHES[{alias!r}] (RedisCache) sets no {missing}: a request waits for an unresponsive Redis "
+    "forever on redis-py 5, 5 s on redis-py 8.",
+    'Set OPTIONS {{"socket_connect_timeout": 1, "socket_timeout": 1}}; see docs/health.md, "Bounded waits".',
+)
+W030_REPORTER = Message(
+    "lantern.W030",
+    "settings.{setting} is {value!r}, so Django's error reports (the admins' e-mail, the DEBUG "
+    "technical 500 page) show {what} unscrubbed.",
+    'Set {setting} = "{path}".',
+)
+_REPORTER_GAPS = {
+    "DEFAULT_EXCEPTION_REPORTER_FILTER": "credentials in settings, POST fields, headers, cookies and frame locals",
+    "DEFAULT_EXCEPTION_REPORTER": "the query string, the request URL and the exception message",
+}
+
+Messages = list[CheckMessage]
+Configs = Sequence["AppConfig"] | None
 
 
+# -- the middleware, the settings, the dotted paths ------------------------------
 @register(Tags.compatibility)
-def check_middleware(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
+def check_middleware(app_configs: Configs = None, **kwargs: object) -> Messages:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH not in middleware:
-        msg, hint = E001_MISSING_MIDDLEWARE
-        return [Error(msg, hint=hint, id="lantern.E001")]
+        return [E001_MISSING_MIDDLEWARE()]
     position = middleware.index(MIDDLEWARE_PATH)
     if position != 0:
-        msg, hint = W001_NOT_FIRST
-        return [Warning(msg.format(position=position, before=middleware[0]), hint=hint, id="lantern.W001")]
+        return [W001_NOT_FIRST(position=position, before=middleware[0])]
     return []
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
-    from django_lantern.conf import settings_errors
-
-    return [
-        Error(
-            E002_BAD_SETTING.format(message=message),
-            hint="See docs/configuration.md for every key, its type and its default.",
-            id="lantern.E002",
-        )
-        for message in settings_errors()
-    ]
+def check_settings(app_configs: Configs = None, **kwargs: object) -> Messages:
+    return [E002_BAD_SETTING(message=message) for message in settings_errors()]
 
 
+@register(Tags.compatibility)
+def check_dotted_paths(app_configs: Configs = None, **kwargs: object) -> Messages:
+    """``READINESS_CHECKS``, ``SCRUBBER_CLASS`` and the tracing hooks resolve, built exactly as at run time.
+
+    Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
+    scrubbed with the defaults instead of your scrubber.
+    """
+    if settings_errors():
+        return []  # lantern.E002 already names the bad values
+    messages: Messages = []
+    for build in (build_checks, build_scrubber, resolve_hooks):
+        try:
+            build()
+        except ImproperlyConfigured as exc:
+            messages.append(E003_UNRESOLVED(message=exc))
+    return messages
+
+
+# -- logging and request ids -----------------------------------------------------
 def _is_context_filter(spec: object) -> bool:
     if not isinstance(spec, dict):
         return False
@@ -74,99 +192,21 @@ def _is_context_filter(spec: object) -> bool:
             factory = import_string(factory)
         except ImportError:
             return False
-    from django_lantern.logging.filters import RequestContextFilter
-
     return isinstance(factory, type) and issubclass(factory, RequestContextFilter)
 
 
 @register(Tags.compatibility)
-def check_logging_filter(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
+def check_logging_filter(app_configs: Configs = None, **kwargs: object) -> Messages:
     config = getattr(settings, "LOGGING", None) or {}
     filters = {name for name, spec in (config.get("filters") or {}).items() if _is_context_filter(spec)}
     handlers = config.get("handlers") or {}
     if any(set(h.get("filters") or ()) & filters for h in handlers.values() if isinstance(h, dict)):
         return []
-    msg, hint = W002_FILTER_MISSING
-    return [Warning(msg, hint=hint, id="lantern.W002")]
+    return [W002_FILTER_MISSING()]
 
 
 @register(Tags.compatibility)
-def check_dotted_paths(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
-    """``READINESS_CHECKS``, ``SCRUBBER_CLASS`` and the tracing hooks resolve, built exactly as at run time.
-
-    Without this a typo surfaces only as a 500 from ``/readyz`` or as logs
-    scrubbed with the defaults instead of your scrubber.
-    """
-    from django.core.exceptions import ImproperlyConfigured
-
-    from django_lantern.conf import settings_errors
-    from django_lantern.health.registry import build_checks
-    from django_lantern.scrubbing import build_scrubber
-    from django_lantern.tracing_hooks import resolve_hooks
-
-    if settings_errors():
-        return []  # lantern.E002 already names the bad values
-    messages: list[CheckMessage] = []
-    for build in (build_checks, build_scrubber, resolve_hooks):
-        try:
-            build()
-        except ImproperlyConfigured as exc:
-            messages.append(Error(str(exc), hint=E003_HINT, id="lantern.E003"))
-    return messages
-
-
-W030_REPORTER = (
-    "settings.{setting} is {value!r}, so Django's error reports (the admins' e-mail, the DEBUG "
-    "technical 500 page) show {what} unscrubbed.",
-    'Set {setting} = "{path}".',
-)
-_REPORTER_GAPS = {
-    "DEFAULT_EXCEPTION_REPORTER_FILTER": "credentials in settings, POST fields, headers, cookies and frame locals",
-    "DEFAULT_EXCEPTION_REPORTER": "the query string, the request URL and the exception message",
-}
-
-
-@register(Tags.security)
-def check_exception_reporter(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
-    """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
-    from django_lantern import reporting
-
-    expected = {
-        "DEFAULT_EXCEPTION_REPORTER_FILTER": (reporting.FILTER_PATH, reporting.ScrubbingExceptionReporterFilter),
-        "DEFAULT_EXCEPTION_REPORTER": (reporting.REPORTER_PATH, reporting.ScrubbingExceptionReporter),
-    }
-    messages: list[CheckMessage] = []
-    msg, hint = W030_REPORTER
-    for setting, (path, base) in expected.items():
-        value = getattr(settings, setting, None)
-        try:
-            cls = import_string(value) if isinstance(value, str) else value
-        except ImportError:
-            cls = None  # Django itself fails on it; still say what to set
-        if isinstance(cls, type) and issubclass(cls, base):
-            continue
-        messages.append(
-            Warning(
-                msg.format(setting=setting, value=value, what=_REPORTER_GAPS[setting]),
-                hint=hint.format(setting=setting, path=path),
-                id="lantern.W030",
-            )
-        )
-    return messages
-
-
-# -- logging and request ids (lantern.E020, lantern.E021) ---------------------
-E020_LOG_DIRECTORY = "LOGGING handler {handler!r} writes to {filename!r}, but {problem}; its records would be lost."
-E020_HINT = "Create the directory (writable by the server's user) or point the handler's 'filename' elsewhere."
-E021_META_HEADER = (
-    "LANTERN['REQUEST_ID_HEADER'] is {value!r}, which is the WSGI META key, not the header name: "
-    "no request ever carries it, so every incoming id would be ignored."
-)
-E021_HINT = 'Write the HTTP header name: LANTERN["REQUEST_ID_HEADER"] = {fixed!r}.'
-
-
-@register(Tags.compatibility)
-def check_request_id_header(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
+def check_request_id_header(app_configs: Configs = None, **kwargs: object) -> Messages:
     """``HTTP_X_REQUEST_ID`` (django-log-request-id's spelling) is a META key, not a header.
 
     Django derives ``HTTP_HTTP_X_REQUEST_ID`` from it, and servers drop
@@ -176,20 +216,18 @@ def check_request_id_header(app_configs: Sequence[AppConfig] | None = None, **kw
     if not isinstance(value, str) or not value.upper().startswith("HTTP_"):
         return []
     fixed = "-".join(part.capitalize() for part in value[5:].split("_") if part) or "X-Request-Id"
-    return [Error(E021_META_HEADER.format(value=value), hint=E021_HINT.format(fixed=fixed), id="lantern.E021")]
+    return [E021_META_HEADER(value=value, fixed=fixed)]
 
 
 @register(Tags.compatibility)
-def check_log_file_directories(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
+def check_log_file_directories(app_configs: Configs = None, **kwargs: object) -> Messages:
     """A file handler whose directory is missing or read-only loses every record, silently.
 
     ``SafeFileHandler`` opens its file lazily and counts failures instead of
     raising, so without this check the first sign is an empty log.
     """
-    import os
-
     handlers = (getattr(settings, "LOGGING", None) or {}).get("handlers") or {}
-    messages: list[CheckMessage] = []
+    messages: Messages = []
     for name, spec in handlers.items():
         filename = spec.get("filename") if isinstance(spec, dict) else None
         if not isinstance(filename, (str, os.PathLike)):
@@ -201,6 +239,122 @@ def check_log_file_directories(app_configs: Sequence[AppConfig] | None = None, *
             problem = f"the directory {directory!r} is not writable"
         else:
             continue
-        msg = E020_LOG_DIRECTORY.format(handler=name, filename=os.fspath(filename), problem=problem)
-        messages.append(Error(msg, hint=E020_HINT, id="lantern.E020"))
+        messages.append(E020_LOG_DIRECTORY(handler=name, filename=os.fspath(filename), problem=problem))
+    return messages
+
+
+@register(Tags.security)
+def check_exception_reporter(app_configs: Configs = None, **kwargs: object) -> Messages:
+    """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
+    expected = {
+        "DEFAULT_EXCEPTION_REPORTER_FILTER": (reporting.FILTER_PATH, reporting.ScrubbingExceptionReporterFilter),
+        "DEFAULT_EXCEPTION_REPORTER": (reporting.REPORTER_PATH, reporting.ScrubbingExceptionReporter),
+    }
+    messages: Messages = []
+    for setting, (path, base) in expected.items():
+        value = getattr(settings, setting, None)
+        try:
+            cls = import_string(value) if isinstance(value, str) else value
+        except ImportError:
+            cls = None  # Django itself fails on it; still say what to set
+        if isinstance(cls, type) and issubclass(cls, base):
+            continue
+        messages.append(W030_REPORTER(setting=setting, value=value, what=_REPORTER_GAPS[setting], path=path))
+    return messages
+
+
+# -- metrics ---------------------------------------------------------------------
+@register(Tags.security, deploy=True)
+def check_metrics_exposure(app_configs: Configs = None, **kwargs: object) -> Messages:
+    cfg = settings_for_checks()
+    if not cfg.metrics_enabled or cfg.metrics_bearer_token:
+        return []
+    everyone = [str(n) for n in cfg.metrics_allowed_networks if n.prefixlen == 0]
+    return [W010_OPEN_METRICS(everyone=", ".join(everyone))] if everyone else []
+
+
+def _ignored(*keys: str) -> list[tuple[str, object]]:
+    """The values of ``keys`` that validation accepted but ignored."""
+    return [(key, value) for key, value in settings_for_checks().ignored if key in keys]
+
+
+@register(Tags.security)
+def check_metrics_networks(app_configs: Configs = None, **kwargs: object) -> Messages:
+    return [E010_BAD_NETWORK(invalid=bad) for _, bad in _ignored("METRICS_ALLOWED_NETWORKS")]
+
+
+@register(Tags.compatibility)
+def check_build_info_settings(app_configs: Configs = None, **kwargs: object) -> Messages:
+    return [W012_BAD_INFO(key=key, value=value) for key, value in _ignored("METRICS_RELEASE", "METRICS_ENVIRONMENT")]
+
+
+# gunicorn reads ./gunicorn.conf.py by default; ``workers = 1`` is the only safe literal.
+_WORKERS_LINE = re.compile(r"^\s*workers\s*=\s*(?P<value>[^#\n]+)", re.MULTILINE)
+_PREPARES_DIR = ("PROMETHEUS_MULTIPROC_DIR", "prepare_multiproc_dir")
+
+
+def _workers_evidence(cwd: Path) -> str | None:
+    """Why several workers are likely, or None. Heuristics, cheap, run once."""
+    concurrency = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if concurrency.isdigit() and int(concurrency) > 1:
+        return f"WEB_CONCURRENCY={concurrency}"
+    args = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
+    for i, arg in enumerate(args):
+        value = None
+        if arg in ("-w", "--workers") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--workers="):
+            value = arg.split("=", 1)[1]
+        if value is not None and not (value.isdigit() and int(value) <= 1):
+            return f"GUNICORN_CMD_ARGS sets --workers {value}"
+    config = cwd / "gunicorn.conf.py"
+    try:
+        text = config.read_text(errors="replace")
+    except OSError:
+        return None
+    match = _WORKERS_LINE.search(text)
+    if match and match.group("value").strip() != "1" and not any(token in text for token in _PREPARES_DIR):
+        return f"{config} sets workers = {match.group('value').strip()}"
+    return None
+
+
+@register(Tags.compatibility, deploy=True)
+def check_multiprocess_dir(app_configs: Configs = None, **kwargs: object) -> Messages:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
+        return []
+    evidence = _workers_evidence(Path.cwd())
+    return [] if evidence is None else [W011_NO_MULTIPROC_DIR(evidence=evidence)]
+
+
+# -- bounded waits (deploy) ---------------------------------------------------------
+# The readiness checks bound their own waits (their own connection and client);
+# these warnings are about the request threads, which use the aliases as
+# configured: a PostgreSQL alias without ``connect_timeout`` waits for a dead host
+# for as long as the OS tries (psycopg 3: 130 s), and a Redis cache without
+# ``socket_timeout`` waits for a reply forever on redis-py 5 (5 s on redis-py 8).
+def _is_redis_cache(backend: object) -> bool:
+    if not isinstance(backend, str):
+        return False
+    try:
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, RedisCache)
+
+
+@register(Tags.database, Tags.caches, deploy=True)
+def check_bounded_waits(app_configs: Configs = None, **kwargs: object) -> Messages:
+    """Database and cache aliases that request threads would wait on without a bound."""
+    messages: Messages = [
+        W020_POSTGRES_UNBOUNDED(alias=alias)
+        for alias, conf in (getattr(settings, "DATABASES", None) or {}).items()
+        if str(conf.get("ENGINE", "")).endswith("postgresql") and not (conf.get("OPTIONS") or {}).get("connect_timeout")
+    ]
+    for alias, conf in (getattr(settings, "CACHES", None) or {}).items():
+        if not _is_redis_cache(conf.get("BACKEND")):
+            continue
+        options = conf.get("OPTIONS") or {}
+        missing = [key for key in ("socket_timeout", "socket_connect_timeout") if not options.get(key)]
+        if missing:
+            messages.append(W021_REDIS_UNBOUNDED(alias=alias, missing=" or ".join(missing)))
     return messages

@@ -27,21 +27,21 @@ from django.http import HttpRequest, HttpResponseBase
 
 from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
-from django_lantern import streaming as streams
-from django_lantern.access_log import AccessLog
+from django_lantern._errors import report_internal_error
+from django_lantern._exceptions import on_exception
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
-from django_lantern.errors import report_internal_error
-from django_lantern.health import views as health_views
-from django_lantern.metrics import recorder
-from django_lantern.metrics import views as metrics_views
-from django_lantern.probe_paths import HEALTHZ, READYZ, classify
-from django_lantern.response_headers import decorate
-from django_lantern.signals import on_exception
-from django_lantern.streaming import StreamEnd, bind_streaming_context
-from django_lantern.trace_context import incoming_trace_id
+from django_lantern.health import _views as health_views
+from django_lantern.http import _streaming as streams
+from django_lantern.http._probes import HEALTHZ, READYZ, classify
+from django_lantern.http._response_headers import decorate
+from django_lantern.http._streaming import StreamEnd, bind_streaming_context
+from django_lantern.http._trace_context import incoming_trace_id
+from django_lantern.http._users import aresolve_user_id, resolve_user_id
+from django_lantern.logging._access_log import AccessLog
+from django_lantern.metrics import _recorder as recorder
+from django_lantern.metrics import _views as metrics_views
 from django_lantern.tracing import ServerSpan
-from django_lantern.users import aresolve_user_id, resolve_user_id
 
 __all__ = ["LanternMiddleware"]
 

@@ -15,7 +15,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from django_lantern.networks import peer_in
+from django_lantern.http._networks import peer_in
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -83,7 +83,7 @@ def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: s
         return False
     if trusted:
         return True
-    from django_lantern.trace_context import incoming_trace_id  # no OpenTelemetry needed
+    from django_lantern.http._trace_context import incoming_trace_id  # no OpenTelemetry needed
 
     return trace_id != incoming_trace_id(request.META)
 

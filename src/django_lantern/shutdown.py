@@ -71,7 +71,7 @@ def _flush_sentry(timeout: float) -> int | None:
     client = sdk.get_client()
     if not client.is_active():
         return None
-    from django_lantern.sentry_transport import EXIT_REASON, pending_envelopes, record_lost
+    from django_lantern.sentry._transport import EXIT_REASON, pending_envelopes, record_lost
 
     client.flush(timeout=timeout)
     pending = pending_envelopes(client)

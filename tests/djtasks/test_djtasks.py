@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 
-from django_lantern import djtasks, errors
+from django_lantern import _errors as errors
 from django_lantern.context import RequestContext, current, get_request_id
+from django_lantern.jobs import _djtasks as djtasks
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import LogCapture
 from tests.djtasks import jobs

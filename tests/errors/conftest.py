@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from django_lantern import errors, scrubbing
+from django_lantern import _errors as errors
+from django_lantern import scrubbing
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 

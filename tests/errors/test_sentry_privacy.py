@@ -12,7 +12,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import RequestFactory
 
-from django_lantern.metrics.families import get_families
+from django_lantern.metrics._families import get_families
 from tests.errors.conftest import SentryEndpoint, flush_sentry
 from tests.errors.test_sentry import serve_wsgi
 

@@ -1,4 +1,4 @@
-"""django_lantern.trace_exclusion: probes, /metrics and OTEL_PYTHON_DJANGO_EXCLUDED_URLS get no
+"""django_lantern.tracing._exclusion: probes, /metrics and OTEL_PYTHON_DJANGO_EXCLUDED_URLS get no
 server span; client-sized span attributes are capped and one-time credentials redacted."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from django_lantern import tracing
-from django_lantern.trace_exclusion import excluded_urls_from_env
+from django_lantern.tracing._exclusion import excluded_urls_from_env
 
 pytestmark = pytest.mark.urls("tests.errors.urls")
 
@@ -90,7 +90,7 @@ def test_a_failing_exclusion_check_never_breaks_the_request(
     monkeypatch: pytest.MonkeyPatch, client: Client, tracer_provider: Any, internal_errors: dict[str, int]
 ) -> None:
     """If building the URL to match raises, the request is served and traced, the error counted."""
-    from django_lantern import trace_exclusion
+    from django_lantern.tracing import _exclusion as trace_exclusion
 
     monkeypatch.setenv("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "nothing-matches")
     tracing.enable(tracer_provider)

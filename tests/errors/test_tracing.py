@@ -265,7 +265,7 @@ def test_one_exception_receiver_whether_tracing_is_on_or_off(tracer_provider: An
     """Lantern connects one ``got_request_exception`` receiver, and enabling tracing adds none."""
     from django.core.signals import got_request_exception
 
-    from django_lantern import signals
+    from django_lantern import _exceptions as signals
 
     def ours() -> list[Any]:
         return [
@@ -283,7 +283,7 @@ def test_view_exception_goes_through_the_one_receiver(
     tracer_provider: Any, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A view exception goes through ``signals.on_exception`` once: counted and on the span."""
-    from django_lantern import signals
+    from django_lantern import _exceptions as signals
 
     seen: list[tuple[str, bool, bool]] = []
     original = signals.on_exception

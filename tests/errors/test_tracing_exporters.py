@@ -1,11 +1,11 @@
-"""django_lantern.tracing_exporters: which exporter the standard OTEL_* variables select."""
+"""django_lantern.tracing._exporters: which exporter the standard OTEL_* variables select."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_lantern import tracing_exporters
+from django_lantern.tracing import _exporters as tracing_exporters
 
 VARIABLES = (
     "OTEL_TRACES_EXPORTER",

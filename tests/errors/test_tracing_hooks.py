@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
-from django_lantern import tracing_hooks
 from django_lantern.conf import settings_errors
+from django_lantern.tracing import _hooks as tracing_hooks
 
 pytestmark = pytest.mark.urls("tests.errors.urls")
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from django_lantern import djtasks
+from django_lantern.jobs import _djtasks as djtasks
 from tasks.models import Export, Org, Task
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from django_lantern.health.database import DatabaseCheck
+from django_lantern.health._database import DatabaseCheck
 from tests.helpers.services import require_postgres
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]

@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from django_lantern.metrics import families, recorder
+from django_lantern.metrics import _families as families
+from django_lantern.metrics import _recorder as recorder
 from tests.helpers.services import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]

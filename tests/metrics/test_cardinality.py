@@ -9,7 +9,7 @@ import pytest
 from django.test import Client, override_settings
 from prometheus_client import REGISTRY
 
-from django_lantern.metrics import recorder
+from django_lantern.metrics import _recorder as recorder
 from tests.metrics.conftest import series_count, value
 
 REQUESTS = 5000

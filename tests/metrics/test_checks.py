@@ -8,7 +8,7 @@ import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from django_lantern.metrics import checks
+from django_lantern import checks
 
 OPEN = ["0.0.0.0/0", "::/0"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, connections
 
-from django_lantern.metrics import db
+from django_lantern.metrics import _db as db
 from tests.helpers.services import require_postgres
 from tests.metrics.conftest import value
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from django_lantern.metrics import db
+from django_lantern.metrics import _db as db
 from tests.conftest import closed_port, extra_databases
 from tests.helpers.services import require_postgres
 from tests.metrics.conftest import value

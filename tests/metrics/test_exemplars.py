@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 
-from django_lantern.metrics import exemplars, recorder
+from django_lantern.metrics import _exemplars as exemplars
+from django_lantern.metrics import _recorder as recorder
 from tests.metrics.conftest import OPENMETRICS, promtool_check_openmetrics
 
 pytestmark = [pytest.mark.urls("tests.metrics.urls_traced"), pytest.mark.django_db]

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from django_lantern import __version__
 from django_lantern.conf import get_settings
-from django_lantern.metrics import families
+from django_lantern.metrics import _families as families
 from tests.metrics.conftest import value
 
 

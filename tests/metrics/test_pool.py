@@ -13,7 +13,7 @@ import pytest
 from django.db import OperationalError, connections
 from django.test import Client
 
-from django_lantern.metrics.pool import PoolCollector
+from django_lantern.metrics._pool import PoolCollector
 from tests.conftest import extra_databases
 from tests.helpers.services import require_postgres
 from tests.metrics.conftest import parse, promtool_check_metrics, value

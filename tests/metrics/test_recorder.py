@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from django_lantern.metrics import recorder
+from django_lantern.metrics import _recorder as recorder
 from tests.metrics.conftest import value
 
 

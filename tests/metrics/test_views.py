@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, override_settings
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 
-from django_lantern.metrics.views import histogram_quantile
+from django_lantern.metrics._views import histogram_quantile
 from tests.metrics.conftest import parse, promtool_check_metrics
 
 PUBLIC = "203.0.113.7"  # TEST-NET-3: a public address no default network contains
@@ -179,7 +179,7 @@ def test_histogram_quantile_matches_promql_semantics() -> None:
 @pytest.mark.django_db
 def test_error_rate_counts_server_errors(client: Client) -> None:
     """5xx responses show in the JSON error counts and rate (the scrape itself is counted after it answers)."""
-    from django_lantern.metrics import recorder
+    from django_lantern.metrics import _recorder as recorder
 
     for status in (200, 200, 500, 503):
         recorder.request_started()

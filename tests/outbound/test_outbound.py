@@ -14,10 +14,11 @@ import requests
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
-from django_lantern import errors, outbound
+from django_lantern import _errors as errors
+from django_lantern import outbound
 from django_lantern.context import RequestContext, current
 from django_lantern.middleware import LanternMiddleware
-from django_lantern.outbound import headers as outbound_headers
+from django_lantern.outbound import _headers as outbound_headers
 from tests.outbound.conftest import EchoServer
 
 RID = "req-0123456789abcdef"

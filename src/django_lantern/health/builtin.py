@@ -31,9 +31,9 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from django_lantern.conf import get_settings
-from django_lantern.health.checks import CheckFailed, ReadinessCheck
-from django_lantern.health.database import DatabaseCheck
-from django_lantern.health.database import _shutdown_fd as shutdown_fd
+from django_lantern.health._base import CheckFailed, ReadinessCheck
+from django_lantern.health._database import DatabaseCheck
+from django_lantern.health._database import _shutdown_fd as shutdown_fd
 
 __all__ = ["CeleryBrokerCheck", "CeleryWorkersCheck", "DiskSpaceCheck", "MigrationsCheck", "StorageCheck"]
 
@@ -137,7 +137,7 @@ class DiskSpaceCheck(ReadinessCheck):
 
 def instrumented_celery_app() -> Any:
     """The (first) app given to ``django_lantern.celery.instrument()``; CheckFailed when there is none."""
-    from django_lantern import celery_worker
+    from django_lantern.celery import _worker as celery_worker
 
     if not celery_worker._apps:
         raise CheckFailed("Celery integration not instrumented")

@@ -1,4 +1,4 @@
-"""Readiness checks: a small base class and the built-in database and cache checks.
+"""The public place for every readiness check: the base class, its error, and the database, cache and callable checks.
 
 A check's ``run()`` returns on success and raises on failure. ``CheckFailed``
 carries a message that is safe to show in the ``/readyz`` body; any other
@@ -14,52 +14,11 @@ from typing import Any
 
 from django.core.cache import caches
 
-from django_lantern.health.redis_client import bounded_client
+from django_lantern.health._base import CheckFailed, ReadinessCheck
+from django_lantern.health._database import DatabaseCheck
+from django_lantern.health._redis_client import bounded_client
 
 __all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
-
-
-class CheckFailed(Exception):
-    """Raise from ``run()`` with a short, public reason (no hosts, no secrets)."""
-
-
-class ReadinessCheck:
-    """Subclass and implement ``run()``. ``name`` appears in the body's ``checks``."""
-
-    #: ``db``, ``cache`` or ``custom``: the body's summary key it counts towards.
-    kind = "custom"
-    #: Seconds; ``None`` means ``LANTERN["READINESS_TIMEOUT"]``.
-    timeout: float | None = None
-    #: The timeout the runner enforces for this check (set by the runner).
-    budget: float = 0.5
-    #: False: a failure is reported in the body but never turns ``/readyz`` 503
-    #: (also set by ``LANTERN["READINESS_NON_CRITICAL"]``).
-    critical: bool = True
-    #: The name a class listed in ``READINESS_CHECKS`` gets; ``None``: ``custom:<ClassName>``.
-    check_name: str | None = None
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def run(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release what ``run()`` keeps between runs; called in the worker thread when it stops."""
-
-    def prepare(self) -> None:
-        """Called once, before the first attempt's deadline is set: slow one-off set-up goes here."""
-
-    def interrupt(self) -> None:
-        """Unblock a ``run()`` that outlived its deadline; called from another thread, at most once per run.
-
-        The built-in database check shuts its socket down. The default does
-        nothing: the attempt stays in flight, probes report "timeout" without
-        waiting for it, and a new attempt starts once it returns.
-        """
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
 
 
 class CacheCheck(ReadinessCheck):
@@ -127,7 +86,7 @@ def _counted(cache: Any, operation: str, result: str) -> None:
     if alias is None:
         return
     try:
-        from django_lantern.metrics import recorder
+        from django_lantern.metrics import _recorder as recorder
 
         recorder.cache_operation(alias, operation, result, 1)
     except Exception:  # metrics never fail a check
@@ -143,9 +102,3 @@ class CallableCheck(ReadinessCheck):
 
     def run(self) -> None:
         self.func()  # type: ignore[operator]
-
-
-# The database check lives in its own module (it manages a connection of its
-# own); it stays importable from here, the public place for every check. At
-# the bottom: that module imports ReadinessCheck from this one.
-from django_lantern.health.database import DatabaseCheck  # noqa: E402

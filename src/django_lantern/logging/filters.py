@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
-from django_lantern.users import known_user_id
+from django_lantern.http._users import known_user_id
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -50,7 +50,7 @@ class RequestContextFilter(logging.Filter):
         except Exception as exc:
             # Logging must never raise into the caller's code; the formatter
             # fills in "-" for whatever is missing.
-            from django_lantern.errors import report_internal_error
+            from django_lantern._errors import report_internal_error
 
             report_internal_error("log_filter", exc)
         return True

@@ -23,15 +23,15 @@ from typing import Any
 
 from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, get_request_id
-from django_lantern.logging.access_fields import access_fields, access_message
-from django_lantern.logging.escape import TRUNCATION_MARKER, truncate
+from django_lantern.logging._access_fields import access_fields, access_message
+from django_lantern.logging._escape import TRUNCATION_MARKER, truncate
+from django_lantern.logging._record_parts import LEVEL_NAMES, _exception_fields
+from django_lantern.logging._record_parts import _count_failure as _count_failure  # importable here as before
+from django_lantern.logging._record_parts import rfc3339 as rfc3339
+from django_lantern.logging._record_parts import safe_message as safe_message
+from django_lantern.logging._record_parts import unrenderable as unrenderable
+from django_lantern.logging._values import describe, make_strict, strict_text, to_json_value
 from django_lantern.logging.filters import add_context
-from django_lantern.logging.record_parts import LEVEL_NAMES, _exception_fields
-from django_lantern.logging.record_parts import _count_failure as _count_failure  # importable here as before
-from django_lantern.logging.record_parts import rfc3339 as rfc3339
-from django_lantern.logging.record_parts import safe_message as safe_message
-from django_lantern.logging.record_parts import unrenderable as unrenderable
-from django_lantern.logging.values import describe, make_strict, strict_text, to_json_value
 
 try:  # orjson is optional: several times faster than json, same output shape.
     import orjson as _orjson
@@ -282,6 +282,6 @@ def _dumps(payload: dict[str, Any]) -> str:
 
 
 # The text formatter lives in its own module; importable from here as before.
-from django_lantern.logging.text import TextFormatter  # noqa: E402
+from django_lantern.logging._text import TextFormatter  # noqa: E402
 
 __all__ = ["JsonFormatter", "TextFormatter", "rfc3339", "safe_message"]

@@ -70,7 +70,7 @@ def _families() -> Any:
 
         if not settings.configured:
             return None
-        from django_lantern.metrics.families import get_log_families
+        from django_lantern.metrics._families import get_log_families
 
         families = get_log_families()
         if families is not None and families is not _bound:

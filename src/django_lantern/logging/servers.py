@@ -81,7 +81,7 @@ def gunicorn_logconfig_dict(**options: Any) -> dict[str, Any]:
     Takes ``build_logging_config()``'s arguments (pass the same ``debug`` as
     your settings so the arbiter and the workers choose the same format).
     """
-    from django_lantern.logging.config import build_logging_config
+    from django_lantern.logging._config import build_logging_config
 
     # Before Django loads there is no ADMINS to mail; Django's LOGGING adds it in the workers.
     options.setdefault("mail_admins", False)
@@ -90,7 +90,7 @@ def gunicorn_logconfig_dict(**options: Any) -> dict[str, Any]:
 
 def uvicorn_log_config(**options: Any) -> dict[str, Any]:
     """uvicorn's ``log_config`` for ``uvicorn.run()``: the same config as Django's ``LOGGING``."""
-    from django_lantern.logging.config import build_logging_config
+    from django_lantern.logging._config import build_logging_config
 
     options.setdefault("mail_admins", False)  # as for gunicorn, above
     return build_logging_config(**options)

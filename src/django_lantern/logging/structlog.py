@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, current
-from django_lantern.users import known_user_id
+from django_lantern.http._users import known_user_id
 
 __all__ = ["add_request_context", "configure_structlog", "processors", "render_to_stdlib"]
 

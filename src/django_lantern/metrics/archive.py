@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from django_lantern.metrics.archive_files import (
+from django_lantern.metrics._archive_files import (
     ARCHIVE_ID,
     COMMITTED,
     PENDING,
@@ -53,7 +53,7 @@ from django_lantern.metrics.archive_files import (
     read_values,
     scrape_order,
 )
-from django_lantern.metrics.archive_files import write_durably as _write_durably  # patched by the crash tests
+from django_lantern.metrics._archive_files import write_durably as _write_durably  # patched by the crash tests
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric

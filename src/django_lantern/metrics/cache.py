@@ -29,8 +29,8 @@ from django.conf import settings
 from django.core.cache.backends import db, filebased, locmem, redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
-from django_lantern.errors import report_internal_error
-from django_lantern.metrics import recorder
+from django_lantern._errors import report_internal_error
+from django_lantern.metrics import _recorder as recorder
 
 __all__ = ["DatabaseCache", "FileBasedCache", "InstrumentedCacheMixin", "LocMemCache", "RedisCache"]
 

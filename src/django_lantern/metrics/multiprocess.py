@@ -62,7 +62,7 @@ def wipe_multiproc_dir(path: str | os.PathLike[str] | None = None) -> int:
     directory = Path(path or os.environ.get(ENV) or "")
     if not os.fspath(directory) or not directory.is_dir():
         return 0
-    from django_lantern.metrics.archive_files import COMMITTED, PENDING
+    from django_lantern.metrics._archive_files import COMMITTED, PENDING
 
     for leftover in (PENDING, COMMITTED):  # an interrupted merge of the previous run
         shutil.rmtree(directory / leftover, ignore_errors=True)

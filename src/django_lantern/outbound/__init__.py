@@ -26,11 +26,11 @@ import importlib
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
-from django_lantern.outbound.headers import host_allowed
+from django_lantern.outbound._headers import host_allowed
 
 if TYPE_CHECKING:
-    from django_lantern.outbound.httpx_support import AsyncHTTPXTransport, HTTPXTransport
-    from django_lantern.outbound.requests_support import RequestsSession
+    from django_lantern.outbound._httpx import AsyncHTTPXTransport, HTTPXTransport
+    from django_lantern.outbound._requests import RequestsSession
 
 __all__ = [
     "AsyncHTTPXTransport",
@@ -42,11 +42,11 @@ __all__ = [
 ]
 
 _LAZY = {
-    "RequestsSession": "django_lantern.outbound.requests_support",
-    "HTTPXTransport": "django_lantern.outbound.httpx_support",
-    "AsyncHTTPXTransport": "django_lantern.outbound.httpx_support",
+    "RequestsSession": "django_lantern.outbound._requests",
+    "HTTPXTransport": "django_lantern.outbound._httpx",
+    "AsyncHTTPXTransport": "django_lantern.outbound._httpx",
 }
-_SUPPORTS = {"requests": "django_lantern.outbound.requests_support", "httpx": "django_lantern.outbound.httpx_support"}
+_SUPPORTS = {"requests": "django_lantern.outbound._requests", "httpx": "django_lantern.outbound._httpx"}
 
 
 def __getattr__(name: str) -> Any:

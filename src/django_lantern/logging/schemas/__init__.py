@@ -12,18 +12,18 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from django_lantern.logging.schemas.base import SchemaFormatter
-from django_lantern.logging.schemas.datadog import DatadogFormatter
-from django_lantern.logging.schemas.ecs import EcsFormatter
-from django_lantern.logging.schemas.gcp import GcpFormatter
+from django_lantern.logging.schemas._base import SchemaFormatter
+from django_lantern.logging.schemas._datadog import DatadogFormatter
+from django_lantern.logging.schemas._ecs import EcsFormatter
+from django_lantern.logging.schemas._gcp import GcpFormatter
 
 # Dotted paths, for ``dictConfig`` formatter entries.
 FORMATTERS = {
     "json": "django_lantern.logging.JsonFormatter",
     "text": "django_lantern.logging.TextFormatter",
-    "ecs": "django_lantern.logging.schemas.ecs.EcsFormatter",
-    "gcp": "django_lantern.logging.schemas.gcp.GcpFormatter",
-    "datadog": "django_lantern.logging.schemas.datadog.DatadogFormatter",
+    "ecs": "django_lantern.logging.schemas._ecs.EcsFormatter",
+    "gcp": "django_lantern.logging.schemas._gcp.GcpFormatter",
+    "datadog": "django_lantern.logging.schemas._datadog.DatadogFormatter",
 }
 FORMATS = tuple(FORMATTERS)
 JSON_FORMATS = tuple(name for name in FORMATS if name != "text")

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_lantern.health.registry import get_runner
-from django_lantern.health.views import readiness_body
+from django_lantern.health._registry import get_runner
+from django_lantern.health._views import readiness_body
 
 
 class Command(BaseCommand):

@@ -1,0 +1,87 @@
+"""The worker side of the Celery integration: its own ``/metrics`` port.
+
+With ``LANTERN["TASK_METRICS_PORT"]`` set, the worker's main process serves
+the task metrics with ``prometheus_client``'s HTTP server once the worker is
+ready (``TASK_METRICS_ADDRESS``, default all interfaces, like any exporter).
+Under the prefork pool the tasks run in child processes: set
+``PROMETHEUS_MULTIPROC_DIR`` in the worker's environment (as for gunicorn) and
+the server sums the children's files; without it, only the solo and threads
+pools (tasks in the main process) can be exposed this way, and a warning says
+so. Alternatively point the web app's ``PROMETHEUS_MULTIPROC_DIR`` at the same
+directory on a shared host: its ``/metrics`` then includes the task families.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from django_lantern.metrics.multiprocess import ENV
+
+logger = logging.getLogger("django_lantern.celery")
+
+_apps: list[Any] = []
+_servers: list[Any] = []
+
+
+def remember(app: Any) -> None:
+    if all(app is not known for known in _apps):
+        _apps.append(app)
+
+
+def _pool_is_prefork(worker: Any) -> bool:
+    pool_cls = getattr(worker, "pool_cls", None)
+    name = getattr(pool_cls, "__module__", "") + "." + getattr(pool_cls, "__name__", str(pool_cls))
+    return "prefork" in name
+
+
+def _registry() -> Any:
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+
+    if os.environ.get(ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """Start the metrics server in the worker's main process (``worker_ready``)."""
+    try:
+        from django_lantern.conf import get_settings
+
+        cfg = get_settings()
+        port = cfg.task_metrics_port
+        if port is None or _servers:
+            return
+        if not os.environ.get(ENV) and _pool_is_prefork(sender):
+            logger.warning(
+                "TASK_METRICS_PORT is set but PROMETHEUS_MULTIPROC_DIR is not: prefork children's "
+                "task metrics cannot be served; set it in the worker's environment."
+            )
+        from prometheus_client import start_http_server
+
+        from django_lantern.metrics._families import get_task_families
+
+        get_task_families()  # the families exist (and, in-process, are registered) before the first scrape
+        _servers.append(start_http_server(port, addr=cfg.task_metrics_address, registry=_registry()))
+        logger.info("task metrics served on %s:%d", cfg.task_metrics_address, port)
+    except Exception as exc:
+        from django_lantern._errors import report_internal_error
+
+        report_internal_error("celery_metrics_server", exc)
+
+
+def quiet_task_line_in_sentry() -> None:
+    """The failure is already an event (Celery logs the exception): the task line must not be a second one."""
+    try:
+        from sentry_sdk.integrations.logging import ignore_logger
+    except ImportError:
+        return
+    try:
+        from django_lantern.conf import get_settings
+
+        ignore_logger(get_settings().task_logger)
+    except Exception:  # settings not ready or invalid: the default name
+        ignore_logger("lantern.task")

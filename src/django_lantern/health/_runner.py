@@ -1,0 +1,141 @@
+"""Answers a probe from the checks' workers: fresh verdicts, shared attempts, enforced deadlines.
+
+A probe, for each check it covers:
+
+1. takes the check's last verdict if it is younger than
+   ``READINESS_CACHE_SECONDS`` (never older): no wait at all; when that
+   verdict is close to expiring and nothing is in flight, it also starts the
+   next attempt without waiting for it, so a steady stream of probes keeps
+   finding fresh verdicts;
+2. otherwise joins the attempt in flight (single flight), or starts one, and
+   waits for it at most until that attempt's deadline; an attempt already past
+   its deadline is answered "timeout" at once and interrupted.
+
+So concurrent probes share one attempt per check and one short-lived verdict,
+and the async path waits on an asyncio future: no thread per probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Collection, Sequence
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
+
+from django_lantern.health._base import ReadinessCheck
+from django_lantern.health._worker import (
+    PUBLIC_ERROR_GENERIC,
+    PUBLIC_ERROR_TIMEOUT,
+    Attempt,
+    CheckResult,
+    CheckWorker,
+)
+
+__all__ = ["PUBLIC_ERROR_GENERIC", "PUBLIC_ERROR_TIMEOUT", "CheckResult", "ReadinessRunner"]
+
+
+class ReadinessRunner:
+    """Holds the configured checks and their workers; see the module docstring."""
+
+    def __init__(self, checks: Sequence[ReadinessCheck], default_timeout: float, cache_seconds: float = 0.0) -> None:
+        self.checks = tuple(checks)
+        self.default_timeout = default_timeout
+        self.cache_seconds = cache_seconds
+        self._workers = {
+            c.name: CheckWorker(c, c.timeout if c.timeout is not None else default_timeout) for c in self.checks
+        }
+        self.last_results: tuple[CheckResult, ...] = ()
+
+    def _selected(self, names: Collection[str] | None) -> list[CheckWorker]:
+        if names is None:
+            return list(self._workers.values())
+        unknown = set(names) - set(self._workers)
+        if unknown:
+            raise KeyError(f"no readiness check named {sorted(unknown)!r}")
+        return [w for name, w in self._workers.items() if name in names]
+
+    def _plan(self, workers: list[CheckWorker]) -> tuple[dict[str, CheckResult], dict[str, Attempt]]:
+        """Results known now, and the attempts to wait for (each until its own deadline)."""
+        now = time.monotonic()
+        known: dict[str, CheckResult] = {}
+        waiting: dict[str, Attempt] = {}
+        for worker in workers:
+            name = worker.check.name
+            fresh = worker.fresh(now, self.cache_seconds)
+            if fresh is not None:
+                known[name], age = fresh
+                refresh_at = max(self.cache_seconds / 2, self.cache_seconds - worker.timeout)
+                if age >= refresh_at and worker.current() is None:
+                    worker.attempt(now)  # refresh ahead; nobody waits for it
+                continue
+            attempt = worker.attempt(now)
+            if attempt.future.done():
+                known[name] = attempt.future.result()
+            elif attempt.deadline <= now:
+                known[name] = worker.timed_out(attempt, now)
+            else:
+                waiting[name] = attempt
+        return known, waiting
+
+    def _settle(
+        self, workers: list[CheckWorker], known: dict[str, CheckResult], waiting: dict[str, Attempt]
+    ) -> list[CheckResult]:
+        now = time.monotonic()
+        for name, attempt in waiting.items():
+            if attempt.future.done():
+                known[name] = attempt.future.result()
+            else:
+                known[name] = self._workers[name].timed_out(attempt, now)
+        results = [known[w.check.name] for w in workers]
+        self.last_results = tuple(results)
+        return results
+
+    def run(self, names: Collection[str] | None = None) -> list[CheckResult]:
+        """Results for the checks named (default: all), within the largest of their timeouts."""
+        workers = self._selected(names)
+        known, waiting = self._plan(workers)
+        if waiting:
+            until = max(a.deadline for a in waiting.values())
+            wait_futures([a.future for a in waiting.values()], timeout=max(0.0, until - time.monotonic()))
+        return self._settle(workers, known, waiting)
+
+    async def arun(self, names: Collection[str] | None = None) -> list[CheckResult]:
+        """The async twin of ``run()``: waits on the event loop, without a thread of its own."""
+        workers = self._selected(names)
+        known, waiting = self._plan(workers)
+        if waiting:
+            until = max(a.deadline for a in waiting.values())
+            await _wait_async([a.future for a in waiting.values()], max(0.0, until - time.monotonic()))
+        return self._settle(workers, known, waiting)
+
+    def stop(self) -> None:
+        for worker in self._workers.values():
+            worker.stop()
+
+
+async def _wait_async(futures: list[Future[CheckResult]], timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    all_done: asyncio.Future[None] = loop.create_future()
+    remaining = len(futures)
+    lock = threading.Lock()
+
+    def settle() -> None:
+        if not all_done.done():
+            all_done.set_result(None)
+
+    def on_done(_: Future[CheckResult]) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            # RuntimeError: the loop closed while the check was stuck.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle)
+
+    for future in futures:
+        future.add_done_callback(on_done)
+    await asyncio.wait([all_done], timeout=timeout)

@@ -1,0 +1,63 @@
+"""The end of a background task run: one task line and the task metrics.
+
+Celery (``django_lantern.celery``) and ``django.tasks``
+(``django_lantern.jobs._djtasks``) both end a run here, so a dashboard or a log
+query does not care which framework ran a task: one record on
+``LANTERN["TASK_LOGGER"]`` (``lantern.task``) with ``task``, ``outcome``,
+``duration_ms``, ``retries``, ``queue_wait_ms`` (and ``error_type`` for a
+failure; INFO, WARNING for a retry, ERROR for a failure), and
+:func:`django_lantern.metrics._tasks.task_finished`, counted first so that
+whoever sees the line finds the run counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django_lantern._errors import report_internal_error
+from django_lantern.logging._escape import logfmt_value
+
+SUCCESS = "success"
+FAILURE = "failure"
+_LEVELS = {SUCCESS: logging.INFO, FAILURE: logging.ERROR, "retry": logging.WARNING}
+
+
+def record_task(
+    task: str,
+    outcome: str,
+    *,
+    duration: float,
+    queue_wait: float | None,
+    retries: int = 0,
+    error_type: str | None = None,
+) -> None:
+    """Log the task line and count the task. Never raises."""
+    try:
+        from django_lantern.metrics import _tasks as task_metrics
+
+        task_metrics.task_finished(task, outcome, duration, queue_wait)
+    except Exception as exc:  # a metrics failure must not cost the task line
+        report_internal_error("task_metrics", exc)
+    try:
+        from django_lantern.conf import get_settings
+
+        duration_ms = round(duration * 1000, 2)
+        queue_wait_ms = round(queue_wait * 1000, 2) if queue_wait is not None else None
+        extra: dict[str, Any] = {
+            "task": task,
+            "outcome": outcome,
+            "duration_ms": duration_ms,
+            "retries": retries,
+            "queue_wait_ms": queue_wait_ms,
+        }
+        if error_type is not None:
+            extra["error_type"] = error_type
+        logging.getLogger(get_settings().task_logger).log(
+            _LEVELS.get(outcome, logging.INFO),
+            f"task={logfmt_value(task, 200)} outcome={outcome} duration_ms={duration_ms} "
+            f"retries={retries} queue_wait_ms={queue_wait_ms if queue_wait_ms is not None else '-'}",
+            extra=extra,
+        )
+    except Exception as exc:
+        report_internal_error("task_line", exc)

@@ -1,0 +1,146 @@
+"""The fields of an access record, read straight from its typed attributes.
+
+Every request writes one access record, so its formatting is the one piece of
+logging on the hot path of every app. ``AccessRecord`` fixes the record's
+attributes and their types in advance; this module reads them directly
+instead of walking the record's ``__dict__`` for extras and testing each
+value's type, as ``_BaseFormatter.fields`` must for an arbitrary record.
+
+It returns exactly what the general path would (``tests/test_access_fields.py``
+compares the two on hostile input), and returns ``None`` whenever the record
+is not the plain one the middleware built: an extra attribute (a user's
+filter, ``bind()`` fields), an exception, a value of another type. The
+general path then handles it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from django_lantern.context import UNKNOWN
+from django_lantern.logging._access_record import AccessRecord, access_line
+from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
+
+if TYPE_CHECKING:
+    from django_lantern.logging.formatters import _BaseFormatter
+
+# How many attributes the middleware's access record has; any other count
+# means something was added (or removed) since, and the general path runs.
+PLAIN_SIZE = len(
+    AccessRecord(
+        "access",
+        logging.INFO,
+        request_id="-",
+        method="GET",
+        path="/",
+        route="/",
+        status=200,
+        duration_ms=0.0,
+        user_id=None,
+        client_ip=None,
+    ).__dict__
+)
+_INT64 = (-(2**63), 2**64)
+
+
+def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[str, Any] | None:
+    """The ordered fields of a plain access record, or ``None`` to use the general path."""
+    attrs = record.__dict__
+    if not _is_plain(record, attrs):
+        return None
+    user_id = attrs["user_id"]
+    if user_id is None or user_id == UNKNOWN:
+        user_id = UNKNOWN
+    elif type(user_id) is int:
+        if not _INT64[0] <= user_id < _INT64[1]:
+            return None
+    elif type(user_id) is str:
+        user_id = formatter._cap(user_id)
+    else:
+        return None  # a UUID or another type: the general path converts it
+    method, path, client_ip = attrs["method"], attrs["path"], attrs["client_ip"]
+    limit = formatter.field_limit
+    scrubber = formatter.active_scrubber()
+    if scrubber is not None and scrubber.leaves_unchanged(f"{method} {path} {client_ip}"):
+        if len(method) > limit or len(path) > limit or (client_ip is not None and len(client_ip) > limit):
+            return None  # caps to apply: the general path
+    else:
+        method = formatter._scrub_capped(method, limit)
+        path = formatter._scrub_capped(path, limit)
+        if client_ip is not None:  # as an extra it would be made JSON-native and scrubbed like any other
+            client_ip = formatter._scrub(formatter._jsonable(client_ip))
+    status, duration_ms = attrs["status"], attrs["duration_ms"]
+    request_id, route, trace_id, span_id = attrs["request_id"], attrs["route"], attrs["trace_id"], attrs["span_id"]
+    cap = formatter._cap
+    return {
+        "ts": rfc3339(record.created),
+        "level": LEVEL_NAMES.get(record.levelno) or record.levelname.lower(),
+        "logger": record.name,
+        # Rendered from the scrubbed values, as the general path does.
+        "message": access_line(method, path, status, duration_ms, None if user_id == UNKNOWN else user_id, limit),
+        "request_id": request_id if len(request_id) <= limit else cap(request_id),
+        "user_id": user_id,
+        "method": method,
+        "path": path,
+        "route": route if len(route) <= limit else cap(route),
+        "trace_id": trace_id if len(trace_id) <= limit else cap(trace_id),
+        "span_id": span_id if len(span_id) <= limit else cap(span_id),
+        "status": status,
+        "duration_ms": duration_ms,
+        "client_ip": client_ip,
+    }
+
+
+def _is_plain(record: logging.LogRecord, attrs: dict[str, Any]) -> bool:
+    """The record is the middleware's, as it built it: its attributes, their types, no exception."""
+    size = len(attrs)
+    # One more attribute is allowed: ``msg``, once something has read it (Sentry's
+    # logging integration does, for its breadcrumbs, before any handler runs).
+    if size != PLAIN_SIZE and not (size == PLAIN_SIZE + 1 and "msg" in attrs):
+        return False
+    if attrs.get("lantern_access") is not True or record.exc_info or record.stack_info:
+        return False
+    try:
+        request_id, method, path, route = attrs["request_id"], attrs["method"], attrs["path"], attrs["route"]
+        trace_id, span_id, status, duration_ms = (
+            attrs["trace_id"],
+            attrs["span_id"],
+            attrs["status"],
+            attrs["duration_ms"],
+        )
+        client_ip = attrs["client_ip"]
+    except KeyError:
+        return False
+    return (
+        type(request_id) is str
+        and type(method) is str
+        and type(path) is str
+        and type(route) is str
+        and type(trace_id) is str
+        and type(span_id) is str
+        and type(status) is int
+        and type(duration_ms) is float
+        and math.isfinite(duration_ms)
+        and (client_ip is None or type(client_ip) is str)
+        and "user_id" in attrs
+    )
+
+
+def access_message(out: dict[str, Any], limit: int) -> str | None:
+    """The general path's access line, from fields already scrubbed and typed;
+    None when they lack the typed status and duration (the record's own
+    message is used then).
+
+    Scrubbing the already-escaped message could cut through a quoted value
+    (``path="/x/token=a\\"b forged=1"``) and let client text forge a field,
+    so the values are scrubbed first and escaped last.
+    """
+    status, duration_ms = out.get("status"), out.get("duration_ms")
+    if type(status) is not int or not isinstance(duration_ms, (int, float)):
+        return None
+    # The user id of the line is the one of the field, so they never disagree;
+    # "None" when unknown, as the chapter's line has it.
+    user_id = out["user_id"]
+    return access_line(out["method"], out["path"], status, duration_ms, None if user_id == UNKNOWN else user_id, limit)

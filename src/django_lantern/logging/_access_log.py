@@ -1,0 +1,91 @@
+"""The access line: one record per request on the ``access`` logger.
+
+Its message is the chapter's ``key=value`` line, every client-supplied value
+escaped, rendered from the record's typed fields (``logging/access_record.py``);
+the level follows the status (and slowness), routine lines can be
+skipped or sampled by path, and errors and slow requests are always kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from django_lantern.conf import LanternSettings
+from django_lantern.context import NO_FIELDS, RequestContext
+from django_lantern.http._client_ip import client_ip
+from django_lantern.http._streaming import COMPLETED
+from django_lantern.logging._access_record import AccessRecord
+
+
+class AccessLog:
+    """Writes access lines; the loggers are looked up once per name."""
+
+    def __init__(self) -> None:
+        self._loggers: dict[str, logging.Logger] = {}
+
+    def write(
+        self,
+        ctx: RequestContext,
+        cfg: LanternSettings,
+        status: int,
+        duration_ms: float,
+        user_id: Any,
+        outcome: str = COMPLETED,
+        error: BaseException | None = None,
+    ) -> None:
+        """One line; ``outcome`` and ``error`` are for a streaming body that failed or was abandoned."""
+        access = self._loggers.get(cfg.access_logger)
+        if access is None:
+            access = self._loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
+        level = _level(ctx.path, cfg, status, duration_ms, outcome)
+        if level is None or not access.isEnabledFor(level):
+            return
+        if user_id is None:
+            # The middleware has already looked (``users.resolve_user_id``);
+            # only an id set on the context since then can add to that.
+            user_id = ctx.user_id
+        record = AccessRecord(
+            access.name,
+            level,
+            request_id=ctx.request_id,
+            method=ctx.method,
+            path=ctx.path,
+            route=ctx.route,
+            status=status,
+            duration_ms=duration_ms,
+            user_id=user_id,
+            client_ip=client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
+            trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
+            path_limit=cfg.log_field_max_length,
+            error=error,
+            origin=__file__,
+        )
+        if outcome != COMPLETED:
+            record.outcome = outcome  # a streaming body that failed or that the client abandoned
+        if ctx.fields is not NO_FIELDS:  # from django_lantern.bind()
+            attrs = record.__dict__
+            for name, value in ctx.fields.items():
+                attrs.setdefault(name, value)
+        # ``handle`` rather than ``log``: the record is complete, and ``log``
+        # would only add a stack walk to find the caller.
+        access.handle(record)
+
+
+def _level(path: str, cfg: LanternSettings, status: int, duration_ms: float, outcome: str) -> int | None:
+    """The line's level from the status and slowness, or None when the path is
+    skipped or sampled out; errors and slow requests are never sampled out."""
+    for pattern in cfg.access_log_skip:
+        if pattern.search(path):
+            return None
+    if status >= 400 or outcome != COMPLETED:
+        return logging.WARNING if status < 500 else logging.ERROR
+    slow = cfg.slow_request_ms
+    if slow is not None and duration_ms >= slow:
+        return logging.WARNING
+    for pattern, rate in cfg.access_log_sample:
+        if pattern.search(path):
+            return logging.INFO if random.random() < rate else None
+    return logging.INFO

@@ -1,0 +1,104 @@
+"""The parts of a log line every formatter shares: the message (safely), the
+timestamp, the exception fields, and the count of a record that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+# The ``level`` field: lower case, as the JSON schemas of log platforms expect.
+LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+
+
+def safe_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or a clear marker when the arguments do not fit.
+
+    The raw arguments are never shown: they are what a broken call site was
+    trying to format and may hold anything.
+    """
+    try:
+        return record.getMessage()
+    except Exception:
+        try:
+            template = str(record.msg)
+        except Exception:
+            template = "<unprintable message>"
+        return f"{template} [lantern: message arguments could not be formatted]"
+
+
+_last_second: tuple[int, str] = (-1, "")
+
+
+def rfc3339(created: float) -> str:
+    """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision.
+
+    The date and time part is formatted once per second (records arrive in
+    bursts within the same second); swapping the tuple is atomic, so threads
+    can share the cache.
+    """
+    global _last_second
+    seconds = int(created)
+    cached_second, prefix = _last_second
+    if cached_second != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, prefix)
+    return f"{prefix}.{int((created - seconds) * 1000):03d}Z"
+
+
+def _count_failure(where: str, exc: BaseException) -> None:
+    """Count (and log once) a record that could not be formatted as it was.
+
+    Counted as a log error too (``lantern_log_errors_total``): the handler's
+    ``handleError`` never sees a failure the formatter absorbed. The
+    internal-error log goes through the same handlers; if it fails too,
+    ``report_internal_error`` only counts the second failure, so this cannot loop.
+    """
+    try:
+        from django_lantern.logging.handlers import ERRORS, _count
+
+        _count(ERRORS)
+    except Exception:
+        pass
+    try:
+        from django_lantern._errors import report_internal_error
+
+        report_internal_error(where, exc)
+    except Exception:
+        pass
+
+
+def unrenderable(value: object) -> str:
+    """What a field shows when its value could not be rendered: the type, never the value."""
+    try:
+        name = type(value).__qualname__
+    except Exception:
+        name = "object"
+    return f"<unrenderable {name[:100]}>"
+
+
+def _exception_fields(record: logging.LogRecord) -> dict[str, str]:
+    exc_info = record.exc_info
+    if not exc_info or exc_info[0] is None:
+        return {}
+    exc_type, exc, tb = exc_info
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable exception>"
+    try:
+        stack = "".join(traceback.format_exception(exc_type, exc, tb))
+    except Exception:
+        stack = "<traceback unavailable>"
+    return {
+        "exc_type": getattr(exc_type, "__qualname__", str(exc_type)),
+        "exc_message": message,
+        "stack": stack,
+    }

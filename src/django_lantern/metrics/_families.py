@@ -1,0 +1,286 @@
+"""Metric families, defined once per process with the configured namespace.
+
+Names follow Prometheus conventions (base units, ``_total`` added by the
+client for counters, never doubled) and OpenTelemetry's HTTP semantic
+conventions for meaning: ``http_server_requests_total`` is
+``http.server.request`` counted, the histogram is
+``http.server.request.duration``.
+
+Every gauge names its multi-process mode on purpose: under gunicorn each
+worker writes its own file and the mode says how the scrape combines them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
+
+from django_lantern._caching import settings_cache
+from django_lantern.conf import get_settings
+from django_lantern.metrics._naming import MAX_INFO_LABEL as MAX_INFO_LABEL  # importable here as before
+from django_lantern.metrics._naming import build_labels as build_labels
+from django_lantern.metrics._naming import metric_name as metric_name
+from django_lantern.metrics._pool import PoolCollector
+from django_lantern.metrics._process_start import _starts as _starts  # importable here as before
+from django_lantern.metrics._process_start import process_start as process_start
+
+# Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
+TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+# Query latencies sit an order of magnitude below request latencies.
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+# The capped families, by the name ``lantern_label_overflow_total`` reports.
+CAPPED_FAMILIES = (
+    "http_server_requests",
+    "http_server_request_duration_seconds",
+    "http_server_exceptions",
+    "django_db_query_duration_seconds",
+    "django_cache_operations",
+    "lantern_readiness_check",
+)
+
+
+@dataclass
+class Families:
+    registry: CollectorRegistry
+    prefix: str
+    requests: Counter
+    duration: Histogram
+    active: Gauge
+    exceptions: Counter
+    internal_errors: Counter
+    label_overflow: Counter
+    db_duration: Histogram
+    db_errors: Counter
+    db_new_connections: Counter
+    db_connection_errors: Counter
+    db_pools: PoolCollector
+    cache_operations: Counter
+    build_info: Gauge
+    start_time: Gauge
+    readiness_up: Gauge
+    readiness_check_up: Gauge
+    readiness_check_duration: Gauge
+    sentry_lost_events: Counter
+
+    def collectors(self) -> list[Collector]:
+        return [getattr(self, f.name) for f in fields(self) if f.name not in ("registry", "prefix")]
+
+    def unregister(self) -> None:
+        for collector in self.collectors():
+            with contextlib.suppress(KeyError):
+                self.registry.unregister(collector)
+
+
+# The multi-process modes used here (prometheus_client accepts a few more).
+GaugeMode = Literal["livesum", "livemax", "mostrecent"]
+
+
+class _Declare:
+    """Declares families with one prefix into one registry (the argument lists stay short)."""
+
+    def __init__(self, prefix: str, registry: CollectorRegistry) -> None:
+        self.prefix = prefix
+        self.registry = registry
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(metric_name(self.prefix, name), doc, labels, registry=self.registry)
+
+    def histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+        return Histogram(metric_name(self.prefix, name), doc, labels, buckets=buckets, registry=self.registry)
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = (), *, mode: GaugeMode) -> Gauge:
+        # Every gauge names its multi-process mode: see the module docstring.
+        return Gauge(metric_name(self.prefix, name), doc, labels, registry=self.registry, multiprocess_mode=mode)
+
+
+def build(registry: CollectorRegistry = REGISTRY) -> Families:
+    cfg = get_settings()
+    p = cfg.metrics_namespace
+    info = build_labels(cfg)
+    d = _Declare(p, registry)
+    check = ["check", "kind"]
+    families = Families(
+        registry=registry,
+        prefix=p,
+        requests=d.counter(
+            "http_server_requests",
+            "HTTP requests served, by method, route template and status code.",
+            ["method", "route", "status_code"],
+        ),
+        duration=d.histogram(
+            "http_server_request_duration_seconds",
+            "Time from the first middleware to the response, by method and route template.",
+            ["method", "route"],
+            cfg.metrics_latency_buckets,
+        ),
+        active=d.gauge("http_server_active_requests", "Requests being served right now.", mode="livesum"),
+        exceptions=d.counter(
+            "http_server_exceptions", "Unhandled exceptions raised by views, by exception type.", ["exception_type"]
+        ),
+        internal_errors=d.counter(
+            "lantern_internal_errors", "Errors inside django-lantern itself (never raised into the request).", ["where"]
+        ),
+        label_overflow=d.counter(
+            "lantern_label_overflow",
+            "Observations folded into the overflow label set because a family hit its cap.",
+            ["family"],
+        ),
+        db_duration=d.histogram(
+            "django_db_query_duration_seconds",
+            "Database queries (the _count) and their duration, by connection alias.",
+            ["alias"],
+            DB_BUCKETS,
+        ),
+        db_errors=d.counter("django_db_query_errors", "Database queries that raised, by connection alias.", ["alias"]),
+        db_new_connections=d.counter(
+            "django_db_new_connections",
+            "Database connections opened by Django (with a pool: taken from it), by alias.",
+            ["alias"],
+        ),
+        db_connection_errors=d.counter(
+            "django_db_new_connection_errors",
+            "Attempts to open a database connection that raised, by alias.",
+            ["alias"],
+        ),
+        db_pools=PoolCollector(p),
+        cache_operations=d.counter(
+            "django_cache_operations",
+            "Cache operations by cache alias, operation and result (hit, miss, ok, error).",
+            ["alias", "operation", "result"],
+        ),
+        # livemax: only live workers, so after a reload with a new release the
+        # old release's series disappear instead of lingering until restart.
+        build_info=d.gauge(
+            "lantern_build_info", "Always 1; the labels say what is running.", list(info), mode="livemax"
+        ),
+        start_time=d.gauge(
+            "lantern_process_start_time_seconds",
+            "Start time of the process (under gunicorn: of the most recently started live worker), Unix seconds.",
+            # livemax: changes() over this series counts worker (re)starts.
+            mode="livemax",
+        ),
+        # mostrecent: the newest probe result across workers, including ones since replaced.
+        readiness_up=d.gauge(
+            "lantern_readiness_up",
+            "1 when the last /readyz answered ready, 0 when it answered not ready.",
+            mode="mostrecent",
+        ),
+        readiness_check_up=d.gauge(
+            "lantern_readiness_check_up",
+            "1 when the readiness check passed in the last /readyz, else 0.",
+            check,
+            mode="mostrecent",
+        ),
+        readiness_check_duration=d.gauge(
+            "lantern_readiness_check_duration_seconds",
+            "How long the readiness check took in the last /readyz.",
+            check,
+            mode="mostrecent",
+        ),
+        sentry_lost_events=d.counter(
+            "lantern_sentry_lost_events",
+            "Sentry events and spans sentry-sdk gave up on (full queue, network or HTTP error, rate limit), "
+            "by reason and data category.",
+            ["reason", "category"],
+        ),
+    )
+    registry.register(families.db_pools)
+    families.build_info.labels(**info).set(1)
+    families.start_time.set(process_start())
+    # Known label values start at zero, so "no overflow" is a 0, not an absent series.
+    for name in CAPPED_FAMILIES:
+        families.label_overflow.labels(metric_name(p, name)).inc(0)
+    return families
+
+
+@settings_cache(teardown=Families.unregister)
+def get_families() -> Families:
+    """The families of this process, built on first use and again after a settings change."""
+    return build()
+
+
+def reset() -> None:
+    """Unregister the families; the next ``get_families()`` builds them again."""
+    get_families.cache_clear()
+
+
+@dataclass
+class TaskFamilies:
+    """Background task (Celery) families: kept apart, since a worker builds only these."""
+
+    tasks: Counter
+    duration: Histogram
+    queue_wait: Histogram
+    cap: int
+    names: set[str]
+
+    def unregister(self) -> None:
+        for collector in (self.tasks, self.duration, self.queue_wait):
+            with contextlib.suppress(KeyError):
+                REGISTRY.unregister(collector)
+
+
+@settings_cache(teardown=TaskFamilies.unregister)
+def get_task_families() -> TaskFamilies:
+    """The task families, built once per process (and again after a settings change)."""
+    cfg = get_settings()
+    d = _Declare(cfg.metrics_namespace, REGISTRY)
+    return TaskFamilies(
+        tasks=d.counter(
+            "lantern_tasks",
+            "Background task runs, by task name and outcome (success, failure, retry, ignored, rejected).",
+            ["task", "outcome"],
+        ),
+        duration=d.histogram(
+            "lantern_task_duration_seconds", "Time a task run took on the worker, by task name.", ["task"], TASK_BUCKETS
+        ),
+        queue_wait=d.histogram(
+            "lantern_task_queue_wait_seconds",
+            "Time from publishing (or the ETA, if later) to the start of the run, by task name.",
+            ["task"],
+            TASK_BUCKETS,
+        ),
+        cap=cfg.metrics_max_label_sets,
+        names=set(),
+    )
+
+
+@dataclass
+class LogFamilies:
+    """The log-failure counters of ``logging/handlers.py`` (which also counts in
+    plain integers, before settings exist and when metrics are off)."""
+
+    dropped: Counter
+    errors: Counter
+
+    def unregister(self) -> None:
+        for collector in (self.dropped, self.errors):
+            with contextlib.suppress(KeyError):
+                REGISTRY.unregister(collector)
+
+
+def _unregister_log_families(families: LogFamilies | None) -> None:
+    if families is not None:
+        families.unregister()
+
+
+@settings_cache(teardown=_unregister_log_families)
+def get_log_families() -> LogFamilies | None:
+    """The two log counters, or None when metrics are off."""
+    cfg = get_settings()
+    if not cfg.metrics_enabled:
+        return None
+    d = _Declare(cfg.metrics_namespace, REGISTRY)
+    return LogFamilies(
+        dropped=d.counter(
+            "lantern_log_records_dropped", "Log records dropped because a non-blocking handler's queue was full."
+        ),
+        errors=d.counter("lantern_log_errors", "Log records that failed to format or write (counted, never raised)."),
+    )

@@ -1,0 +1,43 @@
+"""Metric names with the namespace, and the labels of ``lantern_build_info``.
+
+The families themselves are all in :mod:`django_lantern.metrics._families`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import django
+
+from django_lantern import __version__
+from django_lantern.conf import LanternSettings
+
+# Label values that come from configuration or the environment, not from
+# clients, are still clipped: a 10 kB release string is a mistake, not a label.
+MAX_INFO_LABEL = 128
+UNKNOWN = "unknown"
+
+
+def metric_name(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}" if prefix else name
+
+
+def _info_value(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        return UNKNOWN
+    return value[:MAX_INFO_LABEL]
+
+
+def build_labels(cfg: LanternSettings) -> dict[str, str]:
+    """``release`` and ``environment``: the LANTERN setting, else Sentry's
+    variables, so that a deploy tags metrics and errors with the same values."""
+    release = cfg.metrics_release or os.environ.get("SENTRY_RELEASE")
+    environment = cfg.metrics_environment or os.environ.get("SENTRY_ENVIRONMENT")
+    return {
+        "version": __version__,
+        "django_version": django.get_version(),
+        "python_version": platform.python_version(),
+        "release": _info_value(release),
+        "environment": _info_value(environment),
+    }

@@ -1,0 +1,245 @@
+"""Records requests, queries and cache operations into the families, cheaply and bounded.
+
+Hot path: one cached call for the state, a frozenset test for the method, and one
+dict look-up per family to find the cached child metric; the label strings
+are built only the first time a key is seen. Settings are read once, when
+the state is bound, and re-read only after ``setting_changed``.
+
+Bounded: the method is normalised before anything is keyed on it (the client
+chooses it), routes come from the URLconf, and each family holds at most
+``METRICS_MAX_LABEL_SETS`` label sets; past that, new ones fold into one
+overflow label set and ``lantern_label_overflow_total`` counts each fold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+from django_lantern._caching import settings_cache
+from django_lantern._errors import internal_error_reported
+from django_lantern.conf import get_settings
+from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
+from django_lantern.metrics import _exemplars as exemplars
+from django_lantern.metrics._families import Families, get_families, metric_name
+
+if TYPE_CHECKING:
+    from django_lantern.health._runner import CheckResult
+
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "other"
+OVERFLOW = "<overflow>"
+MAX_EXCEPTION_TYPE = 100
+
+M = TypeVar("M")
+# A labelled family; ``labels()`` returns a child of the same type.
+W = TypeVar("W", bound=MetricWrapperBase)
+
+
+class CappedFamily(Generic[M]):
+    """Children of one labelled metric, keyed by a cheap key, at most ``cap`` label sets.
+
+    ``fast`` maps a caller's key to its child and is read without a lock (a
+    dict read is atomic under the GIL); writes happen under the lock, once per
+    new key. Keys that overflowed are not stored, so each later observation
+    with them is counted as a fold too.
+    """
+
+    __slots__ = ("_lock", "_overflow", "arity", "cap", "children", "fast", "make", "name")
+
+    def __init__(
+        self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Counter
+    ) -> None:
+        self.make = make
+        self.name = name
+        self.arity = arity
+        self.cap = cap
+        self._overflow = overflow
+        self._lock = threading.Lock()
+        self.fast: dict[Hashable, M] = {}
+        self.children: dict[tuple[str, ...], M] = {}
+
+    def resolve(self, key: Hashable, values: tuple[str, ...]) -> M:
+        """The slow path, for a key seen for the first time: its label values."""
+        with self._lock:
+            child = self.children.get(values)
+            if child is None:
+                if len(self.children) >= self.cap:
+                    self._overflow.inc()
+                    values = (OVERFLOW,) * self.arity
+                    child = self.children.get(values)
+                    if child is None:
+                        # The overflow set is the one allowed past the cap.
+                        child = self.children[values] = self.make(values)
+                    return child
+                child = self.children[values] = self.make(values)
+            self.fast[key] = child
+            return child
+
+
+class _State:
+    """Everything the hot path needs, derived once from settings and families."""
+
+    def __init__(self, fams: Families) -> None:
+        cfg = get_settings()
+        self.fams = fams
+        self.enabled = cfg.metrics_enabled
+        self.exclude_probes = cfg.metrics_exclude_probes_from_latency
+        self.exemplars = exemplars.supported()
+        cap = cfg.metrics_max_label_sets
+        p = fams.prefix
+
+        def capped(metric: W, name: str, arity: int) -> CappedFamily[W]:
+            full = metric_name(p, name)
+            return CappedFamily(
+                lambda values: metric.labels(*values), full, arity, cap, fams.label_overflow.labels(full)
+            )
+
+        def readiness_pair(values: tuple[str, ...]) -> tuple[Gauge, Gauge]:
+            return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
+
+        self.requests: CappedFamily[Counter] = capped(fams.requests, "http_server_requests", 3)
+        self.durations: CappedFamily[Histogram] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+        self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
+        self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
+        self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
+        # The up and duration gauges share one label set, so they share one cap.
+        name = metric_name(p, "lantern_readiness_check")
+        self.readiness: CappedFamily[tuple[Gauge, Gauge]] = CappedFamily(
+            readiness_pair, name, 2, cap, fams.label_overflow.labels(name)
+        )
+
+
+@settings_cache
+def _state() -> _State:
+    """The hot path's state, bound on first use and again after a settings change.
+
+    Building it twice in a race is harmless: both states share the families,
+    and ``metric.labels()`` returns the same child to both.
+    """
+    return _State(get_families())
+
+
+def reset() -> None:
+    """Forget the bound state (the families are reset on their own)."""
+    _state.cache_clear()
+
+
+def route_label(route: str) -> str:
+    """The label for ``RequestContext.route`` (already normalised there): itself,
+    but one shared value, ``<unmatched>``, when nothing matched."""
+    return UNMATCHED_ROUTE if route == UNKNOWN else route
+
+
+# -- HTTP ---------------------------------------------------------------------
+def request_started() -> None:
+    state = _state()
+    if state.enabled:
+        state.fams.active.inc()
+
+
+def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
+    state = _state()
+    if not state.enabled:
+        return
+    state.fams.active.dec()
+    if method not in STANDARD_METHODS:
+        method = OTHER_METHOD
+    key = (method, route, status, probe)
+    requests = state.requests
+    # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
+    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route), str(status)))
+    counter.inc()
+    if probe and state.exclude_probes:
+        return
+    hkey = (method, route, probe)
+    durations = state.durations
+    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route)))
+    histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
+
+
+def exception_raised(exc_type: str) -> None:
+    state = _state()
+    if not state.enabled:
+        return
+    family = state.exceptions
+    counter = family.fast.get(exc_type) or family.resolve(exc_type, (exc_type[:MAX_EXCEPTION_TYPE],))
+    counter.inc()
+
+
+def internal_error(where: str) -> None:
+    _state().fams.internal_errors.labels(where).inc()
+
+
+def _on_internal_error(sender: object, where: str, **kwargs: object) -> None:
+    internal_error(where)
+
+
+def connect() -> None:
+    """Count every internal error that ``_errors`` reports (called from ``LanternConfig.ready``)."""
+    internal_error_reported.connect(_on_internal_error, dispatch_uid="django_lantern.metrics.internal_errors")
+
+
+# -- readiness ----------------------------------------------------------------
+def readiness_answered(results: Iterable[CheckResult], *, ready: bool) -> None:
+    """Set the readiness gauges from a ``/readyz`` answer; health calls this.
+
+    Gauges set at answer time rather than by a scrape-time collector because
+    under gunicorn the scrape lands on any worker, which may not be the one
+    that ran the checks; the gauges' ``mostrecent`` mode gives the newest
+    result of all.
+    """
+    state = _state()
+    if not state.enabled:
+        return
+    state.fams.readiness_up.set(1 if ready else 0)
+    family = state.readiness
+    for result in results:
+        key = (result.name, result.kind)
+        up, duration = family.fast.get(key) or family.resolve(key, (result.name[:100], result.kind[:32]))
+        up.set(1 if result.ok else 0)
+        duration.set(result.ms / 1000)
+
+
+# -- database and cache -------------------------------------------------------
+def db_query(alias: str, seconds: float, *, failed: bool) -> None:
+    state = _state()
+    if not state.enabled:
+        return
+    family = state.db
+    histogram = family.fast.get(alias)
+    if histogram is None:
+        histogram = family.resolve(alias, (alias,))
+        # Zero the error counter with the first query, so error ratios have a denominator series.
+        state.fams.db_errors.labels(alias).inc(0)
+    histogram.observe(seconds)
+    if failed:
+        state.fams.db_errors.labels(alias).inc()
+
+
+def db_connection(alias: str, *, failed: bool) -> None:
+    """A connection opened or failed to open; aliases come from settings, so they are few."""
+    state = _state()
+    if not state.enabled:
+        return
+    fams = state.fams
+    if failed:
+        fams.db_connection_errors.labels(alias).inc()
+    else:
+        fams.db_new_connections.labels(alias).inc()
+        # Zeroed with the first connection, so a failure ratio has both series.
+        fams.db_connection_errors.labels(alias).inc(0)
+
+
+def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:
+    state = _state()
+    if not state.enabled or amount <= 0:
+        return
+    key = (alias, operation, result)
+    family = state.cache
+    counter = family.fast.get(key) or family.resolve(key, key)
+    counter.inc(amount)

@@ -1,0 +1,50 @@
+"""Recording background task (Celery) runs into their families (declared in ``families.py``).
+
+A worker builds only the task families, not the HTTP ones. Under the
+prefork pool each child process writes its own files in
+``PROMETHEUS_MULTIPROC_DIR`` (counters and histograms only, so nothing needs
+marking dead when a child exits) and a scrape sums them; see
+docs/jobs-celery.md.
+
+Bounded: task names come from code, but a task created per tenant or a
+dynamic name must not grow the series without limit, so past
+``METRICS_MAX_LABEL_SETS`` names new ones fold into ``<overflow>``; outcomes are
+a fixed set.
+"""
+
+from __future__ import annotations
+
+from django_lantern.conf import get_settings
+from django_lantern.metrics._families import TaskFamilies, get_task_families
+
+OUTCOMES = frozenset({"success", "failure", "retry", "ignored", "rejected"})
+OTHER_OUTCOME = "other"
+OVERFLOW = "<overflow>"
+MAX_TASK_NAME = 200
+
+
+def reset() -> None:
+    """Unregister the task families (they are also reset when settings change)."""
+    get_task_families.cache_clear()
+
+
+def _task_label(families: TaskFamilies, name: str) -> str:
+    name = name[:MAX_TASK_NAME]
+    if name in families.names:
+        return name
+    if len(families.names) >= families.cap:
+        return OVERFLOW
+    families.names.add(name)  # a race may add one name past the cap: harmless
+    return name
+
+
+def task_finished(name: str, outcome: str, seconds: float, queue_wait: float | None) -> None:
+    """Count one run and observe its duration and, when known, its queue wait."""
+    if not get_settings().metrics_enabled:
+        return
+    families = get_task_families()
+    label = _task_label(families, name)
+    families.tasks.labels(label, outcome if outcome in OUTCOMES else OTHER_OUTCOME).inc()
+    families.duration.labels(label).observe(max(0.0, seconds))
+    if queue_wait is not None:
+        families.queue_wait.labels(label).observe(max(0.0, queue_wait))

@@ -1,0 +1,253 @@
+"""The one scrubber used by every sink: log lines, the access log, error
+events, span attributes and health output.
+
+Modelled on Django's ``SafeExceptionReporterFilter`` (a substitute string and
+a case-insensitive key pattern, recursing through containers), but matching
+key *substrings* (``password1``, ``new_password``, ``X-Auth-Token``), scanning
+free text for credential-shaped values, and bounded in depth and size.
+
+Sinks that must not leak call :func:`scrub_or_drop`: if the scrubber itself
+raises, the value is dropped (``None``) and the failure counted, because
+sending it unscrubbed is the one outcome that is never acceptable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from django_lantern._caching import settings_cache
+from django_lantern.scrubbing._scanner import MAX_TEXT_LENGTH, REDACTED, TextScrubber
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = ["REDACTED", "Scrubber", "get_scrubber"]
+
+MAX_DEPTH = 16
+MAX_ITEMS = 512
+DEPTH_MARKER = "[lantern: nested too deep]"
+MIN_KNOWN_SECRET_LENGTH = 6
+
+
+class Scrubber(TextScrubber):
+    """Removes secrets from values of any shape.
+
+    ``scrub(value)`` returns a scrubbed copy made of plain JSON-like types:
+    mappings have sensitive keys' values replaced; every string is scanned for
+    credential-shaped text; lists, tuples and sets are walked; depth, item
+    count and string length are bounded (what lies beyond a bound is replaced
+    by a marker, never passed through); any other object becomes its scrubbed
+    ``repr``, because that is what a sink would otherwise print.
+
+    Subclass it and name the subclass in ``LANTERN["SCRUBBER_CLASS"]`` to
+    change the policy; the constructor receives the two ``SCRUB_EXTRA_*``
+    settings as keyword arguments.
+
+    The key and free-text rules (``is_sensitive_key``, ``scrub_text``,
+    ``scrub_url``, ...) come from :class:`~django_lantern.scrubbing._scanner.TextScrubber`.
+    """
+
+    def scrub(self, value: Any, _depth: int = 0) -> Any:
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if _depth >= MAX_DEPTH:
+            return DEPTH_MARKER
+        if isinstance(value, Mapping):
+            out: dict[Any, Any] = {}
+            for i, (key, item) in enumerate(value.items()):
+                if i >= MAX_ITEMS:
+                    out["lantern_truncated_items"] = len(value) - MAX_ITEMS
+                    break
+                if self.is_sensitive_key(key):
+                    out[self.scrub_text(key)] = self.replacement
+                else:
+                    out[self.scrub_text(key) if isinstance(key, str) else key] = self.scrub(item, _depth + 1)
+            return out
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = list(value)
+            scrubbed = [self.scrub(v, _depth + 1) for v in items[:MAX_ITEMS]]
+            if len(items) > MAX_ITEMS:
+                scrubbed.append(f"[{len(items) - MAX_ITEMS} more items]")
+            return scrubbed if isinstance(value, list) else tuple(scrubbed)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return self.scrub_text(bytes(value[: MAX_TEXT_LENGTH + 1]).decode("utf-8", "replace"))
+        return self.scrub_text(_text_of(value))
+
+    def scrub_post_data(self, data: Any, sensitive: object) -> Any:
+        """``scrub(data)`` after applying Django's ``request.sensitive_post_parameters``."""
+        if isinstance(data, Mapping) and sensitive:
+            if sensitive == "__ALL__":
+                data = dict.fromkeys(data, self.replacement)
+            elif isinstance(sensitive, (list, tuple, set, frozenset)):
+                data = {k: self.replacement if k in sensitive else v for k, v in data.items()}
+        return self.scrub(data)
+
+    def redact_known(self, value: Any, secrets: tuple[str, ...], _depth: int = 0) -> Any:
+        """Replace every occurrence of the exact strings in ``secrets``, anywhere.
+
+        For values the request itself marked as secret (its cookies, its
+        credential headers, sensitive form and query fields): they can resurface
+        where no key or pattern gives them away, such as SQL parameters.
+        """
+        if not secrets:
+            return value
+        if isinstance(value, str):
+            for secret in secrets:
+                if secret in value:
+                    value = value.replace(secret, self.replacement)
+            return value
+        if _depth >= MAX_DEPTH:
+            return value
+        if isinstance(value, dict):
+            return {self.redact_known(k, secrets): self.redact_known(v, secrets, _depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_known(v, secrets, _depth + 1) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.redact_known(v, secrets, _depth + 1) for v in value)
+        return value
+
+    def request_secrets(self, request: HttpRequest) -> tuple[str, ...]:
+        """The values ``request`` carries under sensitive names, longest first.
+
+        Cookies (all of them: any may be a session), headers whose name is
+        sensitive (and the credential after an auth scheme), query parameters
+        and, once the view has parsed it, form fields with sensitive names or
+        named by ``sensitive_post_parameters``. Never reads the body itself.
+        Values shorter than ``MIN_KNOWN_SECRET_LENGTH`` are left to the key
+        and pattern rules: replacing "1" or "737" everywhere would garble events.
+        """
+        found: set[str] = set()
+
+        def add(value: object) -> None:
+            if isinstance(value, str) and len(value) >= MIN_KNOWN_SECRET_LENGTH:
+                found.add(value)
+
+        for cookie in getattr(request, "COOKIES", {}).values():
+            add(cookie)
+        for key, value in getattr(request, "META", {}).items():
+            if key.startswith("HTTP_") and key != "HTTP_COOKIE" and self.is_sensitive_key(key[5:]):
+                add(value)
+                if isinstance(value, str) and " " in value:
+                    add(value.split(" ", 1)[1].strip())
+        query = getattr(request, "GET", None)
+        if query is not None:
+            for key in query:
+                if self.is_sensitive_query_parameter(key):
+                    for item in query.getlist(key):
+                        add(item)
+        form = request.__dict__.get("_post") if hasattr(request, "__dict__") else None
+        if form is not None:
+            marked = getattr(request, "sensitive_post_parameters", None) or ()
+            for key in form:
+                if marked == "__ALL__" or key in marked or self.is_sensitive_key(key):
+                    for item in form.getlist(key):
+                        add(item)
+        return tuple(sorted(found, key=len, reverse=True))
+
+
+def _text_of(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+_fallback_instance: Scrubber | None = None
+
+
+def build_scrubber() -> Scrubber:
+    """A new scrubber from ``LANTERN`` (``SCRUBBER_CLASS``, ``SCRUB_EXTRA_*``)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    from django_lantern.conf import get_settings
+
+    cfg = get_settings()
+    try:
+        cls = import_string(cfg.scrubber_class)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which cannot be imported ({exc}); "
+            "name a Scrubber subclass by its dotted path, e.g. 'django_lantern.scrubbing.Scrubber'."
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Scrubber)):
+        # Checked before calling it: another class fails in its constructor
+        # with a TypeError that names neither the setting nor the fix.
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUBBER_CLASS'] is {cfg.scrubber_class!r}, which is not a subclass of "
+            "django_lantern.scrubbing.Scrubber; subclass it so every sink can call it."
+        )
+    try:
+        scrubber: Scrubber = cls(extra_keys=cfg.scrub_extra_keys, extra_patterns=cfg.scrub_extra_patterns)
+    except re.error as exc:
+        raise ImproperlyConfigured(
+            f"LANTERN['SCRUB_EXTRA_PATTERNS'] holds an invalid regular expression ({exc}): "
+            f"{cfg.scrub_extra_patterns!r}."
+        ) from exc
+    return scrubber
+
+
+@settings_cache
+def get_scrubber() -> Scrubber:
+    """The scrubber configured by ``LANTERN`` (built once, rebuilt on settings change)."""
+    return build_scrubber()
+
+
+def _fallback() -> Scrubber:
+    global _fallback_instance
+    if _fallback_instance is None:
+        _fallback_instance = Scrubber()
+    return _fallback_instance
+
+
+def _configured_or_default() -> Scrubber:
+    try:
+        return get_scrubber()
+    except Exception:
+        # Settings not configured yet (a record logged while Django starts), or
+        # invalid (reported by lantern.E003): the defaults rather than nothing.
+        return _fallback()
+
+
+def scrub_text(text: str) -> str:
+    """Scrub free text with the configured scrubber (the defaults before settings load)."""
+    return _configured_or_default().scrub_text(text)
+
+
+def scrub(value: Any) -> Any:
+    """Scrub any value with the configured scrubber (the defaults before settings load)."""
+    return _configured_or_default().scrub(value)
+
+
+def request_secrets(request: HttpRequest) -> tuple[str, ...]:
+    """``Scrubber.request_secrets`` of the configured scrubber, cached on the request.
+
+    Recomputed once the form has been parsed, since that adds values.
+    """
+    parsed = "_post" in getattr(request, "__dict__", {})
+    cached = getattr(request, "_lantern_secrets", None)
+    if cached is not None and cached[0] == parsed:
+        return cached[1]  # type: ignore[no-any-return]
+    secrets = _configured_or_default().request_secrets(request)
+    with contextlib.suppress(AttributeError):
+        request._lantern_secrets = (parsed, secrets)  # type: ignore[attr-defined]
+    return secrets
+
+
+def scrub_or_drop(value: Any, where: str) -> Any | None:
+    """``scrub(value)``, or ``None`` (and the failure counted) if scrubbing raises.
+
+    For sinks where a value that could not be scrubbed must not be sent at all.
+    """
+    try:
+        return _configured_or_default().scrub(value)
+    except Exception as exc:
+        from django_lantern._errors import report_internal_error
+
+        report_internal_error(f"scrub:{where}", exc)
+        return None
