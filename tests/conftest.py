@@ -21,7 +21,8 @@ from django.db import connections
 from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
-from django_lantern import conf, shutdown
+from django_lantern import conf
+from django_lantern.health import _drain
 from django_lantern.health import _registry as registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from tests.helpers import skip_summary
@@ -112,7 +113,7 @@ def _clean_lantern_state() -> Iterator[None]:
     yield
     stop_readiness_workers()
     conf.clear_cache()
-    shutdown.reset_drain()
+    _drain.draining.clear()
     from tests import urls_core
 
     urls_core.seen_requests.clear()

@@ -60,7 +60,7 @@ def test_an_invalid_request_id_is_replaced(caplog: pytest.LogCaptureFixture) -> 
     with bind(request_id='x" level=critical'):
         rid = get_request_id()
     assert len(rid) == 32 and "level" not in rid
-    assert "invalid request id (length 17)" in caplog.text
+    assert "invalid request id (length 17) from a bind()" in caplog.text
 
 
 def test_nested_binds_add_fields_and_restore_on_exit(logs: LogCapture) -> None:

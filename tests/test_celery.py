@@ -96,7 +96,7 @@ def test_an_invalid_id_in_the_message_is_replaced(caplog: pytest.LogCaptureFixtu
     """A header id that could forge a field is replaced and warned about by length only."""
     rid = _run(_task(lantern_request_id="a b=c"))
     assert len(rid) == 32
-    assert "invalid request id in a task message (length 5)" in caplog.text
+    assert "invalid request id (length 5) from a task message" in caplog.text
 
 
 def test_headers_dict_is_read_too() -> None:

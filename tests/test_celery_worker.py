@@ -183,7 +183,7 @@ def test_a_hostile_request_id_header_is_replaced(solo: tuple[Worker, int], jobs:
     _wait_task_line(worker, task_id)
     (found,) = {line["request_id"] for line in _lines_of(worker, task_id)}
     assert HEX32.fullmatch(found)
-    assert any("invalid request id in a task message (length 17)" in line["message"] for line in worker.lines())
+    assert any("invalid request id (length 17) from a task message" in line["message"] for line in worker.lines())
 
 
 def test_a_child_task_keeps_the_request_id_and_names_its_parent(solo: tuple[Worker, int], jobs: ModuleType) -> None:

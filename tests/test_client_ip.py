@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
+from django_lantern._validators import parse_networks
 from django_lantern.conf import build_settings
 from django_lantern.http._client_ip import MAX_HOPS, client_ip
-from django_lantern._validators import parse_networks
 from tests.conftest import CORE_URLS, LogCapture
 
 PROXIES = parse_networks(["10.0.0.0/8", "::1/128"])[0]

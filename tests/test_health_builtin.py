@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
-from django_lantern.celery import _worker as celery_worker
+from django_lantern.health import builtin
 from django_lantern.health._registry import get_runner
 from django_lantern.health.builtin import CeleryWorkersCheck
 from django_lantern.health.checks import CheckFailed
@@ -148,7 +148,7 @@ def celery_app(monkeypatch: pytest.MonkeyPatch) -> Any:
     from celery import Celery
 
     app = Celery("lantern-probe-test")
-    monkeypatch.setattr(celery_worker, "_apps", [app])
+    monkeypatch.setattr(builtin, "_celery_apps", [app])
     return app
 
 
@@ -158,7 +158,7 @@ CELERY_CHECKS = [BUILTIN + "CeleryBrokerCheck", BUILTIN + "CeleryWorkersCheck"]
 @pytest.mark.django_db
 def test_celery_checks_need_the_integration(client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without django_lantern.celery.instrument() the Celery checks fail with a clear reason."""
-    monkeypatch.setattr(celery_worker, "_apps", [])
+    monkeypatch.setattr(builtin, "_celery_apps", [])
     settings.LANTERN = {"READINESS_CHECKS": CELERY_CHECKS}
     body = client.get("/readyz").json()
     assert body["checks"]["celery:broker"]["error"] == "Celery integration not instrumented"

@@ -257,23 +257,42 @@ def test_gcp_trace_needs_a_project(request_context: RequestContext, monkeypatch:
 
 
 @pytest.mark.parametrize("sampled", [True, False])
-def test_gcp_trace_sampled_from_the_current_span(sampled: bool) -> None:
-    """trace_sampled is the current OpenTelemetry span's sampled flag."""
+def test_gcp_trace_sampled_from_the_server_span(sampled: bool) -> None:
+    """trace_sampled is the sampled flag of the server span tracing attached to the request's context."""
+    from django.test import RequestFactory
+    from opentelemetry import context as otel_context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
+    from django_lantern import tracing
+
     tracer = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF).get_tracer("t")
-    with tracer.start_as_current_span("s") as span:
-        span_context = span.get_span_context()
-        ctx = RequestContext("rid", "GET", "/", None)
-        ctx.trace_id = format(span_context.trace_id, "032x")
-        ctx.span_id = format(span_context.span_id, "016x")
-        token = current.set(ctx)
-        try:
-            line = strict_loads(GcpFormatter(project="p").format(make_record()))
-        finally:
-            current.reset(token)
+    span = tracer.start_span("s")
+    span_context = span.get_span_context()
+    server_span = tracing.ServerSpan(span, None, "GET")
+    ctx = RequestContext("rid", "GET", "/", None)
+    ctx.trace_id = format(span_context.trace_id, "032x")
+    ctx.span_id = format(span_context.span_id, "016x")
+    tracing.attach(server_span, RequestFactory().get("/"), ctx)
+    token = current.set(ctx)
+    try:
+        line = strict_loads(GcpFormatter(project="p").format(make_record()))
+    finally:
+        current.reset(token)
+        if server_span.token is not None:
+            otel_context.detach(server_span.token)
+        span.end()
     assert line["logging.googleapis.com/trace_sampled"] is sampled
+
+
+def test_gcp_trace_sampled_is_left_out_for_another_trace(request_context: RequestContext) -> None:
+    """A record of another trace than the context's says nothing about sampling."""
+    request_context.trace_id = TRACE_ID
+    request_context.trace_sampled = True
+    record = make_record()
+    record.trace_id = "f" * 32
+    line = strict_loads(GcpFormatter(project="p").format(record))
+    assert "logging.googleapis.com/trace_sampled" not in line
 
 
 # -- Datadog --------------------------------------------------------------------

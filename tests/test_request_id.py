@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from typing import Any
 
 import pytest
@@ -41,7 +40,7 @@ def _all_header_values(response: HttpResponse) -> str:
     "value",
     [
         "0123456789abcdef0123456789abcdef",
-        str(uuid.uuid4()),
+        "65c25176-74b7-4264-8ef2-a40910973d5d",
         "01ARZ3NDEKTSV4RRFFQ69G5FAV",
         "Root-1-5759e988-bd862e3fe1be46a994272793",
         "a",
@@ -91,10 +90,32 @@ def test_generate_is_32_lowercase_hex_and_unique() -> None:
     assert all(HEX32.fullmatch(i) for i in ids)
 
 
-def test_rejected_message_has_a_length_placeholder_only() -> None:
-    """The rejection message template formats a length, never a string value."""
-    assert "%d" in request_id.REJECTED_MESSAGE
-    assert "%s" not in request_id.REJECTED_MESSAGE and "%r" not in request_id.REJECTED_MESSAGE
+def test_rejected_message_formats_a_length_and_a_source_only() -> None:
+    """The rejection message takes a length and the source's name (a constant of ours), never the value."""
+    assert request_id.REJECTED_MESSAGE.count("%") == 2
+    assert "%d" in request_id.REJECTED_MESSAGE and "%r" not in request_id.REJECTED_MESSAGE
+
+
+@pytest.mark.parametrize("source", [request_id.HEADER, request_id.BIND, request_id.TASK_MESSAGE, request_id.TASK_ROW])
+@pytest.mark.parametrize("value", ["ok-id", "bad id\n", 42, ""])
+def test_accept_is_one_rule_for_every_source(source: str, value: object, caplog: pytest.LogCaptureFixture) -> None:
+    """``accept`` returns a valid id as it is; anything else is None with one warning that
+    names the source and the length and never holds the value."""
+    with caplog.at_level(logging.WARNING, logger="django_lantern.request_id"):
+        accepted = request_id.accept(value, source)
+    if value == "ok-id":
+        assert accepted == "ok-id" and not caplog.records
+        return
+    assert accepted is None
+    [record] = caplog.records
+    assert record.args == (len(value) if isinstance(value, str) else 0, source)
+    assert "bad id" not in record.getMessage()
+
+
+def test_accept_of_nothing_is_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """An absent id is not a rejection: None, and no warning."""
+    assert request_id.accept(None, request_id.HEADER) is None
+    assert not caplog.records
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_IDS))
@@ -129,7 +150,10 @@ def test_empty_incoming_id_is_replaced_with_one_warning(client: Client, logs: Lo
     response = client.get("/ok/", headers={"X-Request-Id": ""})
     assert HEX32.fullmatch(response.headers["X-Request-Id"])
     (warning,) = [r for r in logs.records if r.name == REJECT_LOGGER]
-    assert warning.levelno == logging.WARNING and warning.getMessage() == request_id.REJECTED_MESSAGE % 0
+    assert warning.levelno == logging.WARNING and warning.getMessage() == request_id.REJECTED_MESSAGE % (
+        0,
+        request_id.HEADER,
+    )
 
 
 def test_absent_incoming_id_is_generated_without_warning(client: Client, logs: LogCapture) -> None:
@@ -139,7 +163,7 @@ def test_absent_incoming_id_is_generated_without_warning(client: Client, logs: L
     assert not [r for r in logs.records if r.name == REJECT_LOGGER]
 
 
-@pytest.mark.parametrize("value", ["0123456789abcdef0123456789abcdef", str(uuid.uuid4())])
+@pytest.mark.parametrize("value", ["0123456789abcdef0123456789abcdef", "65c25176-74b7-4264-8ef2-a40910973d5d"])
 def test_valid_incoming_id_is_kept(value: str, client: Client, logs: LogCapture) -> None:
     """A 32-hex id and a hyphenated UUID are kept, echoed and logged, with no warning."""
     response = client.get("/ok/", headers={"X-Request-Id": value})
@@ -205,7 +229,7 @@ def test_unit_rejection_warns_exactly_once_with_length(caplog: pytest.LogCapture
     LanternMiddleware(lambda r: HttpResponse("ok"))(request)
     warnings = [r for r in caplog.records if r.name == REJECT_LOGGER]
     assert len(warnings) == 1
-    assert warnings[0].getMessage() == request_id.REJECTED_MESSAGE % 70
+    assert warnings[0].getMessage() == request_id.REJECTED_MESSAGE % (70, request_id.HEADER)
     assert "QQLEAK" not in caplog.text
 
 
@@ -245,7 +269,7 @@ def test_punctuation_only_incoming_id_is_replaced_with_a_warning(value: str, cli
     response = client.get("/ok/", headers={"X-Request-Id": value})
     assert HEX32.fullmatch(response.headers["X-Request-Id"])
     warnings = [r for r in logs.records if r.name == REJECT_LOGGER]
-    assert [w.getMessage() for w in warnings] == [request_id.REJECTED_MESSAGE % len(value)]
+    assert [w.getMessage() for w in warnings] == [request_id.REJECTED_MESSAGE % (len(value), request_id.HEADER)]
 
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -59,7 +59,7 @@ def test_invalid_fallback_value_is_replaced_with_the_usual_warning(caplog: pytes
         rid, _ = _serve(FALLBACK, HTTP_X_CORRELATION_ID=hostile)
     assert rid != hostile and request_id.is_valid(rid) and len(rid) == 32
     warnings = [r.getMessage() for r in caplog.records if r.name == "django_lantern.request_id"]
-    assert warnings == [request_id.REJECTED_MESSAGE % len(hostile)]
+    assert warnings == [request_id.REJECTED_MESSAGE % (len(hostile), request_id.HEADER)]
     assert "forged" not in warnings[0]
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from django_lantern import shutdown
+from django_lantern.health import _drain
 
 
 def test_drain_state() -> None:
@@ -17,20 +18,20 @@ def test_drain_state() -> None:
     shutdown.begin_drain()
     shutdown.begin_drain()
     assert shutdown.is_draining()
-    shutdown.reset_drain()
+    _drain.draining.clear()
     assert not shutdown.is_draining()
 
 
 @override_settings(LANTERN={"SHUTDOWN_DRAIN_SECONDS": 2.5})
 def test_drain_seconds_from_settings() -> None:
     """The drain period is LANTERN["SHUTDOWN_DRAIN_SECONDS"]."""
-    assert shutdown.drain_seconds() == 2.5
+    assert _drain.drain_seconds() == 2.5
 
 
 @override_settings(LANTERN={"SHUTDOWN_DRAIN_SECONDS": "soon"})
 def test_drain_seconds_never_raises() -> None:
     """A bad setting gives 0 (stop without a drain) instead of breaking the signal path."""
-    assert shutdown.drain_seconds() == 0.0
+    assert _drain.drain_seconds() == 0.0
 
 
 def test_flush_calls_the_integrations(monkeypatch: pytest.MonkeyPatch) -> None:

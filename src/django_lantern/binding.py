@@ -36,7 +36,6 @@ __all__ = ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-logger = logging.getLogger("django_lantern.request_id")
 
 # A bound field must not shadow what every record already has: the LogRecord's
 # own attributes, the context fields the filter adds and the JSON line's keys.
@@ -55,8 +54,6 @@ RESERVED_FIELDS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", No
 # Fields come from code, but a loop binding a new key per item must not grow
 # every log line without limit.
 MAX_FIELDS = 64
-
-INVALID_ID_MESSAGE = "bind() got an invalid request id (length %d); generated a new one."
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
@@ -78,10 +75,7 @@ def _merge(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> Mapping[str, A
 def _valid_id(value: str | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str) and request_ids.is_valid(value):
-        return value
-    logger.warning(INVALID_ID_MESSAGE, len(value) if isinstance(value, str) else 0)
-    return request_ids.generate()
+    return request_ids.accept(value, request_ids.BIND) or request_ids.generate()
 
 
 def enter_context(request_id: str | None, fields: Mapping[str, Any]) -> Token[RequestContext | None]:

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from django_lantern.conf import LanternSettings
-
 __all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 
 # The one spelling of "not known" in log fields: no request, no route matched
@@ -47,6 +45,7 @@ class RequestContext:
         "request_id",
         "span_id",
         "trace_id",
+        "trace_sampled",
         "user_id",
     )
 
@@ -59,31 +58,12 @@ class RequestContext:
         self.user_id: Any = None
         self.trace_id = UNKNOWN
         self.span_id = UNKNOWN
+        # The trace's sampled flag, where tracing knows it (Cloud Logging's traceSampled).
+        self.trace_sampled: bool | None = None
         # Set for /healthz, /readyz and /metrics, which the middleware answers
         # before URL resolution: "/healthz", as their metrics label says.
         self.probe_route: str | None = None
         self.fields = NO_FIELDS
-
-    @classmethod
-    def open(
-        cls, request: HttpRequest, cfg: LanternSettings, trace_id: str | None = None, span_id: str | None = None
-    ) -> tuple[RequestContext, int | None]:
-        """The context of an HTTP request, its id chosen once and for all (see
-        ``request_id.choose``), and the length of a rejected incoming id, if any.
-
-        ``trace_id`` and ``span_id`` are the server span's, or an incoming
-        ``traceparent``'s trace id when there is no span.
-        """
-        from django_lantern import request_id as request_ids  # it imports networks, which imports conf
-
-        rid, rejected_length = request_ids.choose(request, cfg, trace_id)
-        request.request_id = rid  # type: ignore[attr-defined]
-        ctx = cls(rid, request.method or "", request.path, request)
-        if trace_id is not None:
-            ctx.trace_id = trace_id
-        if span_id is not None:
-            ctx.span_id = span_id
-        return ctx, rejected_length
 
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
@@ -91,6 +71,7 @@ class RequestContext:
         child.user_id = self.user_id
         child.trace_id = self.trace_id
         child.span_id = self.span_id
+        child.trace_sampled = self.trace_sampled
         child.probe_route = self.probe_route
         child.fields = fields
         return child

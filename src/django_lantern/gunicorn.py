@@ -34,6 +34,7 @@ from types import FrameType
 from typing import Any
 
 from django_lantern import shutdown
+from django_lantern.health._drain import drain_seconds
 
 
 def lantern_post_worker_init(worker: Any) -> None:
@@ -47,7 +48,7 @@ def lantern_post_worker_init(worker: Any) -> None:
             return  # a second SIGTERM does not shorten the drain
         started.set()
         shutdown.begin_drain()
-        seconds = shutdown.drain_seconds()
+        seconds = drain_seconds()
         with contextlib.suppress(Exception):
             worker.log.info("lantern: draining for %.1fs before stopping (readyz now 503)", seconds)
         if seconds <= 0:

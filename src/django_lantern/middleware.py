@@ -34,6 +34,7 @@ from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
 from django_lantern.http._probes import HEALTHZ, READYZ, classify
+from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
 from django_lantern.http._trace_context import incoming_trace_id
@@ -155,7 +156,7 @@ class LanternMiddleware:
             trace_id, span_id = span.trace_id, span.span_id
         elif cfg.request_id_from_trace:
             trace_id = incoming_trace_id(request.META)
-        ctx, rejected_length = RequestContext.open(request, cfg, trace_id, span_id)
+        ctx, rejected_length = open_context(request, cfg, trace_id, span_id)
         try:
             recorder.request_started()
         except Exception as exc:  # fail safe: a metrics fault never blocks the request
@@ -168,7 +169,7 @@ class LanternMiddleware:
         if rejected_length is not None:
             try:
                 # Logged inside the context, so the line carries the new id.
-                logger.warning(request_ids.REJECTED_MESSAGE, rejected_length)
+                request_ids.log_rejected(request_ids.HEADER, rejected_length)
             except Exception as exc:  # the token is set: nothing may raise before the caller's finally
                 report_internal_error("request_id", exc)
         return cfg, ctx, span, token

@@ -1,4 +1,4 @@
-"""Parse, validate and generate request ids.
+"""Request ids: what may be one, how a fresh one is made, and the one rule for incoming ids.
 
 An incoming id is accepted only if it is 1 to 128 characters from a safe set:
 ASCII letters, digits and ``- _ . :``. That admits hex ids, hyphenated UUIDs,
@@ -7,29 +7,35 @@ keeps out everything that could forge a log field or line (spaces, quotes,
 ``=``, control characters, non-ASCII). It must also hold at least one letter
 or digit: ``-`` is what logs say for "no request", and ``...`` or ``---`` would
 be just as useless to search for.
+
+Every source of an incoming id (an HTTP header, ``bind(request_id=...)``, a
+Celery message header, a ``django.tasks`` row) goes through :func:`accept`, so
+each is validated the same way and a rejection is logged with one message,
+which names the source and the length, never the value.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from typing import TYPE_CHECKING
 
-from django_lantern.http._networks import peer_in
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
-
-    from django_lantern.conf import LanternSettings
-
-__all__ = ["MAX_LENGTH", "generate", "is_valid"]
+__all__ = ["MAX_LENGTH", "accept", "generate", "is_valid"]
 
 MAX_LENGTH = 128
 # The look-ahead (at least one letter or digit) is bounded by the same length cap.
 _VALID = re.compile(rf"(?=[._:\-]{{0,{MAX_LENGTH - 1}}}[A-Za-z0-9])[A-Za-z0-9._:\-]{{1,{MAX_LENGTH}}}", re.ASCII)
 
-# The rejected value itself is never logged: only its length.
-REJECTED_MESSAGE = "Rejected an invalid incoming request id (length %d); generated a new one."
+# The sources, as the rejection message names them.
+HEADER = "header"
+BIND = "bind()"
+TASK_MESSAGE = "task message"
+TASK_ROW = "task row"
+
+# The rejected value itself is never logged: only its length and where it came from.
+REJECTED_MESSAGE = "Rejected an invalid request id (length %d) from a %s; generated a new one."
+
+logger = logging.getLogger("django_lantern.request_id")
 
 
 def is_valid(value: str) -> bool:
@@ -42,59 +48,29 @@ def generate() -> str:
     return os.urandom(16).hex()
 
 
-# -- whose id to believe ------------------------------------------------------
-def peer_may_choose_id(request: HttpRequest, cfg: LanternSettings) -> bool:
-    """True when this peer's request id (header, or trace id) may be believed."""
-    if not cfg.trust_request_id_header:
-        return False
-    trusted = cfg.request_id_trusted_networks
-    return trusted is None or peer_in(request.META, trusted)
+def rejected_length(value: object) -> int | None:
+    """None when ``value`` may be the request id as it is, else the length to report (0: not a string)."""
+    if isinstance(value, str):
+        return None if _VALID.fullmatch(value) is not None else len(value)
+    return 0
 
 
-def from_headers(request: HttpRequest, cfg: LanternSettings, trusted: bool) -> tuple[str | None, int | None]:
-    """``(id, None)`` for a valid id sent by a ``trusted`` peer, ``(None, length)`` for an
-    invalid one (logged later by length only), ``(None, None)`` when none counts."""
-    if not trusted:
-        return None, None
-    meta = request.META
-    incoming = meta.get(cfg.request_id_meta_key)
-    if incoming is None:
-        for key in cfg.request_id_fallback_meta_keys:
-            incoming = meta.get(key)
-            if incoming is not None:
-                break
-    if incoming is None:
-        return None, None
-    # An empty header counts as sent: it is not 1 to 128 characters, so it
-    # is replaced with a warning like any other invalid value.
-    incoming = str(incoming)
-    return (incoming, None) if is_valid(incoming) else (None, len(incoming))
+def log_rejected(source: str, length: int) -> None:
+    """The one warning for a rejected incoming id, logged where the caller's context says."""
+    logger.warning(REJECTED_MESSAGE, length, source)
 
 
-def trace_id_may_be_used(request: HttpRequest, cfg: LanternSettings, trace_id: str | None, trusted: bool) -> bool:
-    """True when ``REQUEST_ID_FROM_TRACE`` may make ``trace_id`` the request id.
+def accept(value: object, source: str) -> str | None:
+    """``value`` when it may be the request id; None when it is absent or rejected.
 
-    A ``traceparent`` is as client-chosen as ``X-Request-Id``: a trace id that
-    came in from a peer we do not trust is refused (else three requests sending
-    the same trace id would share one request id). One the tracer generated
-    itself (no valid incoming ``traceparent``) is always ours to use.
+    A rejection is logged at once (see :func:`log_rejected`); the caller then
+    uses a fresh id. The HTTP path, which logs inside the new request's
+    context, calls :func:`rejected_length` and :func:`log_rejected` itself.
     """
-    if not cfg.request_id_from_trace or trace_id is None:
-        return False
-    if trusted:
-        return True
-    from django_lantern.http._trace_context import incoming_trace_id  # no OpenTelemetry needed
-
-    return trace_id != incoming_trace_id(request.META)
-
-
-def choose(request: HttpRequest, cfg: LanternSettings, trace_id: str | None) -> tuple[str, int | None]:
-    """The request id, chosen once: a trusted header, then the trace id where the
-    trust rules allow it, then a fresh one; and the length of a rejected header."""
-    trusted = peer_may_choose_id(request, cfg)  # decided once: both rules below depend on it
-    header_id, rejected_length = from_headers(request, cfg, trusted)
-    if header_id is not None:
-        return header_id, None
-    if trace_id_may_be_used(request, cfg, trace_id, trusted):
-        return trace_id, rejected_length  # type: ignore[return-value]  # checked above
-    return generate(), rejected_length
+    if value is None:
+        return None
+    length = rejected_length(value)
+    if length is None:
+        return value  # type: ignore[return-value]  # rejected_length admits only valid strings
+    log_rejected(source, length)
+    return None

@@ -13,46 +13,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
-import time
+
+from django_lantern.health._drain import begin_drain, is_draining
+from django_lantern.sentry._transport import EXIT_REASON, pending_envelopes, record_lost
 
 __all__ = ["begin_drain", "flush", "is_draining"]
 
 logger = logging.getLogger("django_lantern.shutdown")
 
-_draining = threading.Event()
-_drain_started: float | None = None
-
 DEFAULT_FLUSH_TIMEOUT = 2.0
-
-
-def begin_drain() -> None:
-    global _drain_started
-    if not _draining.is_set():
-        _drain_started = time.monotonic()
-    _draining.set()
-
-
-def is_draining() -> bool:
-    return _draining.is_set()
-
-
-def reset_drain() -> None:
-    """For tests: leave the draining state."""
-    global _drain_started
-    _drain_started = None
-    _draining.clear()
-
-
-def drain_seconds() -> float:
-    """``LANTERN["SHUTDOWN_DRAIN_SECONDS"]``, or 0 when settings cannot be read."""
-    try:
-        from django_lantern.conf import get_settings
-
-        return get_settings().shutdown_drain_seconds
-    except Exception:
-        # Called from a signal path: a settings error must not stop the shutdown.
-        return 0.0
 
 
 # Only SDKs that are already imported are flushed: importing one here could
@@ -71,8 +40,6 @@ def _flush_sentry(timeout: float) -> int | None:
     client = sdk.get_client()
     if not client.is_active():
         return None
-    from django_lantern.sentry._transport import EXIT_REASON, pending_envelopes, record_lost
-
     client.flush(timeout=timeout)
     pending = pending_envelopes(client)
     client.close(timeout=0.0)  # nothing more to wait for: stop the worker

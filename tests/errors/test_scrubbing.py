@@ -186,11 +186,13 @@ def test_bad_scrubber_settings_name_the_setting(settings: Any, setting: str, val
     assert setting in str(info.value)
 
 
-def test_scrub_or_drop_drops_and_counts(settings: Any, internal_errors: dict[str, int]) -> None:
-    """A failing scrubber yields None (never the raw value) and a count."""
+def test_span_attributes_are_dropped_when_the_scrubber_fails(settings: Any, internal_errors: dict[str, int]) -> None:
+    """A failing scrubber leaves a span no attributes (never the raw values), and a count."""
+    from django_lantern.tracing._attributes import scrubbed
+
     settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_sentry.BrokenScrubber"}
-    assert scrubbing.scrub_or_drop({"password": "x"}, "test") is None
-    assert internal_errors["scrub:test"] == 1
+    assert scrubbed({"password": "x", "http.route": "/"}) == {}
+    assert internal_errors["scrub:span"] == 1
 
 
 def test_huge_text_is_cut_before_scanning() -> None:

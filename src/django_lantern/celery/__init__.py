@@ -32,13 +32,14 @@ from typing import Any
 from django_lantern import request_id as request_ids
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, current
+from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
+from django_lantern.sentry._own_lines import quiet_task_line
 
 __all__ = ["instrument"]
 
 REQUEST_ID_HEADER = "lantern_request_id"
 PUBLISHED_AT_HEADER = "lantern_published_at"
-INVALID_ID_MESSAGE = "Rejected an invalid request id in a task message (length %d); generated a new one."
 RUN_ATTRIBUTE = "_lantern_run"
 
 logger = logging.getLogger("django_lantern.celery")
@@ -95,13 +96,7 @@ def _header(request: Any, name: str) -> Any:
 
 
 def _incoming_request_id(request: Any) -> str | None:
-    value = _header(request, REQUEST_ID_HEADER)
-    if value is None:
-        return None
-    if isinstance(value, str) and request_ids.is_valid(value):
-        return value
-    logger.warning(INVALID_ID_MESSAGE, len(value) if isinstance(value, str) else 0)
-    return None
+    return request_ids.accept(_header(request, REQUEST_ID_HEADER), request_ids.TASK_MESSAGE)
 
 
 def _eta_timestamp(value: Any) -> float | None:
@@ -205,7 +200,7 @@ def instrument(app: Any) -> Any:
     global _instrumented
     from django_lantern.celery import _worker as celery_worker
 
-    celery_worker.remember(app)
+    watch_celery_app(app)  # the readiness checks' app
     if _instrumented:
         return app
     from celery import signals
@@ -215,6 +210,6 @@ def instrument(app: Any) -> Any:
     signals.task_failure.connect(on_failure, weak=False, dispatch_uid="django_lantern.failure")
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid="django_lantern.postrun")
     signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False, dispatch_uid="django_lantern.ready")
-    celery_worker.quiet_task_line_in_sentry()
+    quiet_task_line()
     _instrumented = True
     return app

@@ -81,6 +81,7 @@ def _start_span(task: Any, request: Any, run: TaskRun) -> None:
     if ctx is not None and span_context.is_valid:
         ctx.trace_id = format(span_context.trace_id, "032x")
         ctx.span_id = format(span_context.span_id, "016x")
+        ctx.trace_sampled = bool(span_context.trace_flags.sampled)
 
     def finish(run: TaskRun) -> None:
         try:

@@ -21,13 +21,7 @@ from django_lantern.metrics.multiprocess import ENV
 
 logger = logging.getLogger("django_lantern.celery")
 
-_apps: list[Any] = []
 _servers: list[Any] = []
-
-
-def remember(app: Any) -> None:
-    if all(app is not known for known in _apps):
-        _apps.append(app)
 
 
 def _pool_is_prefork(worker: Any) -> bool:
@@ -71,17 +65,3 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
         from django_lantern._errors import report_internal_error
 
         report_internal_error("celery_metrics_server", exc)
-
-
-def quiet_task_line_in_sentry() -> None:
-    """The failure is already an event (Celery logs the exception): the task line must not be a second one."""
-    try:
-        from sentry_sdk.integrations.logging import ignore_logger
-    except ImportError:
-        return
-    try:
-        from django_lantern.conf import get_settings
-
-        ignore_logger(get_settings().task_logger)
-    except Exception:  # settings not ready or invalid: the default name
-        ignore_logger("lantern.task")

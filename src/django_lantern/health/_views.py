@@ -14,10 +14,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
-from django_lantern import shutdown
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.health import _probes as probes
+from django_lantern.health._drain import is_draining
 from django_lantern.health._registry import get_runner
 from django_lantern.health._runner import CheckResult
 from django_lantern.metrics import _recorder as recorder
@@ -58,7 +58,7 @@ def readiness_body(
     A check in ``non_critical`` is shown with ``"critical": false``; its failure
     counts against the status only when ``judged`` is False (a check asked for by name).
     """
-    draining = shutdown.is_draining()
+    draining = is_draining()
     ready = all(r.ok or (judged and r.name in non_critical) for r in results) and not draining
     body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
     for kind in ("db", "cache"):

@@ -24,6 +24,7 @@ import django
 from django.core.handlers.asgi import ASGIHandler
 
 from django_lantern.conf import get_settings
+from django_lantern.http._probes import HEALTHZ, READYZ, probe_kind
 
 __all__ = ["LanternASGIHandler", "get_asgi_application"]
 
@@ -41,11 +42,10 @@ class LanternASGIHandler(ASGIHandler):
             cfg = get_settings()
         except Exception:  # invalid settings: let Django's handler answer (and report) it
             return False
-        path = scope.get("path", "")
         if scope.get("root_path"):
             return False  # mounted under a prefix: the middleware sees path_info, keep Django's handling
-        prefix = cfg.readyz_check_prefix
-        return path in cfg.healthz_paths or path in cfg.readyz_paths or bool(prefix and path.startswith(prefix))
+        path = scope.get("path")
+        return isinstance(path, str) and probe_kind(path, cfg) in (HEALTHZ, READYZ)
 
     async def _answer_probe(self, scope: dict[str, Any], send: Any) -> None:
         # A probe's body (if any) is never read: GET and HEAD carry none, other methods get 405.

@@ -135,13 +135,22 @@ class DiskSpaceCheck(ReadinessCheck):
             raise CheckFailed(f"{usage.free} bytes free, under the {needed} required")
 
 
+# The apps given to ``django_lantern.celery.instrument()``, which hands them here:
+# health sits below the Celery integration and never imports it.
+_celery_apps: list[Any] = []
+
+
+def watch_celery_app(app: Any) -> None:
+    """Make ``app`` the one the Celery checks probe, unless an earlier one is (idempotent)."""
+    if all(app is not known for known in _celery_apps):
+        _celery_apps.append(app)
+
+
 def instrumented_celery_app() -> Any:
     """The (first) app given to ``django_lantern.celery.instrument()``; CheckFailed when there is none."""
-    from django_lantern.celery import _worker as celery_worker
-
-    if not celery_worker._apps:
+    if not _celery_apps:
         raise CheckFailed("Celery integration not instrumented")
-    return celery_worker._apps[0]
+    return _celery_apps[0]
 
 
 def bounded_connection(app: Any, budget: float) -> Any:

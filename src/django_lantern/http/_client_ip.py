@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django_lantern.http._networks import Address, Network, parse_address, peer
+from django_lantern._validators import Network
+from django_lantern.http._networks import Address, parse_address, peer
 
 # A chain longer than this is not a real proxy path; reading further would only
 # let a client make us parse more. Headers are cut from the left: the right end

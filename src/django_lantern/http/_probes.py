@@ -1,14 +1,17 @@
-"""Which requests ``LanternMiddleware`` answers itself: ``/healthz``, ``/readyz``
-(and ``/readyz/<check>``) and ``/metrics``, at the paths ``LANTERN`` names.
+"""The one probe rule: which paths are ``/healthz``, ``/readyz`` (and ``/readyz/<check>``) and ``/metrics``.
 
-They are answered before any other middleware can redirect or refuse a probe,
-and their route label is the path (without its trailing slash), since no URL
-pattern matched them.
+Every path that treats probes apart calls :func:`probe_kind` (or
+:func:`untraced_probe`): the middleware, which answers them before any other
+middleware can redirect or refuse a probe; tracing and the Sentry sampler,
+which start no span or transaction for them; and the ASGI handler, which
+answers them on the event loop. Their route label is the path without its
+trailing slash, since no URL pattern matched them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -20,7 +23,7 @@ HEALTHZ, READYZ, METRICS = "healthz", "readyz", "metrics"
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
-    """``HEALTHZ``, ``READYZ`` or ``METRICS`` for a probe path, else None."""
+    """``HEALTHZ``, ``READYZ`` or ``METRICS`` for a probe path (``path_info``), else None."""
     if path not in cfg.probe_paths:
         # /readyz/<check>: the readiness view validates the name (404 for an unknown one).
         prefix = cfg.readyz_check_prefix
@@ -30,6 +33,21 @@ def probe_kind(path: str, cfg: LanternSettings) -> str | None:
     if path in cfg.readyz_paths:
         return READYZ
     return METRICS
+
+
+def untraced_probe(path: str, cfg: LanternSettings) -> bool:
+    """True for a probe that gets no server span and no Sentry transaction (unless ``TRACE_PROBES``)."""
+    return not cfg.trace_probes and probe_kind(path, cfg) is not None
+
+
+def scope_path_info(scope: Mapping[str, Any]) -> str | None:
+    """An ASGI HTTP scope's path without its ``root_path``, as Django's ``path_info``; None if not HTTP."""
+    if scope.get("type") != "http":
+        return None
+    path, root = scope.get("path"), scope.get("root_path") or ""
+    if not isinstance(path, str):
+        return None
+    return path[len(root) :] if isinstance(root, str) and root and path.startswith(root) else path
 
 
 def classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -> str | None:

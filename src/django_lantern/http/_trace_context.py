@@ -1,8 +1,9 @@
 """W3C Trace Context on the way in: ``traceparent``/``tracestate`` validated more
-strictly than the OpenTelemetry propagator, and the parent context extracted.
+strictly than the OpenTelemetry propagator.
 
-No OpenTelemetry import at module level: ``request_id`` reads the incoming
-trace id from here with tracing off, and must not need the SDK.
+Plain parsing, no OpenTelemetry: the request id reads the incoming trace id
+from here with tracing off. ``tracing._propagation`` hands the validated
+headers to the propagators.
 """
 
 from __future__ import annotations
@@ -54,37 +55,3 @@ def incoming_trace_id(meta: dict[str, Any]) -> str | None:
         return None
     parsed = parse_traceparent(header)
     return None if parsed is None else format(parsed[0], "032x")
-
-
-class _MetaGetter:
-    """Reads propagation headers from ``request.META``, hiding rejected ones."""
-
-    def __init__(self, hidden: frozenset[str]) -> None:
-        self.hidden = hidden
-
-    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        if key.lower() in self.hidden:
-            return None
-        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
-        return [value] if isinstance(value, str) else None
-
-    def keys(self, carrier: dict[str, Any]) -> list[str]:
-        return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
-
-
-_ACCEPT_ALL = _MetaGetter(frozenset())
-_HIDE_TRACE_CONTEXT = _MetaGetter(frozenset({"traceparent", "tracestate"}))
-
-
-def parent_context(meta: dict[str, Any]) -> Any:
-    from opentelemetry import propagate
-
-    header = meta.get("HTTP_TRACEPARENT")
-    valid = header is None or (
-        isinstance(header, str) and parse_traceparent(header) is not None and tracestate_ok(meta.get("HTTP_TRACESTATE"))
-    )
-    # The configured propagators still run (baggage, B3, ...); only a
-    # traceparent/tracestate pair that failed validation is hidden from them.
-    from opentelemetry.context import Context
-
-    return propagate.extract(meta, context=Context(), getter=_ACCEPT_ALL if valid else _HIDE_TRACE_CONTEXT)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
+from django_lantern.sentry._own_lines import quiet_task_line
 
 logger = logging.getLogger("django_lantern.tasks")
 
@@ -70,8 +71,6 @@ def connect() -> list[str]:
     from django.apps import apps
     from django.db.models.signals import pre_save
 
-    from django_lantern.celery._worker import quiet_task_line_in_sentry  # no Celery import there
-
     found = []
     for module in _signal_modules():
         uid = f"django_lantern.jobs._djtasks.{module.__name__}"
@@ -86,7 +85,7 @@ def connect() -> list[str]:
     if found:
         # A failure is already one Sentry event (the framework logs the
         # exception, inside the run's context): the task line must not be another.
-        quiet_task_line_in_sentry()
+        quiet_task_line()
     return found
 
 
@@ -113,11 +112,7 @@ def carried_request_id(task_result: Any) -> str | None:
         return None
     value = carried.get(CARRIER_KEY)
     value = value.get("request_id") if isinstance(value, dict) else None
-    if isinstance(value, str) and request_ids.is_valid(value):
-        return value
-    if value is not None:
-        logger.warning(request_ids.REJECTED_MESSAGE, len(value) if isinstance(value, str) else 0)
-    return None
+    return request_ids.accept(value, request_ids.TASK_ROW)
 
 
 # -- run: bind, then log and count ------------------------------------------------

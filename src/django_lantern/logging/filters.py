@@ -8,6 +8,8 @@ from typing import Any
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.http._users import known_user_id
 
+__all__ = ["RequestContextFilter"]
+
 
 def add_context(record: logging.LogRecord) -> None:
     """Set the context attributes on ``record``; an explicit ``extra`` wins."""

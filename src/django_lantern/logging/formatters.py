@@ -284,4 +284,4 @@ def _dumps(payload: dict[str, Any]) -> str:
 # The text formatter lives in its own module; importable from here as before.
 from django_lantern.logging._text import TextFormatter  # noqa: E402
 
-__all__ = ["JsonFormatter", "TextFormatter", "rfc3339", "safe_message"]
+__all__ = ["JsonFormatter", "TextFormatter"]

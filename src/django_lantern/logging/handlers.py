@@ -31,6 +31,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+__all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
+
 DROPPED = "dropped"
 ERRORS = "errors"
 

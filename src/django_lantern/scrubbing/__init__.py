@@ -6,9 +6,9 @@ a case-insensitive key pattern, recursing through containers), but matching
 key *substrings* (``password1``, ``new_password``, ``X-Auth-Token``), scanning
 free text for credential-shaped values, and bounded in depth and size.
 
-Sinks that must not leak call :func:`scrub_or_drop`: if the scrubber itself
-raises, the value is dropped (``None``) and the failure counted, because
-sending it unscrubbed is the one outcome that is never acceptable.
+This package imports nothing that logs or reports: every sink calls it, so
+a scrubber that logged could recurse into itself. A sink that must not leak
+drops a value the scrubber raised on (``tracing._attributes.scrub_or_drop``).
 """
 
 from __future__ import annotations
@@ -237,17 +237,3 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     with contextlib.suppress(AttributeError):
         request._lantern_secrets = (parsed, secrets)  # type: ignore[attr-defined]
     return secrets
-
-
-def scrub_or_drop(value: Any, where: str) -> Any | None:
-    """``scrub(value)``, or ``None`` (and the failure counted) if scrubbing raises.
-
-    For sinks where a value that could not be scrubbed must not be sent at all.
-    """
-    try:
-        return _configured_or_default().scrub(value)
-    except Exception as exc:
-        from django_lantern._errors import report_internal_error
-
-        report_internal_error(f"scrub:{where}", exc)
-        return None

@@ -42,6 +42,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.context import RequestContext, get_context
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry._frames import apply_sensitive_variables
+from django_lantern.sentry._own_lines import is_own_line
 from django_lantern.sentry._privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry._sampling import make_traces_sampler, with_probe_sampling
 from django_lantern.sentry._transport import count_lost_events
@@ -155,10 +156,9 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     Returns None for the access log's own error-level lines: the failure they
     describe is already an event, and one event per failure is the point.
     """
-    from django_lantern.conf import get_settings
     from django_lantern.scrubbing import get_scrubber, request_secrets
 
-    if event.get("logger") == get_settings().access_logger and "exception" not in event:
+    if is_own_line(event):
         return None
     if _is_lifespan_refusal(hint):
         return None

@@ -10,10 +10,34 @@ for: its own ``traces_sampler``, else the parent's decision, else
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from django_lantern.tracing._exclusion import is_probe_transaction
+from django_lantern.conf import get_settings
+from django_lantern.http._probes import scope_path_info, untraced_probe
+
+
+def _sampling_path(sampling_context: Mapping[str, Any]) -> str | None:
+    """The request path (``path_info``) sentry-sdk's WSGI or ASGI wrapper is about to trace."""
+    environ = sampling_context.get("wsgi_environ")
+    if isinstance(environ, Mapping):
+        path = environ.get("PATH_INFO")
+        return path if isinstance(path, str) else None
+    scope = sampling_context.get("asgi_scope")
+    return scope_path_info(scope) if isinstance(scope, Mapping) else None
+
+
+def is_probe_transaction(sampling_context: Mapping[str, Any]) -> bool:
+    """True when a Sentry transaction about to start is for a probe (``http/_probes.py``)."""
+    path = _sampling_path(sampling_context)
+    if path is None:
+        return False
+    try:
+        return untraced_probe(path, get_settings())
+    except Exception:
+        # Settings unreadable (reported by lantern.E002): trace as usual.
+        return False
+
 
 Sampler = Callable[[dict[str, Any]], "float | bool"]
 

@@ -43,7 +43,6 @@ from django_lantern.http._trace_context import (
 )
 from django_lantern.http._trace_context import TRACESTATE_MAX_MEMBERS as TRACESTATE_MAX_MEMBERS
 from django_lantern.http._trace_context import incoming_trace_id as incoming_trace_id
-from django_lantern.http._trace_context import parent_context
 from django_lantern.http._trace_context import parse_traceparent as parse_traceparent
 from django_lantern.http._trace_context import tracestate_ok as tracestate_ok
 from django_lantern.tracing import _hooks as tracing_hooks
@@ -53,6 +52,7 @@ from django_lantern.tracing._attributes import URL_PATH_LIMIT as URL_PATH_LIMIT
 from django_lantern.tracing._attributes import URL_QUERY_LIMIT as URL_QUERY_LIMIT
 from django_lantern.tracing._attributes import capped as capped
 from django_lantern.tracing._exclusion import wants_server_span
+from django_lantern.tracing._propagation import parent_context
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -206,6 +206,9 @@ def attach(server_span: ServerSpan, request: HttpRequest, ctx: RequestContext) -
 
         span = server_span.span
         span.set_attribute(REQUEST_ID_ATTRIBUTE, ctx.request_id)
+        span_context = span.get_span_context()
+        if span_context.is_valid:
+            ctx.trace_sampled = bool(span_context.trace_flags.sampled)
         server_span.token = otel_context.attach(trace.set_span_in_context(span, server_span.parent))
         request._lantern_span = span  # type: ignore[attr-defined]  # for the exception receiver
         tracing_hooks.on_start(span, request)  # captured headers, request_hook; never raises

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django_lantern._errors import report_internal_error
+from django_lantern.scrubbing import scrub
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -74,8 +77,14 @@ def start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
 
 
 def scrubbed(attributes: dict[str, Any]) -> dict[str, Any]:
-    from django_lantern.scrubbing import scrub_or_drop
+    """``attributes`` through the scrubber; if the scrubber raises, none of them (the failure counted).
 
-    cleaned = scrub_or_drop(attributes, "span")
-    # If scrubbing failed, the span keeps only what cannot carry a secret.
+    A value that could not be scrubbed is never sent: the span then keeps
+    only what its caller set without this, which cannot carry a secret.
+    """
+    try:
+        cleaned = scrub(attributes)
+    except Exception as exc:
+        report_internal_error("scrub:span", exc)
+        return {}
     return cleaned if isinstance(cleaned, dict) else {}

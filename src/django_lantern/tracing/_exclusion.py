@@ -6,8 +6,9 @@ the span exporter's and sentry-sdk's bounded queues (1,000 probes at
 ``traces_sample_rate=1.0`` made sentry-sdk drop 852 transactions and 2,556
 spans). So by default:
 
-- ``/healthz``, ``/readyz`` and ``/metrics`` (``LANTERN`` paths, with and
-  without the slash) start no server span and no Sentry transaction;
+- ``/healthz``, ``/readyz`` (``/readyz/<check>`` too) and ``/metrics``
+  (``LANTERN`` paths, with and without the slash; the one rule in
+  ``http/_probes.py``) start no server span and no Sentry transaction;
   ``LANTERN["TRACE_PROBES"] = True`` traces them again;
 - ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS`` (else ``OTEL_PYTHON_EXCLUDED_URLS``),
   comma-separated regular expressions searched in the URL without its query
@@ -20,7 +21,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_lantern._errors import report_internal_error
+from django_lantern.http._probes import untraced_probe
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -38,8 +44,6 @@ def excluded_urls_from_env(environ: Mapping[str, str] = os.environ) -> re.Patter
     ``ImproperlyConfigured`` naming the variable, rather than tracing
     everything it was meant to exclude.
     """
-    from django.core.exceptions import ImproperlyConfigured
-
     for name in ENV_VARS:
         raw = environ.get(name)
         if raw is None:
@@ -65,49 +69,14 @@ def request_url(request: HttpRequest) -> str:
     return f"{request.scheme or 'http'}://{str(host)[:_HOST_LIMIT]}{request.path}"
 
 
-def is_probe_path(path: str, cfg: LanternSettings) -> bool:
-    return not cfg.trace_probes and path in cfg.probe_paths
-
-
 def wants_server_span(request: HttpRequest, cfg: LanternSettings, excluded: re.Pattern[str] | None) -> bool:
     """False for probes (unless ``TRACE_PROBES``) and for excluded URLs."""
-    if is_probe_path(request.path_info, cfg):
+    if untraced_probe(request.path_info, cfg):
         return False
     if excluded is None:
         return True
     try:
         return excluded.search(request_url(request)) is None
     except Exception as exc:  # e.g. a misconfigured SECURE_PROXY_SSL_HEADER behind request.scheme
-        from django_lantern._errors import report_internal_error
-
         report_internal_error("tracing_exclusion", exc)
         return True
-
-
-def _sampling_path(sampling_context: Mapping[str, Any]) -> str | None:
-    """The request path sentry-sdk's WSGI or ASGI wrapper is about to trace."""
-    environ = sampling_context.get("wsgi_environ")
-    if isinstance(environ, Mapping):
-        path = environ.get("PATH_INFO")
-        return path if isinstance(path, str) else None
-    scope = sampling_context.get("asgi_scope")
-    if isinstance(scope, Mapping) and scope.get("type") == "http":
-        path, root = scope.get("path"), scope.get("root_path") or ""
-        if isinstance(path, str):
-            # Django strips root_path the same way to get path_info.
-            return path[len(root) :] if isinstance(root, str) and root and path.startswith(root) else path
-    return None
-
-
-def is_probe_transaction(sampling_context: Mapping[str, Any]) -> bool:
-    """True when a Sentry transaction about to start is for a probe path."""
-    path = _sampling_path(sampling_context)
-    if path is None:
-        return False
-    try:
-        from django_lantern.conf import get_settings
-
-        return is_probe_path(path, get_settings())
-    except Exception:
-        # Settings unreadable (reported by lantern.E002): trace as usual.
-        return False

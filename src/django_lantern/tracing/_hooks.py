@@ -30,6 +30,7 @@ from django.utils.module_loading import import_string
 
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.tracing._attributes import scrubbed
 
 REQUEST_ENV = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"
 RESPONSE_ENV = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"
@@ -140,10 +141,8 @@ def _current_hooks() -> tuple[Hook | None, Hook | None]:
 def _set_scrubbed(span: Any, attrs: dict[str, Any]) -> None:
     if not attrs:
         return
-    from django_lantern.scrubbing import scrub_or_drop
-
-    cleaned = scrub_or_drop(attrs, "span")
-    if isinstance(cleaned, dict):
+    cleaned = scrubbed(attrs)
+    if cleaned:
         span.set_attributes(cleaned)
 
 

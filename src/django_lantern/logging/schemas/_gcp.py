@@ -15,6 +15,7 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern.context import current
 from django_lantern.logging._escape import truncate
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
@@ -47,16 +48,12 @@ def latency(duration_ms: float) -> str:
     return f"{text}s"
 
 
-def otel_sampled(trace_id: Any) -> bool | None:
-    """The sampled flag of the current OpenTelemetry span, if it is this trace's."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
+def trace_sampled(trace_id: Any) -> bool | None:
+    """The sampled flag tracing recorded in the current context, if it is this trace's."""
+    ctx = current.get()
+    if ctx is None or ctx.trace_id != trace_id:
         return None
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid or format(context.trace_id, "032x") != trace_id:
-        return None
-    return bool(context.trace_flags.sampled)
+    return ctx.trace_sampled
 
 
 def _project_from_settings() -> str | None:
@@ -115,7 +112,7 @@ class GcpFormatter(SchemaFormatter):
                 out[TRACE_KEY] = f"projects/{project}/traces/{trace_id}"
             if known(fields.get("span_id")):
                 out[SPAN_KEY] = fields["span_id"]
-            sampled = otel_sampled(trace_id)
+            sampled = trace_sampled(trace_id)
             if sampled is not None:
                 out[SAMPLED_KEY] = sampled
         if known(fields.get("request_id")):
