@@ -3,6 +3,8 @@
 ``LANTERN_TEST_SENTRY_DSN`` points at the test's local envelope endpoint;
 ``LANTERN_TEST_SENTRY_SHUTDOWN_TIMEOUT`` is sentry-sdk's own exit wait (its
 default is 2 s; the exit-flush test makes it long, to see whether it is paid).
+``LANTERN_TEST_SPAN_FILE`` also turns lantern's OpenTelemetry tracing on, each
+finished span appended to that file.
 """
 
 from __future__ import annotations
@@ -26,3 +28,8 @@ if os.environ.get("LANTERN_TEST_SENTRY_DSN"):
         shutdown_timeout=float(os.environ.get("LANTERN_TEST_SENTRY_SHUTDOWN_TIMEOUT", "2")),
         http_proxy="",
     )
+
+if os.environ.get("LANTERN_TEST_SPAN_FILE"):
+    from tests.jobs.span_file import trace_to_file
+
+    trace_to_file(os.environ["LANTERN_TEST_SPAN_FILE"])

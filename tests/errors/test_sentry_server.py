@@ -8,6 +8,7 @@ bound (the exit flush) is the one the behaviour is about: one wait, not two.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -111,6 +112,48 @@ def test_probes_send_no_transactions(kind: str, database: Path, sentry_endpoint:
         stop(server)
     assert transactions(sentry_endpoint) == ["/errors/items/{pk}/"] * 3
     assert "lantern_sentry_lost_events_total{" not in metrics  # nothing lost, nothing counted
+
+
+# Every form of probe path the one probe rule (django_lantern/http/_probes.py) knows.
+READINESS_FORMS = (
+    "/readyz/db:default",
+    "/readyz/cache:default/",
+    "/readyz?exclude=db:default",
+    "/readyz/?exclude=cache:default",
+    "/healthz/",
+    "/metrics/",
+)
+
+
+def server_spans(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(span["name"] for span in lines if span["kind"] == "SERVER")
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_readiness_per_check_and_filtered_start_no_span_and_no_transaction(
+    kind: str, database: Path, sentry_endpoint: SentryEndpoint, tmp_path: Path
+) -> None:
+    """/readyz/<check> and /readyz?exclude=... (with and without the slash) are probes: with
+    Sentry performance and OpenTelemetry tracing both on, neither a server span nor a Sentry
+    transaction starts for them, while the two ordinary requests get one of each."""
+    spans = tmp_path / "spans.jsonl"
+    with (
+        serving(kind, database, sentry_endpoint, LANTERN_TEST_SPAN_FILE=str(spans)) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+    ):
+        for _ in range(3):
+            for path in READINESS_FORMS:
+                assert client.get(path).status_code == 200, path
+        for pk in (1, 2):
+            assert client.get(f"/errors/items/{pk}/").status_code == 200
+        wait_for(lambda: len(transactions(sentry_endpoint)) >= 2 or None, "the request transactions")
+        wait_for(lambda: len(server_spans(spans)) >= 2 or None, "the request spans")
+        stop(server)
+    assert transactions(sentry_endpoint) == ["/errors/items/{pk}/"] * 2
+    assert server_spans(spans) == ["GET errors/items/<int:pk>/"] * 2
 
 
 @pytest.mark.parametrize("kind", SERVERS)
