@@ -59,6 +59,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src example tests bench .ci
 	$(BIN)/ruff format --check src example tests bench .ci
 	PYTHONPATH=example $(BIN)/mypy
+	# The layers of ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format src example tests bench

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from django_lantern.logging.servers import gunicorn_logconfig_dict
-from django_lantern.metrics import multiprocess as lantern_metrics
+from django_lantern.metrics.multiprocess import prepare_multiproc_dir
 
 bind = "127.0.0.1:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -27,17 +27,27 @@ logconfig_dict = gunicorn_logconfig_dict(debug=os.environ.get("DJANGO_DEBUG", "1
 # Must run here, at config load in the master, before any worker imports
 # prometheus_client: the client picks its file-backed mode at import time by
 # reading PROMETHEUS_MULTIPROC_DIR, and workers inherit the variable.
-lantern_metrics.prepare_multiproc_dir()
+prepare_multiproc_dir()
 
+# --- django-lantern's gunicorn hooks ------------------------------------------
+# Imported after the directory is prepared. The master's hooks keep the
+# metrics exact across workers: on_starting drops the previous run's files,
+# child_exit folds a dead worker's counters (SIGKILL included) into the
+# archive, on_exit removes a made-up directory. On SIGTERM each worker drains:
+# /readyz turns 503, /healthz stays 200 and requests are still served for
+# LANTERN["SHUTDOWN_DRAIN_SECONDS"], then gunicorn's own graceful stop finishes
+# in-flight requests and worker_exit flushes pending error events and spans
+# (docs/reliability.md). The arbiter counts graceful_timeout from the SIGTERM,
+# so it must cover the drain plus the slowest request.
+from django_lantern.gunicorn import (  # noqa: E402 - gunicorn hooks by name
+    child_exit,  # noqa: F401
+    lantern_on_exit,
+    on_starting,  # noqa: F401
+    post_worker_init,  # noqa: F401
+    worker_exit,  # noqa: F401
+)
 
-def on_starting(server: object) -> None:
-    # Master start: drop the previous run's files so its totals are not added in.
-    lantern_metrics.on_starting(server)
-
-
-def child_exit(server: object, worker: object) -> None:
-    # Any worker exit, SIGKILL included: fold its counters into the archive, drop its gauges.
-    lantern_metrics.child_exit(server, worker)
+graceful_timeout = 30
 
 
 def when_ready(server: object) -> None:
@@ -49,20 +59,8 @@ def when_ready(server: object) -> None:
 
 
 def on_exit(server: object) -> None:
+    # The example's own master hook beside lantern's: stop the job worker first.
     from config import background_worker
 
     background_worker.stop()
-    # Master exit: remove the directory if it was a made-up temporary one.
-    lantern_metrics.on_exit(server)
-
-
-# --- Graceful shutdown hooks --------------------------------------------------
-# On SIGTERM each worker drains: /readyz turns 503, /healthz stays 200 and
-# requests are still served for LANTERN["SHUTDOWN_DRAIN_SECONDS"], then
-# gunicorn's own graceful stop finishes in-flight requests and worker_exit
-# flushes pending error events and spans (docs/reliability.md). The arbiter
-# counts graceful_timeout from the SIGTERM, so it must cover the drain plus
-# the slowest request. Different hook names from the metrics hooks above.
-from django_lantern.gunicorn import post_worker_init, worker_exit  # noqa: E402, F401 - gunicorn hooks by name
-
-graceful_timeout = 30
+    lantern_on_exit(server)

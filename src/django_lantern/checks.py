@@ -95,9 +95,9 @@ W011_NO_MULTIPROC_DIR = Message(
     "lantern.W011",
     "Several worker processes are likely ({evidence}) but PROMETHEUS_MULTIPROC_DIR is not set, "
     "so each scrape would show one worker's numbers and counters would jump between workers.",
-    "Use django_lantern.metrics.multiprocess in gunicorn.conf.py (prepare_multiproc_dir(), "
-    "on_starting, child_exit) or set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory; "
-    "see docs/metrics.md.",
+    "Call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py and use the hooks "
+    "of django_lantern.gunicorn (on_starting, child_exit), or set PROMETHEUS_MULTIPROC_DIR to an empty, "
+    "writable directory; see docs/metrics.md.",
 )
 W012_BAD_INFO = Message(
     "lantern.W012",

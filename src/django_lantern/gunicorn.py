@@ -1,13 +1,21 @@
-"""Gunicorn server hooks for a graceful, Kubernetes-correct shutdown.
+"""Every gunicorn server hook django-lantern needs, in one module.
 
 Use them from your gunicorn config file::
 
-    from django_lantern.gunicorn import post_worker_init, worker_exit  # noqa: F401
+    from django_lantern.gunicorn import child_exit, on_exit, on_starting, post_worker_init, worker_exit  # noqa: F401
+    from django_lantern.metrics.multiprocess import prepare_multiproc_dir
 
+    prepare_multiproc_dir()  # at config load, before any worker imports prometheus_client
     graceful_timeout = 30  # > LANTERN["SHUTDOWN_DRAIN_SECONDS"] + your slowest request
 
-If the config already defines these hooks, call ``lantern_post_worker_init``
-and ``lantern_worker_exit`` from yours instead.
+If the config already defines one of these hooks, call its ``lantern_`` twin
+(``lantern_on_starting``, ``lantern_child_exit``, ...) from yours instead.
+
+The master's hooks keep Prometheus multi-process metrics exact across
+workers (:mod:`django_lantern.metrics.multiprocess`): ``on_starting`` wipes
+the previous run's files, ``child_exit`` folds a dead worker's counters into
+the archive, ``on_exit`` removes a directory lantern made up. The workers'
+hooks drain and flush on SIGTERM:
 
 What happens on SIGTERM (sent by the orchestrator to the arbiter, which
 forwards it to every worker):
@@ -34,6 +42,7 @@ from types import FrameType
 from typing import Any
 
 from django_lantern import shutdown
+from django_lantern.metrics import multiprocess
 from django_lantern.health._drain import drain_seconds
 
 
@@ -72,8 +81,26 @@ def lantern_worker_exit(server: Any, worker: Any) -> None:
         worker.log.info("lantern: %s", shutdown.describe_flush(results))
 
 
+lantern_on_starting = multiprocess.on_starting
+lantern_child_exit = multiprocess.child_exit
+lantern_on_exit = multiprocess.on_exit
+
 # gunicorn looks hooks up by these names in its config module.
+on_starting = lantern_on_starting
+child_exit = lantern_child_exit
+on_exit = lantern_on_exit
 post_worker_init = lantern_post_worker_init
 worker_exit = lantern_worker_exit
 
-__all__ = ["lantern_post_worker_init", "lantern_worker_exit", "post_worker_init", "worker_exit"]
+__all__ = [
+    "child_exit",
+    "lantern_child_exit",
+    "lantern_on_exit",
+    "lantern_on_starting",
+    "lantern_post_worker_init",
+    "lantern_worker_exit",
+    "on_exit",
+    "on_starting",
+    "post_worker_init",
+    "worker_exit",
+]
