@@ -25,7 +25,6 @@ has a context of its own.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
 import time
@@ -39,8 +38,6 @@ from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
 from django_lantern.sentry._own_lines import quiet_task_line
-
-logger = logging.getLogger("django_lantern.tasks")
 
 # The key in django-tasks-db's args_kwargs JSON that holds what we carry.
 CARRIER_KEY = "lantern"

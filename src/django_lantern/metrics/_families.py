@@ -206,11 +206,6 @@ def get_families() -> Families:
     return build()
 
 
-def reset() -> None:
-    """Unregister the families; the next ``get_families()`` builds them again."""
-    get_families.cache_clear()
-
-
 @dataclass
 class TaskFamilies:
     """Background task (Celery) families: kept apart, since a worker builds only these."""

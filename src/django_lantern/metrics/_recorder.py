@@ -124,11 +124,6 @@ def _state() -> _State:
     return _State(get_families())
 
 
-def reset() -> None:
-    """Forget the bound state (the families are reset on their own)."""
-    _state.cache_clear()
-
-
 def route_label(route: str) -> str:
     """The label for ``RequestContext.route`` (already normalised there): itself,
     but one shared value, ``<unmatched>``, when nothing matched."""

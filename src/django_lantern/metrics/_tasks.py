@@ -23,11 +23,6 @@ OVERFLOW = "<overflow>"
 MAX_TASK_NAME = 200
 
 
-def reset() -> None:
-    """Unregister the task families (they are also reset when settings change)."""
-    get_task_families.cache_clear()
-
-
 def _task_label(families: TaskFamilies, name: str) -> str:
     name = name[:MAX_TASK_NAME]
     if name in families.names:

@@ -36,7 +36,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.context import RequestContext, get_context
@@ -46,9 +46,6 @@ from django_lantern.sentry._own_lines import is_own_line
 from django_lantern.sentry._privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry._sampling import make_traces_sampler, with_probe_sampling
 from django_lantern.sentry._transport import count_lost_events
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["count_lost_events", "init", "make_before_send", "make_traces_sampler"]
 
@@ -242,10 +239,3 @@ def bind_request(ctx: RequestContext) -> None:
                     _note_transaction_secrets(transaction.span_id, secrets)
     except Exception as exc:
         report_internal_error("sentry_bind", exc)
-
-
-def _reset_for_tests() -> None:
-    with _pending_lock:
-        _pending.clear()
-    state.enabled = False
-    state.user_fields = frozenset({"id"})
