@@ -23,6 +23,7 @@ fail safe: an error is counted and logged once, never raised into Celery.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -43,8 +44,6 @@ PUBLISHED_AT_HEADER = "lantern_published_at"
 RUN_ATTRIBUTE = "_lantern_run"
 
 logger = logging.getLogger("django_lantern.celery")
-
-_instrumented = False
 
 
 class TaskRun:
@@ -197,13 +196,17 @@ def instrument(app: Any) -> Any:
     Call it where the Celery app is defined, so that both the web process
     (which publishes) and the worker (which runs) are instrumented.
     """
-    global _instrumented
-    from django_lantern.celery import _worker as celery_worker
-
     watch_celery_app(app)  # the readiness checks' app
-    if _instrumented:
-        return app
+    _connect_signals()
+    return app
+
+
+@functools.cache
+def _connect_signals() -> None:
+    """Once per process: Celery's signals are process-wide, whatever the app."""
     from celery import signals
+
+    from django_lantern.celery import _worker as celery_worker
 
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="django_lantern.publish")
     signals.task_prerun.connect(on_prerun, weak=False, dispatch_uid="django_lantern.prerun")
@@ -211,5 +214,3 @@ def instrument(app: Any) -> Any:
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid="django_lantern.postrun")
     signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False, dispatch_uid="django_lantern.ready")
     quiet_task_line()
-    _instrumented = True
-    return app

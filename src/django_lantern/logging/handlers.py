@@ -36,10 +36,13 @@ __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 DROPPED = "dropped"
 ERRORS = "errors"
 
+# Counted since the process started, whatever the settings.
 _counts = {DROPPED: 0, ERRORS: 0}
 _counts_lock = threading.Lock()
-# The Prometheus counters the plain counts were last carried over to
-# (``metrics.families.get_log_families``, rebuilt when settings change).
+# The Prometheus counters the plain counts were last carried into. Not a
+# settings_cache: each new set (``get_log_families``, rebuilt when settings
+# change) must receive the counts exactly once, under ``_counts_lock``, and a
+# cache of ours, cleared apart from that one, could outlive the set it holds.
 _bound: Any = None
 
 

@@ -22,12 +22,9 @@ from prometheus_client.registry import Collector
 
 from django_lantern._caching import settings_cache
 from django_lantern.conf import get_settings
-from django_lantern.metrics._naming import MAX_INFO_LABEL as MAX_INFO_LABEL  # importable here as before
-from django_lantern.metrics._naming import build_labels as build_labels
-from django_lantern.metrics._naming import metric_name as metric_name
+from django_lantern.metrics._naming import build_labels, metric_name
 from django_lantern.metrics._pool import PoolCollector
-from django_lantern.metrics._process_start import _starts as _starts  # importable here as before
-from django_lantern.metrics._process_start import process_start as process_start
+from django_lantern.metrics._process_start import process_start
 
 # Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
 TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)

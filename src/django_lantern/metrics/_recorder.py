@@ -25,7 +25,8 @@ from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import _exemplars as exemplars
-from django_lantern.metrics._families import Families, get_families, metric_name
+from django_lantern.metrics._families import Families, get_families
+from django_lantern.metrics._naming import metric_name
 
 if TYPE_CHECKING:
     from django_lantern.health._runner import CheckResult

@@ -20,8 +20,10 @@ from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import get_settings
 from django_lantern.http._networks import peer_in
-from django_lantern.metrics._families import get_families, metric_name, process_start
+from django_lantern.metrics._families import get_families
+from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
+from django_lantern.metrics._process_start import process_start
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 

@@ -14,6 +14,7 @@ drops a value the scrubber raised on (``tracing._attributes.scrub_or_drop``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -157,9 +158,6 @@ def _text_of(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-_fallback_instance: Scrubber | None = None
-
-
 def build_scrubber() -> Scrubber:
     """A new scrubber from ``LANTERN`` (``SCRUBBER_CLASS``, ``SCRUB_EXTRA_*``)."""
     from django.core.exceptions import ImproperlyConfigured
@@ -198,11 +196,10 @@ def get_scrubber() -> Scrubber:
     return build_scrubber()
 
 
+@functools.cache
 def _fallback() -> Scrubber:
-    global _fallback_instance
-    if _fallback_instance is None:
-        _fallback_instance = Scrubber()
-    return _fallback_instance
+    """The default scrubber, for when ``LANTERN`` cannot be read: it depends on no setting."""
+    return Scrubber()
 
 
 def _configured_or_default() -> Scrubber:
