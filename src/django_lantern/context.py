@@ -8,6 +8,7 @@ Threads started by ``sync_to_async`` see it because asgiref copies the context.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -27,6 +28,16 @@ CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id"
 # How the metrics label (and so the dashboards and alert rules in deploy/)
 # spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
 UNMATCHED_ROUTE = "<unmatched>"
+
+# The attributes of every ``LogRecord`` on this Python, plus those the standard
+# formatters add (``message``, ``asctime``) and Python 3.12's ``taskName``: an
+# ``extra`` with one of these names makes logging raise, and an attribute that
+# is not one of them came from ``extra``, a filter or ``bind()``.
+LOG_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 # Fields added by ``django_lantern.bind()``; a mapping is never changed once a
 # context holds it (a bind installs a new one), so readers need no lock.

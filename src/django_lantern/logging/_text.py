@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from django_lantern.logging._base import STACK_LIMIT, _BaseFormatter
 from django_lantern.logging._escape import logfmt_value
-from django_lantern.logging.formatters import STACK_LIMIT, _BaseFormatter, _count_failure, rfc3339
+from django_lantern.logging._record_parts import _count_failure, rfc3339
 
 
 class TextFormatter(_BaseFormatter):

@@ -38,19 +38,8 @@ from typing import TYPE_CHECKING, Any
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.http._trace_context import (
-    TRACESTATE_MAX_LENGTH as TRACESTATE_MAX_LENGTH,  # importable here as before
-)
-from django_lantern.http._trace_context import TRACESTATE_MAX_MEMBERS as TRACESTATE_MAX_MEMBERS
-from django_lantern.http._trace_context import incoming_trace_id as incoming_trace_id
-from django_lantern.http._trace_context import parse_traceparent as parse_traceparent
-from django_lantern.http._trace_context import tracestate_ok as tracestate_ok
 from django_lantern.tracing import _hooks as tracing_hooks
-from django_lantern.tracing._attributes import CUT_MARKER as CUT_MARKER  # importable here as before
 from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
-from django_lantern.tracing._attributes import URL_PATH_LIMIT as URL_PATH_LIMIT
-from django_lantern.tracing._attributes import URL_QUERY_LIMIT as URL_QUERY_LIMIT
-from django_lantern.tracing._attributes import capped as capped
 from django_lantern.tracing._exclusion import wants_server_span
 from django_lantern.tracing._propagation import parent_context
 

@@ -16,7 +16,6 @@ import os
 from typing import Any, ClassVar
 
 from django_lantern.context import current
-from django_lantern.logging._escape import truncate
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
@@ -24,6 +23,7 @@ from django_lantern.logging.schemas._base import (
     known,
     user_agent,
 )
+from django_lantern.scrubbing._cut import truncate
 
 SEVERITIES = {
     logging.DEBUG: "DEBUG",
