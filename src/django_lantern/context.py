@@ -19,14 +19,17 @@ if TYPE_CHECKING:
 
 __all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 
-# The one spelling of "not known" in log fields: no request, no route matched
-# (yet), no trace.
+# "Not known", one spelling per meaning. In log fields: no request, no route
+# matched (yet), no trace.
 UNKNOWN = "-"
+# A name or label value that could not be read (a task's name, a cache alias,
+# the release): a word, since "-" would read as a missing value on a dashboard.
+UNKNOWN_LABEL = "unknown"
 
 # What the log filter adds to every record (and what bind() may not override).
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
-# How the metrics label (and so the dashboards and alert rules in deploy/)
-# spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
+# The route label of a request that matched no URL pattern (the dashboards and
+# alert rules in deploy/ name it), told apart from a route that could not be read.
 UNMATCHED_ROUTE = "<unmatched>"
 
 # The attributes of every ``LogRecord`` on this Python, plus those the standard

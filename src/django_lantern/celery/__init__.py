@@ -32,7 +32,7 @@ from typing import Any
 
 from django_lantern import request_id as request_ids
 from django_lantern.binding import enter_context
-from django_lantern.context import UNKNOWN, current
+from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
 from django_lantern.sentry._own_lines import quiet_task_line
@@ -171,7 +171,7 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
     try:
         setattr(request, RUN_ATTRIBUTE, None)
         seconds = time.perf_counter() - run.started
-        outcome = (state or "unknown").lower()
+        outcome = (state or UNKNOWN_LABEL).lower()
         retries = getattr(request, "retries", 0) or 0
         wait, error_type = run.queue_wait, run.error_type
         record_task(str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type)

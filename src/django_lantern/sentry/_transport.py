@@ -17,6 +17,7 @@ import contextvars
 from typing import Any
 
 from django_lantern._errors import report_internal_error
+from django_lantern.context import UNKNOWN_LABEL
 
 __all__ = ["count_lost_events"]
 
@@ -40,7 +41,7 @@ def record_lost(reason: str, category: str, quantity: int) -> None:
 
 
 def _item_counts(item: Any) -> list[tuple[str, int]]:
-    category = str(getattr(item, "data_category", "unknown"))
+    category = str(getattr(item, "data_category", UNKNOWN_LABEL))
     if category == "transaction":
         event = item.get_transaction_event() or {}
         # The transaction is a span too, as sentry-sdk counts them.
