@@ -31,7 +31,10 @@ from datetime import datetime
 from typing import Any
 
 from django_lantern import request_id as request_ids
+from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
+from django_lantern.celery import _integrations as celery_integrations
+from django_lantern.celery import _worker as celery_worker
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
@@ -61,8 +64,6 @@ class TaskRun:
 
 
 def _fail_safe(where: str, exc: Exception) -> None:
-    from django_lantern._errors import report_internal_error
-
     report_internal_error(where, exc)
 
 
@@ -77,8 +78,6 @@ def on_before_publish(sender: Any = None, headers: dict[str, Any] | None = None,
             headers.setdefault(REQUEST_ID_HEADER, ctx.request_id)
         # Always this publish's time: a retry republishes with the old headers.
         headers[PUBLISHED_AT_HEADER] = time.time()
-        from django_lantern.celery import _integrations as celery_integrations
-
         celery_integrations.inject(headers)
     except Exception as exc:
         _fail_safe("celery_publish", exc)
@@ -139,8 +138,6 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         token = enter_context(_incoming_request_id(request), fields)
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
-        from django_lantern.celery import _integrations as celery_integrations
-
         celery_integrations.start(task, request, run)
     except Exception as exc:
         _fail_safe("celery_prerun", exc)
@@ -205,8 +202,6 @@ def instrument(app: Any) -> Any:
 def _connect_signals() -> None:
     """Once per process: Celery's signals are process-wide, whatever the app."""
     from celery import signals
-
-    from django_lantern.celery import _worker as celery_worker
 
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="django_lantern.publish")
     signals.task_prerun.connect(on_prerun, weak=False, dispatch_uid="django_lantern.prerun")

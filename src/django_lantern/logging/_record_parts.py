@@ -4,10 +4,14 @@ timestamp, the exception fields, and the count of a record that failed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 import traceback
+
+from django_lantern._errors import report_internal_error
+from django_lantern.logging.handlers import ERRORS, _count
 
 # The ``level`` field: lower case, as the JSON schemas of log platforms expect.
 LEVEL_NAMES = {
@@ -56,18 +60,10 @@ def _count_failure(where: str, exc: BaseException) -> None:
     internal-error log goes through the same handlers; if it fails too,
     ``report_internal_error`` only counts the second failure, so this cannot loop.
     """
-    try:
-        from django_lantern.logging.handlers import ERRORS, _count
-
+    with contextlib.suppress(Exception):
         _count(ERRORS)
-    except Exception:
-        pass
-    try:
-        from django_lantern._errors import report_internal_error
-
+    with contextlib.suppress(Exception):
         report_internal_error(where, exc)
-    except Exception:
-        pass
 
 
 def unrenderable(value: object) -> str:

@@ -31,6 +31,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from django.conf import settings
+
 __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 
 DROPPED = "dropped"
@@ -67,12 +69,13 @@ def _families() -> Any:
 
     Not at import time: the handler is built while the settings module is
     still being imported, when neither ``LANTERN`` nor the metrics namespace
-    can be read; until then (and when metrics are off) counts stay local.
+    can be read; until then (and when metrics are off) counts stay local. The
+    families' module is imported here too: a settings or gunicorn config file
+    imports this one, and prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR``
+    once, when first imported (metrics/multiprocess.py).
     """
     global _bound
     try:
-        from django.conf import settings
-
         if not settings.configured:
             return None
         from django_lantern.metrics._families import get_log_families

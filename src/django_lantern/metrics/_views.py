@@ -24,6 +24,7 @@ from django_lantern.metrics._families import get_families
 from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
 from django_lantern.metrics._process_start import process_start
+from django_lantern.metrics.archive import LockedCollector
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
@@ -47,8 +48,6 @@ def scrape_registry() -> CollectorRegistry:
     """The registry to expose: a fresh multi-process collector per scrape when
     ``PROMETHEUS_MULTIPROC_DIR`` is set (the client's documented pattern)."""
     if multiprocess_dir():
-        from django_lantern.metrics.archive import LockedCollector
-
         registry = CollectorRegistry()
         LockedCollector(registry)  # reads under the lock dead workers' archiving takes
         # Pool statistics live in this worker's memory, not in the files.

@@ -19,7 +19,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
 from django_lantern._caching import settings_cache
+from django_lantern.conf import get_settings
 from django_lantern.scrubbing._scanner import MAX_TEXT_LENGTH, REDACTED, TextScrubber
 
 if TYPE_CHECKING:
@@ -160,11 +164,6 @@ def _text_of(value: object) -> str:
 
 def build_scrubber() -> Scrubber:
     """A new scrubber from ``LANTERN`` (``SCRUBBER_CLASS``, ``SCRUB_EXTRA_*``)."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.utils.module_loading import import_string
-
-    from django_lantern.conf import get_settings
-
     cfg = get_settings()
     try:
         cls = import_string(cfg.scrubber_class)

@@ -34,6 +34,9 @@ def record_lost(reason: str, category: str, quantity: int) -> None:
     """Add ``quantity`` to ``lantern_sentry_lost_events_total``."""
     if quantity <= 0 or reason in NOT_COUNTED_REASONS:
         return
+    # Here, not at module level: settings files and gunicorn configs import
+    # django_lantern.sentry (and shutdown), and prometheus_client reads
+    # PROMETHEUS_MULTIPROC_DIR once, when first imported (metrics/multiprocess.py).
     from django_lantern.metrics._families import get_families
 
     # sentry-sdk's reasons and categories are fixed words; clipped all the same.

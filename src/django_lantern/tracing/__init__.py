@@ -38,9 +38,11 @@ from typing import TYPE_CHECKING, Any
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext
+from django_lantern.scrubbing import scrub_text
 from django_lantern.tracing import _hooks as tracing_hooks
 from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
-from django_lantern.tracing._exclusion import wants_server_span
+from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
+from django_lantern.tracing._exporters import span_exporters
 from django_lantern.tracing._propagation import parent_context
 
 if TYPE_CHECKING:
@@ -80,8 +82,6 @@ def enable(tracer_provider: Any = None) -> None:
         from opentelemetry import trace
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django_lantern.tracing._exclusion import excluded_urls_from_env
-
     state.excluded_urls = excluded_urls_from_env()
 
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
@@ -121,8 +121,6 @@ def configure(*, set_global: bool = True) -> Any:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django_lantern.tracing._exporters import span_exporters
-
     exporters = span_exporters()  # validates every name and protocol before anything is built
     provider = TracerProvider(resource=Resource.create())
     for exporter in exporters:
@@ -245,8 +243,6 @@ def record_exception(span: Any, exc: BaseException) -> None:
     """An ``exception`` event with scrubbed message and stack, and ``error.type``."""
     try:
         from opentelemetry.trace import Status, StatusCode
-
-        from django_lantern.scrubbing import scrub_text
 
         try:
             message = str(exc)

@@ -15,6 +15,7 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern.conf import get_settings
 from django_lantern.context import current
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
@@ -58,8 +59,6 @@ def trace_sampled(trace_id: Any) -> bool | None:
 
 def _project_from_settings() -> str | None:
     """``LANTERN["GCP_PROJECT"]``, as validated by ``conf`` (one reader of settings)."""
-    from django_lantern.conf import get_settings
-
     return get_settings().gcp_project or None
 
 
