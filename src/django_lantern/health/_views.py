@@ -53,7 +53,7 @@ def healthz_response(request: HttpRequest) -> HttpResponse:
 def readiness_body(
     results: Sequence[CheckResult], non_critical: Collection[str] = (), *, judged: bool = True
 ) -> tuple[dict[str, Any], int]:
-    """The body and HTTP status for a set of check results (see DESIGN.md).
+    """The body and HTTP status for a set of check results (docs/health.md, "The readiness body").
 
     A check in ``non_critical`` is shown with ``"critical": false``; its failure
     counts against the status only when ``judged`` is False (a check asked for by name).

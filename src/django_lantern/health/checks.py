@@ -26,7 +26,7 @@ class CacheCheck(ReadinessCheck):
     """Set, get and delete a unique key on one cache alias.
 
     On Django's ``RedisCache`` through a client of the check's own whose waits
-    are bounded by the check's budget (see ``health/redis_client.py``).
+    are bounded by the check's budget (see ``health/_redis_client.py``).
     """
 
     kind = "cache"

@@ -1,4 +1,4 @@
-"""Recording background task (Celery) runs into their families (declared in ``families.py``).
+"""Recording background task (Celery) runs into their families (declared in ``_families.py``).
 
 A worker builds only the task families, not the HTTP ones. Under the
 prefork pool each child process writes its own files in
