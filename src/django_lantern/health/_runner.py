@@ -23,15 +23,9 @@ from collections.abc import Collection, Sequence
 from concurrent.futures import wait as wait_futures
 
 from django_lantern.health._base import ReadinessCheck
-from django_lantern.health._worker import (
-    PUBLIC_ERROR_GENERIC,
-    PUBLIC_ERROR_TIMEOUT,
-    Attempt,
-    CheckResult,
-    CheckWorker,
-)
+from django_lantern.health._worker import Attempt, CheckResult, CheckWorker
 
-__all__ = ["PUBLIC_ERROR_GENERIC", "PUBLIC_ERROR_TIMEOUT", "CheckResult", "ReadinessRunner"]
+__all__ = ["ReadinessRunner"]
 
 
 class ReadinessRunner:

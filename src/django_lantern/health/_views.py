@@ -19,7 +19,7 @@ from django_lantern.conf import get_settings
 from django_lantern.health import _probes as probes
 from django_lantern.health._drain import is_draining
 from django_lantern.health._registry import get_runner
-from django_lantern.health._runner import CheckResult
+from django_lantern.health._worker import CheckResult
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.scrubbing import scrub_text
 

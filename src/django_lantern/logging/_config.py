@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from django_lantern.logging.schemas import FORMATS, FORMATTERS, chosen_format
+from django_lantern.logging.schemas import FORMATTERS, chosen_format
 
-__all__ = ["FORMATS", "build_logging_config"]
+__all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"

@@ -29,7 +29,7 @@ from django_lantern.metrics._families import Families, get_families, get_label_o
 from django_lantern.metrics._naming import metric_name
 
 if TYPE_CHECKING:
-    from django_lantern.health._runner import CheckResult
+    from django_lantern.health._worker import CheckResult
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
