@@ -23,6 +23,8 @@ from django_lantern.metrics.multiprocess import ENV
 
 logger = logging.getLogger("django_lantern.celery")
 
+# The server this process started, not a cache: one port, one server per process
+# for its whole life, whatever happens to the settings.
 _servers: list[Any] = []
 
 
