@@ -98,7 +98,7 @@ def stop_readiness_workers(deadline: float = 3.0) -> None:
     A stopping worker closes its thread's database connection, so no server
     session outlives the test (PostgreSQL refuses to drop a test database in use).
     """
-    registry.reset()
+    registry.get_runner.cache_clear()
     end = time.monotonic() + deadline
     for thread in threading.enumerate():
         if thread.name.startswith("lantern-readyz-"):
@@ -108,11 +108,13 @@ def stop_readiness_workers(deadline: float = 3.0) -> None:
 @pytest.fixture(autouse=True)
 def _clean_lantern_state() -> Iterator[None]:
     """Each test starts with fresh settings, readiness runner and drain state."""
-    conf.clear_cache()
-    registry.reset()
+    conf._validated.cache_clear()
+    conf.get_settings.cache_clear()
+    registry.get_runner.cache_clear()
     yield
     stop_readiness_workers()
-    conf.clear_cache()
+    conf._validated.cache_clear()
+    conf.get_settings.cache_clear()
     _drain.draining.clear()
     from tests import urls_core
 
@@ -174,7 +176,7 @@ def extra_databases(blocker: Any, **aliases: dict[str, Any]) -> Iterator[None]:
         with blocker.unblock():
             yield
     finally:
-        registry.reset()
+        registry.get_runner.cache_clear()
         for alias in aliases:
             with contextlib.suppress(Exception):
                 connections[alias].close()

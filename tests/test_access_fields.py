@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from django_lantern.logging import formatters
+from django_lantern.logging import _base
 from django_lantern.logging._access_fields import access_fields
 from django_lantern.logging._access_record import AccessRecord
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
@@ -64,7 +64,7 @@ def make(**overrides: object) -> AccessRecord:
 def general(formatter: logging.Formatter, record: logging.LogRecord, monkeypatch: pytest.MonkeyPatch) -> str:
     """The line with the fast path switched off: ``_BaseFormatter.fields``'s walk of the record."""
     with monkeypatch.context() as patch:
-        patch.setattr(formatters, "access_fields", lambda formatter, record: None)
+        patch.setattr(_base, "access_fields", lambda formatter, record: None)
         return formatter.format(record)
 
 

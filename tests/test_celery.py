@@ -139,6 +139,20 @@ def test_task_names_past_the_cap_fold_into_overflow() -> None:
         assert _count("cap.first", "other") == 1
 
 
+def test_task_names_past_the_cap_are_counted_as_overflow() -> None:
+    """Each run folded into ``<overflow>`` counts in lantern_label_overflow_total, as the HTTP families' do."""
+    overflow = {"family": "lantern_tasks"}
+    with override_settings(LANTERN={"METRICS_MAX_LABEL_SETS": 1}):
+        task_metrics.task_finished("cap.first", "success", 0.1, None)
+        assert REGISTRY.get_sample_value("lantern_label_overflow_total", overflow) == 0
+        task_metrics.task_finished("cap.second", "success", 0.1, None)
+        task_metrics.task_finished("cap.third", "failure", 0.1, None)
+        task_metrics.task_finished("cap.second", "success", 0.1, None)
+        task_metrics.task_finished("cap.first", "success", 0.1, None)
+        assert REGISTRY.get_sample_value("lantern_label_overflow_total", overflow) == 3
+        assert _count("<overflow>", "success") == 2
+
+
 def test_metrics_can_be_turned_off() -> None:
     """With METRICS_ENABLED false nothing is recorded."""
     with override_settings(LANTERN={"METRICS_ENABLED": False}):

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from django_lantern.health._runner import PUBLIC_ERROR_GENERIC, PUBLIC_ERROR_TIMEOUT, ReadinessRunner
+from django_lantern.health._runner import ReadinessRunner
 from django_lantern.health._views import readiness_body
+from django_lantern.health._worker import PUBLIC_ERROR_GENERIC, PUBLIC_ERROR_TIMEOUT
 from django_lantern.health.checks import CallableCheck, CheckFailed, ReadinessCheck
 
 # Upper bound slack for a deadline check: generous, this is not a benchmark.

@@ -1,4 +1,4 @@
-"""/healthz and /readyz: methods, headers, never redirected, body per DESIGN.md, custom checks."""
+"""/healthz and /readyz: methods, headers, never redirected, body per docs/health.md, custom checks."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def test_long_fields_are_capped_with_a_marker() -> None:
     """A huge message is truncated with a visible marker."""
     payload = json.loads(JsonFormatter().format(_record("%s", ("x" * 10_000,))))
     assert len(payload["message"]) < 5000
-    assert payload["message"].endswith("...[truncated 5904 chars]")
+    assert payload["message"].endswith("...[lantern: 5904 chars cut]")
 
 
 def test_json_without_orjson_has_the_same_shape(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -233,7 +233,7 @@ def test_gcp_user_agent_is_capped_and_scrubbed(rf: RequestFactory) -> None:
     finally:
         current.reset(token)
     assert "sekrit-value" not in agent
-    assert agent.endswith("chars]") and len(agent) < 300
+    assert agent.endswith("chars cut]") and len(agent) < 300
 
 
 def test_gcp_stack_trace_for_error_reporting() -> None:

@@ -136,7 +136,7 @@ def test_changelog_has_a_section_for_this_version() -> None:
 
 @pytest.mark.parametrize(("module", "name"), FIXED_NAMES)
 def test_fixed_names_are_importable(module: str, name: str) -> None:
-    """Every name DESIGN.md fixes is importable from its module."""
+    """Every name the documentation has users write (docs/api.md) is importable from its module."""
     assert hasattr(importlib.import_module(module), name)
 
 

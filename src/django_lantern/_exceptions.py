@@ -13,7 +13,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from django_lantern import tracing
 from django_lantern._errors import report_internal_error
+from django_lantern.metrics import _recorder as recorder
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -24,14 +26,10 @@ def on_exception(exc: BaseException, span: Any = None, *, count: bool = True) ->
     on ``span`` (the OpenTelemetry server span, or None). Never raises."""
     if count:
         try:
-            from django_lantern.metrics import _recorder as recorder
-
             recorder.exception_raised(type(exc).__qualname__)
         except Exception as error:
             report_internal_error("exception_signal", error)
     if span is not None:
-        from django_lantern import tracing
-
         tracing.record_exception(span, exc)  # never raises
 
 

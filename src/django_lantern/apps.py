@@ -8,6 +8,12 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import got_request_exception
 
+from django_lantern._exceptions import on_request_exception
+from django_lantern.conf import get_settings
+from django_lantern.jobs import _commands, _djtasks
+from django_lantern.logging import handlers
+from django_lantern.metrics import _db, _recorder
+
 
 class LanternConfig(AppConfig):
     name = "django_lantern"
@@ -15,14 +21,9 @@ class LanternConfig(AppConfig):
     verbose_name = "django-lantern"
 
     def ready(self) -> None:
-        # Imported here, not at module level: Django imports this module while it
-        # populates the app registry, before models and settings-derived state may load.
-        from django_lantern import checks  # noqa: F401  (registers the system checks)
-        from django_lantern._exceptions import on_request_exception
-        from django_lantern.conf import get_settings
-        from django_lantern.jobs import _commands, _djtasks
-        from django_lantern.logging import handlers
-        from django_lantern.metrics import _db, _recorder
+        # Imported for its side effect, registering the system checks: in ready(),
+        # as Django's convention has it for modules that register on import.
+        from django_lantern import checks  # noqa: F401
 
         # A bad LANTERN value fails the deploy here, at start-up, with the
         # message that names it; otherwise every request would raise it.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
@@ -29,7 +28,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from django_lantern import request_id as request_ids
-from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, RequestContext, current
+from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, RequestContext, current
 
 __all__ = ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"]
 
@@ -39,10 +38,7 @@ R = TypeVar("R")
 
 # A bound field must not shadow what every record already has: the LogRecord's
 # own attributes, the context fields the filter adds and the JSON line's keys.
-RESERVED_FIELDS = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
+RESERVED_FIELDS = LOG_RECORD_ATTRIBUTES | {
     "ts",
     "level",
     "logger",

@@ -305,9 +305,3 @@ def settings_for_checks() -> LanternSettings:
     invalid; everything else calls :func:`get_settings`.
     """
     return _validated()[0]
-
-
-def clear_cache() -> None:
-    """Forget the validated settings (the next read validates ``LANTERN`` again)."""
-    _validated.cache_clear()
-    get_settings.cache_clear()

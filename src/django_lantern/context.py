@@ -8,6 +8,7 @@ Threads started by ``sync_to_async`` see it because asgiref copies the context.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -18,15 +19,28 @@ if TYPE_CHECKING:
 
 __all__ = ["UNKNOWN", "RequestContext", "get_context", "get_request_id"]
 
-# The one spelling of "not known" in log fields: no request, no route matched
-# (yet), no trace.
+# "Not known", one spelling per meaning. In log fields: no request, no route
+# matched (yet), no trace.
 UNKNOWN = "-"
+# A name or label value that could not be read (a task's name, a cache alias,
+# the release): a word, since "-" would read as a missing value on a dashboard.
+UNKNOWN_LABEL = "unknown"
 
 # What the log filter adds to every record (and what bind() may not override).
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
-# How the metrics label (and so the dashboards and alert rules in deploy/)
-# spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
+# The route label of a request that matched no URL pattern (the dashboards and
+# alert rules in deploy/ name it), told apart from a route that could not be read.
 UNMATCHED_ROUTE = "<unmatched>"
+
+# The attributes of every ``LogRecord`` on this Python, plus those the standard
+# formatters add (``message``, ``asctime``) and Python 3.12's ``taskName``: an
+# ``extra`` with one of these names makes logging raise, and an attribute that
+# is not one of them came from ``extra``, a filter or ``bind()``.
+LOG_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 # Fields added by ``django_lantern.bind()``; a mapping is never changed once a
 # context holds it (a bind installs a new one), so readers need no lock.

@@ -159,7 +159,9 @@ def sentry(sentry_endpoint: SentryEndpoint, monkeypatch: pytest.MonkeyPatch) -> 
                 client.flush(timeout=5)
                 client.close(timeout=5)
             sentry_sdk.get_global_scope().set_client(None)
-            lantern_sentry._reset_for_tests()
+            lantern_sentry._pending.clear()
+            lantern_sentry.state.enabled = False
+            lantern_sentry.state.user_fields = frozenset({"id"})
 
 
 def flush_sentry() -> None:

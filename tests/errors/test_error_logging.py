@@ -90,8 +90,8 @@ def test_unserialisable_extras_still_give_valid_json() -> None:
 def test_fields_are_capped_with_a_visible_marker() -> None:
     """A long message or extra is cut at the field limit and says how much went."""
     line = json.loads(JsonFormatter(field_limit=100).format(_record("m" * 500, blob="b" * 500)))
-    assert line["message"] == "m" * 100 + "...[truncated 400 chars]"
-    assert line["blob"] == "b" * 100 + "...[truncated 400 chars]"
+    assert line["message"] == "m" * 100 + "...[lantern: 400 chars cut]"
+    assert line["blob"] == "b" * 100 + "...[lantern: 400 chars cut]"
 
 
 def test_stack_info_is_scrubbed() -> None:

@@ -219,7 +219,8 @@ def test_only_the_lifespan_refusal_is_dropped() -> None:
 
 def test_client_sized_request_values_are_capped(sentry: Any, sentry_endpoint: SentryEndpoint) -> None:
     """A 142 kB query string and a 20 kB header reach Sentry cut to 2 048 characters, with a marker."""
-    from django_lantern.tracing import CUT_MARKER, URL_QUERY_LIMIT
+    from django_lantern.scrubbing._cut import CUT_MARKER
+    from django_lantern.tracing._attributes import URL_QUERY_LIMIT
 
     assert sentry(traces_sample_rate=1.0)
     query = "q=" + "a" * 142_000

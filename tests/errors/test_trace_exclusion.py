@@ -10,6 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from django_lantern import tracing
+from django_lantern.scrubbing._cut import CUT_MARKER
+from django_lantern.tracing._attributes import URL_PATH_LIMIT, URL_QUERY_LIMIT
 from django_lantern.tracing._exclusion import excluded_urls_from_env
 
 pytestmark = pytest.mark.urls("tests.errors.urls")
@@ -67,8 +69,8 @@ def test_huge_query_string_is_capped(tracer_provider: Any, client: Client) -> No
     client.get(f"/errors/items/6/?{query}")
     (span,) = tracer_provider.exporter.get_finished_spans()
     value = span.attributes["url.query"]
-    assert len(value) <= tracing.URL_QUERY_LIMIT + 40
-    assert value.endswith(tracing.CUT_MARKER % (len(query) - tracing.URL_QUERY_LIMIT))
+    assert len(value) <= URL_QUERY_LIMIT + 40
+    assert value.endswith(CUT_MARKER % (len(query) - URL_QUERY_LIMIT))
     assert "never-seen-1" not in value
 
 
@@ -76,7 +78,7 @@ def test_huge_path_is_capped(tracer_provider: Any, client: Client) -> None:
     """url.path is client-sized too."""
     client.get("/" + "p" * 10_000)
     (span,) = tracer_provider.exporter.get_finished_spans()
-    assert len(span.attributes["url.path"]) <= tracing.URL_PATH_LIMIT + 40
+    assert len(span.attributes["url.path"]) <= URL_PATH_LIMIT + 40
 
 
 def test_oauth_code_is_redacted_in_url_query(tracer_provider: Any, client: Client) -> None:

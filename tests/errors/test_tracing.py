@@ -10,6 +10,7 @@ import pytest
 from django.test import AsyncClient, Client
 
 from django_lantern import tracing
+from django_lantern.http._trace_context import parse_traceparent, tracestate_ok
 
 pytestmark = pytest.mark.urls("tests.errors.urls")
 
@@ -243,12 +244,12 @@ def test_a_failing_tracer_never_breaks_the_request(client: Client, internal_erro
 
 def test_parse_traceparent_rules() -> None:
     """The validator on its own: the W3C rules above, plus surrounding blanks tolerated."""
-    assert tracing.parse_traceparent(VALID) == (int(TRACE_ID, 16), int(PARENT_ID, 16), 1)
-    assert tracing.parse_traceparent(f" {VALID}\t") is not None
+    assert parse_traceparent(VALID) == (int(TRACE_ID, 16), int(PARENT_ID, 16), 1)
+    assert parse_traceparent(f" {VALID}\t") is not None
     for header in MALFORMED.values():
-        assert tracing.parse_traceparent(header) is None, header
-    assert tracing.tracestate_ok(None) and tracing.tracestate_ok("a=1")
-    assert not any(tracing.tracestate_ok(v) for v in OVERSIZE_TRACESTATE.values())
+        assert parse_traceparent(header) is None, header
+    assert tracestate_ok(None) and tracestate_ok("a=1")
+    assert not any(tracestate_ok(v) for v in OVERSIZE_TRACESTATE.values())
 
 
 def test_without_opentelemetry_enable_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

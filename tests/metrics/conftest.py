@@ -25,11 +25,11 @@ DASHBOARD = DEPLOY / "grafana" / "django-lantern.json"
 @pytest.fixture(autouse=True)
 def fresh_metrics() -> Iterator[None]:
     """Every test starts from new, zeroed families bound to the current settings."""
-    families.reset()
-    recorder.reset()
+    families.get_families.cache_clear()
+    recorder._state.cache_clear()
     yield
-    families.reset()
-    recorder.reset()
+    families.get_families.cache_clear()
+    recorder._state.cache_clear()
 
 
 def value(name: str, labels: dict[str, str] | None = None, registry: CollectorRegistry = REGISTRY) -> float:

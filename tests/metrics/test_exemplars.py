@@ -95,7 +95,7 @@ def test_multiprocess_mode_does_not_look_exemplars_up(
     recorder.request_finished("GET", "traced/plain/", 200, 0.01, probe=False)
     assert calls == [1]
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    recorder.reset()
+    recorder._state.cache_clear()
     assert not exemplars.supported()
     recorder.request_finished("GET", "traced/plain/", 200, 0.01, probe=False)
     assert calls == [1]

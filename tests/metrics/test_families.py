@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from django_lantern import __version__
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _families as families
+from django_lantern.metrics import _naming, _process_start
 from tests.metrics.conftest import value
 
 
@@ -56,7 +56,7 @@ def test_build_info_falls_back_to_sentry_variables(monkeypatch: pytest.MonkeyPat
     samples = [
         s for m in families.get_families().registry.collect() if m.name == "lantern_build_info" for s in m.samples
     ]
-    assert samples[0].labels["release"] == "r" * families.MAX_INFO_LABEL
+    assert samples[0].labels["release"] == "r" * _naming.MAX_INFO_LABEL
     assert samples[0].labels["environment"] == "unknown"
 
 
@@ -64,24 +64,24 @@ def test_ignored_release_setting_falls_back_to_sentry_variable(monkeypatch: pyte
     """A METRICS_RELEASE that is not a string is ignored (lantern.W012), so SENTRY_RELEASE names the release."""
     monkeypatch.setenv("SENTRY_RELEASE", "from-env")
     with override_settings(LANTERN={"METRICS_RELEASE": 42}):
-        labels = families.build_labels(get_settings())
+        labels = _naming.build_labels(get_settings())
     assert labels["release"] == "from-env"
 
 
 def test_process_start_time() -> None:
     """The start time is this process's own, in the past, and exported as a gauge."""
-    start = families.process_start()
+    start = _process_start.process_start()
     assert start <= time.time()
-    assert families.process_start() == start
+    assert _process_start.process_start() == start
     families.get_families()
     assert value("lantern_process_start_time_seconds") == start
-    assert os.getpid() in families._starts
+    assert _process_start._start_of.cache_info().hits >= 1  # read once per pid
 
 
 def test_reset_unregisters() -> None:
     """After reset the next build registers fresh families without a duplicate-name error."""
     first = families.get_families()
-    families.reset()
+    families.get_families.cache_clear()
     second = families.get_families()
     assert first is not second
 

@@ -23,6 +23,7 @@ fail safe: an error is counted and logged once, never raised into Celery.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -30,8 +31,11 @@ from datetime import datetime
 from typing import Any
 
 from django_lantern import request_id as request_ids
+from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
-from django_lantern.context import UNKNOWN, current
+from django_lantern.celery import _integrations as celery_integrations
+from django_lantern.celery import _worker as celery_worker
+from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
 from django_lantern.sentry._own_lines import quiet_task_line
@@ -43,8 +47,6 @@ PUBLISHED_AT_HEADER = "lantern_published_at"
 RUN_ATTRIBUTE = "_lantern_run"
 
 logger = logging.getLogger("django_lantern.celery")
-
-_instrumented = False
 
 
 class TaskRun:
@@ -62,8 +64,6 @@ class TaskRun:
 
 
 def _fail_safe(where: str, exc: Exception) -> None:
-    from django_lantern._errors import report_internal_error
-
     report_internal_error(where, exc)
 
 
@@ -78,8 +78,6 @@ def on_before_publish(sender: Any = None, headers: dict[str, Any] | None = None,
             headers.setdefault(REQUEST_ID_HEADER, ctx.request_id)
         # Always this publish's time: a retry republishes with the old headers.
         headers[PUBLISHED_AT_HEADER] = time.time()
-        from django_lantern.celery import _integrations as celery_integrations
-
         celery_integrations.inject(headers)
     except Exception as exc:
         _fail_safe("celery_publish", exc)
@@ -140,8 +138,6 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         token = enter_context(_incoming_request_id(request), fields)
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
-        from django_lantern.celery import _integrations as celery_integrations
-
         celery_integrations.start(task, request, run)
     except Exception as exc:
         _fail_safe("celery_prerun", exc)
@@ -172,7 +168,7 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
     try:
         setattr(request, RUN_ATTRIBUTE, None)
         seconds = time.perf_counter() - run.started
-        outcome = (state or "unknown").lower()
+        outcome = (state or UNKNOWN_LABEL).lower()
         retries = getattr(request, "retries", 0) or 0
         wait, error_type = run.queue_wait, run.error_type
         record_task(str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type)
@@ -197,12 +193,14 @@ def instrument(app: Any) -> Any:
     Call it where the Celery app is defined, so that both the web process
     (which publishes) and the worker (which runs) are instrumented.
     """
-    global _instrumented
-    from django_lantern.celery import _worker as celery_worker
-
     watch_celery_app(app)  # the readiness checks' app
-    if _instrumented:
-        return app
+    _connect_signals()
+    return app
+
+
+@functools.cache
+def _connect_signals() -> None:
+    """Once per process: Celery's signals are process-wide, whatever the app."""
     from celery import signals
 
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="django_lantern.publish")
@@ -211,5 +209,3 @@ def instrument(app: Any) -> Any:
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid="django_lantern.postrun")
     signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False, dispatch_uid="django_lantern.ready")
     quiet_task_line()
-    _instrumented = True
-    return app

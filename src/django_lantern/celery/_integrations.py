@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern import tracing
 from django_lantern.context import current
+from django_lantern.http._trace_context import parse_traceparent, tracestate_ok
 
 if TYPE_CHECKING:
     from django_lantern.celery import TaskRun
-
-MAX_TRACESTATE = 512
 
 
 def inject(headers: dict[str, Any]) -> None:
@@ -35,10 +34,10 @@ def inject(headers: dict[str, Any]) -> None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     parent = carrier.get("traceparent")
-    if parent and tracing.parse_traceparent(parent) is not None:
+    if parent and parse_traceparent(parent) is not None:
         headers["traceparent"] = parent
         state = carrier.get("tracestate")
-        if state and len(state) <= MAX_TRACESTATE:
+        if state and tracestate_ok(state):
             headers["tracestate"] = state
 
 
@@ -48,7 +47,7 @@ def _publisher_link(request: Any) -> list[Any]:
     value = getattr(request, "traceparent", None)
     if value is None and isinstance(getattr(request, "headers", None), dict):
         value = request.headers.get("traceparent")
-    parsed = tracing.parse_traceparent(value) if isinstance(value, str) else None
+    parsed = parse_traceparent(value) if isinstance(value, str) else None
     if parsed is None:
         return []
     trace_id, span_id, flags = parsed

@@ -17,10 +17,14 @@ import logging
 import os
 from typing import Any
 
+from django_lantern._errors import report_internal_error
+from django_lantern.conf import get_settings
 from django_lantern.metrics.multiprocess import ENV
 
 logger = logging.getLogger("django_lantern.celery")
 
+# The server this process started, not a cache: one port, one server per process
+# for its whole life, whatever happens to the settings.
 _servers: list[Any] = []
 
 
@@ -43,8 +47,6 @@ def _registry() -> Any:
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
     """Start the metrics server in the worker's main process (``worker_ready``)."""
     try:
-        from django_lantern.conf import get_settings
-
         cfg = get_settings()
         port = cfg.task_metrics_port
         if port is None or _servers:
@@ -54,6 +56,9 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
                 "TASK_METRICS_PORT is set but PROMETHEUS_MULTIPROC_DIR is not: prefork children's "
                 "task metrics cannot be served; set it in the worker's environment."
             )
+        # Here, not at module level: the Celery app module imports this package
+        # in every process, and prometheus_client reads PROMETHEUS_MULTIPROC_DIR
+        # once, when first imported (metrics/multiprocess.py).
         from prometheus_client import start_http_server
 
         from django_lantern.metrics._families import get_task_families
@@ -62,6 +67,4 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
         _servers.append(start_http_server(port, addr=cfg.task_metrics_address, registry=_registry()))
         logger.info("task metrics served on %s:%d", cfg.task_metrics_address, port)
     except Exception as exc:
-        from django_lantern._errors import report_internal_error
-
         report_internal_error("celery_metrics_server", exc)

@@ -70,8 +70,3 @@ def get_runner() -> ReadinessRunner:
     """The readiness runner, built once per settings generation; its workers stop on reset."""
     cfg = get_settings()
     return ReadinessRunner(build_checks(), cfg.readiness_timeout, cfg.readiness_cache_seconds)
-
-
-def reset() -> None:
-    """Stop the runner's workers and forget it (the next :func:`get_runner` builds afresh)."""
-    get_runner.cache_clear()

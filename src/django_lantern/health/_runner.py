@@ -18,23 +18,14 @@ and the async path waits on an asyncio future: no thread per probe.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 from collections.abc import Collection, Sequence
-from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 
 from django_lantern.health._base import ReadinessCheck
-from django_lantern.health._worker import (
-    PUBLIC_ERROR_GENERIC,
-    PUBLIC_ERROR_TIMEOUT,
-    Attempt,
-    CheckResult,
-    CheckWorker,
-)
+from django_lantern.health._worker import Attempt, CheckResult, CheckWorker
 
-__all__ = ["PUBLIC_ERROR_GENERIC", "PUBLIC_ERROR_TIMEOUT", "CheckResult", "ReadinessRunner"]
+__all__ = ["ReadinessRunner"]
 
 
 class ReadinessRunner:
@@ -108,34 +99,10 @@ class ReadinessRunner:
         known, waiting = self._plan(workers)
         if waiting:
             until = max(a.deadline for a in waiting.values())
-            await _wait_async([a.future for a in waiting.values()], max(0.0, until - time.monotonic()))
+            futures = [asyncio.wrap_future(a.future) for a in waiting.values()]
+            await asyncio.wait(futures, timeout=max(0.0, until - time.monotonic()))
         return self._settle(workers, known, waiting)
 
     def stop(self) -> None:
         for worker in self._workers.values():
             worker.stop()
-
-
-async def _wait_async(futures: list[Future[CheckResult]], timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    all_done: asyncio.Future[None] = loop.create_future()
-    remaining = len(futures)
-    lock = threading.Lock()
-
-    def settle() -> None:
-        if not all_done.done():
-            all_done.set_result(None)
-
-    def on_done(_: Future[CheckResult]) -> None:
-        nonlocal remaining
-        with lock:
-            remaining -= 1
-            last = remaining == 0
-        if last:
-            # RuntimeError: the loop closed while the check was stuck.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle)
-
-    for future in futures:
-        future.add_done_callback(on_done)
-    await asyncio.wait([all_done], timeout=timeout)

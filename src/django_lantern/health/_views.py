@@ -19,7 +19,7 @@ from django_lantern.conf import get_settings
 from django_lantern.health import _probes as probes
 from django_lantern.health._drain import is_draining
 from django_lantern.health._registry import get_runner
-from django_lantern.health._runner import CheckResult
+from django_lantern.health._worker import CheckResult
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.scrubbing import scrub_text
 
@@ -53,7 +53,7 @@ def healthz_response(request: HttpRequest) -> HttpResponse:
 def readiness_body(
     results: Sequence[CheckResult], non_critical: Collection[str] = (), *, judged: bool = True
 ) -> tuple[dict[str, Any], int]:
-    """The body and HTTP status for a set of check results (see DESIGN.md).
+    """The body and HTTP status for a set of check results (docs/health.md, "The readiness body").
 
     A check in ``non_critical`` is shown with ``"critical": false``; its failure
     counts against the status only when ``judged`` is False (a check asked for by name).

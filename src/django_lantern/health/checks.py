@@ -17,6 +17,7 @@ from django.core.cache import caches
 from django_lantern.health._base import CheckFailed, ReadinessCheck
 from django_lantern.health._database import DatabaseCheck
 from django_lantern.health._redis_client import bounded_client
+from django_lantern.metrics import _recorder as recorder
 
 __all__ = ["CacheCheck", "CallableCheck", "CheckFailed", "DatabaseCheck", "ReadinessCheck"]
 
@@ -25,7 +26,7 @@ class CacheCheck(ReadinessCheck):
     """Set, get and delete a unique key on one cache alias.
 
     On Django's ``RedisCache`` through a client of the check's own whose waits
-    are bounded by the check's budget (see ``health/redis_client.py``).
+    are bounded by the check's budget (see ``health/_redis_client.py``).
     """
 
     kind = "cache"
@@ -86,8 +87,6 @@ def _counted(cache: Any, operation: str, result: str) -> None:
     if alias is None:
         return
     try:
-        from django_lantern.metrics import _recorder as recorder
-
         recorder.cache_operation(alias, operation, result, 1)
     except Exception:  # metrics never fail a check
         return

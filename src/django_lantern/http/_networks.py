@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -35,23 +36,18 @@ class Peer(NamedTuple):
 # REMOTE_ADDR repeats (a load balancer, a few clients): its parse is remembered,
 # boundedly, since on a server facing the internet every client is a new key.
 MAX_REMEMBERED_PEERS = 1024
-_peers: dict[str, Peer | None] = {}
 
 
 def peer(meta: Mapping[str, Any]) -> Peer | None:
     """``REMOTE_ADDR`` parsed (see ``parse_address``), or None when it is not a valid address."""
     remote_addr = meta.get("REMOTE_ADDR", "")
-    key = remote_addr if type(remote_addr) is str else str(remote_addr)
-    try:
-        return _peers[key]
-    except KeyError:
-        pass
-    address = parse_address(key)
-    found = None if address is None else Peer(address, str(address))
-    if len(_peers) >= MAX_REMEMBERED_PEERS:
-        _peers.clear()
-    _peers[key] = found
-    return found
+    return _parsed_peer(remote_addr if type(remote_addr) is str else str(remote_addr))
+
+
+@functools.lru_cache(maxsize=MAX_REMEMBERED_PEERS)
+def _parsed_peer(remote_addr: str) -> Peer | None:
+    address = parse_address(remote_addr)
+    return None if address is None else Peer(address, str(address))
 
 
 def peer_in(meta: Mapping[str, Any], networks: Iterable[Network]) -> bool:

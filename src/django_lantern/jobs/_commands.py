@@ -15,18 +15,13 @@ are read on each run, so ``override_settings`` works.
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from django_lantern.binding import enter_context
+from django_lantern.conf import get_settings
 from django_lantern.context import current
-
-logger = logging.getLogger("django_lantern")
-
-_original_execute: Callable[..., Any] | None = None
 
 
 def command_name(command: BaseCommand) -> str:
@@ -36,8 +31,6 @@ def command_name(command: BaseCommand) -> str:
 
 def _wanted(name: str) -> bool:
     try:
-        from django_lantern.conf import get_settings
-
         cfg = get_settings()
     except Exception:
         # Invalid LANTERN settings: the system checks say so; the command itself must still run.
@@ -45,12 +38,10 @@ def _wanted(name: str) -> bool:
     return cfg.command_request_id and name not in cfg.command_request_id_skip
 
 
+@functools.cache
 def install() -> None:
     """Wrap ``BaseCommand.execute`` once per process (idempotent)."""
-    global _original_execute
-    if _original_execute is not None:
-        return
-    original = _original_execute = BaseCommand.execute
+    original = BaseCommand.execute
 
     @functools.wraps(original)
     def execute(self: BaseCommand, *args: Any, **options: Any) -> Any:
@@ -64,11 +55,3 @@ def install() -> None:
             current.reset(token)
 
     BaseCommand.execute = execute  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    """Put Django's own ``execute`` back (for tests)."""
-    global _original_execute
-    if _original_execute is not None:
-        BaseCommand.execute = _original_execute  # type: ignore[method-assign]
-        _original_execute = None

@@ -25,7 +25,6 @@ has a context of its own.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
 import time
@@ -36,11 +35,9 @@ from typing import Any
 from django_lantern import request_id as request_ids
 from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
-from django_lantern.context import UNKNOWN, RequestContext, current, get_request_id
+from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
 from django_lantern.sentry._own_lines import quiet_task_line
-
-logger = logging.getLogger("django_lantern.tasks")
 
 # The key in django-tasks-db's args_kwargs JSON that holds what we carry.
 CARRIER_KEY = "lantern"
@@ -120,7 +117,7 @@ def task_name(task_result: Any) -> str:
     try:
         return str(task_result.task.module_path)
     except Exception:
-        return "unknown"
+        return UNKNOWN_LABEL
 
 
 def run_request_id(task_result: Any) -> str | None:

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django_lantern._errors import report_internal_error
+from django_lantern.conf import get_settings
 from django_lantern.logging._escape import logfmt_value
 
 SUCCESS = "success"
@@ -34,14 +35,15 @@ def record_task(
 ) -> None:
     """Log the task line and count the task. Never raises."""
     try:
+        # Here, not at module level: the Celery app module imports this through
+        # django_lantern.celery in every process, and prometheus_client reads
+        # PROMETHEUS_MULTIPROC_DIR once, when first imported (metrics/multiprocess.py).
         from django_lantern.metrics import _tasks as task_metrics
 
         task_metrics.task_finished(task, outcome, duration, queue_wait)
     except Exception as exc:  # a metrics failure must not cost the task line
         report_internal_error("task_metrics", exc)
     try:
-        from django_lantern.conf import get_settings
-
         duration_ms = round(duration * 1000, 2)
         queue_wait_ms = round(queue_wait * 1000, 2) if queue_wait is not None else None
         extra: dict[str, Any] = {

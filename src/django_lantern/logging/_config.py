@@ -7,12 +7,12 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from django_lantern.logging import servers
-from django_lantern.logging.schemas import FORMATS, chosen_format
+from django_lantern.logging.schemas import FORMATTERS, chosen_format
 
-__all__ = ["FORMATS", "build_logging_config"]
+__all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
+SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
 
 
 def _level(value: str | None, source: str) -> str:
@@ -73,7 +73,7 @@ def build_logging_config(
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_context": {"()": FILTER_PATH}},
-        "formatters": {format_name: servers.formatter_entry(format_name, field_map, formatter_options)},
+        "formatters": {format_name: formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
                 "class": f"django_lantern.logging.handlers.{handler_class}",
@@ -96,7 +96,7 @@ def build_logging_config(
         },
     }
     if server_loggers:
-        servers.add_server_loggers(config)
+        add_server_loggers(config)
     if mail_admins:
         _add_mail_admins(config)
     return config
@@ -121,3 +121,35 @@ def _add_mail_admins(config: dict[str, Any]) -> None:
         "class": "django_lantern.reporting.ScrubbingAdminEmailHandler",
     }
     config["loggers"]["django"]["handlers"] = ["mail_admins"]
+
+
+def formatter_entry(
+    format_name: str, field_map: dict[str, str | None] | None, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The ``dictConfig`` formatter entry for a format name."""
+    if format_name == "text":
+        if field_map:
+            raise ImproperlyConfigured("field_map applies to the JSON formats; LANTERN_LOG_FORMAT is 'text'.")
+        return {"()": FORMATTERS["text"], **(options or {})}
+    path = FORMATTERS[format_name]
+    if format_name == "json" and field_map:
+        path = "django_lantern.logging.schemas.SchemaFormatter"
+    entry: dict[str, Any] = {"()": path, **(options or {})}
+    if field_map:
+        entry["field_map"] = dict(field_map)
+    return entry
+
+
+def add_server_loggers(config: dict[str, Any]) -> None:
+    """Route gunicorn's and uvicorn's loggers to ``config``'s console handler."""
+    config["handlers"]["lantern_discard"] = {"class": "logging.NullHandler"}
+    config["filters"]["skip_runserver_request_lines"] = {"()": SKIP_RUNSERVER_LINES}
+    loggers = config["loggers"]
+    # No "level": the server's --log-level keeps deciding how much it says.
+    loggers["gunicorn.error"] = {"handlers": ["console"], "propagate": False}
+    loggers["uvicorn"] = {"handlers": ["console"], "propagate": False}
+    loggers["uvicorn.error"] = {"handlers": [], "propagate": True}
+    # The servers' access logs would be a second, id-less line per request.
+    loggers["gunicorn.access"] = {"handlers": ["lantern_discard"], "propagate": False}
+    loggers["uvicorn.access"] = {"handlers": ["lantern_discard"], "propagate": False}
+    loggers.setdefault("django.server", {})["filters"] = ["skip_runserver_request_lines"]

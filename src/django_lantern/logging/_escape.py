@@ -12,18 +12,11 @@ from __future__ import annotations
 import json
 import re
 
+from django_lantern.scrubbing._cut import truncate
+
 _BARE = re.compile(r"[A-Za-z0-9_./:@+\-,%*~]+", re.ASCII)
 # True when a string can be written after ``key=`` as it is (non-empty, no syntax).
 is_bare = _BARE.fullmatch
-
-TRUNCATION_MARKER = "...[truncated %d chars]"
-
-
-def truncate(value: str, limit: int) -> str:
-    """Cut ``value`` to ``limit`` characters, saying how much was dropped."""
-    if len(value) <= limit:
-        return value
-    return value[:limit] + TRUNCATION_MARKER % (len(value) - limit)
 
 
 def logfmt_value(value: object, limit: int = 4096) -> str:

@@ -4,9 +4,14 @@ timestamp, the exception fields, and the count of a record that failed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
 import traceback
+
+from django_lantern._errors import report_internal_error
+from django_lantern.logging.handlers import ERRORS, _count
 
 # The ``level`` field: lower case, as the JSON schemas of log platforms expect.
 LEVEL_NAMES = {
@@ -34,23 +39,17 @@ def safe_message(record: logging.LogRecord) -> str:
         return f"{template} [lantern: message arguments could not be formatted]"
 
 
-_last_second: tuple[int, str] = (-1, "")
-
-
 def rfc3339(created: float) -> str:
-    """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision.
-
-    The date and time part is formatted once per second (records arrive in
-    bursts within the same second); swapping the tuple is atomic, so threads
-    can share the cache.
-    """
-    global _last_second
+    """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision."""
     seconds = int(created)
-    cached_second, prefix = _last_second
-    if cached_second != seconds:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _last_second = (seconds, prefix)
-    return f"{prefix}.{int((created - seconds) * 1000):03d}Z"
+    return f"{_date_and_time(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
+@functools.lru_cache(maxsize=2)
+def _date_and_time(seconds: int) -> str:
+    # Formatted once per second: records arrive in bursts within the same
+    # second (two entries: threads straddling a second boundary).
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _count_failure(where: str, exc: BaseException) -> None:
@@ -61,18 +60,10 @@ def _count_failure(where: str, exc: BaseException) -> None:
     internal-error log goes through the same handlers; if it fails too,
     ``report_internal_error`` only counts the second failure, so this cannot loop.
     """
-    try:
-        from django_lantern.logging.handlers import ERRORS, _count
-
+    with contextlib.suppress(Exception):
         _count(ERRORS)
-    except Exception:
-        pass
-    try:
-        from django_lantern._errors import report_internal_error
-
+    with contextlib.suppress(Exception):
         report_internal_error(where, exc)
-    except Exception:
-        pass
 
 
 def unrenderable(value: object) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from django_lantern.context import UNKNOWN
+from django_lantern.logging._base import STACK_LIMIT, _BaseFormatter
 from django_lantern.logging._escape import logfmt_value
-from django_lantern.logging.formatters import STACK_LIMIT, _BaseFormatter, _count_failure, rfc3339
+from django_lantern.logging._record_parts import _count_failure, rfc3339
 
 
 class TextFormatter(_BaseFormatter):
@@ -35,7 +37,7 @@ class TextFormatter(_BaseFormatter):
         is_access = record.__dict__.get("lantern_access", False)
         for key in ("request_id", "user_id", "trace_id", "span_id"):
             value = fields.pop(key)
-            if value == "-" and key != "request_id":
+            if value == UNKNOWN and key != "request_id":
                 continue
             if is_access and key == "user_id":
                 continue  # the access message carries user_id already
@@ -49,7 +51,7 @@ class TextFormatter(_BaseFormatter):
         else:
             for key in ("method", "path", "route"):
                 value = fields.pop(key)
-                if value != "-":
+                if value != UNKNOWN:
                     parts.append(f"{key}={logfmt_value(value, limit)}")
             parts.append(f"msg={logfmt_value(message, limit)}")
         stack = fields.pop("stack", None)

@@ -25,7 +25,7 @@ import re
 import uuid
 from typing import Any
 
-from django_lantern.logging._escape import truncate
+from django_lantern.scrubbing._cut import truncate
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"

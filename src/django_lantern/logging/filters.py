@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django_lantern._errors import report_internal_error
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.http._users import known_user_id
 
@@ -52,7 +53,5 @@ class RequestContextFilter(logging.Filter):
         except Exception as exc:
             # Logging must never raise into the caller's code; the formatter
             # fills in "-" for whatever is missing.
-            from django_lantern._errors import report_internal_error
-
             report_internal_error("log_filter", exc)
         return True

@@ -31,15 +31,20 @@ import threading
 import time
 from typing import Any, TextIO
 
+from django.conf import settings
+
 __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 
 DROPPED = "dropped"
 ERRORS = "errors"
 
+# Counted since the process started, whatever the settings.
 _counts = {DROPPED: 0, ERRORS: 0}
 _counts_lock = threading.Lock()
-# The Prometheus counters the plain counts were last carried over to
-# (``metrics.families.get_log_families``, rebuilt when settings change).
+# The Prometheus counters the plain counts were last carried into. Not a
+# settings_cache: each new set (``get_log_families``, rebuilt when settings
+# change) must receive the counts exactly once, under ``_counts_lock``, and a
+# cache of ours, cleared apart from that one, could outlive the set it holds.
 _bound: Any = None
 
 
@@ -64,12 +69,13 @@ def _families() -> Any:
 
     Not at import time: the handler is built while the settings module is
     still being imported, when neither ``LANTERN`` nor the metrics namespace
-    can be read; until then (and when metrics are off) counts stay local.
+    can be read; until then (and when metrics are off) counts stay local. The
+    families' module is imported here too: a settings or gunicorn config file
+    imports this one, and prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR``
+    once, when first imported (metrics/multiprocess.py).
     """
     global _bound
     try:
-        from django.conf import settings
-
         if not settings.configured:
             return None
         from django_lantern.metrics._families import get_log_families

@@ -24,42 +24,15 @@ from typing import Any
 
 import structlog
 
-from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, current
+from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, current
 from django_lantern.http._users import known_user_id
 
 __all__ = ["add_request_context", "configure_structlog", "processors", "render_to_stdlib"]
 
-# LogRecord attributes: an ``extra`` with one of these names makes logging
-# raise, so such event keys are renamed with this prefix instead.
-_RECORD_ATTRS = frozenset(
-    {
-        "name",
-        "msg",
-        "args",
-        "levelname",
-        "levelno",
-        "pathname",
-        "filename",
-        "module",
-        "exc_info",
-        "exc_text",
-        "stack_info",
-        "lineno",
-        "funcName",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "thread",
-        "threadName",
-        "processName",
-        "process",
-        "message",
-        "asctime",
-        "taskName",
-    }
-)
 # Keys structlog's own processors add that our lines already carry (ts, level, logger).
 _REDUNDANT = frozenset({"timestamp", "level", "log_level", "logger", "logger_name"})
+# An ``extra`` named like a LogRecord attribute makes logging raise, so such
+# event keys are renamed with this prefix instead.
 RENAMED_PREFIX = "structlog_"
 
 
@@ -101,7 +74,7 @@ def render_to_stdlib(logger: Any, method_name: str, event_dict: MutableMapping[s
         name = str(key)
         if name in _REDUNDANT:
             continue
-        extra[RENAMED_PREFIX + name if name in _RECORD_ATTRS else name] = value
+        extra[RENAMED_PREFIX + name if name in LOG_RECORD_ATTRIBUTES else name] = value
     # ``%`` in an event is literal: no args are passed, so it is never formatted.
     return {"msg": message, "extra": extra, "exc_info": exc_info or None, "stack_info": stack_info}
 

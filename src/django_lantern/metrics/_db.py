@@ -72,15 +72,9 @@ def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwarg
     _count_connection(connection.alias, failed=False)
 
 
-# (Django's method, our wrapper) while installed.
-_wrapped_connect: tuple[Callable[[BaseDatabaseWrapper], None], Callable[[BaseDatabaseWrapper], None]] | None = None
-
-
-def _wrap_connect() -> None:
-    """Count failed connection attempts; idempotent."""
-    global _wrapped_connect
-    if _wrapped_connect is not None:
-        return
+@functools.cache
+def _wrap_connect() -> Callable[[BaseDatabaseWrapper], None]:
+    """Count failed connection attempts: Django's method is wrapped once per process; returns the wrapper."""
     original = BaseDatabaseWrapper.connect
 
     @functools.wraps(original)
@@ -88,23 +82,11 @@ def _wrap_connect() -> None:
         try:
             original(self)
         except Exception:
-            # Only while installed: after uninstall() it may remain inside another wrapper.
-            if _wrapped_connect is not None and _wrapped_connect[1] is connect:
-                _count_connection(self.alias, failed=True)
+            _count_connection(self.alias, failed=True)
             raise
 
-    _wrapped_connect = (original, connect)
     setattr(BaseDatabaseWrapper, "connect", connect)  # noqa: B010  (mypy refuses a method assignment)
-
-
-def _unwrap_connect() -> None:
-    """Restore Django's method, unless someone (sentry-sdk...) wrapped ours since: theirs stays, ours then idles."""
-    global _wrapped_connect
-    if _wrapped_connect is not None:
-        original, ours = _wrapped_connect
-        if BaseDatabaseWrapper.connect is ours:
-            setattr(BaseDatabaseWrapper, "connect", original)  # noqa: B010
-        _wrapped_connect = None
+    return connect
 
 
 def install() -> None:
@@ -113,12 +95,3 @@ def install() -> None:
     _wrap_connect()
     for connection in connections.all(initialized_only=True):
         instrument(connection)
-
-
-def uninstall() -> None:
-    """For tests: stop instrumenting new connections and unwrap this thread's."""
-    connection_created.disconnect(dispatch_uid="django_lantern.metrics._db")
-    _unwrap_connect()
-    for connection in connections.all(initialized_only=True):
-        while observe_query in connection.execute_wrappers:
-            connection.execute_wrappers.remove(observe_query)

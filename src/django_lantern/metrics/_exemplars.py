@@ -14,7 +14,9 @@ look them up when ``PROMETHEUS_MULTIPROC_DIR`` is set.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from django_lantern import tracing
@@ -23,8 +25,6 @@ from django_lantern import tracing
 # trace_id (8 + 32) and span_id (7 + 16) come to 63.
 TRACE_ID = "trace_id"
 SPAN_ID = "span_id"
-
-_get_current_span: Any = None
 
 
 def supported() -> bool:
@@ -37,14 +37,18 @@ def current_exemplar() -> dict[str, str] | None:
 
     One attribute check when tracing is off.
     """
-    global _get_current_span
     if tracing.state.tracer is None:
         return None
-    if _get_current_span is None:
-        from opentelemetry.trace import get_current_span
-
-        _get_current_span = get_current_span
-    span_context = _get_current_span().get_span_context()
+    span_context = _span_getter()().get_span_context()
     if not span_context.is_valid or not span_context.trace_flags.sampled:
         return None
     return {TRACE_ID: format(span_context.trace_id, "032x"), SPAN_ID: format(span_context.span_id, "016x")}
+
+
+@functools.cache
+def _span_getter() -> Callable[[], Any]:
+    # OpenTelemetry is an optional extra, imported once tracing is on; looked up
+    # once rather than by an import statement per observation.
+    from opentelemetry.trace import get_current_span
+
+    return get_current_span

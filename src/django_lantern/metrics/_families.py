@@ -22,12 +22,10 @@ from prometheus_client.registry import Collector
 
 from django_lantern._caching import settings_cache
 from django_lantern.conf import get_settings
-from django_lantern.metrics._naming import MAX_INFO_LABEL as MAX_INFO_LABEL  # importable here as before
-from django_lantern.metrics._naming import build_labels as build_labels
-from django_lantern.metrics._naming import metric_name as metric_name
+from django_lantern.metrics._capped import CappedFamily
+from django_lantern.metrics._naming import build_labels, metric_name
 from django_lantern.metrics._pool import PoolCollector
-from django_lantern.metrics._process_start import _starts as _starts  # importable here as before
-from django_lantern.metrics._process_start import process_start as process_start
+from django_lantern.metrics._process_start import process_start
 
 # Tasks run from milliseconds to hours; queues wait from nothing to a backlog.
 TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -36,6 +34,8 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
+# The three task families share one cap on task names, reported as the first.
+TASK_FAMILY = "lantern_tasks"
 CAPPED_FAMILIES = (
     "http_server_requests",
     "http_server_request_duration_seconds",
@@ -43,6 +43,7 @@ CAPPED_FAMILIES = (
     "django_db_query_duration_seconds",
     "django_cache_operations",
     "lantern_readiness_check",
+    TASK_FAMILY,
 )
 
 
@@ -55,7 +56,6 @@ class Families:
     active: Gauge
     exceptions: Counter
     internal_errors: Counter
-    label_overflow: Counter
     db_duration: Histogram
     db_errors: Counter
     db_new_connections: Counter
@@ -127,11 +127,6 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
         internal_errors=d.counter(
             "lantern_internal_errors", "Errors inside django-lantern itself (never raised into the request).", ["where"]
         ),
-        label_overflow=d.counter(
-            "lantern_label_overflow",
-            "Observations folded into the overflow label set because a family hit its cap.",
-            ["family"],
-        ),
         db_duration=d.histogram(
             "django_db_query_duration_seconds",
             "Database queries (the _count) and their duration, by connection alias.",
@@ -194,21 +189,34 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
     registry.register(families.db_pools)
     families.build_info.labels(**info).set(1)
     families.start_time.set(process_start())
+    return families
+
+
+def _unregister(counter: Counter) -> None:
+    with contextlib.suppress(KeyError):
+        REGISTRY.unregister(counter)
+
+
+@settings_cache(teardown=_unregister)
+def get_label_overflow() -> Counter:
+    """``lantern_label_overflow_total``, apart from the HTTP families: a Celery
+    worker builds only the task families, and their cap is counted here too."""
+    p = get_settings().metrics_namespace
+    counter = _Declare(p, REGISTRY).counter(
+        "lantern_label_overflow",
+        "Observations folded into the overflow label set because a family hit its cap.",
+        ["family"],
+    )
     # Known label values start at zero, so "no overflow" is a 0, not an absent series.
     for name in CAPPED_FAMILIES:
-        families.label_overflow.labels(metric_name(p, name)).inc(0)
-    return families
+        counter.labels(metric_name(p, name)).inc(0)
+    return counter
 
 
 @settings_cache(teardown=Families.unregister)
 def get_families() -> Families:
     """The families of this process, built on first use and again after a settings change."""
     return build()
-
-
-def reset() -> None:
-    """Unregister the families; the next ``get_families()`` builds them again."""
-    get_families.cache_clear()
 
 
 @dataclass
@@ -218,8 +226,8 @@ class TaskFamilies:
     tasks: Counter
     duration: Histogram
     queue_wait: Histogram
-    cap: int
-    names: set[str]
+    # A task name to its label: itself, or ``<overflow>`` past the cap.
+    names: CappedFamily[str]
 
     def unregister(self) -> None:
         for collector in (self.tasks, self.duration, self.queue_wait):
@@ -232,9 +240,10 @@ def get_task_families() -> TaskFamilies:
     """The task families, built once per process (and again after a settings change)."""
     cfg = get_settings()
     d = _Declare(cfg.metrics_namespace, REGISTRY)
+    capped = metric_name(cfg.metrics_namespace, TASK_FAMILY)
     return TaskFamilies(
         tasks=d.counter(
-            "lantern_tasks",
+            TASK_FAMILY,
             "Background task runs, by task name and outcome (success, failure, retry, ignored, rejected).",
             ["task", "outcome"],
         ),
@@ -247,8 +256,9 @@ def get_task_families() -> TaskFamilies:
             ["task"],
             TASK_BUCKETS,
         ),
-        cap=cfg.metrics_max_label_sets,
-        names=set(),
+        names=CappedFamily(
+            lambda values: values[0], capped, 1, cfg.metrics_max_label_sets, get_label_overflow().labels(capped)
+        ),
     )
 
 

@@ -12,11 +12,11 @@ import django
 
 from django_lantern import __version__
 from django_lantern.conf import LanternSettings
+from django_lantern.context import UNKNOWN_LABEL
 
 # Label values that come from configuration or the environment, not from
 # clients, are still clipped: a 10 kB release string is a mistake, not a label.
 MAX_INFO_LABEL = 128
-UNKNOWN = "unknown"
 
 
 def metric_name(prefix: str, name: str) -> str:
@@ -25,7 +25,7 @@ def metric_name(prefix: str, name: str) -> str:
 
 def _info_value(value: object) -> str:
     if not isinstance(value, str) or not value:
-        return UNKNOWN
+        return UNKNOWN_LABEL
     return value[:MAX_INFO_LABEL]
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -25,13 +26,11 @@ def _os_start_time() -> float | None:
         return None
 
 
-_starts: dict[int, float] = {}
-
-
 def process_start() -> float:
     """Unix time this process started (read once per pid); the import time where /proc is missing."""
-    pid = os.getpid()
-    start = _starts.get(pid)
-    if start is None:
-        start = _starts.setdefault(pid, _os_start_time() or (PROCESS_START if pid == _IMPORT_PID else time.time()))
-    return start
+    return _start_of(os.getpid())
+
+
+@functools.cache
+def _start_of(pid: int) -> float:
+    return _os_start_time() or (PROCESS_START if pid == _IMPORT_PID else time.time())

@@ -13,9 +13,8 @@ overflow label set and ``lantern_label_overflow_total`` counts each fold.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
@@ -25,60 +24,19 @@ from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import _exemplars as exemplars
-from django_lantern.metrics._families import Families, get_families, metric_name
+from django_lantern.metrics._capped import CappedFamily
+from django_lantern.metrics._families import Families, get_families, get_label_overflow
+from django_lantern.metrics._naming import metric_name
 
 if TYPE_CHECKING:
-    from django_lantern.health._runner import CheckResult
+    from django_lantern.health._worker import CheckResult
 
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
-OVERFLOW = "<overflow>"
 MAX_EXCEPTION_TYPE = 100
 
-M = TypeVar("M")
 # A labelled family; ``labels()`` returns a child of the same type.
 W = TypeVar("W", bound=MetricWrapperBase)
-
-
-class CappedFamily(Generic[M]):
-    """Children of one labelled metric, keyed by a cheap key, at most ``cap`` label sets.
-
-    ``fast`` maps a caller's key to its child and is read without a lock (a
-    dict read is atomic under the GIL); writes happen under the lock, once per
-    new key. Keys that overflowed are not stored, so each later observation
-    with them is counted as a fold too.
-    """
-
-    __slots__ = ("_lock", "_overflow", "arity", "cap", "children", "fast", "make", "name")
-
-    def __init__(
-        self, make: Callable[[tuple[str, ...]], M], name: str, arity: int, cap: int, overflow: Counter
-    ) -> None:
-        self.make = make
-        self.name = name
-        self.arity = arity
-        self.cap = cap
-        self._overflow = overflow
-        self._lock = threading.Lock()
-        self.fast: dict[Hashable, M] = {}
-        self.children: dict[tuple[str, ...], M] = {}
-
-    def resolve(self, key: Hashable, values: tuple[str, ...]) -> M:
-        """The slow path, for a key seen for the first time: its label values."""
-        with self._lock:
-            child = self.children.get(values)
-            if child is None:
-                if len(self.children) >= self.cap:
-                    self._overflow.inc()
-                    values = (OVERFLOW,) * self.arity
-                    child = self.children.get(values)
-                    if child is None:
-                        # The overflow set is the one allowed past the cap.
-                        child = self.children[values] = self.make(values)
-                    return child
-                child = self.children[values] = self.make(values)
-            self.fast[key] = child
-            return child
 
 
 class _State:
@@ -92,12 +50,11 @@ class _State:
         self.exemplars = exemplars.supported()
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
+        overflow = get_label_overflow()
 
         def capped(metric: W, name: str, arity: int) -> CappedFamily[W]:
             full = metric_name(p, name)
-            return CappedFamily(
-                lambda values: metric.labels(*values), full, arity, cap, fams.label_overflow.labels(full)
-            )
+            return CappedFamily(lambda values: metric.labels(*values), full, arity, cap, overflow.labels(full))
 
         def readiness_pair(values: tuple[str, ...]) -> tuple[Gauge, Gauge]:
             return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
@@ -110,7 +67,7 @@ class _State:
         # The up and duration gauges share one label set, so they share one cap.
         name = metric_name(p, "lantern_readiness_check")
         self.readiness: CappedFamily[tuple[Gauge, Gauge]] = CappedFamily(
-            readiness_pair, name, 2, cap, fams.label_overflow.labels(name)
+            readiness_pair, name, 2, cap, overflow.labels(name)
         )
 
 
@@ -122,11 +79,6 @@ def _state() -> _State:
     and ``metric.labels()`` returns the same child to both.
     """
     return _State(get_families())
-
-
-def reset() -> None:
-    """Forget the bound state (the families are reset on their own)."""
-    _state.cache_clear()
 
 
 def route_label(route: str) -> str:

@@ -1,4 +1,4 @@
-"""Recording background task (Celery) runs into their families (declared in ``families.py``).
+"""Recording background task (Celery) runs into their families (declared in ``_families.py``).
 
 A worker builds only the task families, not the HTTP ones. Under the
 prefork pool each child process writes its own files in
@@ -8,8 +8,9 @@ docs/jobs-celery.md.
 
 Bounded: task names come from code, but a task created per tenant or a
 dynamic name must not grow the series without limit, so past
-``METRICS_MAX_LABEL_SETS`` names new ones fold into ``<overflow>``; outcomes are
-a fixed set.
+``METRICS_MAX_LABEL_SETS`` names new ones fold into ``<overflow>``, counted in
+``lantern_label_overflow_total`` like every capped family; outcomes are a
+fixed set.
 """
 
 from __future__ import annotations
@@ -19,23 +20,12 @@ from django_lantern.metrics._families import TaskFamilies, get_task_families
 
 OUTCOMES = frozenset({"success", "failure", "retry", "ignored", "rejected"})
 OTHER_OUTCOME = "other"
-OVERFLOW = "<overflow>"
 MAX_TASK_NAME = 200
 
 
-def reset() -> None:
-    """Unregister the task families (they are also reset when settings change)."""
-    get_task_families.cache_clear()
-
-
 def _task_label(families: TaskFamilies, name: str) -> str:
-    name = name[:MAX_TASK_NAME]
-    if name in families.names:
-        return name
-    if len(families.names) >= families.cap:
-        return OVERFLOW
-    families.names.add(name)  # a race may add one name past the cap: harmless
-    return name
+    names = families.names
+    return names.fast.get(name) or names.resolve(name, (name[:MAX_TASK_NAME],))
 
 
 def task_finished(name: str, outcome: str, seconds: float, queue_wait: float | None) -> None:

@@ -20,8 +20,11 @@ from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import get_settings
 from django_lantern.http._networks import peer_in
-from django_lantern.metrics._families import get_families, metric_name, process_start
+from django_lantern.metrics._families import get_families
+from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
+from django_lantern.metrics._process_start import process_start
+from django_lantern.metrics.archive import LockedCollector
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
@@ -45,8 +48,6 @@ def scrape_registry() -> CollectorRegistry:
     """The registry to expose: a fresh multi-process collector per scrape when
     ``PROMETHEUS_MULTIPROC_DIR`` is set (the client's documented pattern)."""
     if multiprocess_dir():
-        from django_lantern.metrics.archive import LockedCollector
-
         registry = CollectorRegistry()
         LockedCollector(registry)  # reads under the lock dead workers' archiving takes
         # Pool statistics live in this worker's memory, not in the files.

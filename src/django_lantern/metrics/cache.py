@@ -30,12 +30,12 @@ from django.core.cache.backends import db, filebased, locmem, redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_lantern._errors import report_internal_error
+from django_lantern.context import UNKNOWN_LABEL
 from django_lantern.metrics import _recorder as recorder
 
 __all__ = ["DatabaseCache", "FileBasedCache", "InstrumentedCacheMixin", "LocMemCache", "RedisCache"]
 
 HIT, MISS, OK, ERROR = "hit", "miss", "ok", "error"
-UNKNOWN_ALIAS = "unknown"
 
 _MISSING = object()
 _local = threading.local()
@@ -51,7 +51,7 @@ def find_alias(backend: type[BaseCache], location: Any, params: dict[str, Any]) 
         rest = {k: v for k, v in conf.items() if k not in ("BACKEND", "LOCATION")}
         if rest == params:
             return str(alias)
-    return UNKNOWN_ALIAS
+    return UNKNOWN_LABEL
 
 
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:
@@ -64,7 +64,7 @@ def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:
 class InstrumentedCacheMixin(BaseCache):
     """Counts the operations of the Django backend it is mixed in front of."""
 
-    lantern_alias: str = UNKNOWN_ALIAS
+    lantern_alias: str = UNKNOWN_LABEL
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
         super().__init__(location, params)  # type: ignore[call-arg]

@@ -25,6 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from django_lantern.metrics._archive_files import COMMITTED, PENDING
+from django_lantern.metrics.archive import merge_dead
+
 __all__ = ["child_exit", "on_exit", "on_starting", "prepare_multiproc_dir"]
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -62,8 +65,6 @@ def wipe_multiproc_dir(path: str | os.PathLike[str] | None = None) -> int:
     directory = Path(path or os.environ.get(ENV) or "")
     if not os.fspath(directory) or not directory.is_dir():
         return 0
-    from django_lantern.metrics._archive_files import COMMITTED, PENDING
-
     for leftover in (PENDING, COMMITTED):  # an interrupted merge of the previous run
         shutil.rmtree(directory / leftover, ignore_errors=True)
     removed = 0
@@ -86,8 +87,6 @@ def mark_worker_dead(pid: int) -> None:
     directory = os.environ.get(ENV)
     if not directory:
         return
-    from django_lantern.metrics.archive import merge_dead
-
     try:
         merge_dead(directory, [pid])
     except Exception:

@@ -71,6 +71,6 @@ def instrument() -> list[str]:
 
 
 def uninstrument() -> None:
-    """Undo :func:`instrument` (for tests)."""
+    """Undo :func:`instrument`: requests and httpx send unchanged again."""
     for support in _installed_supports().values():
         support.uninstrument()

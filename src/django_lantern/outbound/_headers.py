@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 
+from django_lantern import tracing
 from django_lantern._errors import report_internal_error
+from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN, get_request_id
 
 
@@ -37,8 +39,6 @@ def host_allowed(host: str | None, allowed: tuple[str, ...] | None) -> bool:
 
 
 def _trace_headers() -> dict[str, str]:
-    from django_lantern import tracing
-
     if tracing.state.tracer is None:
         return {}
     from opentelemetry import propagate
@@ -54,8 +54,6 @@ def wanted_headers() -> tuple[dict[str, str], tuple[str, ...] | None]:
     headers = _trace_headers()
     if request_id == UNKNOWN and not headers:
         return {}, None
-    from django_lantern.conf import get_settings
-
     cfg = get_settings()
     if request_id != UNKNOWN:
         headers[cfg.request_id_header] = request_id

@@ -14,11 +14,16 @@ drops a value the scrubber raised on (``tracing._attributes.scrub_or_drop``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
 from django_lantern._caching import settings_cache
+from django_lantern.conf import get_settings
 from django_lantern.scrubbing._scanner import MAX_TEXT_LENGTH, REDACTED, TextScrubber
 
 if TYPE_CHECKING:
@@ -157,16 +162,8 @@ def _text_of(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-_fallback_instance: Scrubber | None = None
-
-
 def build_scrubber() -> Scrubber:
     """A new scrubber from ``LANTERN`` (``SCRUBBER_CLASS``, ``SCRUB_EXTRA_*``)."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.utils.module_loading import import_string
-
-    from django_lantern.conf import get_settings
-
     cfg = get_settings()
     try:
         cls = import_string(cfg.scrubber_class)
@@ -198,11 +195,10 @@ def get_scrubber() -> Scrubber:
     return build_scrubber()
 
 
+@functools.cache
 def _fallback() -> Scrubber:
-    global _fallback_instance
-    if _fallback_instance is None:
-        _fallback_instance = Scrubber()
-    return _fallback_instance
+    """The default scrubber, for when ``LANTERN`` cannot be read: it depends on no setting."""
+    return Scrubber()
 
 
 def _configured_or_default() -> Scrubber:

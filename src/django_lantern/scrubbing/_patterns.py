@@ -64,7 +64,7 @@ _ALTERNATIVES = (
     # a long word, the bounded run below cost up to 64 steps per character.
     # A key glued to more than 64 other characters is therefore not seen.)
     r"(?<![A-Za-z_])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
-    # a value must follow, as before the split (a bare "key:" is left alone)
+    # a value must follow (a bare "key:" is left alone)
     r"(?=[^\s&,;])",
     # payment card numbers: 13-19 digits, optionally grouped; Luhn-checked below
     r"(?P<card>(?<![0-9A-Za-z])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z]))",

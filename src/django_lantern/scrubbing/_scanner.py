@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from django_lantern.scrubbing._cut import truncate
 from django_lantern.scrubbing._patterns import (
     DEFAULT_SENSITIVE_KEYS,
     SECRET_PATTERN,
@@ -28,7 +29,6 @@ REDACTED = "[redacted]"
 # Longer strings are cut (with a marker) before they are scanned, so one huge
 # value cannot make scrubbing slow; sinks cap their fields far below this.
 MAX_TEXT_LENGTH = 100_000
-TEXT_MARKER = "...[lantern: %d chars cut before scrubbing]"
 
 
 class TextScrubber:
@@ -75,7 +75,7 @@ class TextScrubber:
         if not text:
             return text
         if len(text) > MAX_TEXT_LENGTH:
-            text = text[:MAX_TEXT_LENGTH] + TEXT_MARKER % (len(text) - MAX_TEXT_LENGTH)
+            text = truncate(text, MAX_TEXT_LENGTH)
         if may_hold_secret(text):
             text = self._scan(text, TEXT_PATTERN)
         for pattern in self._extra_patterns:

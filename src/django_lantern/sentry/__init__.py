@@ -36,19 +36,17 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.context import RequestContext, get_context
+from django_lantern.scrubbing import get_scrubber, request_secrets
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry._frames import apply_sensitive_variables
 from django_lantern.sentry._own_lines import is_own_line
 from django_lantern.sentry._privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry._sampling import make_traces_sampler, with_probe_sampling
 from django_lantern.sentry._transport import count_lost_events
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["count_lost_events", "init", "make_before_send", "make_traces_sampler"]
 
@@ -156,8 +154,6 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     Returns None for the access log's own error-level lines: the failure they
     describe is already an event, and one event per failure is the point.
     """
-    from django_lantern.scrubbing import get_scrubber, request_secrets
-
     if is_own_line(event):
         return None
     if _is_lifespan_refusal(hint):
@@ -235,17 +231,8 @@ def bind_request(ctx: RequestContext) -> None:
         if transaction is not None:
             transaction.set_tag("request_id", ctx.request_id)
             if transaction.sampled and ctx.request is not None:
-                from django_lantern.scrubbing import request_secrets
-
                 secrets = request_secrets(ctx.request)
                 if secrets:
                     _note_transaction_secrets(transaction.span_id, secrets)
     except Exception as exc:
         report_internal_error("sentry_bind", exc)
-
-
-def _reset_for_tests() -> None:
-    with _pending_lock:
-        _pending.clear()
-    state.enabled = False
-    state.user_fields = frozenset({"id"})

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.http._users import known_user_id
+from django_lantern.scrubbing._cut import capped
+from django_lantern.tracing._attributes import URL_QUERY_LIMIT
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -68,8 +70,6 @@ def reduce_user(event: Event, ctx: RequestContext | None, allowed: frozenset[str
 
 def clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Scrubber, *, keep_ip: bool) -> None:
     """Scrub and cap the event's request: URL, query, headers, environment, body."""
-    from django_lantern.tracing import URL_QUERY_LIMIT, capped
-
     # Client-sized values are capped as on spans: sentry-sdk no longer cuts
     # them, and a 142 kB query string would otherwise travel whole.
     if isinstance(req.get("url"), str):

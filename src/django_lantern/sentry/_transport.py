@@ -17,6 +17,7 @@ import contextvars
 from typing import Any
 
 from django_lantern._errors import report_internal_error
+from django_lantern.context import UNKNOWN_LABEL
 
 __all__ = ["count_lost_events"]
 
@@ -33,6 +34,9 @@ def record_lost(reason: str, category: str, quantity: int) -> None:
     """Add ``quantity`` to ``lantern_sentry_lost_events_total``."""
     if quantity <= 0 or reason in NOT_COUNTED_REASONS:
         return
+    # Here, not at module level: settings files and gunicorn configs import
+    # django_lantern.sentry (and shutdown), and prometheus_client reads
+    # PROMETHEUS_MULTIPROC_DIR once, when first imported (metrics/multiprocess.py).
     from django_lantern.metrics._families import get_families
 
     # sentry-sdk's reasons and categories are fixed words; clipped all the same.
@@ -40,7 +44,7 @@ def record_lost(reason: str, category: str, quantity: int) -> None:
 
 
 def _item_counts(item: Any) -> list[tuple[str, int]]:
-    category = str(getattr(item, "data_category", "unknown"))
+    category = str(getattr(item, "data_category", UNKNOWN_LABEL))
     if category == "transaction":
         event = item.get_transaction_event() or {}
         # The transaction is a span too, as sentry-sdk counts them.

@@ -38,20 +38,11 @@ from typing import TYPE_CHECKING, Any
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.http._trace_context import (
-    TRACESTATE_MAX_LENGTH as TRACESTATE_MAX_LENGTH,  # importable here as before
-)
-from django_lantern.http._trace_context import TRACESTATE_MAX_MEMBERS as TRACESTATE_MAX_MEMBERS
-from django_lantern.http._trace_context import incoming_trace_id as incoming_trace_id
-from django_lantern.http._trace_context import parse_traceparent as parse_traceparent
-from django_lantern.http._trace_context import tracestate_ok as tracestate_ok
+from django_lantern.scrubbing import scrub_text
 from django_lantern.tracing import _hooks as tracing_hooks
-from django_lantern.tracing._attributes import CUT_MARKER as CUT_MARKER  # importable here as before
 from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
-from django_lantern.tracing._attributes import URL_PATH_LIMIT as URL_PATH_LIMIT
-from django_lantern.tracing._attributes import URL_QUERY_LIMIT as URL_QUERY_LIMIT
-from django_lantern.tracing._attributes import capped as capped
-from django_lantern.tracing._exclusion import wants_server_span
+from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
+from django_lantern.tracing._exporters import span_exporters
 from django_lantern.tracing._propagation import parent_context
 
 if TYPE_CHECKING:
@@ -91,8 +82,6 @@ def enable(tracer_provider: Any = None) -> None:
         from opentelemetry import trace
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django_lantern.tracing._exclusion import excluded_urls_from_env
-
     state.excluded_urls = excluded_urls_from_env()
 
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
@@ -132,8 +121,6 @@ def configure(*, set_global: bool = True) -> Any:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
-    from django_lantern.tracing._exporters import span_exporters
-
     exporters = span_exporters()  # validates every name and protocol before anything is built
     provider = TracerProvider(resource=Resource.create())
     for exporter in exporters:
@@ -256,8 +243,6 @@ def record_exception(span: Any, exc: BaseException) -> None:
     """An ``exception`` event with scrubbed message and stack, and ``error.type``."""
     try:
         from opentelemetry.trace import Status, StatusCode
-
-        from django_lantern.scrubbing import scrub_text
 
         try:
             message = str(exc)

@@ -6,11 +6,11 @@ marker saying how much went, and every attribute passes through the scrubber.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_lantern._errors import report_internal_error
-from django_lantern.scrubbing import scrub
+from django_lantern.scrubbing import get_scrubber, scrub
+from django_lantern.scrubbing._cut import capped
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -22,7 +22,6 @@ _HOST_LIMIT = 255
 # 100,046-character attribute); the marker says how much went.
 URL_QUERY_LIMIT = 2048
 URL_PATH_LIMIT = 2048
-CUT_MARKER = "...[lantern: %d chars cut]"
 
 
 def _split_host(host: str) -> tuple[str, int | None]:
@@ -33,16 +32,6 @@ def _split_host(host: str) -> tuple[str, int | None]:
     else:
         address, _, port = host.partition(":")
     return address, int(port) if port.isdigit() and len(port) <= 5 else None
-
-
-def capped(value: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
-    """``scrub(value)`` in at most ``limit`` characters, plus a marker saying how many
-    were cut; cut before scrubbing (bounded work) and after (it can lengthen)."""
-    head = value[:limit]
-    if scrub is not None:
-        head = scrub(head)[:limit]
-    cut = len(value) - limit
-    return head + CUT_MARKER % cut if cut > 0 else head
 
 
 def start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
@@ -56,8 +45,6 @@ def start_attributes(request: HttpRequest, method: str) -> dict[str, Any]:
         attrs["http.request.method_original"] = (request.method or "")[:32]
     query = meta.get("QUERY_STRING")
     if query:
-        from django_lantern.scrubbing import get_scrubber
-
         # Cut before scrubbing (bounded work), and again after: scrubbing
         # can lengthen it ("[redacted]", percent-encoding).
         attrs["url.query"] = capped(str(query), URL_QUERY_LIMIT, get_scrubber().scrub_query_string)

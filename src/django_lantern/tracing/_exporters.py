@@ -27,7 +27,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
 BUILT_IN = ("otlp", "console", "none")
-PROTOCOLS = ("http/protobuf", "grpc")
 
 MISSING_HTTP = (
     "OTLP over HTTP/protobuf needs opentelemetry-exporter-otlp-proto-http, which is not installed; "

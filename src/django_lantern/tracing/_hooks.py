@@ -20,6 +20,7 @@ goes on. What a hook sets is not scrubbed: it is your code.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.tracing._attributes import scrubbed
@@ -57,7 +59,7 @@ def _names_pattern(value: str) -> re.Pattern[str] | None:
 
 
 class HeaderCapture:
-    """The three variables, compiled; rebuilt only when one of them changes."""
+    """The three variables, compiled."""
 
     def __init__(self, raw: tuple[str, str, str]) -> None:
         self.raw = raw
@@ -78,16 +80,16 @@ class HeaderCapture:
         return attrs
 
 
-_capture: HeaderCapture | None = None
-
-
 def header_capture() -> HeaderCapture:
-    global _capture
-    raw = (os.environ.get(REQUEST_ENV, ""), os.environ.get(RESPONSE_ENV, ""), os.environ.get(SANITIZE_ENV, ""))
-    capture = _capture
-    if capture is None or capture.raw != raw:
-        capture = _capture = HeaderCapture(raw)
-    return capture
+    """The three variables as they are now, compiled only when one of them changed."""
+    return _compiled(
+        (os.environ.get(REQUEST_ENV, ""), os.environ.get(RESPONSE_ENV, ""), os.environ.get(SANITIZE_ENV, ""))
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled(raw: tuple[str, str, str]) -> HeaderCapture:
+    return HeaderCapture(raw)
 
 
 def request_headers(meta: dict[str, Any]) -> Iterable[tuple[str, Any]]:
@@ -124,17 +126,10 @@ def resolve_hooks(cfg: LanternSettings | None = None) -> tuple[Hook | None, Hook
     )
 
 
-_hooks: tuple[LanternSettings, Hook | None, Hook | None] | None = None
-
-
+@settings_cache
 def _current_hooks() -> tuple[Hook | None, Hook | None]:
-    """Resolved once per settings object, not per request."""
-    global _hooks
-    cfg = get_settings()
-    cached = _hooks
-    if cached is None or cached[0] is not cfg:
-        cached = _hooks = (cfg, *resolve_hooks(cfg))
-    return cached[1], cached[2]
+    """Resolved once per settings generation, not per request."""
+    return resolve_hooks()
 
 
 # -- the call sites in django_lantern.tracing -----------------------------------

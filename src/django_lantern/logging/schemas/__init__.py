@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.schemas._base import SchemaFormatter
 from django_lantern.logging.schemas._datadog import DatadogFormatter
 from django_lantern.logging.schemas._ecs import EcsFormatter
@@ -43,8 +44,6 @@ def chosen_format(log_format: str | None = None, *, debug: bool = False) -> str:
 def formatter_from_env(**options: Any) -> logging.Formatter:
     """A formatter for ``LANTERN_LOG_FORMAT`` (default json), for static logging
     configs such as a uvicorn ``--log-config`` file."""
-    from django_lantern.logging.formatters import JsonFormatter, TextFormatter
-
     classes: dict[str, type[logging.Formatter]] = {
         "json": SchemaFormatter if options.get("field_map") else JsonFormatter,
         "text": TextFormatter,

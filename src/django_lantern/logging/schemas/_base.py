@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, current
-from django_lantern.logging._escape import truncate
-from django_lantern.logging.formatters import JsonFormatter, rfc3339
+from django_lantern.logging._record_parts import rfc3339
+from django_lantern.logging.formatters import JsonFormatter
+from django_lantern.scrubbing._cut import truncate
 
 # The keys of the default schema that a vendor schema maps to its own names;
 # every other key of a record is one of its ``extra`` fields.

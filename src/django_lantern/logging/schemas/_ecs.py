@@ -18,7 +18,6 @@ import logging
 import os
 from typing import Any, ClassVar
 
-from django_lantern.logging._escape import truncate
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
@@ -27,6 +26,7 @@ from django_lantern.logging.schemas._base import (
     nest,
     sorted_deep,
 )
+from django_lantern.scrubbing._cut import truncate
 
 # The version ecs-logging-python declares: the fields below are in every ECS
 # release since (http.request.id since 1.10; ECS only adds fields).

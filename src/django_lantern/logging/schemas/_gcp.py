@@ -15,8 +15,8 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern.conf import get_settings
 from django_lantern.context import current
-from django_lantern.logging._escape import truncate
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
@@ -24,6 +24,7 @@ from django_lantern.logging.schemas._base import (
     known,
     user_agent,
 )
+from django_lantern.scrubbing._cut import truncate
 
 SEVERITIES = {
     logging.DEBUG: "DEBUG",
@@ -58,8 +59,6 @@ def trace_sampled(trace_id: Any) -> bool | None:
 
 def _project_from_settings() -> str | None:
     """``LANTERN["GCP_PROJECT"]``, as validated by ``conf`` (one reader of settings)."""
-    from django_lantern.conf import get_settings
-
     return get_settings().gcp_project or None
 
 
