@@ -29,7 +29,7 @@ def _setup(settings_module: str) -> subprocess.CompletedProcess[str]:
 
 def test_unknown_key_stops_django_setup() -> None:
     """django.setup() raises ImproperlyConfigured naming the key, instead of a 500 on every request."""
-    proc = _setup("tests.startup.bad_lantern_settings")
+    proc = _setup("tests.bad_lantern_settings")
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr
     assert "REQUEST_ID_HEADDER" in proc.stderr
@@ -58,7 +58,7 @@ def test_python_warnings_are_json_records() -> None:
 
 def test_bad_value_stops_django_setup() -> None:
     """A value of the wrong type stops django.setup() with the key, the value and the fix."""
-    proc = _setup("tests.startup.bad_value_settings")
+    proc = _setup("tests.bad_value_settings")
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr
     assert "LANTERN['READINESS_TIMEOUT'] is 'fast'; it must be a number >= 0.001." in proc.stderr

@@ -94,5 +94,5 @@ def test_several_workers_without_multiproc_dir(
 
 def test_example_gunicorn_config_does_not_warn(no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The example's own gunicorn.conf.py prepares the directory, so `check --deploy` stays quiet there."""
-    monkeypatch.chdir(Path(__file__).resolve().parents[2] / "example")
+    monkeypatch.chdir(Path(__file__).resolve().parents[1] / "example")
     assert checks.check_multiprocess_dir() == []

@@ -15,7 +15,7 @@ from django.test import AsyncClient, Client
 from django_lantern import sentry as lantern_sentry
 from django_lantern.logging import JsonFormatter, TextFormatter
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 
 def test_unhandled_exception_is_logged_once_with_context(logs: Any, client: Client) -> None:
@@ -33,7 +33,7 @@ def test_unhandled_exception_is_logged_once_with_context(logs: Any, client: Clie
     assert (line["method"], line["path"], line["route"]) == ("GET", "/errors/fail/", "errors/fail/")
     assert line["exc_type"] == "RuntimeError"
     assert line["exc_message"] == "failed with password=[redacted]"
-    assert "tests/errors/urls.py" in line["stack"] and "hunter2-secret" not in line["stack"]
+    assert "tests/urls_errors.py" in line["stack"] and "hunter2-secret" not in line["stack"]
     assert "q-secret-1" not in "\n".join(logs.json_lines + logs.text_lines)
     (access,) = [line for line in logs.parsed() if line["logger"] == "access"]
     assert access["status"] == 500 and access["request_id"] == request_id
@@ -103,7 +103,7 @@ def test_stack_info_is_scrubbed() -> None:
 
 def test_a_failing_scrubber_drops_the_extras_not_the_line(settings: Any, internal_errors: dict[str, int]) -> None:
     """If scrubbing an extra fails, its value becomes a marker (never sent unscrubbed) and the failure is counted."""
-    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_sentry.BrokenScrubber"}
+    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.sentry.test_sentry.BrokenScrubber"}
     text = JsonFormatter().format(_record("ok", password="p-should-not-appear"))
     line = json.loads(text)
     assert line["password"] == "<unrenderable str>" and "p-should-not-appear" not in text

@@ -12,9 +12,9 @@ from django.test import Client
 
 from django_lantern.logging import build_logging_config
 from django_lantern.reporting import ScrubbingExceptionReporterFilter
-from tests.errors.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
+from tests.sentry.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
 
-pytestmark = [pytest.mark.urls("tests.errors.urls"), pytest.mark.django_db]
+pytestmark = [pytest.mark.urls("tests.urls_errors"), pytest.mark.django_db]
 
 OAUTH_CODE = "oauth-code-4f9a1c2e7b"
 # Settings whose values, not names, hold credentials.

@@ -24,7 +24,7 @@ def slow_check() -> None:
 SETTINGS = {
     "READINESS_DATABASES": [],
     "READINESS_CACHES": [],
-    "READINESS_CHECKS": ["tests.test_health_asgi.slow_check"],
+    "READINESS_CHECKS": ["tests.health.test_asgi.slow_check"],
     "READINESS_TIMEOUT": 2.0,
 }
 

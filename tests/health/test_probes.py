@@ -287,7 +287,7 @@ def test_alerting_rules_keep_per_check_probes_out_of_app_traffic() -> None:
     import re
     from pathlib import Path
 
-    rules = (Path(__file__).parents[1] / "deploy" / "prometheus" / "rules.yml").read_text()
+    rules = (Path(__file__).parents[2] / "deploy" / "prometheus" / "rules.yml").read_text()
     patterns = re.findall(r'route!~"([^"]+)"', rules)
     assert patterns
     for pattern in patterns:  # PromQL regexes are anchored at both ends

@@ -1,4 +1,4 @@
-"""Fixtures for the error, scrubbing and tracing tests: a local Sentry
+"""Fixtures for the Sentry, scrubbing and tracing tests (a plugin loaded by tests/conftest.py): a local Sentry
 endpoint, a real sentry-sdk initialised and closed per test, and an
 OpenTelemetry tracer provider of our own (never the global one)."""
 

@@ -2,7 +2,7 @@
 
 These drive ``LanternMiddleware`` directly and iterate the body as a server
 would, after the middleware has returned (the test client hides that). The
-real-server versions are in tests/test_streaming_server.py.
+real-server versions are in tests/server/test_streaming.py.
 """
 
 from __future__ import annotations

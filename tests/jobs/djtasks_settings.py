@@ -5,5 +5,5 @@ from __future__ import annotations
 
 from config.settings import *  # noqa: F403
 
-ROOT_URLCONF = "tests.djtasks.urls"
+ROOT_URLCONF = "tests.jobs.djtasks_urls"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

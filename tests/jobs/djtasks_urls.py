@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from tests.djtasks import jobs
+from tests.jobs import djtasks_jobs as jobs
 
 
 def enqueue_ok(request: HttpRequest) -> JsonResponse:

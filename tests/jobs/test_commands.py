@@ -22,7 +22,7 @@ from django_lantern.jobs import _commands as commands
 from tests.conftest import LogCapture
 from tests.jobs.management.commands.lantern_demo_job import Command as DemoJob
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 

@@ -18,7 +18,7 @@ from django_lantern.context import RequestContext, current, get_request_id
 from django_lantern.jobs import _djtasks as djtasks
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import LogCapture
-from tests.djtasks import jobs
+from tests.jobs import djtasks_jobs as jobs
 
 FRAMEWORK = "django.tasks" if find_spec("django.tasks") else "django_tasks"
 IMMEDIATE = {"default": {"BACKEND": f"{FRAMEWORK}.backends.immediate.ImmediateBackend"}}
@@ -62,7 +62,7 @@ def test_a_task_run_in_the_request_keeps_its_id(logs: LogCapture) -> None:
     LanternMiddleware(view)(RequestFactory().get("/x", HTTP_X_REQUEST_ID="inline-req-1"))
     (own,) = logs.by_logger("tests.djtasks")
     assert own["request_id"] == "inline-req-1"
-    assert own["task_name"] == "tests.djtasks.jobs.record"
+    assert own["task_name"] == "tests.jobs.djtasks_jobs.record"
     (line,) = task_lines(logs)
     assert (line["request_id"], line["outcome"], line["level"]) == ("inline-req-1", "success", "info")
     assert after == ["inline-req-1"]
@@ -72,13 +72,13 @@ def test_a_task_run_in_the_request_keeps_its_id(logs: LogCapture) -> None:
 @override_settings(TASKS=IMMEDIATE)
 def test_a_failing_task_is_one_error_line_and_counted(logs: LogCapture) -> None:
     """A task that raises: one ERROR task line with the exception, one more failure counted."""
-    before = failures("tests.djtasks.jobs.explode")
+    before = failures("tests.jobs.djtasks_jobs.explode")
     jobs.explode.enqueue()
     (line,) = task_lines(logs)
     assert line["level"] == "error"
     assert line["outcome"] == "failure"
     assert line["error_type"] == "ValueError"
-    assert failures("tests.djtasks.jobs.explode") == before + 1
+    assert failures("tests.jobs.djtasks_jobs.explode") == before + 1
 
 
 @override_settings(TASKS=IMMEDIATE)

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
 from django_lantern.middleware import LanternMiddleware
-from tests.djtasks import jobs
-from tests.errors.conftest import SentryEndpoint, flush_sentry
+from tests.helpers.integrations import SentryEndpoint, flush_sentry
+from tests.jobs import djtasks_jobs as jobs
 
 FRAMEWORK = "django.tasks" if find_spec("django.tasks") else "django_tasks"
 IMMEDIATE = {"default": {"BACKEND": f"{FRAMEWORK}.backends.immediate.ImmediateBackend"}}

@@ -215,7 +215,7 @@ class RedactAddresses(Scrubber):
 def test_extra_patterns_and_a_custom_scrubber_apply_on_the_fast_path(settings: object) -> None:
     settings.LANTERN = {  # type: ignore[attr-defined]
         "SCRUB_EXTRA_PATTERNS": [r"order-\d+"],
-        "SCRUBBER_CLASS": "tests.test_access_fields.RedactAddresses",
+        "SCRUBBER_CLASS": "tests.logging.test_access_fields.RedactAddresses",
     }
     line = JsonFormatter().format(make(path="/orders/order-42/", client_ip="203.0.113.9"))
     assert "order-42" not in line and "203.0.113.9" not in line

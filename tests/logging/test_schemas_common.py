@@ -25,7 +25,7 @@ from django_lantern.logging.schemas import (
     formatter_from_env,
 )
 from django_lantern.logging.schemas import _base as schema_base
-from tests.test_logging_schemas import SPAN_ID, TRACE_ID, flatten, make_record, strict_loads
+from tests.logging.test_schemas import SPAN_ID, TRACE_ID, flatten, make_record, strict_loads
 
 SECRET = "hunter2-s3cr3t"
 FIELD_LIMIT = 200

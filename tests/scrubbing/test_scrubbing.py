@@ -167,7 +167,7 @@ class UpperScrubber(Scrubber):
 
 
 def test_scrubber_class_is_replaceable_by_dotted_path(settings: Any) -> None:
-    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_scrubbing.UpperScrubber"}
+    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.scrubbing.test_scrubbing.UpperScrubber"}
     assert scrubbing.scrub({"password": "x"}) == {"password": "[GONE]"}
 
 
@@ -190,7 +190,7 @@ def test_span_attributes_are_dropped_when_the_scrubber_fails(settings: Any, inte
     """A failing scrubber leaves a span no attributes (never the raw values), and a count."""
     from django_lantern.tracing._attributes import scrubbed
 
-    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_sentry.BrokenScrubber"}
+    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.sentry.test_sentry.BrokenScrubber"}
     assert scrubbed({"password": "x", "http.route": "/"}) == {}
     assert internal_errors["scrub:span"] == 1
 

@@ -13,10 +13,10 @@ from django.contrib.sessions.models import Session
 from django.test import RequestFactory
 
 from django_lantern.metrics._families import get_families
-from tests.errors.conftest import SentryEndpoint, flush_sentry
-from tests.errors.test_sentry import serve_wsgi
+from tests.helpers.integrations import SentryEndpoint, flush_sentry
+from tests.sentry.test_sentry import serve_wsgi
 
-pytestmark = [pytest.mark.urls("tests.errors.urls"), pytest.mark.django_db]
+pytestmark = [pytest.mark.urls("tests.urls_errors"), pytest.mark.django_db]
 
 USERNAME = "alice-wonder-71"
 EMAIL = "alice.wonder@example.org"

@@ -15,9 +15,9 @@ from django.test import Client, RequestFactory
 
 from django_lantern import sentry as lantern_sentry
 from django_lantern.scrubbing import Scrubber
-from tests.errors.conftest import SentryEndpoint, flush_sentry
+from tests.helpers.integrations import SentryEndpoint, flush_sentry
 
-pytestmark = [pytest.mark.urls("tests.errors.urls"), pytest.mark.django_db]
+pytestmark = [pytest.mark.urls("tests.urls_errors"), pytest.mark.django_db]
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJlLXNlY3JldA"
 FORM = {
@@ -193,7 +193,7 @@ def test_a_failing_scrubber_drops_the_event_and_counts_it(
     sentry: Any, sentry_endpoint: SentryEndpoint, client: Client, settings: Any, internal_errors: dict[str, int]
 ) -> None:
     """If the scrubber raises, nothing is sent and the failure is counted."""
-    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.errors.test_sentry.BrokenScrubber"}
+    settings.LANTERN = {**settings.LANTERN, "SCRUBBER_CLASS": "tests.sentry.test_sentry.BrokenScrubber"}
     assert sentry()
     client.raise_request_exception = False
     client.get("/errors/fail/")

@@ -8,7 +8,7 @@ exported nowhere (``OTEL_TRACES_EXPORTER=none``), which is all exemplars need.
 from __future__ import annotations
 
 from django_lantern import tracing
-from tests.metrics.server_settings import *  # noqa: F403
+from tests.server.metrics_settings import *  # noqa: F403
 
 ROOT_URLCONF = "tests.metrics.urls_traced"
 

@@ -12,7 +12,7 @@ import os
 from config.settings import *  # noqa: F403
 from config.settings import LANTERN as _EXAMPLE_LANTERN
 
-ROOT_URLCONF = "tests.errors.server_urls"
+ROOT_URLCONF = "tests.server.sentry_urls"
 LANTERN = {**_EXAMPLE_LANTERN, "ACCESS_LOG_SAMPLE_PATHS": {}}
 
 if os.environ.get("LANTERN_TEST_SENTRY_DSN"):

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from config.urls import urlpatterns as example_urlpatterns
-from tests.errors.urls import urlpatterns as error_urlpatterns
+from tests.urls_errors import urlpatterns as error_urlpatterns
 
 urlpatterns = [*error_urlpatterns, *example_urlpatterns]

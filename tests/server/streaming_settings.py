@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from config.settings import *  # noqa: F403
 
-ROOT_URLCONF = "tests.streaming.urls"
+ROOT_URLCONF = "tests.server.streaming_urls"

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.djtasks.worker import Worker, migrate, run_db_worker
 from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server
+from tests.jobs.djtasks_worker import Worker, migrate, run_db_worker
 
 pytestmark = pytest.mark.server
 
@@ -32,7 +32,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             # Empty, not absent: run_server lays env over os.environ.
             "DATABASE_URL": "",
             "REDIS_URL": "",
-            "DJANGO_SETTINGS_MODULE": "tests.djtasks.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.jobs.djtasks_settings",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
             "SQLITE_PATH": str(tmp / "db.sqlite3"),
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
@@ -60,8 +60,8 @@ def test_a_task_enqueued_in_a_request_logs_that_request_id_on_the_worker(stack: 
     response = httpx.get(server.url + "/enqueue/ok/", headers={"X-Request-Id": "web-req-ok-1"}, timeout=10)
     assert response.status_code == 200
     assert response.headers["X-Request-Id"] == "web-req-ok-1"
-    lines = worker.wait_for(lambda ls: bool(task_lines(ls, "tests.djtasks.jobs.record")))
-    (line,) = task_lines(lines, "tests.djtasks.jobs.record")
+    lines = worker.wait_for(lambda ls: bool(task_lines(ls, "tests.jobs.djtasks_jobs.record")))
+    (line,) = task_lines(lines, "tests.jobs.djtasks_jobs.record")
     assert line["request_id"] == "web-req-ok-1"
     assert line["level"] == "info"
     assert line["outcome"] == "success"
@@ -71,7 +71,7 @@ def test_a_task_enqueued_in_a_request_logs_that_request_id_on_the_worker(stack: 
     assert isinstance(line["queue_wait_ms"], float) and line["queue_wait_ms"] >= 0
     (own,) = [ln for ln in lines if ln["logger"] == "tests.djtasks"]
     assert own["request_id"] == "web-req-ok-1"
-    assert own["task_name"] == "tests.djtasks.jobs.record"
+    assert own["task_name"] == "tests.jobs.djtasks_jobs.record"
     # The web side logged its access line with the same id.
     access = [ln for ln in server.json_lines() if ln["logger"] == "access" and ln.get("path") == "/enqueue/ok/"]
     assert access and access[0]["request_id"] == "web-req-ok-1"
@@ -82,23 +82,23 @@ def test_a_failing_task_is_one_error_line_and_counted_as_failed(stack: tuple[Ser
     ``lantern_tasks_total{outcome="failure"}`` on the web's /metrics."""
     server, worker = stack
     httpx.get(server.url + "/enqueue/fail/", headers={"X-Request-Id": "web-req-fail-1"}, timeout=10)
-    lines = worker.wait_for(lambda ls: bool(task_lines(ls, "tests.djtasks.jobs.explode")))
-    (line,) = task_lines(lines, "tests.djtasks.jobs.explode")
+    lines = worker.wait_for(lambda ls: bool(task_lines(ls, "tests.jobs.djtasks_jobs.explode")))
+    (line,) = task_lines(lines, "tests.jobs.djtasks_jobs.explode")
     assert line["level"] == "error"
     assert line["outcome"] == "failure"
     assert line["request_id"] == "web-req-fail-1"
     assert line["error_type"] == "ValueError"
     metrics = httpx.get(server.url + "/metrics", timeout=10).text
-    assert 'lantern_tasks_total{outcome="failure",task="tests.djtasks.jobs.explode"} 1.0' in metrics
-    assert 'lantern_task_duration_seconds_count{task="tests.djtasks.jobs.explode"} 1.0' in metrics
-    assert 'lantern_task_queue_wait_seconds_count{task="tests.djtasks.jobs.explode"} 1.0' in metrics
+    assert 'lantern_tasks_total{outcome="failure",task="tests.jobs.djtasks_jobs.explode"} 1.0' in metrics
+    assert 'lantern_task_duration_seconds_count{task="tests.jobs.djtasks_jobs.explode"} 1.0' in metrics
+    assert 'lantern_task_queue_wait_seconds_count{task="tests.jobs.djtasks_jobs.explode"} 1.0' in metrics
 
 
 def test_a_task_enqueued_by_a_command_logs_the_command_id(env: dict[str, str], stack: tuple[Server, Worker]) -> None:
     """A management command has its own request id; its task runs under it on the worker."""
     _, worker = stack
     code = (
-        "from tests.djtasks import jobs; from django_lantern.context import get_request_id; "
+        "from tests.jobs import djtasks_jobs as jobs; from django_lantern.context import get_request_id; "
         "jobs.record.enqueue(note='from-shell'); print(get_request_id())"
     )
     shell = subprocess.run(

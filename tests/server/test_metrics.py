@@ -24,7 +24,7 @@ import pytest
 from tests.helpers.servers import ROOT, Server, free_port, run_server
 from tests.helpers.services import require_binary
 from tests.metrics.conftest import DASHBOARD, RULES, SCRAPE_CONFIG, load_rules, parse, promtool_check_metrics
-from tests.metrics.server_settings import POOLED
+from tests.server.metrics_settings import POOLED
 
 pytestmark = pytest.mark.server
 
@@ -53,7 +53,7 @@ def _server_env(tmp_path: Path) -> dict[str, str]:
     multiproc.mkdir()
     return {
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "DJANGO_SETTINGS_MODULE": "tests.metrics.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.server.metrics_settings",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "LANTERN_LOG_FORMAT": "json",
     }

@@ -16,7 +16,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 from tests.helpers.servers import ROOT, Server, run_server
 from tests.metrics.conftest import DASHBOARD, OPENMETRICS, promtool_check_openmetrics
-from tests.metrics.test_server import JOB, prometheus_scraping, wait_for
+from tests.server.test_metrics import JOB, prometheus_scraping, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -34,7 +34,7 @@ def traced_gunicorn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
     config = tmp_path / "gunicorn.conf.py"
     config.write_text("# no multi-process metrics: exemplars need one process\n")
     env = {
-        "DJANGO_SETTINGS_MODULE": "tests.metrics.traced_server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.server.metrics_traced_settings",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "OTEL_TRACES_EXPORTER": "none",
         "OTEL_SDK_DISABLED": "false",

@@ -22,7 +22,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from tests.errors.conftest import SentryEndpoint
+from tests.helpers.integrations import SentryEndpoint
 from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server
 
 pytestmark = pytest.mark.server
@@ -66,7 +66,7 @@ def base_env(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "OTEL_"))}
     return {
         **env,
-        "DJANGO_SETTINGS_MODULE": "tests.errors.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.server.sentry_settings",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "DJANGO_DEBUG": "0",
         "DATABASE_URL": "",  # SQLite and local memory: nothing shared with other runs

@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers.servers import ROOT, Server, run_server
 from tests.metrics.conftest import parse
-from tests.streaming.urls import CHUNKS, DELAY
+from tests.server.streaming_urls import CHUNKS, DELAY
 
 pytestmark = pytest.mark.server
 
@@ -36,7 +36,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     multiproc = tmp_path / "prometheus-multiproc"
     multiproc.mkdir()
     return {
-        "DJANGO_SETTINGS_MODULE": "tests.streaming.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.server.streaming_settings",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
         "LANTERN_LOG_FORMAT": "json",

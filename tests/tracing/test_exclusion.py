@@ -12,7 +12,7 @@ from django.test import Client
 from django_lantern import tracing
 from django_lantern.tracing._exclusion import excluded_urls_from_env
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 
 def span_paths(provider: Any) -> list[str]:

@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 
 from django_lantern import tracing
-from tests.errors.conftest import Recorder
+from tests.helpers.integrations import Recorder
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

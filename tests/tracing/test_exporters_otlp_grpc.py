@@ -18,7 +18,7 @@ from django.test import Client
 
 from django_lantern import tracing
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 GRPC_MODULE = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"

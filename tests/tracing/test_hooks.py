@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 from django_lantern.conf import settings_errors
 from django_lantern.tracing import _hooks as tracing_hooks
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 SAMPLED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 UNSAMPLED = SAMPLED[:-2] + "00"

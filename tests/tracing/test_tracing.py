@@ -11,7 +11,7 @@ from django.test import AsyncClient, Client
 
 from django_lantern import tracing
 
-pytestmark = pytest.mark.urls("tests.errors.urls")
+pytestmark = pytest.mark.urls("tests.urls_errors")
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
