@@ -61,7 +61,10 @@ class Recorder:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, name="recorder", daemon=True)
+        # close() waits for the serving loop to notice, at most one poll interval (the default is 0.5 s).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="recorder", daemon=True
+        )
         self.thread.start()
 
     def reply(self, path: str) -> tuple[str, bytes]:

@@ -6,7 +6,9 @@ import random
 import string
 
 import pytest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.test import Client, override_settings
+from django.urls import include, path
 from prometheus_client import REGISTRY
 
 from django_lantern.metrics import _recorder as recorder
@@ -14,12 +16,22 @@ from tests.metrics.conftest import series_count, value
 
 REQUESTS = 5000
 
+# This module is the flood's URLconf: lantern's endpoints, and a 404 without a page, since rendering
+# the example's 404 template 5,000 times would cost more than everything the test measures.
+urlpatterns = [path("", include("django_lantern.urls"))]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A bare 404: the recorder sees the same unmatched route and status as with the example's page."""
+    return HttpResponseNotFound()
+
 
 def _junk(rng: random.Random, alphabet: str, low: int, high: int) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
 
 
 @pytest.mark.django_db
+@pytest.mark.urls(__name__)
 def test_random_paths_and_methods_do_not_grow_the_series(client: Client) -> None:
     """5,000 requests to random unmatched paths with made-up methods leave the series count unchanged."""
     rng = random.Random(20261124)
