@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto -m "not system and not walk and not server" $(PYTEST_ARGS)
 
 # Real processes (gunicorn, uvicorn, Celery and django.tasks workers, Prometheus): tests/server/.
+# One test at a time: their bounded waits (Prometheus scrapes, flush deadlines) assume the cores are theirs.
 test-server: $(STAMP)
 	$(BIN)/python -m pytest -q -m "server and not system and not walk" $(PYTEST_ARGS)
 
