@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-system test-walk lint format bench docs dist wheel-smoke clean
+.PHONY: run test test-server test-system test-walk lint format bench docs dist wheel-smoke clean
 
 $(STAMP): pyproject.toml src/django_lantern/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ run: $(STAMP)
 	# The background job worker runs beside gunicorn, started and stopped by it (docs/jobs.md).
 	cd example && EXAMPLE_BACKGROUND_WORKER=1 ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
 
+# The fast suite, on every core: everything but the three suites below, which it names at the end.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not system and not walk" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not system and not walk and not server" $(PYTEST_ARGS)
+
+# Real processes (gunicorn, uvicorn, Celery and django.tasks workers, Prometheus): tests/server/.
+# One test at a time: their bounded waits (Prometheus scrapes, flush deadlines) assume the cores are theirs.
+test-server: $(STAMP)
+	$(BIN)/python -m pytest -q -m "server and not system and not walk" $(PYTEST_ARGS)
 
 test-system: $(STAMP)
 	$(BIN)/python -m pytest -q -m system tests/system $(PYTEST_ARGS)

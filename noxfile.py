@@ -4,8 +4,8 @@
     .venv/bin/nox -s "matrix(3.13)"  # one of them
     .venv/bin/nox -- -k shutdown    # extra pytest arguments (both runs)
 
-Each session runs the unit and integration suite (what `make test` runs) and
-then the real-server system suite.
+Each session runs the fast suite (what `make test` runs), the real-server
+suite (`make test-server`) and then the system suite (`make test-system`).
 
 Python 3.11 runs Django 5.2 (the oldest supported pair), Python 3.13 runs
 Django 6.x. The interpreters come from pyenv when present (as on the CI
@@ -51,7 +51,7 @@ PASSTHROUGH = (
 @nox.session(name="matrix")
 @nox.parametrize("python,django", MATRIX, ids=[python for python, _ in MATRIX])
 def matrix(session: nox.Session, django: str) -> None:
-    """`make test`'s suite, then the system suite (tests/system), on one Python/Django pair."""
+    """`make test`'s suite, the real-server suite (tests/server) and the system suite (tests/system), on one pair."""
     # `--group` needs pip >= 25.1; the venv's bundled pip may be older.
     session.install("--quiet", "--upgrade", "pip")
     session.install("--quiet", "-e", ".[orjson,postgres,redis]", "--group", "test", django)
@@ -64,5 +64,7 @@ def matrix(session: nox.Session, django: str) -> None:
     env["LANTERN_TEST_DB_NAME"] = f"{env.get('LANTERN_TEST_DB_NAME', 'lantern_system')}_py{session.python}".replace(
         ".", ""
     )
-    session.run("python", "-m", "pytest", "-q", "-m", "not system and not walk", *session.posargs, env=env)
+    fast = "not system and not walk and not server"
+    session.run("python", "-m", "pytest", "-q", "-n", "auto", "-m", fast, *session.posargs, env=env)
+    session.run("python", "-m", "pytest", "-q", "-m", "server and not system and not walk", *session.posargs, env=env)
     session.run("python", "-m", "pytest", "-q", "-m", "system", "tests/system", *session.posargs, env=env)

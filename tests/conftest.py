@@ -35,6 +35,9 @@ if os.environ.get("CI"):
 
 CORE_URLS = "tests.urls_core"
 
+# The Sentry and OpenTelemetry fixtures serve tests in several packages (sentry, tracing, scrubbing, jobs, outbound).
+pytest_plugins = ["tests.helpers.integrations"]
+
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Say why tests were skipped (which service variable is missing) and which suites this run left out."""

@@ -20,11 +20,20 @@ def test_a_missing_service_variable_gets_the_hint() -> None:
     assert skip_summary.summary_lines(["promtool is not installed"], "") == ["   1 skipped: promtool is not installed"]
 
 
-def test_make_test_names_the_system_suite() -> None:
-    """A run that deselects the system marker (make test) points to make test-system, even with no skips."""
-    assert skip_summary.summary_lines([], "not system and not walk") == [skip_summary.SYSTEM_HINT]
-    assert "make test-system" in skip_summary.SYSTEM_HINT
+def test_make_test_names_the_suites_it_leaves_out() -> None:
+    """make test's marker expression gets one line naming make test-server, test-system and test-walk."""
+    (line,) = skip_summary.summary_lines([], "not system and not walk and not server")
+    assert line.startswith("Not part of this run: ")
+    for target in ("make test-server", "make test-system", "make test-walk"):
+        assert target in line
+
+
+def test_only_the_suites_deselected_are_named() -> None:
+    """A run that selects a suite, or deselects only one, names only what it left out."""
     assert skip_summary.summary_lines([], "system") == []
+    assert skip_summary.summary_lines([], "server and not system and not walk") == [
+        "Not part of this run: " + skip_summary.OTHER_SUITES["system"] + "; " + skip_summary.OTHER_SUITES["walk"] + "."
+    ]
 
 
 def test_skip_reason_reads_pytest_reports() -> None:

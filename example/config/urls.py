@@ -4,7 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("django_lantern.urls")),
     path("", include("pages.urls")),
-    path("", include("pages.async_views")),  # /async-echo/, for tests/test_async.py
+    path("", include("pages.async_views")),  # /async-echo/, for tests/test_middleware_async.py and tests/server/
     path("accounts/", include("django.contrib.auth.urls")),
     path("orgs/", include("tasks.urls")),
     path("admin/", admin.site.urls),

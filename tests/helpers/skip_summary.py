@@ -2,7 +2,7 @@
 
 A newcomer without PostgreSQL or Redis sees a handful of ``s`` in the
 progress line; this says which variable was missing, how to provide it, and
-that the real-server suite is a separate target.
+which suites this run left out, with the target that runs each.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ SERVICE_HINT = (
     "To run them: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test "
     "REDIS_URL=redis://127.0.0.1:6379/0 make test (see the README)."
 )
-SYSTEM_HINT = (
-    "Not part of this run: the real-server suite (gunicorn, uvicorn, PostgreSQL, Redis) is `make test-system`; "
-    "the example walked in headless Chromium is `make test-walk`."
-)
+# The suites a run can leave out by marker (`make test` leaves out all three), each with its own target.
+OTHER_SUITES = {
+    "server": "`make test-server` (tests/server/: real gunicorn, uvicorn, Celery and django.tasks workers, Prometheus)",
+    "system": "`make test-system` (tests/system/: faults, load and shutdown on real servers)",
+    "walk": "`make test-walk` (the example walked in headless Chromium)",
+}
 
 
 def skip_reason(report: Any) -> str:
@@ -34,8 +36,9 @@ def summary_lines(reasons: Iterable[str], markexpr: str) -> list[str]:
     lines = [f"{count:4d} skipped: {reason}" for reason, count in counts.most_common()]
     if any("DATABASE_URL" in reason or "REDIS_URL" in reason for reason in counts):
         lines.append(SERVICE_HINT)
-    if "not system" in markexpr:
-        lines.append(SYSTEM_HINT)
+    left_out = [target for marker, target in OTHER_SUITES.items() if f"not {marker}" in markexpr]
+    if left_out:
+        lines.append("Not part of this run: " + "; ".join(left_out) + ".")
     return lines
 
 

@@ -1,6 +1,6 @@
 """The Celery app the worker tests run: ``celery -A tests.jobs.celery_app worker``.
 
-Configured from the environment by tests/test_celery_worker.py: the broker
+Configured from the environment by tests/server/test_celery.py: the broker
 (Redis database 7), a queue of the test's own, LANTERN keys as JSON.
 """
 

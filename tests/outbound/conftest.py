@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from django_lantern import outbound
-from tests.errors.conftest import tracer_provider  # noqa: F401  (shared fixture)
 
 
 class EchoServer(ThreadingHTTPServer):

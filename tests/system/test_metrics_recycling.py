@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from django_lantern.metrics.archive import LockedCollector
 from tests.helpers.servers import run_server
-from tests.metrics.test_server import _app_total, _children, _server_env
+from tests.server.test_metrics import _app_total, _children, _server_env
 
 pytestmark = pytest.mark.system
 

@@ -6,7 +6,7 @@ attributes and their types in advance; this module reads them directly
 instead of walking the record's ``__dict__`` for extras and testing each
 value's type, as ``_BaseFormatter.fields`` must for an arbitrary record.
 
-It returns exactly what the general path would (``tests/test_access_fields.py``
+It returns exactly what the general path would (``tests/logging/test_access_fields.py``
 compares the two on hostile input), and returns ``None`` whenever the record
 is not the plain one the middleware built: an extra attribute (a user's
 filter, ``bind()`` fields), an exception, a value of another type. The

@@ -1,8 +1,0 @@
-"""The example's URLs plus the error tests' views, for the real-server Sentry tests."""
-
-from __future__ import annotations
-
-from config.urls import urlpatterns as example_urlpatterns
-from tests.errors.urls import urlpatterns as error_urlpatterns
-
-urlpatterns = [*error_urlpatterns, *example_urlpatterns]

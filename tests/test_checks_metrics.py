@@ -1,0 +1,98 @@
+"""Metric system checks: open /metrics, several workers without a multiprocess dir, bad settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from django_lantern import checks
+
+OPEN = ["0.0.0.0/0", "::/0"]
+
+
+def _ids(*, deploy: bool = True) -> list[str]:
+    return [m.id or "" for m in run_checks(include_deployment_checks=deploy) if (m.id or "").startswith("lantern.")]
+
+
+def test_open_metrics_warns_at_deploy() -> None:
+    """W010 when the allowed networks include everyone and there is no token; only with --deploy."""
+    with override_settings(LANTERN={"METRICS_ALLOWED_NETWORKS": OPEN}):
+        messages = checks.check_metrics_exposure()
+        assert [m.id for m in messages] == ["lantern.W010"]
+        assert "0.0.0.0/0" in messages[0].msg
+        assert "lantern.W010" in _ids(deploy=True)
+        assert "lantern.W010" not in _ids(deploy=False)
+
+
+@pytest.mark.parametrize(
+    "lantern",
+    [
+        {},  # the defaults: loopback and private ranges
+        {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_BEARER_TOKEN": "t0ken"},
+        {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_ENABLED": False},
+        {"METRICS_ALLOWED_NETWORKS": ["203.0.113.0/24"]},
+    ],
+)
+def test_protected_metrics_do_not_warn(lantern: dict[str, object]) -> None:
+    """No W010 with the defaults, with a token, with metrics off, or with a narrow network."""
+    with override_settings(LANTERN=lantern):
+        assert checks.check_metrics_exposure() == []
+
+
+def test_invalid_network_is_an_error() -> None:
+    """E010 names each entry that is not an IP network."""
+    with override_settings(LANTERN={"METRICS_ALLOWED_NETWORKS": ["10.0.0.0/8", "intranet"]}):
+        messages = checks.check_metrics_networks()
+    assert [m.id for m in messages] == ["lantern.E010"]
+    assert "'intranet'" in messages[0].msg
+
+
+def test_bad_build_info_setting_warns() -> None:
+    """W012 when METRICS_RELEASE is not a string."""
+    with override_settings(LANTERN={"METRICS_RELEASE": 42}):
+        assert [m.id for m in checks.check_build_info_settings()] == ["lantern.W012"]
+
+
+@pytest.fixture
+def no_worker_hints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for var in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("env", "conf", "warns"),
+    [
+        ({}, None, False),
+        ({"WEB_CONCURRENCY": "4"}, None, True),
+        ({"WEB_CONCURRENCY": "1"}, None, False),
+        ({"GUNICORN_CMD_ARGS": "--bind 0.0.0.0:80 --workers 3"}, None, True),
+        ({"GUNICORN_CMD_ARGS": "-w 1"}, None, False),
+        ({"GUNICORN_CMD_ARGS": "--workers=2"}, None, True),
+        ({}, "workers = 4\n", True),
+        ({}, "workers = 1\n", False),
+        ({}, "import multiprocessing\nworkers = multiprocessing.cpu_count() * 2 + 1\n", True),
+        ({}, "workers = 4\nlantern_metrics.prepare_multiproc_dir()\n", False),
+        ({"WEB_CONCURRENCY": "4", "PROMETHEUS_MULTIPROC_DIR": "/tmp/x"}, None, False),
+    ],
+)
+def test_several_workers_without_multiproc_dir(
+    no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: str | None, warns: bool
+) -> None:
+    """W011 when several workers are likely (env or ./gunicorn.conf.py) and PROMETHEUS_MULTIPROC_DIR is unset."""
+    for key, val in env.items():
+        monkeypatch.setenv(key, val)
+    if conf is not None:
+        (no_worker_hints / "gunicorn.conf.py").write_text(conf)
+    ids = [m.id for m in checks.check_multiprocess_dir()]
+    assert ids == (["lantern.W011"] if warns else [])
+
+
+def test_example_gunicorn_config_does_not_warn(no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's own gunicorn.conf.py prepares the directory, so `check --deploy` stays quiet there."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1] / "example")
+    assert checks.check_multiprocess_dir() == []

@@ -1,0 +1,143 @@
+"""django_lantern.reporting: Django's own error reports (admins' e-mail, DEBUG 500 page) scrubbed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.checks import run_checks
+from django.test import Client
+
+from django_lantern.logging import build_logging_config
+from django_lantern.reporting import ScrubbingExceptionReporterFilter
+from tests.sentry.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
+
+pytestmark = [pytest.mark.urls("tests.urls_errors"), pytest.mark.django_db]
+
+OAUTH_CODE = "oauth-code-4f9a1c2e7b"
+# Settings whose values, not names, hold credentials.
+CREDENTIAL_SETTINGS = {
+    "CELERY_BROKER_URL": "amqp://worker:broker-pw-6612@mq.internal:5672//",
+    "SESSION_REDIS_URL": "redis://:redis-pw-8830@cache.internal:6379/0",
+    "PRIMARY_DB_URL": "postgres://app:db-pw-4471@db.internal/app",
+    "ERROR_TRACKER": "https://d5e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4@o1.ingest.sentry.io/42",
+    "WEBHOOK_TARGET": "https://hook-user:hook-pw-2291@hooks.example.com/in",
+}
+SETTING_SECRETS = ["broker-pw-6612", "redis-pw-8830", "db-pw-4471", "d5e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4", "hook-pw-2291"]
+FRAME_SECRET = "frame-local-pw-31"
+
+
+def assert_clean(text: str, where: str) -> None:
+    assert_no_secrets(text, where)
+    for secret in [*SETTING_SECRETS, OAUTH_CODE, FRAME_SECRET]:
+        assert secret not in text, f"{secret!r} leaked into {where}"
+
+
+def post_leaky(client: Client, **extra: Any) -> Any:
+    client.raise_request_exception = False
+    client.cookies["sessionid"] = "sess8c1f2a9e7d"
+    client.cookies["csrftoken"] = "csrf4b7e1d0c9a"
+    headers = {k: v for k, v in HEADERS.items() if k != "HTTP_COOKIE"}
+    query = "token={token}&api_key={api_key}&code={code}".format(code=OAUTH_CODE, **QUERY)
+    referer = f"https://idp.example.com/authorize?code={OAUTH_CODE}"
+    return client.post(f"/errors/leaky/?{query}", FORM, HTTP_REFERER=referer, **headers, **extra)
+
+
+@pytest.fixture
+def credential_settings(settings: Any) -> Any:
+    for name, value in CREDENTIAL_SETTINGS.items():
+        setattr(settings, name, value)
+    return settings
+
+
+def test_mail_admins_is_kept_and_the_mail_is_scrubbed(credential_settings: Any, client: Client) -> None:
+    """build_logging_config() keeps Django's mail_admins: with ADMINS set, a 500 sends one
+    e-mail (locmem backend, the real handler) holding none of the request's or settings' secrets."""
+    credential_settings.ADMINS = [("Ops", "ops@example.com")]
+    credential_settings.DEBUG = False
+    mail.outbox.clear()
+    response = post_leaky(client)
+    assert response.status_code == 500
+    (message,) = mail.outbox
+    assert message.to == ["ops@example.com"]
+    assert "RuntimeError" in message.body and "/errors/leaky/" in message.subject
+    # The report's sections are there, with their values redacted.
+    assert "CELERY_BROKER_URL" in message.body and "mq.internal" in message.body
+    assert "[redacted]" in message.body
+    assert_clean(message.subject + message.body, "the admins' e-mail")
+
+
+def test_no_admins_no_mail(settings: Any, client: Client) -> None:
+    """Without ADMINS nothing is built or sent (Django's handler would build the report first)."""
+    settings.ADMINS = []
+    settings.DEBUG = False
+    mail.outbox.clear()
+    post_leaky(client)
+    assert mail.outbox == []
+
+
+def test_mail_admins_opt_out() -> None:
+    """build_logging_config(mail_admins=False) leaves the django logger to the console only."""
+    assert build_logging_config()["loggers"]["django"]["handlers"] == ["mail_admins"]
+    config = build_logging_config(mail_admins=False)
+    assert "mail_admins" not in config["handlers"]
+    assert config["loggers"]["django"]["handlers"] == []
+    handler = logging.getLogger("django").handlers
+    assert any(type(h).__name__ == "ScrubbingAdminEmailHandler" for h in handler)
+
+
+def test_debug_technical_500_page_is_scrubbed(credential_settings: Any, client: Client) -> None:
+    """With DEBUG on, the technical 500 page (HTML) shows settings, META, cookies, POST,
+    GET and frame locals: every value holding a secret is redacted."""
+    credential_settings.DEBUG = True
+    response = post_leaky(client, HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "RuntimeError" in page and "header_copy" in page and "upstream" in page
+    assert "a harmless title" in page  # not everything is hidden
+    assert_clean(page, "the DEBUG technical 500 page")
+
+
+def test_debug_plain_text_500_is_scrubbed(credential_settings: Any, client: Client) -> None:
+    """The plain-text variant (a client that does not accept HTML) is scrubbed the same way."""
+    credential_settings.DEBUG = True
+    response = post_leaky(client, HTTP_ACCEPT="text/plain")
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/plain")
+    assert_clean(response.content.decode(), "the plain-text technical 500")
+
+
+def test_filter_cleanses_settings_by_value() -> None:
+    """Settings are redacted by key (Django's and the scrubber's names) and by value."""
+    f = ScrubbingExceptionReporterFilter()
+    assert f.cleanse_setting("BROKER", "amqp://u:pw-123456@h//") == "amqp://[redacted]@h//"
+    assert f.cleanse_setting("DATABASES", {"default": {"PASSWORD": "x", "HOST": "db"}}) == {
+        "default": {"PASSWORD": "[redacted]", "HOST": "db"}
+    }
+    assert f.cleanse_setting("HOSTS", ["a", "b"]) == ["a", "b"]
+    assert f.cleanse_setting("X_CREDENTIALS", "plain") == "[redacted]"
+
+
+def test_check_warns_until_the_reporter_settings_are_set(settings: Any) -> None:
+    """lantern.W030 names each of the two settings while it is not ours; silent once both are."""
+    assert [m for m in run_checks() if m.id == "lantern.W030"] == []
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
+    settings.DEFAULT_EXCEPTION_REPORTER = "django.views.debug.ExceptionReporter"
+    messages = [m for m in run_checks() if m.id == "lantern.W030"]
+    assert len(messages) == 2
+    assert "DEFAULT_EXCEPTION_REPORTER_FILTER" in messages[0].msg
+    assert "django_lantern.reporting.ScrubbingExceptionReporter" in (messages[1].hint or "")
+
+
+def test_reporting_all_is_pinned() -> None:
+    """The names the settings refer to are the module's public API."""
+    from django_lantern import reporting
+
+    assert sorted(reporting.__all__) == [
+        "ScrubbingAdminEmailHandler",
+        "ScrubbingExceptionReporter",
+        "ScrubbingExceptionReporterFilter",
+    ]
+    assert reporting.FILTER_PATH.rsplit(".", 1)[1] in reporting.__all__
+    assert reporting.REPORTER_PATH.rsplit(".", 1)[1] in reporting.__all__
