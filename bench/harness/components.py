@@ -46,8 +46,8 @@ def main() -> None:
     from django_lantern.logging._access_log import AccessLog
     from django_lantern.logging._access_record import AccessRecord, access_line
     from django_lantern.logging._escape import logfmt_value
-    from django_lantern.logging.filters import RequestContextFilter
     from django_lantern.logging._record_parts import rfc3339
+    from django_lantern.logging.filters import RequestContextFilter
     from django_lantern.logging.formatters import JsonFormatter, TextFormatter
     from django_lantern.metrics import _recorder as recorder
     from django_lantern.scrubbing import get_scrubber

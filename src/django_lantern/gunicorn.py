@@ -42,8 +42,8 @@ from types import FrameType
 from typing import Any
 
 from django_lantern import shutdown
-from django_lantern.metrics import multiprocess
 from django_lantern.health._drain import drain_seconds
+from django_lantern.metrics import multiprocess
 
 
 def lantern_post_worker_init(worker: Any) -> None:

@@ -1,1 +1,1 @@
-"""Facts about one HTTP request: is it a probe, its id, its client address and user, its response headers, a streaming body."""
+"""Facts about one HTTP request: is it a probe, its id, client address, user, response headers, streaming body."""
