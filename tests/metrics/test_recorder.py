@@ -158,3 +158,20 @@ def test_readiness_gauges_are_set_by_the_health_view_itself(client: Client) -> N
         assert value("lantern_readiness_up") == 0
         assert client.get("/readyz").status_code == 200
         assert value("lantern_readiness_up") == 1
+
+
+@pytest.mark.django_db
+def test_an_excluding_probe_cannot_hold_readiness_up(client: Client) -> None:
+    """During an outage, /readyz?exclude=<the failing check> answers 200 but leaves
+    lantern_readiness_up at 0; it still sets the gauges of the checks it ran."""
+    failing = {"check": "custom:failing_check", "kind": "custom"}
+    with override_settings(LANTERN={"READINESS_CHECKS": ["tests.metrics.urls_boom.failing_check"]}):
+        assert client.get("/readyz").status_code == 503
+        assert value("lantern_readiness_up") == 0
+        for _ in range(3):
+            assert client.get("/readyz?exclude=custom:failing_check").status_code == 200
+            assert value("lantern_readiness_up") == 0
+        assert value("lantern_readiness_check_up", failing) == 0
+        assert value("lantern_readiness_check_up", {"check": "db:default", "kind": "db"}) == 1
+        assert client.get("/readyz/db:default").status_code == 200
+        assert value("lantern_readiness_up") == 0

@@ -113,16 +113,19 @@ def _plan(request: HttpRequest, check: str | None) -> _ReadinessPlan | HttpRespo
 
 def _answer(request: HttpRequest, plan: _ReadinessPlan, results: Sequence[CheckResult]) -> HttpResponse:
     body, status = readiness_body(results, plan.non_critical, judged=plan.judged)
-    if plan.judged:  # /readyz/<check> answers for one check, not for the process
-        _publish(results, ready=status == 200)
+    # Only the unfiltered verdict speaks for the process: an anonymous
+    # ``?exclude=`` (or ``/readyz/<check>``) would otherwise hold the alert's
+    # gauge at 1 through an outage. The checks that ran still set their own.
+    _publish(results, ready=status == 200 if plan.judged and plan.names is None else None)
     if plan.query.verbose:
         text = probes.verbose_text(body, status, plan.ignored_excludes)
         return _finish(request, HttpResponse(text, content_type="text/plain; charset=utf-8", status=status))
     return _finish(request, JsonResponse(body, status=status))
 
 
-def _publish(results: Sequence[CheckResult], *, ready: bool) -> None:
-    """The readiness gauges (``lantern_readiness_*``); a metrics fault never changes the answer."""
+def _publish(results: Sequence[CheckResult], *, ready: bool | None) -> None:
+    """The readiness gauges (``lantern_readiness_*``; the overall one unless ``ready`` is None);
+    a metrics fault never changes the answer."""
     try:
         recorder.readiness_answered(results, ready=ready)
     except Exception as exc:

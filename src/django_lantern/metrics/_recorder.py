@@ -137,8 +137,11 @@ def connect() -> None:
 
 
 # -- readiness ----------------------------------------------------------------
-def readiness_answered(results: Iterable[CheckResult], *, ready: bool) -> None:
+def readiness_answered(results: Iterable[CheckResult], *, ready: bool | None) -> None:
     """Set the readiness gauges from a ``/readyz`` answer; health calls this.
+
+    ``ready`` is None for a filtered answer (``?exclude=``, ``/readyz/<check>``):
+    it sets the gauges of the checks that ran, never ``lantern_readiness_up``.
 
     Gauges set at answer time rather than by a scrape-time collector because
     under gunicorn the scrape lands on any worker, which may not be the one
@@ -148,7 +151,8 @@ def readiness_answered(results: Iterable[CheckResult], *, ready: bool) -> None:
     state = _state()
     if not state.enabled:
         return
-    state.fams.readiness_up.set(1 if ready else 0)
+    if ready is not None:
+        state.fams.readiness_up.set(1 if ready else 0)
     family = state.readiness
     for result in results:
         key = (result.name, result.kind)
