@@ -11,7 +11,8 @@ from django.core.checks import run_checks
 from django.test import Client
 
 from django_lantern.logging import build_logging_config
-from django_lantern.reporting import ScrubbingExceptionReporterFilter
+from django_lantern import reporting
+from django_lantern.reporting import ScrubbingAdminEmailHandler, ScrubbingExceptionReporterFilter
 from tests.sentry.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
 
 pytestmark = [pytest.mark.urls("tests.urls_errors"), pytest.mark.django_db]
@@ -45,6 +46,25 @@ def post_leaky(client: Client, **extra: Any) -> Any:
     return client.post(f"/errors/leaky/?{query}", FORM, HTTP_REFERER=referer, **headers, **extra)
 
 
+def installed_handler() -> ScrubbingAdminEmailHandler:
+    (handler,) = (h for h in logging.getLogger("django").handlers if isinstance(h, ScrubbingAdminEmailHandler))
+    return handler
+
+
+@pytest.fixture(autouse=True)
+def mail_handler() -> ScrubbingAdminEmailHandler:
+    """The handler build_logging_config() installed, with no error seen yet (each test starts a window)."""
+    handler = installed_handler()
+    handler._last_sent.clear()
+    return handler
+
+
+def sent(handler: ScrubbingAdminEmailHandler) -> list[Any]:
+    """The outbox once the sender thread has delivered what was queued."""
+    handler.flush(5.0)
+    return list(mail.outbox)
+
+
 @pytest.fixture
 def credential_settings(settings: Any) -> Any:
     for name, value in CREDENTIAL_SETTINGS.items():
@@ -52,7 +72,9 @@ def credential_settings(settings: Any) -> Any:
     return settings
 
 
-def test_mail_admins_is_kept_and_the_mail_is_scrubbed(credential_settings: Any, client: Client) -> None:
+def test_mail_admins_is_kept_and_the_mail_is_scrubbed(
+    credential_settings: Any, client: Client, mail_handler: ScrubbingAdminEmailHandler
+) -> None:
     """build_logging_config() keeps Django's mail_admins: with ADMINS set, a 500 sends one
     e-mail (locmem backend, the real handler) holding none of the request's or settings' secrets."""
     credential_settings.ADMINS = [("Ops", "ops@example.com")]
@@ -60,7 +82,7 @@ def test_mail_admins_is_kept_and_the_mail_is_scrubbed(credential_settings: Any, 
     mail.outbox.clear()
     response = post_leaky(client)
     assert response.status_code == 500
-    (message,) = mail.outbox
+    (message,) = sent(mail_handler)
     assert message.to == ["ops@example.com"]
     assert "RuntimeError" in message.body and "/errors/leaky/" in message.subject
     # The report's sections are there, with their values redacted.
@@ -75,7 +97,7 @@ def test_no_admins_no_mail(settings: Any, client: Client) -> None:
     settings.DEBUG = False
     mail.outbox.clear()
     post_leaky(client)
-    assert mail.outbox == []
+    assert sent(installed_handler()) == []
 
 
 def test_mail_admins_opt_out() -> None:

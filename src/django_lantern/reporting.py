@@ -14,20 +14,26 @@ cookies, POST fields and frame locals; the reporter covers what Django's
 reporter shows without asking the filter: the GET parameters, the request
 URL and the exception message. ``build_logging_config()``'s ``mail_admins``
 handler (:class:`ScrubbingAdminEmailHandler`) uses the reporter, whatever the
-settings say. ``lantern.W030``
+settings say, and never makes the request wait for the mail server (see the
+class). ``lantern.W030``
 warns while either setting names something else.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.http import HttpRequest, QueryDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeExceptionReporterFilter
 
+from django_lantern.logging.handlers import OffThreadQueue
 from django_lantern.scrubbing import Scrubber, get_scrubber, request_secrets
 
 __all__ = ["ScrubbingAdminEmailHandler", "ScrubbingExceptionReporter", "ScrubbingExceptionReporterFilter"]
@@ -182,21 +188,128 @@ class ScrubbingExceptionReporter(ExceptionReporter):
         return data
 
 
+RATE_LIMITED, QUEUE_FULL, FAILED = "rate_limited", "queue_full", "failed"
+
+# Not sent, by reason, in this process (also ``lantern_mail_dropped_total``).
+_dropped = {RATE_LIMITED: 0, QUEUE_FULL: 0, FAILED: 0}
+_dropped_lock = threading.Lock()
+
+
+def mail_stats() -> dict[str, int]:
+    """Error e-mails not sent in this process, by reason."""
+    with _dropped_lock:
+        return dict(_dropped)
+
+
+def _count_dropped(reason: str) -> None:
+    with _dropped_lock:
+        _dropped[reason] += 1
+    try:
+        # Imported here: prometheus_client reads PROMETHEUS_MULTIPROC_DIR once,
+        # when first imported, and this module is imported by logging's dictConfig.
+        from django_lantern.metrics._families import get_log_families
+
+        families = get_log_families()
+        if families is not None:
+            families.mail_dropped.labels(reason).inc()
+    except Exception:  # a metrics fault must not become a logging fault
+        pass
+
+
 class ScrubbingAdminEmailHandler(AdminEmailHandler):
-    """Django's ``mail_admins`` handler, reporting with :class:`ScrubbingExceptionReporter`.
+    """Django's ``mail_admins`` handler, reporting with :class:`ScrubbingExceptionReporter`,
+    that never makes the logging thread wait for the mail server.
 
     Also scrubs the subject (it quotes the path, which can hold a token) and
     builds nothing when ``ADMINS`` is empty: Django's handler renders the
     whole report first and only then finds nobody to send it to.
+
+    Django's handler sends in the thread that logs, under the handler's lock,
+    with no timeout unless ``EMAIL_TIMEOUT`` is set: one unanswering mail
+    server holds every thread that logs an error. Here:
+
+    - the report is rendered in the logging thread (the request is still
+      there) and sent by one sender thread from a queue of ``max_queue``
+      mails; when it is full the mail is dropped;
+    - the connection has a timeout: ``EMAIL_TIMEOUT``, or ``timeout`` seconds
+      when that is None;
+    - one mail per error per ``rate_window`` seconds, an error being the
+      exception type, the logger and the message template (``record.msg``,
+      before its arguments); the rest are dropped before anything is rendered.
+
+    Every mail not sent is counted by reason (``lantern_mail_dropped_total``,
+    :func:`mail_stats`): ``rate_limited``, ``queue_full``, ``failed``.
     """
 
-    def __init__(self, include_html: bool = False, email_backend: str | None = None, reporter_class: str | None = None):
+    def __init__(
+        self,
+        include_html: bool = False,
+        email_backend: str | None = None,
+        reporter_class: str | None = None,
+        *,
+        timeout: float = 10.0,
+        rate_window: float = 60.0,
+        max_queue: int = 100,
+        max_errors: int = 1000,
+    ) -> None:
         super().__init__(include_html, email_backend, reporter_class or REPORTER_PATH)
+        self.timeout = timeout
+        self.rate_window = rate_window
+        self.max_errors = max_errors
+        self._last_sent: dict[tuple[str, str, str], float] = {}
+        self._sender: OffThreadQueue[tuple[str, str, dict[str, Any]]] = OffThreadQueue(
+            self._deliver, max_queue, "lantern-mail-sender"
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         if not settings.ADMINS:
             return
-        super().emit(record)
+        if not self._admit(record):
+            _count_dropped(RATE_LIMITED)
+            return
+        super().emit(record)  # renders the report, then calls send_mail
+
+    def _admit(self, record: logging.LogRecord) -> bool:
+        """True for the first record of its error in the window (called under the handler's lock)."""
+        exc_type = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (exc_type, record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last_sent.get(key)
+        if last is not None and now - last < self.rate_window:
+            return False
+        if last is None and len(self._last_sent) >= self.max_errors:
+            cutoff = now - self.rate_window
+            self._last_sent = {k: t for k, t in self._last_sent.items() if t > cutoff}
+            if len(self._last_sent) >= self.max_errors:
+                return False  # that many distinct errors in one window: the admins have plenty to read
+        self._last_sent[key] = now
+        return True
+
+    def send_mail(self, subject: str, message: str, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("fail_silently", None)  # the sender counts failures instead
+        if args:  # Django passes everything else by keyword; keep a positional html_message
+            kwargs.setdefault("html_message", args[0])
+        if not self._sender.put((subject, message, kwargs)):
+            _count_dropped(QUEUE_FULL)
+
+    def connection(self) -> BaseEmailBackend:
+        timeout = settings.EMAIL_TIMEOUT if settings.EMAIL_TIMEOUT is not None else self.timeout
+        return mail.get_connection(backend=self.email_backend, fail_silently=False, timeout=timeout)
+
+    def _deliver(self, item: tuple[str, str, dict[str, Any]]) -> None:
+        subject, message, kwargs = item
+        try:
+            mail.mail_admins(subject, message, connection=self.connection(), **kwargs)
+        except Exception:
+            _count_dropped(FAILED)
+
+    def flush(self, timeout: float = 1.0) -> None:
+        """Wait at most ``timeout`` seconds for queued mails to be sent (bounded: the server may hang)."""
+        self._sender.flush(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
 
     def format_subject(self, subject: str) -> str:
         return str(super().format_subject(get_scrubber().scrub_text(subject)))

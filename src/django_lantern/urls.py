@@ -8,6 +8,10 @@ path to ``None``) or mounts them under a prefix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required  # Django 5.1+; we require 5.2
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import re_path
@@ -21,20 +25,36 @@ __all__ = ["app_name", "urlpatterns"]
 app_name = "lantern"
 
 
+def _not_logged(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Keep a probe's 4xx/5xx off ``django.request``, as the middleware does for the probes it answers:
+    a failing probe is an answer, and at ERROR it would mail the admins once per probe."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # read by django.utils.log.log_response
+        return response
+
+    return wrapper
+
+
 @csrf_exempt
 @login_not_required
+@_not_logged
 def healthz(request: HttpRequest) -> HttpResponseBase:
     return healthz_response(request)
 
 
 @csrf_exempt
 @login_not_required
+@_not_logged
 def readyz(request: HttpRequest, check: str | None = None) -> HttpResponseBase:
     return readyz_response(request, check)
 
 
 @csrf_exempt
 @login_not_required
+@_not_logged
 def metrics(request: HttpRequest) -> HttpResponseBase:
     return metrics_response(request)
 

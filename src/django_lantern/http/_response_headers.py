@@ -1,6 +1,6 @@
 """What the middleware adds to a response: the request id header (exposed to
 browsers when asked), and Django's 4xx/5xx log line written inside the
-request's context so it carries the request id."""
+request's context so it carries the request id; never for a probe."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ def decorate(
 ) -> None:
     """The request id header, and Django's 4xx/5xx line logged here (see below)."""
     add_headers(response, ctx.request_id, cfg)
-    if status >= 400 and not getattr(response, "_has_been_logged", False):
+    if status >= 400 and ctx.probe_route is not None:
+        # A probe's 503 is its answer, not an error of the app: on
+        # ``django.request`` at ERROR it would mail the admins once per probe
+        # during an outage. Marked so that Django skips its own copy too; the
+        # access line and the readiness gauges still record it.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    elif status >= 400 and not getattr(response, "_has_been_logged", False):
         # Django logs 4xx/5xx responses on ``django.request`` after the
         # middleware chain returns, outside this context; logging it
         # here, once, gives that line the request id. Django then

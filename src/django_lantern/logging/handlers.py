@@ -16,6 +16,9 @@ traceback on stderr per record and the second into a hung request thread.
   Memory is bounded by ``max_queue`` lines and ``max_bytes`` characters,
   whichever is reached first (defaults: 10,000 lines, 8 MiB).
 
+``OffThreadQueue`` is the bounded queue and single worker thread underneath,
+also used for the admins' error e-mail (``reporting.py``).
+
 Counters are plain integers (``stats()``), mirrored into Prometheus once
 Django's settings are loaded (also under ``PROMETHEUS_MULTIPROC_DIR``).
 """
@@ -29,7 +32,8 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, Generic, TextIO, TypeVar
 
 from django.conf import settings
 
@@ -132,6 +136,70 @@ class SafeFileHandler(logging.FileHandler):
 
 
 _STOP = object()
+T = TypeVar("T")
+
+
+class OffThreadQueue(Generic[T]):
+    """A bounded queue that one daemon thread drains through ``deliver``.
+
+    ``put`` never waits: False means the queue was full and the item was not
+    taken. The thread starts with the first item and again after a fork
+    (gunicorn ``preload_app``), since threads do not survive one; ``deliver``
+    must not raise (an exception is swallowed so the thread lives on).
+    """
+
+    def __init__(self, deliver: Callable[[T], None], max_queue: int, name: str) -> None:
+        self._deliver = deliver
+        self.max_queue = max_queue
+        self._name = name
+        self._queue: queue.Queue[Any] = queue.Queue(max_queue)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+
+    def put(self, item: T) -> bool:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
+    def pending(self) -> int:
+        """Items taken but not yet delivered (in this process)."""
+        return self._queue.unfinished_tasks if self._pid == os.getpid() else 0
+
+    def flush(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the queue to drain; True if it did."""
+        deadline = time.monotonic() + timeout
+        while self.pending():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        with self._start_lock:
+            if self._pid == os.getpid() and self._thread is not None:
+                return
+            if self._pid != os.getpid():
+                self._queue = queue.Queue(self.max_queue)
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._drain, args=(self._queue,), name=self._name, daemon=True)
+            self._thread.start()
+
+    def _drain(self, jobs: queue.Queue[Any]) -> None:
+        while True:
+            item = jobs.get()
+            try:
+                if item is _STOP:
+                    return
+                with contextlib.suppress(Exception):
+                    self._deliver(item)
+            finally:
+                jobs.task_done()
 
 
 class NonBlockingStreamHandler(logging.Handler):

@@ -262,16 +262,21 @@ def get_task_families() -> TaskFamilies:
     )
 
 
+MAIL_DROP_REASONS = ("rate_limited", "queue_full", "failed")
+
+
 @dataclass
 class LogFamilies:
     """The log-failure counters of ``logging/handlers.py`` (which also counts in
-    plain integers, before settings exist and when metrics are off)."""
+    plain integers, before settings exist and when metrics are off), and the
+    admins' e-mails that ``reporting.ScrubbingAdminEmailHandler`` did not send."""
 
     dropped: Counter
     errors: Counter
+    mail_dropped: Counter
 
     def unregister(self) -> None:
-        for collector in (self.dropped, self.errors):
+        for collector in (self.dropped, self.errors, self.mail_dropped):
             with contextlib.suppress(KeyError):
                 REGISTRY.unregister(collector)
 
@@ -283,14 +288,23 @@ def _unregister_log_families(families: LogFamilies | None) -> None:
 
 @settings_cache(teardown=_unregister_log_families)
 def get_log_families() -> LogFamilies | None:
-    """The two log counters, or None when metrics are off."""
+    """The log and mail counters, or None when metrics are off."""
     cfg = get_settings()
     if not cfg.metrics_enabled:
         return None
     d = _Declare(cfg.metrics_namespace, REGISTRY)
-    return LogFamilies(
+    families = LogFamilies(
         dropped=d.counter(
             "lantern_log_records_dropped", "Log records dropped because a non-blocking handler's queue was full."
         ),
         errors=d.counter("lantern_log_errors", "Log records that failed to format or write (counted, never raised)."),
+        mail_dropped=d.counter(
+            "lantern_mail_dropped",
+            "Error e-mails to the admins not sent: rate_limited (same error within the window), "
+            "queue_full (the sender is behind), failed (the send raised or timed out).",
+            ["reason"],
+        ),
     )
+    for reason in MAIL_DROP_REASONS:  # each series at zero before anything is dropped
+        families.mail_dropped.labels(reason)
+    return families
