@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from django.core import mail
 from django.core.checks import run_checks
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 
 from django_lantern.logging import build_logging_config
@@ -163,3 +170,120 @@ def test_reporting_all_is_pinned() -> None:
     ]
     assert reporting.FILTER_PATH.rsplit(".", 1)[1] in reporting.__all__
     assert reporting.REPORTER_PATH.rsplit(".", 1)[1] in reporting.__all__
+
+
+# -- the admins' e-mail never makes the logging thread wait ------------------------
+class HeldBackend(BaseEmailBackend):
+    """An e-mail backend that waits until released, as an unanswering mail server does."""
+
+    release = threading.Event()
+    sent: list[Any] = []
+
+    def send_messages(self, email_messages: Any) -> int:
+        HeldBackend.release.wait(10)
+        HeldBackend.sent.extend(email_messages)
+        return len(email_messages)
+
+
+HELD = f"{__name__}.HeldBackend"
+
+
+@pytest.fixture
+def held() -> Iterator[type[HeldBackend]]:
+    HeldBackend.release.clear()
+    HeldBackend.sent.clear()
+    yield HeldBackend
+    HeldBackend.release.set()
+
+
+def error_record(message: str = "Internal Server Error: %s", exc: BaseException | None = None) -> logging.LogRecord:
+    try:
+        raise exc or RuntimeError("boom")
+    except BaseException:
+        exc_info = sys.exc_info()
+    return logging.makeLogRecord(
+        {"name": "django.request", "levelno": logging.ERROR, "levelname": "ERROR", "msg": message,
+         "args": ("/orders/",), "exc_info": exc_info}
+    )
+
+
+def dropped(reason: str) -> float:
+    return REGISTRY.get_sample_value("lantern_mail_dropped_total", {"reason": reason}) or 0.0
+
+
+@pytest.fixture
+def admins(settings: Any) -> Any:
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.EMAIL_TIMEOUT = None
+    return settings
+
+
+@pytest.mark.usefixtures("admins")
+def test_sending_happens_off_the_logging_thread(held: type[HeldBackend]) -> None:
+    """With the mail server holding every send, handling an error returns at once; the mail goes out when it answers."""
+    handler = ScrubbingAdminEmailHandler(email_backend=HELD)
+    started = time.monotonic()
+    handler.handle(error_record())
+    assert time.monotonic() - started < 1.0
+    assert held.sent == []
+    held.release.set()
+    handler.flush(5.0)
+    (message,) = held.sent
+    assert "RuntimeError" in message.body
+
+
+@pytest.mark.usefixtures("admins")
+def test_a_full_queue_drops_and_counts(held: type[HeldBackend]) -> None:
+    """Behind a held server the queue takes max_queue mails (plus the one in the sender); the rest are counted."""
+    handler = ScrubbingAdminEmailHandler(email_backend=HELD, max_queue=2)
+    before, before_prom = reporting.mail_stats()["queue_full"], dropped("queue_full")
+    for n in range(6):  # six different errors: none is rate-limited
+        handler.handle(error_record(f"error {n}: %s"))
+        time.sleep(0.05)  # the sender takes the first one off the queue
+    assert reporting.mail_stats()["queue_full"] - before == 3
+    assert dropped("queue_full") - before_prom == 3
+    held.release.set()
+    handler.flush(5.0)
+    assert len(held.sent) == 3
+
+
+@pytest.mark.usefixtures("admins")
+def test_the_same_error_is_mailed_once_per_window() -> None:
+    """Same exception type, logger and message template within the window: one mail, the rest counted."""
+    handler = ScrubbingAdminEmailHandler(email_backend="django.core.mail.backends.locmem.EmailBackend")
+    mail.outbox.clear()
+    before = dropped("rate_limited")
+    for _ in range(5):
+        handler.handle(error_record())
+    handler.handle(error_record(exc=ValueError("other type")))
+    handler.handle(error_record("Other template: %s"))
+    assert len(sent(handler)) == 3
+    assert dropped("rate_limited") - before == 4
+    handler.rate_window = 0.0  # the window has passed
+    handler.handle(error_record())
+    assert len(sent(handler)) == 4
+
+
+def test_the_connection_has_a_timeout(admins: Any) -> None:
+    """EMAIL_TIMEOUT None (Django's default, wait forever) gets the handler's timeout; a set EMAIL_TIMEOUT is kept."""
+    handler = ScrubbingAdminEmailHandler(email_backend="django.core.mail.backends.smtp.EmailBackend", timeout=2.5)
+    assert handler.connection().timeout == 2.5
+    admins.EMAIL_TIMEOUT = 7
+    assert handler.connection().timeout == 7
+
+
+def test_an_unanswering_smtp_server_costs_the_sender_one_timeout(admins: Any) -> None:
+    """A mail server that accepts and never answers: the send fails after the timeout and is counted as failed."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)  # connections complete in the backlog; nothing ever answers
+        admins.EMAIL_HOST, admins.EMAIL_PORT = "127.0.0.1", server.getsockname()[1]
+        admins.EMAIL_USE_TLS = admins.EMAIL_USE_SSL = False
+        handler = ScrubbingAdminEmailHandler(email_backend="django.core.mail.backends.smtp.EmailBackend", timeout=0.3)
+        before = dropped("failed")
+        started = time.monotonic()
+        handler.handle(error_record())
+        assert time.monotonic() - started < 0.2
+        assert handler._sender.flush(5.0)
+        assert time.monotonic() - started < 3.0
+        assert dropped("failed") - before == 1
