@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 from django.core import mail
 from django.core.checks import run_checks
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
+from prometheus_client import REGISTRY
 
-from django_lantern.logging import build_logging_config
 from django_lantern import reporting
+from django_lantern.logging import build_logging_config
 from django_lantern.reporting import ScrubbingAdminEmailHandler, ScrubbingExceptionReporterFilter
 from tests.sentry.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
 
@@ -202,8 +202,14 @@ def error_record(message: str = "Internal Server Error: %s", exc: BaseException 
     except BaseException:
         exc_info = sys.exc_info()
     return logging.makeLogRecord(
-        {"name": "django.request", "levelno": logging.ERROR, "levelname": "ERROR", "msg": message,
-         "args": ("/orders/",), "exc_info": exc_info}
+        {
+            "name": "django.request",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": message,
+            "args": ("/orders/",),
+            "exc_info": exc_info,
+        }
     )
 
 

@@ -257,7 +257,7 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         self.rate_window = rate_window
         self.max_errors = max_errors
         self._last_sent: dict[tuple[str, str, str], float] = {}
-        self._sender: OffThreadQueue[tuple[str, str, dict[str, Any]]] = OffThreadQueue(
+        self._sender: OffThreadQueue[tuple[Any, Any, dict[str, Any]]] = OffThreadQueue(
             self._deliver, max_queue, "lantern-mail-sender"
         )
 
@@ -285,7 +285,7 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         self._last_sent[key] = now
         return True
 
-    def send_mail(self, subject: str, message: str, *args: Any, **kwargs: Any) -> None:
+    def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.pop("fail_silently", None)  # the sender counts failures instead
         if args:  # Django passes everything else by keyword; keep a positional html_message
             kwargs.setdefault("html_message", args[0])
@@ -296,7 +296,7 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         timeout = settings.EMAIL_TIMEOUT if settings.EMAIL_TIMEOUT is not None else self.timeout
         return mail.get_connection(backend=self.email_backend, fail_silently=False, timeout=timeout)
 
-    def _deliver(self, item: tuple[str, str, dict[str, Any]]) -> None:
+    def _deliver(self, item: tuple[Any, Any, dict[str, Any]]) -> None:
         subject, message, kwargs = item
         try:
             mail.mail_admins(subject, message, connection=self.connection(), **kwargs)

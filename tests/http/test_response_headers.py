@@ -71,7 +71,9 @@ def test_a_routed_probe_answer_never_reaches_django_request(
 
 
 @pytest.mark.urls(CORE_URLS)
-def test_other_errors_still_reach_django_request(client: Client, django_request_records: list[logging.LogRecord]) -> None:
+def test_other_errors_still_reach_django_request(
+    client: Client, django_request_records: list[logging.LogRecord]
+) -> None:
     """An application 404 is still Django's line on django.request (written once, inside the context)."""
     assert client.get("/does/not/exist/").status_code == 404
     (record,) = django_request_records

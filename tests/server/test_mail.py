@@ -1,4 +1,4 @@
-"""Real gunicorn (gthread, 1 worker × 4 threads) with SMTP black-holed and readiness failing:
+"""Real gunicorn (gthread, 1 worker, 4 threads) with SMTP black-holed and readiness failing:
 ``/healthz`` keeps answering promptly through a stream of failing probes and of 500s, and no
 mail is attempted for a probe. Every wait is bounded."""
 
