@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
+from django_lantern.health.checks import CheckFailed
 from django_lantern.metrics import _recorder as recorder
 from tests.metrics.conftest import value
 
@@ -158,6 +159,39 @@ def test_readiness_gauges_are_set_by_the_health_view_itself(client: Client) -> N
         assert value("lantern_readiness_up") == 0
         assert client.get("/readyz").status_code == 200
         assert value("lantern_readiness_up") == 1
+
+
+SLOW_CHECK_UP = {"ok": True}
+
+
+def slow_check() -> None:
+    """A check a readiness probe leaves to the startup probe, as the manifest does with migrations."""
+    if not SLOW_CHECK_UP["ok"]:
+        raise CheckFailed("down")
+
+
+@pytest.mark.django_db
+def test_a_probe_that_leaves_a_known_check_out_still_publishes_the_process_state(client: Client) -> None:
+    """docs/health.md's manifest: once the startup probe ran the left-out check, the readiness
+    probe's ``?exclude=`` answers set lantern_readiness_up, down in an outage and up again after."""
+    slow = "custom:slow_check"
+    lantern = {"READINESS_CHECKS": ["tests.metrics.test_recorder.slow_check"], "READINESS_CACHE_SECONDS": 0}
+    SLOW_CHECK_UP["ok"] = True
+    with override_settings(LANTERN=lantern):
+        recorder.readiness_answered([], ready=False)
+        assert client.get(f"/readyz?exclude={slow}").status_code == 200
+        assert value("lantern_readiness_up") == 0  # the left-out check never ran here: no verdict yet
+        assert client.get(f"/readyz/{slow}").status_code == 200  # the startup probe
+        assert client.get(f"/readyz?exclude={slow}").status_code == 200
+        assert value("lantern_readiness_up") == 1
+        SLOW_CHECK_UP["ok"] = False
+        assert client.get(f"/readyz/{slow}").status_code == 503
+        assert client.get(f"/readyz?exclude={slow}").status_code == 200
+        assert value("lantern_readiness_up") == 0
+        SLOW_CHECK_UP["ok"] = True
+        assert client.get(f"/readyz/{slow}").status_code == 200
+        assert value("lantern_readiness_up") == 1
+    SLOW_CHECK_UP["ok"] = True
 
 
 @pytest.mark.django_db

@@ -39,6 +39,8 @@ class ReadinessRunner:
             c.name: CheckWorker(c, c.timeout if c.timeout is not None else default_timeout) for c in self.checks
         }
         self.last_results: tuple[CheckResult, ...] = ()
+        # Each check's newest result, whichever answer ran it (bounded by the checks configured).
+        self.latest: dict[str, CheckResult] = {}
 
     def _selected(self, names: Collection[str] | None) -> list[CheckWorker]:
         if names is None:
@@ -82,6 +84,7 @@ class ReadinessRunner:
                 known[name] = self._workers[name].timed_out(attempt, now)
         results = [known[w.check.name] for w in workers]
         self.last_results = tuple(results)
+        self.latest.update((r.name, r) for r in results)
         return results
 
     def run(self, names: Collection[str] | None = None) -> list[CheckResult]:

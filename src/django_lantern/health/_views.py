@@ -113,14 +113,34 @@ def _plan(request: HttpRequest, check: str | None) -> _ReadinessPlan | HttpRespo
 
 def _answer(request: HttpRequest, plan: _ReadinessPlan, results: Sequence[CheckResult]) -> HttpResponse:
     body, status = readiness_body(results, plan.non_critical, judged=plan.judged)
-    # Only the unfiltered verdict speaks for the process: an anonymous
-    # ``?exclude=`` (or ``/readyz/<check>``) would otherwise hold the alert's
-    # gauge at 1 through an outage. The checks that ran still set their own.
-    _publish(results, ready=status == 200 if plan.judged and plan.names is None else None)
+    _publish(results, ready=_process_ready(plan, status, results))
     if plan.query.verbose:
         text = probes.verbose_text(body, status, plan.ignored_excludes)
         return _finish(request, HttpResponse(text, content_type="text/plain; charset=utf-8", status=status))
     return _finish(request, JsonResponse(body, status=status))
+
+
+def _process_ready(plan: _ReadinessPlan, status: int, results: Sequence[CheckResult]) -> bool | None:
+    """The verdict for the whole process (``lantern_readiness_up``), or None when this answer cannot give it.
+
+    An unfiltered ``/readyz`` gives it. A filtered answer (``?exclude=``,
+    ``/readyz/<check>``) gives it only when every critical check it left out
+    has a result from an earlier answer of this process, and then counts
+    those results too: an anonymous ``?exclude=db:default`` loop cannot hold
+    the gauge at 1 while the database is down, and a readiness probe that
+    leaves the migrations check to the startup probe (docs/health.md) still
+    publishes the process's state.
+    """
+    if plan.judged and plan.names is None:
+        return status == 200
+    ran = {r.name for r in results}
+    runner = get_runner()
+    left_out = [c.name for c in runner.checks if c.critical and c.name not in ran]
+    earlier = [runner.latest.get(name) for name in left_out]
+    if any(result is None for result in earlier):
+        return None
+    ran_ready = all(r.ok or r.name in plan.non_critical for r in results) and not is_draining()
+    return ran_ready and all(result is not None and result.ok for result in earlier)
 
 
 def _publish(results: Sequence[CheckResult], *, ready: bool | None) -> None:
