@@ -233,3 +233,21 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     with contextlib.suppress(AttributeError):
         request._lantern_secrets = (parsed, secrets)  # type: ignore[attr-defined]
     return secrets
+
+
+def redact_request_secrets(value: Any, request: HttpRequest | None) -> Any:
+    """``value`` with ``request``'s own secret values (``request_secrets``) replaced.
+
+    The one call every sink makes for the request that is current while it
+    writes (log lines, span events, Sentry, error reports): a session cookie or
+    API key quoted in an exception message has neither a key nor a shape that
+    gives it away. The caller passes the current request (``context.current``):
+    this package imports nothing that logs, and the context module does. Costs a
+    cached lookup and one substring test per secret; nothing without a request.
+    """
+    if request is None:
+        return value
+    secrets = request_secrets(request)
+    if not secrets:
+        return value
+    return _configured_or_default().redact_known(value, secrets)
