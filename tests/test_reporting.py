@@ -141,3 +141,15 @@ def test_reporting_all_is_pinned() -> None:
     ]
     assert reporting.FILTER_PATH.rsplit(".", 1)[1] in reporting.__all__
     assert reporting.REPORTER_PATH.rsplit(".", 1)[1] in reporting.__all__
+
+
+def test_raw_request_targets_in_meta_are_scrubbed_like_the_query_string() -> None:
+    """gunicorn's RAW_URI (and REQUEST_URI) in the mail and DEBUG page lose what QUERY_STRING loses."""
+    from django.test import RequestFactory
+
+    raw = "/cb/?code=one-time-code-77&next=https%3A%2F%2Fapp%3Anested-pw-77%40db.internal%2F&page=2"
+    request = RequestFactory().get("/cb/", {"page": "2"}, RAW_URI=raw, REQUEST_URI=raw)
+    meta = ScrubbingExceptionReporterFilter().get_safe_request_meta(request)
+    for key in ("RAW_URI", "REQUEST_URI"):
+        assert "one-time-code-77" not in meta[key] and "nested-pw-77" not in meta[key], meta[key]
+        assert meta[key].startswith("/cb/?code=[redacted]") and "page=2" in meta[key]

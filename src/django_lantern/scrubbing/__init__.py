@@ -35,6 +35,10 @@ MAX_DEPTH = 16
 MAX_ITEMS = 512
 DEPTH_MARKER = "[lantern: nested too deep]"
 MIN_KNOWN_SECRET_LENGTH = 6
+# WSGI environ keys that hold the request line's raw target, query string and
+# all: gunicorn's RAW_URI, and REQUEST_URI (uWSGI, mod_wsgi, CGI servers).
+# Scrubbed like a URL wherever the environ is shown, as QUERY_STRING is.
+RAW_TARGET_ENVIRON_KEYS = ("RAW_URI", "REQUEST_URI")
 
 
 class Scrubber(TextScrubber):
