@@ -275,7 +275,9 @@ def test_the_requests_own_secrets_are_redacted_in_exception_fields(logs: LogCapt
 
 def test_a_record_outside_a_request_is_not_touched_by_the_request_rule() -> None:
     """Without a request, a long random value in a message is left alone: nothing marks it."""
-    line = json.loads(JsonFormatter().format(logging.LogRecord("x", logging.INFO, __file__, 1, SESSION_KEY, None, None)))
+    line = json.loads(
+        JsonFormatter().format(logging.LogRecord("x", logging.INFO, __file__, 1, SESSION_KEY, None, None))
+    )
     assert line["message"] == SESSION_KEY
 
 

@@ -12,8 +12,14 @@ S = Scrubber()
 # One realistic fake of each shape in ``TOKEN_SHAPES``, assembled from parts so
 # that no complete token sits in the source for a secret scanner to report.
 FAKE_TOKENS = {
-    "Stripe secret and restricted keys": ["sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "rk_live_" + "51H8xZ2eZvKYlo2C0aBcDeF"],
-    "GitHub classic, OAuth, app and refresh tokens": ["ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "ghs_" + "Z" * 36],
+    "Stripe secret and restricted keys": [
+        "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+        "rk_live_" + "51H8xZ2eZvKYlo2C0aBcDeF",
+    ],
+    "GitHub classic, OAuth, app and refresh tokens": [
+        "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "ghs_" + "Z" * 36,
+    ],
     "GitHub fine-grained tokens": ["github_pat_" + "11ABCDEFG0123456789_" + "abcdefghijKLMNOPQRST0123456789" * 2],
     "Slack bot, user, app-level and legacy tokens": [
         "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx",
@@ -34,7 +40,9 @@ FAKE_TOKENS = {
     "Linear keys": ["lin_api_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCd"],
     "Postman keys": ["PMAK-" + "0123456789abcdef01234567-0123456789abcdef0123456789abcdef01"],
     "Sentry user and organisation tokens": ["sntryu_" + "0123456789abcdef" * 4],
-    "Sentry organisation tokens": ["sntrys_" + "eyJpYXQiOjE2ODQ4MjQ3NzUuNjQ4NjQ3LCJ1cmwiOiJodHRwczovL3NlbnRyeS5pbyJ9_abc"],
+    "Sentry organisation tokens": [
+        "sntrys_" + "eyJpYXQiOjE2ODQ4MjQ3NzUuNjQ4NjQ3LCJ1cmwiOiJodHRwczovL3NlbnRyeS5pbyJ9_abc"
+    ],
     "Grafana tokens": ["glsa_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345_0123abcd"],
     "Grafana Cloud tokens": ["glc_" + "eyJvIjoiMTIzNDU2IiwibiI6InN0YWNrLTEyMzQ1Ni1obS1yZWFkIiwiayI6IjEyMyJ9"],
     "Databricks tokens": ["dapi" + "0123456789abcdef" * 2],
@@ -95,7 +103,7 @@ def test_short_secret_names_are_masked(key: str) -> None:
             "cache_key", "passed", "config"],
 )  # fmt: skip
 def test_words_that_contain_a_short_name_are_kept(key: str) -> None:
-    """"signal", "author" and "design" hold "sig" and "auth" but are not secret names."""
+    """Words such as signal, author and design hold "sig" and "auth" but are not secret names."""
     assert not S.is_sensitive_key(key)
     assert S.scrub({key: "kept"}) == {key: "kept"}
     assert S.scrub_text(f"{key}=kept") == f"{key}=kept"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
-
-from django.http import HttpRequest
+from typing import TYPE_CHECKING, Any
 
 from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, current
@@ -26,6 +24,9 @@ from django_lantern.logging._record_parts import (
 from django_lantern.logging._values import to_json_value
 from django_lantern.logging.filters import add_context
 from django_lantern.scrubbing._cut import capped, truncate
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
@@ -139,7 +140,9 @@ class _BaseFormatter(logging.Formatter):
         """The request a record belongs to: Django's ``django.request`` records
         carry it; any other record written during a request gets the current one."""
         request = attrs.get("request")
-        if isinstance(request, HttpRequest):
+        # Duck-typed: importing django.http here would load the ORM before
+        # settings, and settings files import this module.
+        if hasattr(request, "COOKIES") and hasattr(request, "META"):
             return request
         ctx = current.get()
         return ctx.request if ctx is not None else None

@@ -39,6 +39,7 @@ def last_word(key: str) -> str:
     words = [w for w in _WORD_BREAK.split(key[-64:]) if w]
     return words[-1].casefold() if words else ""
 
+
 # Query parameters that carry credentials under names too short or too common
 # to be key fragments ("code" would match "zipcode"), matched whole (after
 # normalisation) and only as query parameters: in query strings and URLs, and
@@ -144,7 +145,7 @@ def _token_hints() -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
     return tuple(sorted(literals)), tuple(patterns)
 
 
-_TOKEN_LITERALS, _TOKEN_HEADS = _token_hints()
+_TOKEN_LITERALS, (_UNDERSCORE_HEAD, _HYPHEN_HEAD, _DOT_HEAD) = _token_hints()
 
 
 def may_hold_token(text: str) -> bool:
@@ -152,10 +153,12 @@ def may_hold_token(text: str) -> bool:
     for literal in _TOKEN_LITERALS:
         if literal in text:
             return True
-    for head in _TOKEN_HEADS:
-        if head.search(text) is not None:
-            return True
-    return False
+    return (
+        _UNDERSCORE_HEAD.search(text) is not None
+        or _HYPHEN_HEAD.search(text) is not None
+        or _DOT_HEAD.search(text) is not None
+    )
+
 
 # One alternation, scanned left to right (see ``Scrubber.scrub_text``). The
 # order matters where two could start at the same place: URL credentials
