@@ -293,3 +293,15 @@ def test_an_unanswering_smtp_server_costs_the_sender_one_timeout(admins: Any) ->
         assert handler._sender.flush(5.0)
         assert time.monotonic() - started < 3.0
         assert dropped("failed") - before == 1
+
+
+def test_raw_request_targets_in_meta_are_scrubbed_like_the_query_string() -> None:
+    """gunicorn's RAW_URI (and REQUEST_URI) in the mail and DEBUG page lose what QUERY_STRING loses."""
+    from django.test import RequestFactory
+
+    raw = "/cb/?code=one-time-code-77&next=https%3A%2F%2Fapp%3Anested-pw-77%40db.internal%2F&page=2"
+    request = RequestFactory().get("/cb/", {"page": "2"}, RAW_URI=raw, REQUEST_URI=raw)
+    meta = ScrubbingExceptionReporterFilter().get_safe_request_meta(request)
+    for key in ("RAW_URI", "REQUEST_URI"):
+        assert "one-time-code-77" not in meta[key] and "nested-pw-77" not in meta[key], meta[key]
+        assert meta[key].startswith("/cb/?code=[redacted]") and "page=2" in meta[key]

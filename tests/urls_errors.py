@@ -68,6 +68,20 @@ def leaky(request: HttpRequest) -> HttpResponse:
     raise RuntimeError(f"cannot reach {upstream.split('@')[1]} ({len(header_copy)} headers)")
 
 
+def quoted(request: HttpRequest) -> HttpResponse:
+    """Quotes the request's own secrets where no key or shape marks them."""
+    session = request.COOKIES.get("sessionid", "")
+    api_key = request.headers.get("X-Api-Key", "")
+    raise LookupError(f"no session {session} for client {api_key}")
+
+
+def echo(request: HttpRequest) -> HttpResponse:
+    """Logs and raises with a value from a harmless parameter: only its shape can mark it."""
+    reply = request.GET.get("echo", "")
+    logger.warning("upstream replied %s", reply)
+    raise RuntimeError(f"upstream rejected {reply}")
+
+
 urlpatterns = [
     path("errors/boom/", boom),
     path("errors/marked/", marked),
@@ -77,6 +91,8 @@ urlpatterns = [
     path("errors/afail/", afail),
     path("errors/oauth/callback/", oauth_callback),
     path("errors/leaky/", leaky),
+    path("errors/quoted/", quoted),
+    path("errors/echo/", echo),
     path(
         "errors/login/",
         csrf_exempt(LoginView.as_view(template_name="registration/login.html", next_page="/errors/items/1/")),

@@ -34,7 +34,7 @@ from django.utils.log import AdminEmailHandler
 from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeExceptionReporterFilter
 
 from django_lantern.logging.handlers import OffThreadQueue
-from django_lantern.scrubbing import Scrubber, get_scrubber, request_secrets
+from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS, Scrubber, get_scrubber, request_secrets
 
 __all__ = ["ScrubbingAdminEmailHandler", "ScrubbingExceptionReporter", "ScrubbingExceptionReporterFilter"]
 
@@ -105,7 +105,7 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
         query = request.META.get("QUERY_STRING")
         if isinstance(query, str) and query:
             meta["QUERY_STRING"] = scrubber.scrub_query_string(query)
-        for key in _URL_META_KEYS:
+        for key in (*_URL_META_KEYS, *RAW_TARGET_ENVIRON_KEYS):
             if isinstance(request.META.get(key), str):
                 meta[key] = scrubber.scrub_url(request.META[key])
         return scrubber.redact_known(meta, _secrets(request))  # type: ignore[no-any-return]

@@ -253,3 +253,52 @@ def test_scrubbing_cannot_break_the_access_line_quoting(path: str, logs: LogCapt
     assert list(message_fields) == ["method", "path", "status", "duration_ms", "user_id"]
     assert message_fields["path"] == access["path"]
     assert message_fields["user_id"] == "None"
+
+
+SESSION_KEY = "k7fz2qv9w1x8m3n6p0r4t5y2u8i1o3a9"
+CLIENT_KEY = "live-client-4f9e2a71c3b8"
+
+
+@pytest.mark.urls("tests.urls_errors")
+def test_the_requests_own_secrets_are_redacted_in_exception_fields(logs: LogCapture) -> None:
+    """A session cookie and an API key quoted in an exception: absent from message, exc_message and stack."""
+    client = Client(raise_request_exception=False, HTTP_X_API_KEY=CLIENT_KEY)
+    client.cookies["sessionid"] = SESSION_KEY
+    assert client.get("/errors/quoted/").status_code == 500
+    (error,) = logs.by_logger("django.request")
+    assert error["exc_type"] == "LookupError"
+    assert "no session [redacted] for client [redacted]" in error["exc_message"]
+    assert "no session [redacted]" in error["stack"]
+    rendered = "\n".join(logs.json_lines + logs.text_lines)
+    assert SESSION_KEY not in rendered and CLIENT_KEY not in rendered
+
+
+def test_a_record_outside_a_request_is_not_touched_by_the_request_rule() -> None:
+    """Without a request, a long random value in a message is left alone: nothing marks it."""
+    line = json.loads(
+        JsonFormatter().format(logging.LogRecord("x", logging.INFO, __file__, 1, SESSION_KEY, None, None))
+    )
+    assert line["message"] == SESSION_KEY
+
+
+ISSUE_TOKENS = {
+    "stripe": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "stripe-restricted": "rk_live_" + "51H8xZ2eZvKYlo2C0aBcDeF",
+    "github": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "github-fine-grained": "github_pat_" + "11ABCDEFG0123456789_" + "abcdefghijKLMNOPQRST0123456789" * 2,
+    "slack-bot": "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx",
+    "slack-user": "xoxp-" + "2345678901-2345678901-2345678901234-0123456789abcdef0123456789abcdef",
+    "google": "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+}
+
+
+@pytest.mark.urls("tests.urls_errors")
+@pytest.mark.parametrize("token", ISSUE_TOKENS.values(), ids=ISSUE_TOKENS.keys())
+def test_vendor_tokens_reach_no_log_line(token: str, logs: LogCapture) -> None:
+    """A token in a log message and an exception message, under a harmless name: found by its shape."""
+    client = Client(raise_request_exception=False)
+    assert client.get("/errors/echo/", {"echo": token}).status_code == 500
+    (error,) = logs.by_logger("django.request")
+    assert "upstream rejected [redacted]" in error["exc_message"]
+    assert any(line["message"] == "upstream replied [redacted]" for line in logs.by_logger("tests.errors.views"))
+    assert token not in "\n".join(logs.json_lines + logs.text_lines)

@@ -299,3 +299,34 @@ def test_view_exception_goes_through_the_one_receiver(
     assert seen == [("RuntimeError", True, True)]
     (span,) = spans(tracer_provider)
     assert [e.name for e in span.events].count("exception") == 1
+
+
+def test_exception_event_redacts_the_requests_own_secrets(tracer_provider: Any, client: Client) -> None:
+    """A session cookie quoted in the exception: absent from the span's exception event."""
+    session_key = "k7fz2qv9w1x8m3n6p0r4t5y2u8i1o3a9"
+    client.raise_request_exception = False
+    client.cookies["sessionid"] = session_key
+    assert client.get("/errors/quoted/").status_code == 500
+    (span,) = spans(tracer_provider)
+    (event,) = [e for e in span.events if e.name == "exception"]
+    assert "no session [redacted]" in event.attributes["exception.message"]
+    assert session_key not in json.dumps(dict(event.attributes))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "rk_live_" + "51H8xZ2eZvKYlo2C0aBcDeF",
+        "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx",
+        "AIza" + "SyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    ],
+)  # fmt: skip
+def test_vendor_tokens_reach_no_span(token: str, tracer_provider: Any, client: Client) -> None:
+    """A token in the exception event and in a span attribute (the query), found by its shape."""
+    client.raise_request_exception = False
+    assert client.get("/errors/echo/", {"echo": token}).status_code == 500
+    (span,) = spans(tracer_provider)
+    (event,) = [e for e in span.events if e.name == "exception"]
+    assert "upstream rejected [redacted]" in event.attributes["exception.message"]
+    everything = json.dumps({**dict(span.attributes), **dict(event.attributes)})
+    assert token not in everything

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_lantern import scrubbing
-from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN
+from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, current
 from django_lantern.logging._access_fields import access_fields, access_message
 from django_lantern.logging._record_parts import (
     LEVEL_NAMES,
@@ -24,6 +24,9 @@ from django_lantern.logging._record_parts import (
 from django_lantern.logging._values import to_json_value
 from django_lantern.logging.filters import add_context
 from django_lantern.scrubbing._cut import capped, truncate
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
@@ -101,6 +104,14 @@ class _BaseFormatter(logging.Formatter):
             # One name per field: Django's django.request / django.server records
             # call the status ``status_code``; the access record calls it ``status``.
             extras["status"] = extras.pop("status_code")
+        text = self._scrub_text
+        request = self._request_of(attrs) if self._scrub_enabled else None
+        if request is not None and scrubbing.request_secrets(request):
+            # The request's own secrets (cookie, credential headers) have no
+            # shape to find them by: replaced wherever the line quotes them.
+            def text(value: str) -> str:
+                return scrubbing.redact_request_secrets(self._scrub_text(value), request)  # type: ignore[no-any-return]
+
         message = None
         if attrs.get("lantern_access") is True:
             # Set by the middleware as plain numbers: nothing to scrub.
@@ -111,17 +122,30 @@ class _BaseFormatter(logging.Formatter):
             # Rendered again from the scrubbed path and the typed fields rather
             # than scanning the whole message: same result, a third of the cost.
             message = access_message(out, self.field_limit)
-        out["message"] = self._scrub_capped(safe_message(record), self.field_limit) if message is None else message
+        out["message"] = capped(safe_message(record), self.field_limit, text) if message is None else message
         if extras:
-            out.update(self._extra_fields(extras))
+            fields = self._extra_fields(extras)
+            out.update(fields if text is self._scrub_text else scrubbing.redact_request_secrets(fields, request))
         exc = _exception_fields(record)
         if exc:
             out["exc_type"] = self._cap(exc["exc_type"])
-            out["exc_message"] = self._scrub_capped(exc["exc_message"], self.field_limit)
-            out["stack"] = self._scrub_capped(exc["stack"], STACK_LIMIT)
+            out["exc_message"] = capped(exc["exc_message"], self.field_limit, text)
+            out["stack"] = capped(exc["stack"], STACK_LIMIT, text)
         if record.stack_info:
-            out["stack_info"] = self._scrub_capped(record.stack_info, STACK_LIMIT)
+            out["stack_info"] = capped(record.stack_info, STACK_LIMIT, text)
         return out
+
+    @staticmethod
+    def _request_of(attrs: dict[str, Any]) -> HttpRequest | None:
+        """The request a record belongs to: Django's ``django.request`` records
+        carry it; any other record written during a request gets the current one."""
+        request = attrs.get("request")
+        # Duck-typed: importing django.http here would load the ORM before
+        # settings, and settings files import this module.
+        if hasattr(request, "COOKIES") and hasattr(request, "META"):
+            return request
+        ctx = current.get()
+        return ctx.request if ctx is not None else None
 
     def _context_value(self, name: str, value: object) -> Any:
         if value is None:

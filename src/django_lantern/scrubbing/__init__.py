@@ -35,6 +35,10 @@ MAX_DEPTH = 16
 MAX_ITEMS = 512
 DEPTH_MARKER = "[lantern: nested too deep]"
 MIN_KNOWN_SECRET_LENGTH = 6
+# WSGI environ keys that hold the request line's raw target, query string and
+# all: gunicorn's RAW_URI, and REQUEST_URI (uWSGI, mod_wsgi, CGI servers).
+# Scrubbed like a URL wherever the environ is shown, as QUERY_STRING is.
+RAW_TARGET_ENVIRON_KEYS = ("RAW_URI", "REQUEST_URI")
 
 
 class Scrubber(TextScrubber):
@@ -233,3 +237,21 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     with contextlib.suppress(AttributeError):
         request._lantern_secrets = (parsed, secrets)  # type: ignore[attr-defined]
     return secrets
+
+
+def redact_request_secrets(value: Any, request: HttpRequest | None) -> Any:
+    """``value`` with ``request``'s own secret values (``request_secrets``) replaced.
+
+    The one call every sink makes for the request that is current while it
+    writes (log lines, span events, Sentry, error reports): a session cookie or
+    API key quoted in an exception message has neither a key nor a shape that
+    gives it away. The caller passes the current request (``context.current``):
+    this package imports nothing that logs, and the context module does. Costs a
+    cached lookup and one substring test per secret; nothing without a request.
+    """
+    if request is None:
+        return value
+    secrets = request_secrets(request)
+    if not secrets:
+        return value
+    return _configured_or_default().redact_known(value, secrets)

@@ -13,12 +13,32 @@ import unicodedata
 # case-folding and dropping "-", "_", "." and spaces ("X-Api-Key" -> "xapikey").
 # Short fragments such as "pin", "otp", "key" or "ssn" are left out on purpose:
 # as substrings they match "shipping", "footprint", "cache_key" and "classname".
+# Reviewed against the keyword list of Yelp's detect-secrets (KeywordDetector:
+# apikey, authkey, privkey, accountkey, clientkey, keypass ...) and gitleaks'
+# generic-api-key keywords; "sessid" is PHP's and many frameworks' session name.
 DEFAULT_SENSITIVE_KEYS = (
     "password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "accesskey",
     "authorization", "bearer", "jwt", "cookie", "session", "csrf", "xsrf", "cardnumber",
     "creditcard", "ccnumber", "cardno", "cvv", "cvc", "securitycode", "privatekey",
-    "signature", "socialsecurity", "credential", "dsn",
+    "signature", "socialsecurity", "credential", "dsn", "privkey", "authkey", "appkey",
+    "accountkey", "clientkey", "servicekey", "keypass", "sessid", "contrasena", "contraseña",
 )  # fmt: skip
+
+# Short names that are secret only as a whole word of the key, and only as its
+# last word: "auth", "X-Auth", "basic_auth", "otp", "user_otp", "sig",
+# "webhookSig" are secret, while "author", "auth_method", "signal", "design"
+# and "shipping" are not. Words are split at "-", "_", ".", spaces and a
+# lower-to-upper case change. From the same sources (detect-secrets' "pass",
+# gitleaks' "auth" and "creds") and the query parameter names below.
+SENSITIVE_LAST_WORDS = frozenset({"auth", "sig", "otp", "pin", "pass", "passcode", "creds", "hmac"})
+_WORD_BREAK = re.compile(r"[-_.\s]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def last_word(key: str) -> str:
+    """``"basicAuth"`` -> ``"auth"``, ``"X-Hub-Sig"`` -> ``"sig"``: the key's last word, case-folded."""
+    words = [w for w in _WORD_BREAK.split(key[-64:]) if w]
+    return words[-1].casefold() if words else ""
+
 
 # Query parameters that carry credentials under names too short or too common
 # to be key fragments ("code" would match "zipcode"), matched whole (after
@@ -41,6 +61,104 @@ _TOKEN_CHARS = r"A-Za-z0-9._~+/=\-"
 # A credential after "Bearer"/"Basic": at least 16 token characters, or 6 with
 # a digit or symbol among them, so prose such as "Basic usage" is left alone.
 _CREDENTIAL = rf"(?:[{_TOKEN_CHARS}]{{16,}}|(?=[A-Za-z]*[0-9._~+/=\-])[{_TOKEN_CHARS}]{{6,}})"
+
+# Tokens whose prefix names the vendor, so they are found without a key. The
+# facts (prefixes, alphabets, lengths) are those published by secret scanners:
+# the rules of gitleaks (config/gitleaks.toml: stripe-access-token, github-pat,
+# github-fine-grained-pat, slack-*-token, gcp-api-key, gitlab-pat, npm-access-
+# token, pypi-upload-token, sendgrid-api-token, shopify-*, ...) and the
+# providers' own token format announcements. Each is (its literal prefixes,
+# the rest); every repetition is bounded and no two quantified parts can
+# overlap, so a match costs at most its own length. Lengths are lower bounds
+# where vendors have grown their tokens, so a longer token is still caught.
+TOKEN_SHAPES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Stripe secret and restricted keys", ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_"),
+     r"[A-Za-z0-9]{10,247}"),
+    ("GitHub classic, OAuth, app and refresh tokens", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"[A-Za-z0-9]{36,251}"),
+    ("GitHub fine-grained tokens", ("github_pat_",), r"[A-Za-z0-9_]{22,245}"),
+    ("Slack bot, user, app-level and legacy tokens", ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxe-", "xoxo-", "xoxs-"),
+     r"[A-Za-z0-9][A-Za-z0-9\-]{8,250}"),
+    ("Slack app-level tokens", ("xapp-",), r"[0-9]-[A-Za-z0-9\-]{8,250}"),
+    ("Slack incoming webhooks", ("hooks.slack.com/services/", "hooks.slack.com/workflows/",
+                                 "hooks.slack.com/triggers/"), r"[A-Za-z0-9+/]{20,120}"),
+    ("Google API keys", ("AIza",), r"[A-Za-z0-9_\-]{35}"),
+    ("GitLab tokens", ("glpat-", "gldt-", "glrt-", "glptt-", "gloas-"), r"[A-Za-z0-9_\-]{20,300}(?:\.[a-z0-9]{9})?"),
+    ("npm tokens", ("npm_",), r"[A-Za-z0-9]{36}"),
+    ("PyPI upload tokens", ("pypi-AgEIcHlwaS5vcmc",), r"[A-Za-z0-9_\-]{50,1000}"),
+    ("Anthropic keys", ("sk-ant-",), r"[a-z]{3,8}[0-9]{2}-[A-Za-z0-9_\-]{80,120}"),
+    ("OpenAI keys", ("sk-proj-", "sk-svcacct-", "sk-admin-"), r"[A-Za-z0-9_\-]{40,250}"),
+    ("SendGrid keys", ("SG.",), r"[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"),
+    ("Shopify tokens", ("shpat_", "shpca_", "shppa_", "shpss_"), r"[a-fA-F0-9]{32}"),
+    ("Hugging Face tokens", ("hf_",), r"[A-Za-z]{34}"),
+    ("DigitalOcean tokens", ("dop_v1_", "doo_v1_", "dor_v1_"), r"[a-f0-9]{64}"),
+    ("Linear keys", ("lin_api_",), r"[A-Za-z0-9]{40}"),
+    ("Postman keys", ("PMAK-",), r"[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
+    ("Sentry user and organisation tokens", ("sntryu_",), r"[a-f0-9]{64}"),
+    ("Sentry organisation tokens", ("sntrys_",), r"[A-Za-z0-9+/=_]{60,600}"),
+    ("Grafana tokens", ("glsa_",), r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+    ("Grafana Cloud tokens", ("glc_",), r"[A-Za-z0-9+/]{32,400}={0,3}"),
+    ("Databricks tokens", ("dapi",), r"[a-f0-9]{32}(?:-[0-9])?"),
+    ("Heroku keys", ("HRKU-AA",), r"[A-Za-z0-9_\-]{58}"),
+    ("Square tokens", ("sq0atp-", "sq0csp-"), r"[A-Za-z0-9_\-]{22,60}"),
+    ("Twilio API keys", ("SK",), r"[0-9a-fA-F]{32}(?![A-Za-z0-9])"),
+    ("Artifactory keys", ("AKCp",), r"[A-Za-z0-9]{69}"),
+    ("Doppler tokens", ("dp.pt.", "dp.st.", "dp.ct.", "dp.sa."), r"[A-Za-z0-9]{40,44}"),
+    ("Dynatrace tokens", ("dt0c01.",), r"[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}"),
+    ("Pulumi tokens", ("pul-",), r"[a-f0-9]{40}"),
+    ("1Password service account tokens", ("ops_eyJ",), r"[A-Za-z0-9+/]{100,2000}={0,3}"),
+    ("age secret keys", ("AGE-SECRET-KEY-1",), r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+)  # fmt: skip
+# A pass of its own, run only when ``may_hold_token`` finds a prefix: as one
+# more alternative of ``TEXT_PATTERN`` its seventy prefixes would be tried at
+# every character of every text that has a ":" or "=".
+TOKEN_PATTERN = re.compile(
+    r"\b(?:"
+    + "|".join(f"(?:{'|'.join(re.escape(p) for p in prefixes)}){rest}" for _, prefixes, rest in TOKEN_SHAPES)
+    + ")"
+)
+
+
+def _token_hints() -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
+    """The pre-check's view of the prefixes. Most hold a separator ("sk_",
+    "xoxb-", "SG."): one pattern per separator starts with it, so the engine
+    skips from one to the next in C and only there looks back for a prefix's
+    head (grouped by length: a look-behind must have a fixed width). The few
+    prefixes without a separator ("AIza") are substring tests."""
+    literals: set[str] = set()
+    heads: dict[str, dict[int, set[str]]] = {"_": {}, "-": {}, ".": {}}
+    for _, prefixes, _ in TOKEN_SHAPES:
+        for prefix in prefixes:
+            cuts = [i for i in map(prefix.find, "_-.") if i >= 0]
+            if cuts:
+                cut = min(cuts)
+                heads[prefix[cut]].setdefault(cut, set()).add(prefix[:cut])
+            else:
+                literals.add(prefix)
+    patterns = []
+    for sep, by_length in heads.items():
+        sep_re = re.escape(sep)
+        groups = (
+            f"(?<=(?<![A-Za-z0-9])(?:{'|'.join(re.escape(w) for w in sorted(words))}){sep_re})"
+            for _, words in sorted(by_length.items())
+        )
+        patterns.append(re.compile(f"{sep_re}(?:{'|'.join(groups)})"))
+    return tuple(sorted(literals)), tuple(patterns)
+
+
+_TOKEN_LITERALS, (_UNDERSCORE_HEAD, _HYPHEN_HEAD, _DOT_HEAD) = _token_hints()
+
+
+def may_hold_token(text: str) -> bool:
+    """Whether ``TOKEN_PATTERN`` could match (a prefix is present), cheaply."""
+    for literal in _TOKEN_LITERALS:
+        if literal in text:
+            return True
+    return (
+        _UNDERSCORE_HEAD.search(text) is not None
+        or _HYPHEN_HEAD.search(text) is not None
+        or _DOT_HEAD.search(text) is not None
+    )
+
 
 # One alternation, scanned left to right (see ``Scrubber.scrub_text``). The
 # order matters where two could start at the same place: URL credentials

@@ -17,11 +17,15 @@ from django_lantern.scrubbing._cut import truncate
 from django_lantern.scrubbing._patterns import (
     DEFAULT_SENSITIVE_KEYS,
     SECRET_PATTERN,
+    SENSITIVE_LAST_WORDS,
     SENSITIVE_QUERY_PARAMETERS,
     TEXT_PATTERN,
+    TOKEN_PATTERN,
     VALUE_PATTERN,
+    last_word,
     luhn_ok,
     may_hold_secret,
+    may_hold_token,
     normalise_key,
 )
 
@@ -57,7 +61,7 @@ class TextScrubber:
             return False
         verdict = self._key_cache.get(key)
         if verdict is None:
-            verdict = self._key_pattern.search(normalise_key(key)) is not None
+            verdict = self._key_pattern.search(normalise_key(key)) is not None or last_word(key) in SENSITIVE_LAST_WORDS
             if len(self._key_cache) >= 4096:
                 self._key_cache.clear()
             self._key_cache[key] = verdict
@@ -76,6 +80,10 @@ class TextScrubber:
             return text
         if len(text) > MAX_TEXT_LENGTH:
             text = truncate(text, MAX_TEXT_LENGTH)
+        if may_hold_token(text):
+            # First, so a token is replaced whole before the other rules cut
+            # it ("xoxb-...@", "ghp_...:").
+            text = TOKEN_PATTERN.sub(self.replacement, text)
         if may_hold_secret(text):
             text = self._scan(text, TEXT_PATTERN)
         for pattern in self._extra_patterns:
@@ -89,7 +97,12 @@ class TextScrubber:
         once for its method, path and address joined, instead of three scans.
         A subclass that overrides ``scrub_text`` always gets False.
         """
-        return self._default_text_rules and len(text) <= MAX_TEXT_LENGTH and not may_hold_secret(text)
+        return (
+            self._default_text_rules
+            and len(text) <= MAX_TEXT_LENGTH
+            and not may_hold_secret(text)
+            and not may_hold_token(text)
+        )
 
     def _scan(self, text: str, pattern: re.Pattern[str]) -> str:
         search = pattern.search
@@ -123,9 +136,12 @@ class TextScrubber:
                     key = self._scan(key, SECRET_PATTERN)
                 return key + m.group("sep"), m.end("sep")
             sep = m.group("sep")
+            # A sensitive key can hold a secret of its own ("x.eyJ....sig: 1").
+            if may_hold_secret(key):
+                key = self._scan(key, SECRET_PATTERN)
             value_match = VALUE_PATTERN.match(m.string, m.end("sep"))
-            if value_match is None:  # nothing to redact after it; the key may still hold a secret
-                return self._scan(key, SECRET_PATTERN) + sep, m.end("sep")
+            if value_match is None:  # nothing to redact after it
+                return key + sep, m.end("sep")
             value = value_match.group(0)
             quote_char = value[0] if value[0] in "\"'" else sep[0] if sep[0] in "\"'" else ""
             return f"{key}{sep}{quote_char}{r}{quote_char}", value_match.end()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.http._users import known_user_id
+from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS
 from django_lantern.scrubbing._cut import capped
 from django_lantern.tracing._attributes import URL_QUERY_LIMIT
 
@@ -86,9 +87,13 @@ def clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Sc
                 scrub = scrubber.scrub_url if lowered in _URL_HEADERS else None
                 headers[name] = capped(headers[name], URL_QUERY_LIMIT, scrub)
     env = req.get("env")
-    if isinstance(env, dict) and not keep_ip:
-        for key in _ENV_IP_KEYS:
-            env.pop(key, None)
+    if isinstance(env, dict):
+        if not keep_ip:
+            for key in _ENV_IP_KEYS:
+                env.pop(key, None)
+        for key in RAW_TARGET_ENVIRON_KEYS:
+            if isinstance(env.get(key), str):
+                env[key] = capped(env[key], URL_QUERY_LIMIT, scrubber.scrub_url)
     if "data" in req:
         sensitive = getattr(request, "sensitive_post_parameters", None) if request is not None else None
         req["data"] = scrubber.scrub_post_data(req["data"], sensitive)

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
-from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.scrubbing import scrub_text
+from django_lantern.context import UNKNOWN, RequestContext, current
+from django_lantern.scrubbing import redact_request_secrets, scrub_text
 from django_lantern.tracing import _hooks as tracing_hooks
 from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
 from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
@@ -250,12 +250,16 @@ def record_exception(span: Any, exc: BaseException) -> None:
             message = "<unprintable exception>"
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         exc_type = type(exc).__qualname__
+        # The request's own secrets too (a session key quoted in the message),
+        # as in the log line and the Sentry event of the same exception.
+        ctx = current.get()
+        request = ctx.request if ctx is not None else None
         span.add_event(
             "exception",
             {
                 "exception.type": exc_type,
-                "exception.message": scrub_text(message)[:4096],
-                "exception.stacktrace": scrub_text(stack)[:32768],
+                "exception.message": redact_request_secrets(scrub_text(message), request)[:4096],
+                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request)[:32768],
             },
         )
         span.set_attribute("error.type", exc_type)
