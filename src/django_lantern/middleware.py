@@ -7,15 +7,14 @@ probe, echoes the id on the response, records metrics, and writes exactly one
 access record.
 
 Sync and async capable with no thread hop: the mode is detected once in
-``__init__``; both paths share the same plain helpers and only the awaits
-differ. Everything it does after the view is fail-safe: an error in
+``__init__``; both paths share the same plain helpers, which take the
+request's one ``_Exchange``, and only the awaits differ. Everything it does after the view is fail-safe: an error in
 observability code is counted and logged once, and never turns a good
 response into a 500.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
@@ -45,8 +44,6 @@ from django_lantern.metrics import _views as metrics_views
 from django_lantern.tracing import ServerSpan
 
 __all__ = ["LanternMiddleware"]
-
-logger = logging.getLogger("django_lantern.request_id")
 
 
 class _Exchange:
