@@ -155,20 +155,6 @@ def test_an_extra_attribute_is_still_written() -> None:
     assert '"order_id":5' in JsonFormatter().format(record)
 
 
-@pytest.mark.parametrize("formatter_class", FORMATTERS, ids=lambda c: c.__name__)
-def test_a_record_already_formatted_by_a_stock_formatter_keeps_the_fast_path(
-    formatter_class: type[logging.Formatter], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``message`` and ``asctime``, which ``logging.Formatter`` leaves on a record, change neither path's line."""
-    record, twin = make(), make()
-    twin.created = record.created
-    for each in (record, twin):
-        logging.Formatter("%(asctime)s %(message)s").format(each)
-    assert {"message", "asctime"} <= set(record.__dict__)
-    assert access_fields(JsonFormatter(), record) is not None
-    assert formatter_class().format(record) == general(formatter_class(), twin, monkeypatch)
-
-
 class RedactAddresses(Scrubber):
     """A policy that also treats client addresses as personal data."""
 

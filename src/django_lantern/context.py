@@ -8,7 +8,6 @@ Threads started by ``sync_to_async`` see it because asgiref copies the context.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -25,14 +24,6 @@ UNKNOWN = "-"
 
 # What the log filter adds to every record (and what bind() may not override).
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
-# The attributes the standard library puts on a record (``taskName`` from 3.12,
-# ``message`` and ``asctime`` once a ``logging.Formatter`` has formatted it);
-# any other attribute came from ``extra``, a filter, a record factory or ``bind()``.
-LOG_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-}
 # How the metrics label (and so the dashboards and alert rules in deploy/)
 # spells ``UNKNOWN`` for a route: "-" would read as a missing label there.
 UNMATCHED_ROUTE = "<unmatched>"

@@ -20,15 +20,21 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from django_lantern.context import LOG_RECORD_ATTRIBUTES, UNKNOWN
+from django_lantern.context import UNKNOWN
 from django_lantern.logging._access_record import ACCESS_KEYS, MARKER, access_line
 from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
 
 if TYPE_CHECKING:
     from django_lantern.logging.formatters import _BaseFormatter
 
-# Every attribute a plain access record may have: any other one is shown by the general path.
-_PLAIN_KEYS = LOG_RECORD_ATTRIBUTES | ACCESS_KEYS
+# A plain access record has a stock record's attributes and the access keys, nothing
+# else: anything added (a filter's, a record factory's, ``bind()`` fields) is
+# written by the general path. Compared by number: each access key is read
+# below (one missing sends the record to the general path), so a matching
+# count leaves no room for another attribute unless a standard one was
+# deleted; comparing every key with a set costs more than the rest of the
+# check (5,600 instructions per record on Python 3.11).
+_PLAIN_SIZE = len(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) + len(ACCESS_KEYS)
 _INT64 = (-(2**63), 2**64)
 
 
@@ -84,7 +90,7 @@ def _is_plain(record: logging.LogRecord, attrs: dict[str, Any]) -> bool:
     """The record is the access log's, as it built it: its attributes, their types, no exception."""
     if attrs.get(MARKER) is not True or record.exc_info or record.stack_info:
         return False
-    if not attrs.keys() <= _PLAIN_KEYS:
+    if len(attrs) != _PLAIN_SIZE:
         return False
     try:
         request_id, method, path, route = attrs["request_id"], attrs["method"], attrs["path"], attrs["route"]
