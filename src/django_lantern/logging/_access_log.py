@@ -58,10 +58,10 @@ class AccessLog:
             error=error,
             origin=__file__,
         )
-        attrs = record.__dict__
         if outcome != COMPLETED:
-            attrs["outcome"] = outcome  # a streaming body that failed or that the client abandoned
+            record.outcome = outcome  # a streaming body that failed or that the client abandoned
         if ctx.fields is not NO_FIELDS:  # from django_lantern.bind()
+            attrs = record.__dict__
             for name, value in ctx.fields.items():
                 attrs.setdefault(name, value)
         # ``handle`` rather than ``log``: the record is complete, and ``log``
