@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from asgiref.sync import iscoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import Client, RequestFactory
 
 from django_lantern import _errors as errors
+from django_lantern.context import get_context
 from django_lantern.logging._access_log import AccessLog
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import CORE_URLS, LogCapture
@@ -149,3 +150,70 @@ def test_500_django_request_line_is_logged_once_with_exception(quiet_client: Cli
     assert lines[0]["level"] == "error"
     assert lines[0]["exc_type"] == "RuntimeError"
     assert lines[0]["request_id"] == response.headers["X-Request-Id"]
+
+
+def _through(mode: str, request: HttpRequest) -> HttpResponseBase:
+    """One request through a bare LanternMiddleware around a view answering 200, in ``mode``."""
+    if mode == "sync":
+        return LanternMiddleware(lambda r: HttpResponse("ok"))(request)  # type: ignore[return-value]
+
+    async def view(r: HttpRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    return async_to_sync(LanternMiddleware(view))(request)  # type: ignore[arg-type]
+
+
+def _broken(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("observability fault")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("step", ["metrics", "headers", "access_log", "user"])
+def test_each_step_at_the_end_is_guarded_on_its_own(
+    mode: str, step: str, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    """A fault in one end step leaves the others done, the response a 200 and the context unbound."""
+    from django_lantern import middleware
+    from django_lantern.metrics import _recorder as recorder
+
+    finished: list[int] = []
+    monkeypatch.setattr(recorder, "request_finished", lambda *args, **kwargs: finished.append(args[2]))
+    broken = {
+        "metrics": (recorder, "request_finished"),
+        "headers": (middleware, "decorate"),
+        "access_log": (AccessLog, "write"),
+        "user": (middleware, "resolve_user_id" if mode == "sync" else "aresolve_user_id"),
+    }
+    monkeypatch.setattr(*broken[step], _broken)
+    request = RequestFactory().get("/x/", HTTP_X_REQUEST_ID="guard-1")
+    response = _through(mode, request)
+    assert response.status_code == 200
+    assert get_context() is None
+    assert finished == ([] if step == "metrics" else [200])
+    assert ("X-Request-Id" in response.headers) is (step != "headers")
+    assert len(logs.access()) == (0 if step == "access_log" else 1)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_user_is_looked_up_once_and_the_context_carries_it(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One lookup per request, on either path; its answer is the context's user id, which the access line reads."""
+    from django_lantern import middleware
+
+    looked_up: list[HttpRequest] = []
+
+    def lookup(request: HttpRequest) -> int:
+        looked_up.append(request)
+        return 42
+
+    async def alookup(request: HttpRequest) -> int:
+        return lookup(request)
+
+    monkeypatch.setattr(middleware, "resolve_user_id", lookup)
+    monkeypatch.setattr(middleware, "aresolve_user_id", alookup)
+    written: list[Any] = []
+    monkeypatch.setattr(AccessLog, "write", lambda self, ctx, *args: written.append(ctx.user_id))
+    request = RequestFactory().get("/x/")
+    _through(mode, request)
+    assert looked_up == [request] and written == [42]
+    _through(mode, RequestFactory().get("/healthz"))
+    assert looked_up == [request]  # a probe answered here has no user

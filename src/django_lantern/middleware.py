@@ -7,15 +7,14 @@ probe, echoes the id on the response, records metrics, and writes exactly one
 access record.
 
 Sync and async capable with no thread hop: the mode is detected once in
-``__init__``; both paths share the same plain helpers and only the awaits
-differ. Everything it does after the view is fail-safe: an error in
+``__init__``; both paths share the same plain helpers, which take the
+request's one ``_Exchange``, and only the awaits differ. Everything it does after the view is fail-safe: an error in
 observability code is counted and logged once, and never turns a good
 response into a 500.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
@@ -46,29 +45,43 @@ from django_lantern.tracing import ServerSpan
 
 __all__ = ["LanternMiddleware"]
 
-logger = logging.getLogger("django_lantern.request_id")
 
+class _Exchange:
+    """One request, from ``_enter`` to its end: what the end needs, in one place.
 
-def _leave(
-    span: ServerSpan | None,
-    ctx: RequestContext,
-    response: HttpResponseBase | None,
-    token: Token[RequestContext | None],
-    *,
-    streaming: bool,
-) -> None:
-    """End the span (or, for a streaming body, only detach it: the stream's end ends it)
-    and unbind the context; the reset always happens."""
-    try:
-        if span is not None:
-            if streaming:
-                tracing.detach(span)
-            else:
-                tracing.end(span, ctx, response)
-    except Exception as exc:
-        report_internal_error("tracing_end", exc)
-    finally:
-        current.reset(token)
+    The end comes when the middleware returns, or, for a streaming body, when
+    the body ends (``StreamEnd`` holds the exchange until then).
+    """
+
+    __slots__ = ("cfg", "ctx", "kind", "request", "response", "span", "started", "token")
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        cfg: LanternSettings,
+        ctx: RequestContext,
+        span: ServerSpan | None,
+        token: Token[RequestContext | None],
+        started: float,
+    ) -> None:
+        self.request = request
+        self.cfg = cfg
+        self.ctx = ctx
+        self.span = span
+        self.token = token
+        self.started = started
+        # The probe this middleware answers itself (``http/_probes.py``), None for the app's views.
+        self.kind: str | None = None
+        self.response: HttpResponseBase | None = None
+
+    @property
+    def otel_span(self) -> Any:
+        return None if self.span is None else self.span.span
+
+    def note_user(self, user_id: Any) -> None:
+        """The one place the request's user id is decided: the access line and every later line read it."""
+        if user_id is not None:
+            self.ctx.user_id = user_id
 
 
 class LanternMiddleware:
@@ -87,67 +100,56 @@ class LanternMiddleware:
 
     # -- entry points -------------------------------------------------------
     # The two paths differ only where they await; everything else is in the
-    # shared helpers (``_enter``, ``_finish``, ``_leave``).
+    # shared helpers, which take the request's ``_Exchange``.
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self._is_async:
             return self.__acall__(request)
-        started = time.perf_counter()
-        cfg, ctx, span, token = self._enter(request)
-        response: HttpResponseBase | None = None
-        kind = None
+        exchange = self._enter(request)
         try:
-            kind = classify(request, cfg, ctx)
+            exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
-                response = cast(HttpResponseBase, self.get_response(request))  # sync mode: never a coroutine
+                exchange.response = cast(HttpResponseBase, self.get_response(request))  # sync mode: never a coroutine
             elif kind == READYZ:
-                response = health_views.readyz_response(request)
+                exchange.response = health_views.readyz_response(request)
             else:
-                response = self._serve_simple_probe(kind, request)
-            return response
+                exchange.response = _simple_probe(kind, request)
+            return exchange.response
         except BaseException as exc:
-            # Counted by Django's got_request_exception, which it sends for this
-            # one too once it leaves the chain; the span is ended before that.
-            on_exception(exc, None if span is None else span.span, count=False)
+            _raised(exchange, exc)
             raise
         finally:
-            streaming = False
             try:
-                user_id = None if kind else self._user_id(request)
-                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
+                if exchange.kind is None:
+                    _find_user(exchange)
             finally:
-                _leave(span, ctx, response, token, streaming=streaming)
+                self._end(exchange)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        started = time.perf_counter()
-        cfg, ctx, span, token = self._enter(request)
-        response: HttpResponseBase | None = None
-        kind = None
+        exchange = self._enter(request)
         try:
-            kind = classify(request, cfg, ctx)
+            exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
-                response = await self.get_response(request)  # type: ignore[misc]
+                exchange.response = await self.get_response(request)  # type: ignore[misc]
             elif kind == READYZ:
-                response = await health_views.areadyz_response(request)
+                exchange.response = await health_views.areadyz_response(request)
             else:
-                response = self._serve_simple_probe(kind, request)
-            return response
+                exchange.response = _simple_probe(kind, request)
+            return exchange.response
         except BaseException as exc:
-            # Counted by Django's got_request_exception, which it sends for this
-            # one too once it leaves the chain; the span is ended before that.
-            on_exception(exc, None if span is None else span.span, count=False)
+            _raised(exchange, exc)
             raise
         finally:
-            streaming = False
             try:
-                user_id = None if kind else await self._auser_id(request)
-                streaming = self._finish(request, response, ctx, cfg, started, user_id, kind, span)
+                if exchange.kind is None:
+                    await _afind_user(exchange)
             finally:
-                _leave(span, ctx, response, token, streaming=streaming)
+                self._end(exchange)
 
-    def _enter(
-        self, request: HttpRequest
-    ) -> tuple[LanternSettings, RequestContext, ServerSpan | None, Token[RequestContext | None]]:
+    # -- shared helpers (no I/O) ---------------------------------------------
+    @staticmethod
+    def _enter(request: HttpRequest) -> _Exchange:
         """Start the span, choose the id (once), bind the context; log a rejected id inside it."""
+        started = time.perf_counter()
         cfg = get_settings()
         # Tracing and Sentry hooks: one attribute check each when they are off.
         span = tracing.begin(request, cfg) if tracing.state.tracer is not None else None
@@ -165,125 +167,131 @@ class LanternMiddleware:
             tracing.attach(span, request, ctx)  # never raises
         if sentry.state.enabled:
             sentry.bind_request(ctx)
-        token = current.set(ctx)
+        exchange = _Exchange(request, cfg, ctx, span, current.set(ctx), started)
         if rejected_length is not None:
             try:
                 # Logged inside the context, so the line carries the new id.
                 request_ids.log_rejected(request_ids.HEADER, rejected_length)
             except Exception as exc:  # the token is set: nothing may raise before the caller's finally
                 report_internal_error("request_id", exc)
-        return cfg, ctx, span, token
+        return exchange
 
-    # -- shared helpers (no I/O) ---------------------------------------------
-    @staticmethod
-    def _serve_simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
-        if kind == HEALTHZ:
-            return health_views.healthz_response(request)
-        return metrics_views.metrics_response(request)
-
-    @staticmethod
-    def _user_id(request: HttpRequest) -> Any:
+    def _end(self, exchange: _Exchange) -> None:
+        """The request's end: headers, metrics, the access line, the span; the context reset always happens."""
+        streaming = False
         try:
-            return resolve_user_id(request)
-        except Exception as exc:
-            report_internal_error("user_id", exc)
-            return None
+            streaming = self._finish(exchange)
+        finally:
+            _leave(exchange, streaming=streaming)
 
-    @staticmethod
-    async def _auser_id(request: HttpRequest) -> Any:
-        try:
-            return await aresolve_user_id(request)
-        except Exception as exc:
-            report_internal_error("user_id", exc)
-            return None
-
-    def _finish(
-        self,
-        request: HttpRequest,
-        response: HttpResponseBase | None,
-        ctx: RequestContext,
-        cfg: LanternSettings,
-        started: float,
-        user_id: Any,
-        kind: str | None,
-        span: ServerSpan | None = None,
-    ) -> bool:
+    def _finish(self, exchange: _Exchange) -> bool:
         """Headers, metrics and the access line; True when a streaming body defers
         the last two (and the span's end) to the end of the stream."""
         # Duration first, so it does not include this bookkeeping. Each step has
         # its own guard: a failure in one must not skip the others (metrics
         # first, so the in-flight gauge always comes back down).
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - exchange.started
+        response = exchange.response
         status = response.status_code if response is not None else 500
-        if response is not None and response.streaming and kind is None:
+        if response is not None and response.streaming and exchange.kind is None:
             try:
-                end = StreamEnd(partial(self._stream_ended, response, ctx, cfg, started, user_id, span))
-                decorate(request, response, ctx, cfg, status)
-                bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
+                decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
+                end = StreamEnd(partial(self._stream_ended, exchange))
+                bind_streaming_context(response, exchange.ctx, end)  # type: ignore[arg-type]
                 return True
             except Exception as exc:  # account for it now rather than never
                 report_internal_error("response", exc)
-        self._account(ctx, status, seconds, kind)
+        _account(exchange, status, seconds)
         if response is not None and not response.streaming:
             try:
-                decorate(request, response, ctx, cfg, status)
+                decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
             except Exception as exc:
                 report_internal_error("response", exc)
-        self._log_access(ctx, cfg, status, seconds, user_id)
+        self._log_access(exchange, status, seconds)
         return False
-
-    @staticmethod
-    def _account(ctx: RequestContext, status: int, seconds: float, kind: str | None) -> None:
-        try:
-            recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=kind is not None)
-        except Exception as exc:
-            report_internal_error("metrics", exc)
 
     def _log_access(
         self,
-        ctx: RequestContext,
-        cfg: LanternSettings,
+        exchange: _Exchange,
         status: int,
         seconds: float,
-        user_id: Any,
         outcome: str = streams.COMPLETED,
         error: BaseException | None = None,
     ) -> None:
         try:
-            if user_id is not None:
-                ctx.user_id = user_id
-            self._access.write(ctx, cfg, status, seconds * 1000, user_id, outcome, error)
+            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error)
         except Exception as exc:
             report_internal_error("access_log", exc)
 
-    def _stream_ended(
-        self,
-        response: HttpResponseBase,
-        ctx: RequestContext,
-        cfg: LanternSettings,
-        started: float,
-        user_id: Any,
-        span: ServerSpan | None,
-        outcome: str,
-        error: BaseException | None,
-    ) -> None:
+    def _stream_ended(self, exchange: _Exchange, outcome: str, error: BaseException | None) -> None:
         """The end of a streaming request, once its body is done (see ``streaming.StreamEnd``).
 
         Runs inside the server's iteration of the body, so it must never raise.
         A body that raised is a 500 in the access line, the metrics and the
         span, whatever status line already went out.
         """
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - exchange.started
         failed = outcome == streams.FAILED
-        status = 500 if failed else response.status_code
-        token = current.set(ctx)
+        response = exchange.response
+        status = 500 if failed or response is None else response.status_code
+        token = current.set(exchange.ctx)
         try:
             # Each step guarded on its own (as in ``_finish``): metrics first.
-            self._account(ctx, status, seconds, None)
-            self._log_access(ctx, cfg, status, seconds, user_id, outcome, error)
+            _account(exchange, status, seconds)
+            self._log_access(exchange, status, seconds, outcome, error)
             if error is not None:
-                on_exception(error, None if span is None else span.span)
-            if span is not None:
-                tracing.end(span, ctx, None if failed else response)  # never raises
+                on_exception(error, exchange.otel_span)
+            if exchange.span is not None:
+                tracing.end(exchange.span, exchange.ctx, None if failed else response)  # never raises
         finally:
             current.reset(token)
+
+
+def _simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
+    if kind == HEALTHZ:
+        return health_views.healthz_response(request)
+    return metrics_views.metrics_response(request)
+
+
+def _raised(exchange: _Exchange, exc: BaseException) -> None:
+    # Counted by Django's got_request_exception, which it sends for this
+    # one too once it leaves the chain; the span is ended before that.
+    on_exception(exc, exchange.otel_span, count=False)
+
+
+def _find_user(exchange: _Exchange) -> None:
+    try:
+        exchange.note_user(resolve_user_id(exchange.request))
+    except Exception as exc:
+        report_internal_error("user_id", exc)
+
+
+async def _afind_user(exchange: _Exchange) -> None:
+    try:
+        exchange.note_user(await aresolve_user_id(exchange.request))
+    except Exception as exc:
+        report_internal_error("user_id", exc)
+
+
+def _account(exchange: _Exchange, status: int, seconds: float) -> None:
+    ctx = exchange.ctx
+    try:
+        recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None)
+    except Exception as exc:
+        report_internal_error("metrics", exc)
+
+
+def _leave(exchange: _Exchange, *, streaming: bool) -> None:
+    """End the span (or, for a streaming body, only detach it: the stream's end ends it)
+    and unbind the context; the reset always happens."""
+    span = exchange.span
+    try:
+        if span is not None:
+            if streaming:
+                tracing.detach(span)
+            else:
+                tracing.end(span, exchange.ctx, exchange.response)
+    except Exception as exc:
+        report_internal_error("tracing_end", exc)
+    finally:
+        current.reset(exchange.token)

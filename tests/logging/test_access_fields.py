@@ -1,6 +1,6 @@
 """The access record's fast path writes exactly the line the general path writes.
 
-``logging/access_fields.py`` reads the middleware's access record by its known
+``logging/_access_fields.py`` reads the access log's record by its known
 attributes instead of walking it like an arbitrary record. These tests build
 access records from hostile and unusual values and compare every formatter's
 output with the fast path on and off, so a divergence (a secret left in, a
@@ -17,7 +17,7 @@ import pytest
 
 from django_lantern.logging import _base
 from django_lantern.logging._access_fields import access_fields
-from django_lantern.logging._access_record import AccessRecord
+from django_lantern.logging._access_record import make_access_record
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.schemas._datadog import DatadogFormatter
 from django_lantern.logging.schemas._ecs import EcsFormatter
@@ -43,7 +43,7 @@ USER_IDS = [None, 7, 2**70, "alice", "u" * 5000, uuid.UUID(int=5)]
 CLIENT_IPS = [None, "203.0.113.9", "2001:db8::1", "password=hunter2hunter2"]
 
 
-def make(**overrides: object) -> AccessRecord:
+def make(**overrides: object) -> logging.LogRecord:
     fields: dict[str, object] = {
         "request_id": "0123456789abcdef0123456789abcdef",
         "method": "GET",
@@ -58,7 +58,7 @@ def make(**overrides: object) -> AccessRecord:
     }
     fields.update(overrides)
     level = fields.pop("level", logging.INFO)
-    return AccessRecord("access", level, **fields)  # type: ignore[arg-type]
+    return make_access_record(logging.getLogger("access"), level, **fields)  # type: ignore[arg-type]
 
 
 def general(formatter: logging.Formatter, record: logging.LogRecord, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -87,6 +87,7 @@ def cases() -> Iterator[dict[str, object]]:
 def test_fast_path_line_equals_general_path_line(
     formatter_class: type[logging.Formatter], case: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every formatter writes the same line from a record through the fast path as through the general path."""
     formatter = formatter_class()
     record, twin = make(**case), make(**case)
     twin.created = record.created  # two records differ in their time; nothing else may differ
@@ -95,6 +96,7 @@ def test_fast_path_line_equals_general_path_line(
 
 @pytest.mark.parametrize("field_limit", [64, 4096])
 def test_field_limit_applies_the_same_way(field_limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A formatter's field limit caps the same fields the same way on both paths."""
     formatter = JsonFormatter(field_limit=field_limit)
     record_fast = make(path="/p/" + "x" * 200, user_id="y" * 200, route="r" * 200)
     record_general = make(path="/p/" + "x" * 200, user_id="y" * 200, route="r" * 200)
@@ -103,19 +105,28 @@ def test_field_limit_applies_the_same_way(field_limit: int, monkeypatch: pytest.
 
 
 def test_the_plain_record_takes_the_fast_path() -> None:
+    """The record the access log builds, untouched, is read by the fast path."""
     assert access_fields(JsonFormatter(), make()) is not None
 
 
-def test_the_message_is_rendered_on_first_read_and_then_kept() -> None:
+def test_the_message_is_rendered_only_when_read() -> None:
+    """The JSON formatters never render the record's own message; ``getMessage()`` renders it on demand."""
     record = make(path="/a b/", user_id=7)
-    assert "msg" not in record.__dict__  # the JSON formatters never need it
-    assert access_fields(JsonFormatter(), record) is not None
-    assert record.getMessage() == 'method=GET path="/a b/" status=200 duration_ms=1.25 user_id=7'
-    assert record.__dict__["msg"] == record.getMessage()
-    # Read once (Sentry's logging integration does, before any handler): still the fast path.
-    assert access_fields(JsonFormatter(), record) is not None
+    calls: list[object] = []
+    original = type(record.msg).__str__
+
+    def counting(line: object) -> str:
+        calls.append(line)
+        return original(line)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(record.msg), "__str__", counting)
+        JsonFormatter().format(record)
+        assert calls == []
+        assert record.getMessage() == 'method=GET path="/a b/" status=200 duration_ms=1.25 user_id=7'
     record.msg = "replaced by a handler"
     assert record.getMessage() == "replaced by a handler"
+    assert access_fields(JsonFormatter(), record) is not None  # the line is rendered from the fields, not msg
 
 
 @pytest.mark.parametrize(
@@ -126,83 +137,22 @@ def test_the_message_is_rendered_on_first_read_and_then_kept() -> None:
         lambda r: setattr(r, "duration_ms", float("nan")),
         lambda r: setattr(r, "exc_info", (ValueError, ValueError("x"), None)),
         lambda r: r.__dict__.pop("client_ip"),
+        lambda r: r.__dict__.pop("lantern_access"),
     ],
-    ids=["extra", "str-status", "nan", "exception", "missing-field"],
+    ids=["extra", "str-status", "nan", "exception", "missing-field", "no-marker"],
 )
 def test_anything_unusual_takes_the_general_path(change: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An extra attribute, another type, an exception, a missing field or no marker: the general path."""
     record = make()
     change(record)  # type: ignore[operator]
     assert access_fields(JsonFormatter(), record) is None
 
 
 def test_an_extra_attribute_is_still_written() -> None:
+    """An attribute a filter added is on the line (the general path writes it)."""
     record = make()
     record.order_id = 5
     assert '"order_id":5' in JsonFormatter().format(record)
-
-
-# -- the record itself: the standard attributes, set as LogRecord sets them -----
-
-
-def stock_twin(record: AccessRecord) -> logging.LogRecord:
-    return logging.LogRecord(record.name, record.levelno, record.pathname, 0, record.msg, None, None, "write")
-
-
-def standard_attrs(record: logging.LogRecord) -> dict[str, object]:
-    return {key: value for key, value in record.__dict__.items() if key in STOCK_KEYS}
-
-
-STOCK_KEYS = frozenset(logging.LogRecord("x", logging.INFO, __file__, 0, "", None, None).__dict__)
-
-
-@pytest.mark.parametrize("now_ns", [1_700_000_000_123_456_789, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000])
-def test_record_has_the_standard_attributes_with_the_standard_values(
-    now_ns: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Same keys as a stock LogRecord on this Python, and the same values under a frozen clock
-    (including the rounding at a second's edge, which Python 3.13 computes differently)."""
-    import time
-
-    monkeypatch.setattr(time, "time_ns", lambda: now_ns)
-    monkeypatch.setattr(time, "time", lambda: now_ns / 1e9)
-    record = make()
-    stock = stock_twin(record)
-    assert set(record.__dict__) >= STOCK_KEYS
-    assert standard_attrs(record) == standard_attrs(stock)
-    assert record.getMessage() == stock.getMessage()
-
-
-def test_record_in_another_thread_and_in_an_asyncio_task_names_them() -> None:
-    import asyncio
-    import threading
-
-    found: list[tuple[dict[str, object], dict[str, object]]] = []
-
-    def in_thread() -> None:
-        record = make()
-        twin = stock_twin(record)  # reads ``msg``, which the access record renders on first read
-        found.append((standard_attrs(record), standard_attrs(twin)))
-
-    thread = threading.Thread(target=in_thread, name="worker-7")
-    thread.start()
-    thread.join()
-
-    async def in_task() -> None:
-        record = make()
-        twin = stock_twin(record)  # reads ``msg``, which the access record renders on first read
-        found.append((standard_attrs(record), standard_attrs(twin)))
-
-    async def main() -> None:
-        await asyncio.create_task(in_task(), name="request-task")
-
-    asyncio.run(main())
-    for ours, theirs in found:
-        for key in ("created", "msecs", "relativeCreated"):
-            ours.pop(key), theirs.pop(key)
-        assert ours == theirs
-    assert found[0][0]["threadName"] == "worker-7"
-    if "taskName" in STOCK_KEYS:
-        assert found[1][0]["taskName"] == "request-task"
 
 
 class RedactAddresses(Scrubber):
@@ -213,6 +163,7 @@ class RedactAddresses(Scrubber):
 
 
 def test_extra_patterns_and_a_custom_scrubber_apply_on_the_fast_path(settings: object) -> None:
+    """The configured extra patterns and scrubber class apply to the fast path's fields."""
     settings.LANTERN = {  # type: ignore[attr-defined]
         "SCRUB_EXTRA_PATTERNS": [r"order-\d+"],
         "SCRUBBER_CLASS": "tests.logging.test_access_fields.RedactAddresses",

@@ -183,6 +183,16 @@ def test_authenticated_user_id_without_the_view_touching_user(client: Client, lo
 
 
 @pytest.mark.django_db
+def test_django_error_line_carries_the_user_id_the_access_line_has(client: Client, logs: LogCapture, user: Any) -> None:
+    """The user id is decided once per request: Django's 404 line, logged after the view, has it as well."""
+    client.force_login(user)
+    client.get("/does-not-exist/")
+    (django_line,) = logs.by_logger("django.request")
+    (access_line,) = logs.by_logger("access")
+    assert django_line["user_id"] == access_line["user_id"] == user.pk
+
+
+@pytest.mark.django_db
 def test_user_id_when_the_view_touched_user(client: Client, logs: LogCapture, user: Any) -> None:
     """When the view loaded the user, its own log lines and the access line carry the user id."""
     client.force_login(user)

@@ -1,4 +1,4 @@
-"""The access record: typed fields as the single source, message rendered from them."""
+"""The access record: the logger's own record, typed fields as the single source, message rendered from them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from django_lantern.logging._access_record import AccessRecord
+from django_lantern.logging._access_record import AccessLine, make_access_record
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
-from tests.conftest import CORE_URLS
+from tests.conftest import CORE_URLS, LogCapture
 
 pytestmark = pytest.mark.urls(CORE_URLS)
 
@@ -43,7 +43,8 @@ def test_record_carries_typed_fields_before_any_filter(client: Client, bare_acce
     """The record reaches a handler with every field set and typed: no filter needed to fill them."""
     client.get("/items/7/?page=2", headers={"X-Request-Id": "rec-1"})
     (record,) = bare_access.records
-    assert isinstance(record, AccessRecord) and record.args is None
+    assert type(record) is logging.LogRecord and record.args is None
+    assert isinstance(record.msg, AccessLine) and record.__dict__["lantern_access"] is True
     fields = record.__dict__
     assert fields["request_id"] == "rec-1"
     assert (fields["method"], fields["path"], fields["route"]) == ("GET", "/items/7/", "items/<int:pk>/")
@@ -72,9 +73,9 @@ def test_no_caller_lookup_for_the_access_line(
     assert "access" not in walked
 
 
-def _record(message: str) -> AccessRecord:
-    record = AccessRecord(
-        "access",
+def _record(message: str) -> logging.LogRecord:
+    record = make_access_record(
+        logging.getLogger("access"),
         logging.INFO,
         request_id="rid-1",
         method="GET",
@@ -105,3 +106,45 @@ def test_text_formatter_renders_the_same_line() -> None:
     text = TextFormatter().format(_record("ignored"))
     assert "request_id=rid-1" in text and 'route="reset/<str:token>/"' in text
     assert "status=201 duration_ms=12.35 user_id=7" in text and "hunter2" not in text
+
+
+@pytest.fixture
+def stamping_factory() -> Iterator[None]:
+    """A record factory that stamps every record, as OpenTelemetry's logging instrumentation does."""
+    original = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = original(*args, **kwargs)
+        record.deployment = "blue"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(original)
+
+
+def test_the_record_factory_is_honoured(client: Client, logs: LogCapture, stamping_factory: None) -> None:
+    """The access record comes from the installed record factory; what it adds is on the line."""
+    client.get("/ok/")
+    (record,) = logs.access()
+    assert record.__dict__["deployment"] == "blue"
+    (line,) = logs.by_logger("access")
+    assert line["deployment"] == "blue" and line["status"] == 200
+    assert line["message"] == record.getMessage()
+
+
+def test_assert_logs_sees_the_line_as_the_message(client: Client) -> None:
+    """``assertLogs``-style formatting (``%(message)s``) shows the rendered line."""
+    handler = _Keep()
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    access = logging.getLogger("access")
+    access.addHandler(handler)
+    try:
+        client.get("/items/3/")
+    finally:
+        access.removeHandler(handler)
+    (record,) = handler.records
+    assert handler.format(record).startswith("INFO:access:method=GET path=/items/3/ status=200 duration_ms=")
+    assert str(record.msg) == record.getMessage() and repr(record.msg) == repr(record.getMessage())

@@ -1,7 +1,7 @@
 """The access line: one record per request on the ``access`` logger.
 
 Its message is the chapter's ``key=value`` line, every client-supplied value
-escaped, rendered from the record's typed fields (``logging/access_record.py``);
+escaped, rendered from the record's typed fields (``logging/_access_record.py``);
 the level follows the status (and slowness), routine lines can be
 skipped or sampled by path, and errors and slow requests are always kept.
 """
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any
 
 from django_lantern.conf import LanternSettings
 from django_lantern.context import NO_FIELDS, RequestContext
 from django_lantern.http._client_ip import client_ip
 from django_lantern.http._streaming import COMPLETED
-from django_lantern.logging._access_record import AccessRecord
+from django_lantern.logging._access_record import make_access_record
 
 
 class AccessLog:
@@ -31,23 +30,19 @@ class AccessLog:
         cfg: LanternSettings,
         status: int,
         duration_ms: float,
-        user_id: Any,
         outcome: str = COMPLETED,
         error: BaseException | None = None,
     ) -> None:
-        """One line; ``outcome`` and ``error`` are for a streaming body that failed or was abandoned."""
+        """One line; the user is ``ctx.user_id`` (the middleware decides it); ``outcome`` and
+        ``error`` are for a streaming body that failed or was abandoned."""
         access = self._loggers.get(cfg.access_logger)
         if access is None:
             access = self._loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
         level = _level(ctx.path, cfg, status, duration_ms, outcome)
         if level is None or not access.isEnabledFor(level):
             return
-        if user_id is None:
-            # The middleware has already looked (``users.resolve_user_id``);
-            # only an id set on the context since then can add to that.
-            user_id = ctx.user_id
-        record = AccessRecord(
-            access.name,
+        record = make_access_record(
+            access,
             level,
             request_id=ctx.request_id,
             method=ctx.method,
@@ -55,11 +50,11 @@ class AccessLog:
             route=ctx.route,
             status=status,
             duration_ms=duration_ms,
-            user_id=user_id,
+            user_id=ctx.user_id,
             client_ip=client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
             trace_id=ctx.trace_id,
             span_id=ctx.span_id,
-            path_limit=cfg.log_field_max_length,
+            line_limit=cfg.log_field_max_length,
             error=error,
             origin=__file__,
         )

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
 # query string; the context already says the method and path.
-_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access", "lantern_message_limit"})
+_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
 
 # Context fields whose text comes from the client and is scrubbed.
 _CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
