@@ -25,7 +25,7 @@ from django_lantern.logging._access_record import ACCESS_KEYS, MARKER, access_li
 from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
 
 if TYPE_CHECKING:
-    from django_lantern.logging.formatters import _BaseFormatter
+    from django_lantern.logging._base import _BaseFormatter
 
 # A plain access record has a stock record's attributes and the access keys, nothing
 # else: anything added (a filter's, a record factory's, ``bind()`` fields) is

@@ -24,7 +24,7 @@ from typing import Any
 from django_lantern.context import UNKNOWN, get_request_id
 
 # Exported: logging/_access_fields.py annotates with it from here.
-from django_lantern.logging._base import _BaseFormatter as _BaseFormatter
+from django_lantern.logging._base import _BaseFormatter
 from django_lantern.logging._record_parts import LEVEL_NAMES, _count_failure, rfc3339, safe_message, unrenderable
 from django_lantern.logging._text import TextFormatter
 from django_lantern.logging._values import describe, make_strict, strict_text
