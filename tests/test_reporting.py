@@ -273,9 +273,9 @@ def test_the_same_error_is_mailed_once_per_window() -> None:
 def test_the_connection_has_a_timeout(admins: Any) -> None:
     """EMAIL_TIMEOUT None (Django's default, wait forever) gets the handler's timeout; a set EMAIL_TIMEOUT is kept."""
     handler = ScrubbingAdminEmailHandler(email_backend="django.core.mail.backends.smtp.EmailBackend", timeout=2.5)
-    assert handler.connection().timeout == 2.5
+    assert handler._mail_connection().timeout == 2.5
     admins.EMAIL_TIMEOUT = 7
-    assert handler.connection().timeout == 7
+    assert handler._mail_connection().timeout == 7
 
 
 def test_an_unanswering_smtp_server_costs_the_sender_one_timeout(admins: Any) -> None:

@@ -292,14 +292,15 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         if not self._sender.put((subject, message, kwargs)):
             _count_dropped(QUEUE_FULL)
 
-    def connection(self) -> BaseEmailBackend:
+    def _mail_connection(self) -> BaseEmailBackend:
+        # Not ``connection()``: Django 6.1 refuses a handler that defines it (the name was undocumented).
         timeout = settings.EMAIL_TIMEOUT if settings.EMAIL_TIMEOUT is not None else self.timeout
         return mail.get_connection(backend=self.email_backend, fail_silently=False, timeout=timeout)
 
     def _deliver(self, item: tuple[Any, Any, dict[str, Any]]) -> None:
         subject, message, kwargs = item
         try:
-            mail.mail_admins(subject, message, connection=self.connection(), **kwargs)
+            mail.mail_admins(subject, message, connection=self._mail_connection(), **kwargs)
         except Exception:
             _count_dropped(FAILED)
 
