@@ -144,21 +144,29 @@ class OffThreadQueue(Generic[T]):
 
     ``put`` never waits: False means the queue was full and the item was not
     taken. The thread starts with the first item and again after a fork
-    (gunicorn ``preload_app``), since threads do not survive one; ``deliver``
-    must not raise (an exception is swallowed so the thread lives on).
+    (gunicorn ``preload_app``), since threads do not survive one; the queue
+    is then a new, empty one and ``on_restart`` is called. ``deliver`` must
+    not raise (an exception is swallowed so the thread lives on).
     """
 
-    def __init__(self, deliver: Callable[[T], None], max_queue: int, name: str) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[T], None],
+        max_queue: int,
+        name: str,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
         self._deliver = deliver
         self.max_queue = max_queue
         self._name = name
+        self._on_restart = on_restart
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
 
     def put(self, item: T) -> bool:
-        self._ensure_thread()
+        self.start()
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -178,7 +186,8 @@ class OffThreadQueue(Generic[T]):
             time.sleep(0.01)
         return True
 
-    def _ensure_thread(self) -> None:
+    def start(self) -> None:
+        """Start the thread in this process, if it is not running here yet."""
         if self._pid == os.getpid() and self._thread is not None:
             return
         with self._start_lock:
@@ -186,9 +195,17 @@ class OffThreadQueue(Generic[T]):
                 return
             if self._pid != os.getpid():
                 self._queue = queue.Queue(self.max_queue)
+                if self._on_restart is not None:
+                    self._on_restart()
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._drain, args=(self._queue,), name=self._name, daemon=True)
             self._thread.start()
+
+    def stop(self) -> None:
+        """Let the thread end once what is queued is delivered (nothing waits for it)."""
+        if self._thread is not None and self._pid == os.getpid():
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_STOP)
 
     def _drain(self, jobs: queue.Queue[Any]) -> None:
         while True:
@@ -226,12 +243,11 @@ class NonBlockingStreamHandler(logging.Handler):
         self.max_queue = max_queue
         self.max_bytes = max_bytes
         self.flush_timeout = flush_timeout
-        self._queue: queue.Queue[Any] = queue.Queue(max_queue)
         self._queued_chars = 0
         self._size_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._start_lock = threading.Lock()
+        self._writer: OffThreadQueue[str] = OffThreadQueue(
+            self._write, max_queue, "lantern-log-writer", on_restart=self._forget_queued
+        )
 
     # -- caller side (request threads) ----------------------------------------
     def emit(self, record: logging.LogRecord) -> None:
@@ -240,16 +256,14 @@ class NonBlockingStreamHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self._ensure_writer()
+        self._writer.start()  # before the size is counted: a fork's restart forgets the old count
         size = len(line)
         with self._size_lock:
             if self._queued_chars + size > self.max_bytes:
                 _count(DROPPED)
                 return
             self._queued_chars += size
-        try:
-            self._queue.put_nowait(line)
-        except queue.Full:
+        if not self._writer.put(line):
             with self._size_lock:
                 self._queued_chars -= size
             _count(DROPPED)
@@ -257,19 +271,9 @@ class NonBlockingStreamHandler(logging.Handler):
     def handleError(self, record: logging.LogRecord) -> None:
         _count(ERRORS)
 
-    def _ensure_writer(self) -> None:
-        # Re-created after a fork (gunicorn preload_app): threads do not survive it.
-        if self._pid == os.getpid() and self._thread is not None:
-            return
-        with self._start_lock:
-            if self._pid == os.getpid() and self._thread is not None:
-                return
-            if self._pid != os.getpid():
-                self._queue = queue.Queue(self.max_queue)
-                self._queued_chars = 0
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._drain, name="lantern-log-writer", daemon=True)
-            self._thread.start()
+    def _forget_queued(self) -> None:
+        # Called under the writer's start lock after a fork: the new queue is empty.
+        self._queued_chars = 0
 
     # -- writer side (one daemon thread) --------------------------------------
     def _target(self) -> TextIO:
@@ -280,40 +284,24 @@ class NonBlockingStreamHandler(logging.Handler):
                 self._stream = sys.stdout
         return self._stream
 
-    def _drain(self) -> None:
-        jobs = self._queue
-        while True:
-            line = jobs.get()
-            try:
-                if line is _STOP:
-                    return
-                with self._size_lock:
-                    self._queued_chars -= len(line)
-                try:
-                    stream = self._target()
-                    stream.write(line)
-                    stream.flush()
-                except Exception:
-                    _count(ERRORS)
-            finally:
-                jobs.task_done()
+    def _write(self, line: str) -> None:
+        with self._size_lock:
+            self._queued_chars -= len(line)
+        try:
+            stream = self._target()
+            stream.write(line)
+            stream.flush()
+        except Exception:
+            _count(ERRORS)
 
     def flush(self) -> None:
         """Wait (at most ``flush_timeout``) for queued lines to be written.
 
         Bounded because the sink may be blocked: process exit must not hang on it.
         """
-        deadline = time.monotonic() + self.flush_timeout
-        while self._thread is not None and self._pid == os.getpid() and self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(0.01)
+        self._writer.flush(self.flush_timeout)
 
     def close(self) -> None:
         self.flush()
-        try:
-            if self._thread is not None and self._pid == os.getpid():
-                self._queue.put_nowait(_STOP)
-        except queue.Full:
-            pass
+        self._writer.stop()
         super().close()
