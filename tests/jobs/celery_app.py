@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 
 import django
 from django.apps import apps
@@ -69,3 +71,16 @@ def retry_once(self: object) -> None:
 def spawn_child() -> None:
     logger.info("parent body")
     log_and_return.delay("child")
+
+
+@app.task(name="jobs.sleep")
+def sleep(seconds: float) -> None:
+    logger.info("sleeping", extra={"seconds": seconds})
+    time.sleep(seconds)
+
+
+@app.task(name="jobs.kill_own_child")
+def kill_own_child() -> None:
+    """SIGKILL the pool child running this, as the OOM killer would."""
+    logger.info("about to be killed")
+    os.kill(os.getpid(), signal.SIGKILL)

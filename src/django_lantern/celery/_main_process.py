@@ -1,0 +1,216 @@
+"""The worker's main process: the ids on its own lines, and runs whose child was killed.
+
+Under the prefork pool the main process receives each message and hands it
+to a child; the child binds the run's context (``task_prerun``) and writes the
+task line (``task_postrun``). Two things happen where no child can help:
+
+- Celery's ``Received task`` line, and any error about the message, are
+  written by the main process before a child sees it. A wrapper around the
+  task strategy (``Task.Strategy``) binds the message's ids around the
+  handling of each message, so those lines carry ``request_id``, ``task_id``,
+  ``task_name``, ``parent_task_id`` and ``root_task_id`` like the run's own.
+- A child killed in the middle of a run (the OOM killer, the hard
+  ``--time-limit``, an operator's ``kill -9``) never reaches ``task_postrun``:
+  no task line, no count. Celery notices in the main process
+  (``Request.on_timeout`` for the hard limit, ``Request.on_failure`` with
+  ``WorkerLostError``) and logs an ERROR line. The request class installed on
+  the app's base task (``Task.Request``) binds the same ids around both, and
+  records the run as a ``failure`` (``error_type`` ``TimeLimitExceeded`` or
+  ``WorkerLostError``) through the same ``record_task`` as every run.
+
+Counted once: a child that did write its task line marks the run in a small
+table of shared memory created here before the pool forks (:class:`Reported`),
+and the main process counts a lost run only when the mark is absent; the
+main process marks the runs it counts too, since the hard limit reaches both
+``on_timeout`` and ``on_failure``.
+
+A task class with a ``Strategy`` or ``Request`` of its own keeps it: the
+wrappers are subclasses of, and calls into, whatever the app's base task had
+when ``instrument(app)`` ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mmap
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django_lantern._errors import report_internal_error
+from django_lantern.binding import enter_context
+from django_lantern.celery import _headers as celery_headers
+from django_lantern.context import current
+from django_lantern.jobs._task_line import FAILURE, record_task
+
+_MARK = "_lantern_wrapped"
+_SLOTS = 4096
+_SLOT = struct.Struct("Q")
+
+
+class Reported:
+    """Which runs have been counted, shared by the main process and every child it forks.
+
+    A fixed table of 64-bit digests of ``(task id, retries)`` in anonymous
+    shared memory (``MAP_SHARED``, inherited across ``fork``), indexed by the
+    digest: bounded whatever the number of tasks. An overwritten slot can only
+    make a mark look absent, never present.
+    """
+
+    def __init__(self) -> None:
+        self._table = mmap.mmap(-1, _SLOTS * _SLOT.size)
+
+    @staticmethod
+    def _digest(task_id: str, retries: Any) -> int:
+        key = f"{task_id}\0{retries if isinstance(retries, int) else 0}".encode("utf-8", "replace")
+        return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") or 1
+
+    def mark(self, task_id: str, retries: Any) -> None:
+        digest = self._digest(task_id, retries)
+        _SLOT.pack_into(self._table, (digest % _SLOTS) * _SLOT.size, digest)
+
+    def marked(self, task_id: str, retries: Any) -> bool:
+        digest = self._digest(task_id, retries)
+        return bool(_SLOT.unpack_from(self._table, (digest % _SLOTS) * _SLOT.size)[0] == digest)
+
+
+# Created when instrument() first runs, in every process, so that it exists
+# in a worker's main process before the pool forks its children.
+reported: Reported | None = None
+
+
+def prepare() -> None:
+    global reported
+    if reported is None:
+        reported = Reported()
+
+
+@contextlib.contextmanager
+def bound(message: celery_headers.Incoming) -> Iterator[None]:
+    """The message's ids on every line written inside (the same ids the child binds)."""
+    token = enter_context(message.run_request_id, message.fields())
+    try:
+        yield
+    finally:
+        current.reset(token)
+
+
+def _incoming(values: Any) -> celery_headers.Incoming:
+    # The child has warned about these values already (or will).
+    return celery_headers.incoming(celery_headers.from_mapping(values), time.time(), warn=False)
+
+
+# -- Celery's lines about a message ----------------------------------------------
+def _wrap_strategy(base: Any) -> Any:
+    def strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Any:
+        handler = _resolve(base)(task, app, consumer, **kwargs)
+
+        def handle(message: Any, *args: Any, **kw: Any) -> Any:
+            try:
+                message_ids = _incoming(getattr(message, "headers", None))
+            except Exception as exc:
+                report_internal_error("celery_received", exc)
+                return handler(message, *args, **kw)
+            with bound(message_ids):
+                return handler(message, *args, **kw)
+
+        return handle
+
+    setattr(strategy, _MARK, True)
+    return strategy
+
+
+# -- runs whose child was killed -------------------------------------------------
+def _lost_error(exc: Any) -> str | None:
+    """The ``error_type`` of a run lost with its child, or None for an ordinary outcome."""
+    from billiard.einfo import ExceptionWithTraceback  # type: ignore[import-untyped]
+    from billiard.exceptions import TimeLimitExceeded, WorkerLostError  # type: ignore[import-untyped]
+
+    if isinstance(exc, ExceptionWithTraceback):
+        exc = exc.exc
+    if isinstance(exc, (WorkerLostError, TimeLimitExceeded)):
+        return str(type(exc).__qualname__)
+    if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        return "WorkerLostError"  # billiard reports the child's exit this way too
+    return None
+
+
+def count_lost(request: Any, message: celery_headers.Incoming, error_type: str) -> None:
+    """Record a run the child could not report, unless it did (or this process already has)."""
+    retries = request.request_dict.get("retries", 0)
+    if reported is not None:
+        if reported.marked(message.task_id, retries):
+            return
+        reported.mark(message.task_id, retries)
+    started = getattr(request, "time_start", None)
+    now = time.time()
+    duration = max(0.0, now - started) if isinstance(started, float) else 0.0
+    wait = message.queue_wait(started) if isinstance(started, float) else None
+    record_task(
+        str(request.name),
+        FAILURE,
+        duration=duration,
+        queue_wait=wait,
+        retries=retries if isinstance(retries, int) else 0,
+        error_type=error_type,
+    )
+
+
+def _request_class(base: Any) -> Any:
+    class Request(base):  # type: ignore[misc]
+        """Celery's request, with the message's ids bound and a lost run counted."""
+
+        def on_timeout(self, soft: bool, timeout: float) -> None:
+            with self._lantern_bound() as message:
+                if not soft and message is not None:
+                    _safely(count_lost, self, message, "TimeLimitExceeded")
+                super().on_timeout(soft, timeout)
+
+        def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
+            with self._lantern_bound() as message:
+                error_type = _safely(_lost_error, getattr(exc_info, "exception", None))
+                if error_type is not None and message is not None:
+                    _safely(count_lost, self, message, error_type)
+                super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+        @contextlib.contextmanager
+        def _lantern_bound(self) -> Iterator[celery_headers.Incoming | None]:
+            message = _safely(lambda: _incoming(self.request_dict))
+            if message is None:
+                yield None
+                return
+            with bound(message):
+                yield message
+
+    Request.__qualname__ = Request.__name__ = f"Lantern{getattr(base, '__name__', 'Request')}"
+    Request.__module__ = __name__
+    setattr(Request, _MARK, True)
+    return Request
+
+
+def _safely(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as exc:  # never into Celery's own failure handling
+        report_internal_error("celery_lost_run", exc)
+        return None
+
+
+def _resolve(name: Any) -> Any:
+    """A ``"module:attribute"`` setting's object (or the object itself), as Celery resolves them."""
+    from kombu.utils.imports import symbol_by_name
+
+    return symbol_by_name(name)  # type: ignore[no-untyped-call]
+
+
+def install(app: Any) -> None:
+    """Wrap the app's base task's strategy and request class (once per app)."""
+    task_cls = app.Task
+    if not getattr(_resolve(task_cls.Strategy), _MARK, False):
+        # staticmethod: a plain function on a class would receive the task as a first argument.
+        task_cls.Strategy = staticmethod(_wrap_strategy(task_cls.Strategy))
+    base_request = _resolve(task_cls.Request)
+    if not getattr(base_request, _MARK, False):
+        task_cls.Request = _request_class(base_request)
