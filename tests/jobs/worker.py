@@ -92,9 +92,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def run_worker(
-    broker: str, *, pool: str, concurrency: int = 1, lantern: dict[str, Any] | None = None, **env: str
+    broker: str,
+    *,
+    pool: str,
+    concurrency: int = 1,
+    lantern: dict[str, Any] | None = None,
+    app: str = "tests.jobs.celery_app",
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> Iterator[Worker]:
-    """A worker on a fresh queue of its own, ready to consume when this yields."""
+    """A worker of ``app`` on a fresh queue of its own, ready to consume when this yields;
+    ``args`` are more ``celery worker`` options."""
     queue = f"lantern-test-{uuid.uuid4().hex[:12]}"
     log = tempfile.NamedTemporaryFile(prefix="lantern-celery-", suffix=".log", delete=False)  # noqa: SIM115
     log_path = Path(log.name)
@@ -102,7 +110,7 @@ def run_worker(
         [
             str(CELERY),
             "-A",
-            "tests.jobs.celery_app",
+            app,
             "worker",
             f"--pool={pool}",
             f"--concurrency={concurrency}",
@@ -111,6 +119,7 @@ def run_worker(
             "--without-mingle",
             "--without-heartbeat",
             f"--hostname={queue}@127.0.0.1",
+            *args,
         ],
         cwd=ROOT,
         env=job_env(broker, queue, lantern, **env),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from typing import Any
 
@@ -135,9 +136,12 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         outcome = (state or UNKNOWN_LABEL).lower()
         retries = getattr(request, "retries", 0) or 0
         wait, error_type = run.queue_wait, run.error_type
-        record_task(str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type)
-        if celery_main.reported is not None:  # the main process must not count this run again if the child dies now
-            celery_main.reported.mark(str(getattr(request, "id", "")), retries)
+        # Claimed first: the main process must not count this run again if this child dies now,
+        # and a run it has counted already (the hard time limit) is not counted twice.
+        if celery_main.claim(str(getattr(request, "id", "")), retries, os.getpid()):
+            record_task(
+                str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type
+            )
     except Exception as exc:
         _fail_safe("celery_postrun", exc)
     finally:

@@ -18,11 +18,12 @@ task line (``task_postrun``). Two things happen where no child can help:
   records the run as a ``failure`` (``error_type`` ``TimeLimitExceeded`` or
   ``WorkerLostError``) through the same ``record_task`` as every run.
 
-Counted once: a child that did write its task line marks the run in a small
-table of shared memory created here before the pool forks (:class:`Reported`),
-and the main process counts a lost run only when the mark is absent; the
-main process marks the runs it counts too, since the hard limit reaches both
-``on_timeout`` and ``on_failure``.
+Counted once: whoever counts a run first, the child at ``task_postrun`` or
+the main process when the child is lost, claims it in a small table of shared
+memory created here before the pool forks (:class:`Reported`); a later claim
+of the same run (the hard limit reaches ``on_timeout``, then ``on_failure``;
+billiard's SIGTERM before its SIGKILL lets the child reach ``task_postrun``)
+finds it taken and counts nothing.
 
 A task class with a ``Strategy`` or ``Request`` of its own keeps it: the
 wrappers are subclasses of, and calls into, whatever the app's base task had
@@ -53,27 +54,33 @@ _SLOT = struct.Struct("Q")
 class Reported:
     """Which runs have been counted, shared by the main process and every child it forks.
 
-    A fixed table of 64-bit digests of ``(task id, retries)`` in anonymous
-    shared memory (``MAP_SHARED``, inherited across ``fork``), indexed by the
-    digest: bounded whatever the number of tasks. An overwritten slot can only
-    make a mark look absent, never present.
+    A fixed table of 64-bit digests of ``(task id, retries, child pid)`` in
+    anonymous shared memory (``MAP_SHARED``, inherited across ``fork``),
+    indexed by the digest: bounded whatever the number of tasks. The pid
+    tells a redelivered run (same id and retries, another child) from the
+    lost one. An overwritten slot can only make a mark look absent.
     """
 
     def __init__(self) -> None:
         self._table = mmap.mmap(-1, _SLOTS * _SLOT.size)
 
     @staticmethod
-    def _digest(task_id: str, retries: Any) -> int:
-        key = f"{task_id}\0{retries if isinstance(retries, int) else 0}".encode("utf-8", "replace")
+    def _digest(task_id: str, retries: Any, pid: int) -> int:
+        key = f"{task_id}\0{retries if isinstance(retries, int) else 0}\0{pid}".encode("utf-8", "replace")
         return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") or 1
 
-    def mark(self, task_id: str, retries: Any) -> None:
-        digest = self._digest(task_id, retries)
-        _SLOT.pack_into(self._table, (digest % _SLOTS) * _SLOT.size, digest)
+    def claim(self, task_id: str, retries: Any, pid: int) -> bool:
+        """True for the first caller for this run (who then counts it), False for any later one.
 
-    def marked(self, task_id: str, retries: Any) -> bool:
-        digest = self._digest(task_id, retries)
-        return bool(_SLOT.unpack_from(self._table, (digest % _SLOTS) * _SLOT.size)[0] == digest)
+        Check and mark are two steps, not one atomic one: a child and the
+        main process claiming within the same microsecond could both count.
+        """
+        digest = self._digest(task_id, retries, pid)
+        offset = (digest % _SLOTS) * _SLOT.size
+        if _SLOT.unpack_from(self._table, offset)[0] == digest:
+            return False
+        _SLOT.pack_into(self._table, offset, digest)
+        return True
 
 
 # Created when instrument() first runs, in every process, so that it exists
@@ -137,13 +144,18 @@ def _lost_error(exc: Any) -> str | None:
     return None
 
 
+def claim(task_id: str, retries: Any, pid: Any) -> bool:
+    """Whether the caller is the one to count this run (see :class:`Reported`)."""
+    if reported is None or not isinstance(pid, int):
+        return True  # no table (not forked by an instrumented main process), or never reached a child
+    return reported.claim(task_id, retries, pid)
+
+
 def count_lost(request: Any, message: celery_headers.Incoming, error_type: str) -> None:
     """Record a run the child could not report, unless it did (or this process already has)."""
     retries = request.request_dict.get("retries", 0)
-    if reported is not None:
-        if reported.marked(message.task_id, retries):
-            return
-        reported.mark(message.task_id, retries)
+    if not claim(message.task_id, retries, getattr(request, "worker_pid", None)):
+        return
     started = getattr(request, "time_start", None)
     now = time.time()
     duration = max(0.0, now - started) if isinstance(started, float) else 0.0
