@@ -30,7 +30,6 @@ import time
 from typing import Any
 
 from django_lantern._errors import report_internal_error
-from django_lantern.binding import enter_context
 from django_lantern.celery import _headers as celery_headers
 from django_lantern.celery import _integrations as celery_integrations
 from django_lantern.celery import _logging as celery_logging
@@ -98,9 +97,8 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         request = task.request
         now = time.time()
         message = celery_headers.incoming(celery_headers.from_task_request(request), now)
-        fields = {**message.fields(), "task_name": str(task.name)}
         wait = message.queue_wait(now)
-        token = enter_context(message.run_request_id, fields)
+        token = celery_main.enter(message, task_name=str(task.name))
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
         celery_integrations.start(task, run, message)

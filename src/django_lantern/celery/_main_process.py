@@ -38,12 +38,13 @@ import mmap
 import struct
 import time
 from collections.abc import Iterator
+from contextvars import Token
 from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.celery import _headers as celery_headers
-from django_lantern.context import current
+from django_lantern.context import RequestContext, current
 from django_lantern.jobs._task_line import FAILURE, record_task
 
 _MARK = "_lantern_wrapped"
@@ -94,10 +95,21 @@ def prepare() -> None:
         reported = Reported()
 
 
+def enter(message: celery_headers.Incoming, **fields: str) -> Token[RequestContext | None]:
+    """Bind a run's context from its message, in the child and in the main process alike.
+
+    Inside a context already (an eager run in a request or a bind), a message
+    without an id keeps the current one; outside, such a message gets the id
+    derived from its task id, the same in both processes.
+    """
+    request_id = message.request_id if current.get() is not None else message.run_request_id
+    return enter_context(request_id, {**message.fields(), **fields})
+
+
 @contextlib.contextmanager
 def bound(message: celery_headers.Incoming) -> Iterator[None]:
     """The message's ids on every line written inside (the same ids the child binds)."""
-    token = enter_context(message.run_request_id, message.fields())
+    token = enter(message)
     try:
         yield
     finally:
