@@ -7,18 +7,23 @@
   with the publish time (``lantern_published_at``) and, when tracing is on,
   ``traceparent``;
 - each run on the worker (``task_prerun`` ... ``task_postrun``) is bound to a
-  context: the publisher's request id (a fresh one for beat or a publisher
-  outside any context) and ``task_id``, ``task_name``, ``parent_task_id``,
-  ``root_task_id`` on every line; at the end one task line on the
-  ``TASK_LOGGER`` logger (``task``, ``outcome``, ``duration_ms``,
+  context: the publisher's request id (for beat or a publisher outside any
+  context, one derived from the task id) and ``task_id``, ``task_name``,
+  ``parent_task_id``, ``root_task_id`` on every line; at the end one task
+  line on the ``TASK_LOGGER`` logger (``task``, ``outcome``, ``duration_ms``,
   ``retries``, ``queue_wait_ms``; ERROR for a failure) and the metrics in
   :mod:`django_lantern.metrics._tasks`;
-- with ``TASK_METRICS_PORT`` the worker serves ``/metrics`` itself
+- the worker's main process binds the same ids around its own lines and
+  records a run whose child was killed (:mod:`django_lantern.celery._main_process`);
+- a worker keeps Django's ``LOGGING`` unless its owner chose otherwise
+  (:mod:`django_lantern.celery._logging`);
+- with ``TASK_METRICS_PORT`` the worker serves ``/metrics`` itself, and each
+  new pool child folds the metric files of dead ones
   (:mod:`django_lantern.celery._worker`).
 
-Header values are hostile until validated, like HTTP headers: an invalid id is
-replaced, a timestamp that is not a finite number is ignored. Every hook is
-fail safe: an error is counted and logged once, never raised into Celery.
+Header values are hostile until validated, like HTTP headers, all in
+:mod:`django_lantern.celery._headers`. Every hook is fail safe: an error is
+counted and logged once, never raised into Celery.
 """
 
 from __future__ import annotations

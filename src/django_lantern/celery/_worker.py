@@ -1,4 +1,4 @@
-"""The worker side of the Celery integration: its own ``/metrics`` port.
+"""The worker side of the Celery integration: its own ``/metrics`` port, its children's files.
 
 With ``LANTERN["TASK_METRICS_PORT"]`` set, the worker's main process serves
 the task metrics with ``prometheus_client``'s HTTP server once the worker is
