@@ -168,7 +168,7 @@ def instrument(app: Any) -> Any:
     """
     watch_celery_app(app)  # the readiness checks' app
     _connect_signals()
-    celery_main.install(app)
+    celery_main.install(app.Task)
     return app
 
 
@@ -176,6 +176,7 @@ def instrument(app: Any) -> Any:
 def _connect_signals() -> None:
     """Once per process: Celery's signals are process-wide, whatever the app."""
     from celery import signals
+    from celery.app.task import Task
 
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="django_lantern.publish")
     signals.task_prerun.connect(on_prerun, weak=False, dispatch_uid="django_lantern.prerun")
@@ -187,4 +188,5 @@ def _connect_signals() -> None:
     )
     signals.celeryd_init.connect(celery_logging.on_worker_starting, weak=False, dispatch_uid="django_lantern.starting")
     celery_main.prepare()
+    celery_main.install(Task)
     quiet_task_line()

@@ -25,9 +25,11 @@ of the same run (the hard limit reaches ``on_timeout``, then ``on_failure``;
 billiard's SIGTERM before its SIGKILL lets the child reach ``task_postrun``)
 finds it taken and counts nothing.
 
-A task class with a ``Strategy`` or ``Request`` of its own keeps it: the
-wrappers are subclasses of, and calls into, whatever the app's base task had
-when ``instrument(app)`` ran.
+The wrappers go on Celery's root ``Task`` class, so every task class
+inherits them (``instrument`` is process-wide, like Celery's signals), and on
+an app's own base task when it brings a strategy or request class of its own
+(they are then subclassed and called into). A task class that sets its own
+``Strategy`` or ``Request`` after that keeps it, without lantern's.
 """
 
 from __future__ import annotations
@@ -229,9 +231,13 @@ def _resolve(name: Any) -> Any:
     return symbol_by_name(name)  # type: ignore[no-untyped-call]
 
 
-def install(app: Any) -> None:
-    """Wrap the app's base task's strategy and request class (once per app)."""
-    task_cls = app.Task
+def install(task_cls: Any) -> None:
+    """Wrap a task class's strategy and request class (once: a wrapped one is left alone).
+
+    Called for Celery's root ``Task`` (every task class inherits the
+    wrappers) and for an app's base task, in case its ``task_cls`` has a
+    strategy or request class of its own.
+    """
     if not getattr(_resolve(task_cls.Strategy), _MARK, False):
         # staticmethod: a plain function on a class would receive the task as a first argument.
         task_cls.Strategy = staticmethod(_wrap_strategy(task_cls.Strategy))
