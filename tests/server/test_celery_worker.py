@@ -15,14 +15,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from django_lantern import bind
 from tests.helpers.servers import free_port
 from tests.helpers.services import require_redis
-from tests.jobs.worker import Worker, run_worker
+from tests.jobs.worker import Samples, Worker, run_worker, scrape
 
 pytestmark = pytest.mark.services
 
@@ -43,20 +41,11 @@ def jobs(broker: str) -> ModuleType:
     return celery_app
 
 
-def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
 def _task_lines(worker: Worker, task_id: str) -> list[dict[str, Any]]:
     return [line for line in worker.task_lines() if line.get("task_id") == task_id]
 
 
-def _counted(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], task: str, outcome: str) -> float:
+def _counted(samples: Samples, task: str, outcome: str) -> float:
     return samples.get(("lantern_tasks_total", (("outcome", outcome), ("task", task))), 0.0)
 
 
@@ -113,7 +102,7 @@ def test_a_killed_child_is_counted_failed_once_and_celerys_error_line_has_the_id
 
     (late_line,) = _task_lines(worker, late)
     assert late_line["outcome"] == "success"
-    samples = _samples(port)
+    samples = scrape(port)
     assert _counted(samples, "jobs.sleep", "failure") == 1
     assert _counted(samples, "jobs.kill_own_child", "failure") == 1
     assert _counted(samples, "jobs.killed_after_reporting", "success") == 1
@@ -140,7 +129,7 @@ def test_recycled_children_leave_a_bounded_directory_and_exact_totals(broker: st
             for i in range(tasks):
                 jobs.log_and_return.apply_async((f"recycled:{i}",), queue=worker.queue)
             worker.wait_for(lambda lines: len(worker.task_lines()) >= tasks, 150, f"{tasks} task lines", interval=0.5)
-            samples = _samples(port)
+            samples = scrape(port)
             files = sorted(path.name for path in Path(prom_dir).glob("*.db"))
     print(f"files after {tasks} tasks: {len(files)} {files}")
     # Two archives (counter, histogram) plus the counter and histogram files of at most
@@ -183,7 +172,7 @@ def test_hostile_header_values_never_reach_the_queue_wait_sum(broker: str, jobs:
             signals.before_task_publish.disconnect(dispatch_uid="tests.forge")
         honest = jobs.log_and_return.apply_async(("honest",), queue=worker.queue).id
         worker.wait_for(lambda lines: any(line.get("task_id") == honest for line in worker.task_lines()), 60, "runs")
-        samples = _samples(port)
+        samples = scrape(port)
         lines = worker.lines()
     key = (("task", "jobs.log_and_return"),)
     total = samples[("lantern_task_queue_wait_seconds_sum", key)]
