@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 
 import django
 from django.apps import apps
@@ -16,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.jobs.settings")
 if not apps.ready:  # the worker; the test process has set Django up already
     django.setup()
 
-from celery import Celery
+from celery import Celery, signals
 
 from django_lantern.celery import instrument
 from django_lantern.context import get_request_id
@@ -69,3 +71,28 @@ def retry_once(self: object) -> None:
 def spawn_child() -> None:
     logger.info("parent body")
     log_and_return.delay("child")
+
+
+@app.task(name="jobs.sleep")
+def sleep(seconds: float) -> None:
+    logger.info("sleeping", extra={"seconds": seconds})
+    time.sleep(seconds)
+
+
+@app.task(name="jobs.kill_own_child")
+def kill_own_child() -> None:
+    """SIGKILL the pool child running this, as the OOM killer would."""
+    logger.info("about to be killed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(name="jobs.killed_after_reporting")
+def killed_after_reporting() -> None:
+    logger.info("reporting, then killed")
+
+
+@signals.task_postrun.connect(weak=False)
+def _kill_after_reporting(sender: object = None, **_: object) -> None:
+    """Connected after lantern's receiver: the child dies after it wrote its task line."""
+    if getattr(sender, "name", None) == "jobs.killed_after_reporting":
+        os.kill(os.getpid(), signal.SIGKILL)

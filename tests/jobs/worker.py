@@ -92,9 +92,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def run_worker(
-    broker: str, *, pool: str, concurrency: int = 1, lantern: dict[str, Any] | None = None, **env: str
+    broker: str,
+    *,
+    pool: str,
+    concurrency: int = 1,
+    lantern: dict[str, Any] | None = None,
+    app: str = "tests.jobs.celery_app",
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> Iterator[Worker]:
-    """A worker on a fresh queue of its own, ready to consume when this yields."""
+    """A worker of ``app`` on a fresh queue of its own, ready to consume when this yields;
+    ``args`` are more ``celery worker`` options."""
     queue = f"lantern-test-{uuid.uuid4().hex[:12]}"
     log = tempfile.NamedTemporaryFile(prefix="lantern-celery-", suffix=".log", delete=False)  # noqa: SIM115
     log_path = Path(log.name)
@@ -102,7 +110,7 @@ def run_worker(
         [
             str(CELERY),
             "-A",
-            "tests.jobs.celery_app",
+            app,
             "worker",
             f"--pool={pool}",
             f"--concurrency={concurrency}",
@@ -111,6 +119,7 @@ def run_worker(
             "--without-mingle",
             "--without-heartbeat",
             f"--hostname={queue}@127.0.0.1",
+            *args,
         ],
         cwd=ROOT,
         env=job_env(broker, queue, lantern, **env),
@@ -126,3 +135,19 @@ def run_worker(
     finally:
         _stop(process)
         log_path.unlink(missing_ok=True)
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
+    """A worker's ``/metrics`` on ``port`` as ``{(name, sorted labels): value}``."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

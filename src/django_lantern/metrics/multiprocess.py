@@ -96,6 +96,18 @@ def mark_worker_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
+def fold_dead_processes() -> None:
+    """Fold the files of every process that no longer exists into the archives (a Celery
+    pool child, as it starts); a failure leaves them in place, still counted."""
+    directory = os.environ.get(ENV)
+    if not directory:
+        return
+    try:
+        merge_dead(directory)
+    except Exception:
+        logger.exception("could not archive the metric files of dead processes; they stay and still count")
+
+
 # -- gunicorn server hooks: ``on_starting = on_starting`` in gunicorn.conf.py ----
 def on_starting(server: Any) -> None:
     """gunicorn ``on_starting`` (master, once): prepare and wipe the directory."""
