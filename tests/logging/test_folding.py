@@ -22,6 +22,7 @@ from django_lantern.logging._folding import RepeatBudget, error_fingerprint
 from django_lantern.logging.filters import RepeatedErrorFilter
 from django_lantern.logging.handlers import stats
 from django_lantern.logging.schemas import FORMATS, FORMATTERS
+from tests.helpers.integrations import SentryEndpoint, flush_sentry
 
 INTERVAL = 60.0
 
@@ -223,6 +224,23 @@ def test_the_record_keeps_its_exception_for_the_handlers_after_it() -> None:
         sink.close()
     assert len(seen) == 5 and all(record.exc_info and record.exc_info[1] for record in seen)
     assert len(sink.lines()) == 1 and len(second_stream.getvalue().splitlines()) == 1
+
+
+def test_sentry_still_gets_every_error(sentry: Any, sentry_endpoint: SentryEndpoint) -> None:
+    """sentry-sdk's logging integration reads the record after the handlers: folding in our
+    handler takes nothing from it (it groups and rate-limits on its side)."""
+    sentry()
+    sink = Sink()
+    sink.logger.propagate = True  # Sentry's integration reads records at every logger
+    try:
+        for n in range(5):
+            fail(sink.logger, n)
+    finally:
+        sink.close()
+    flush_sentry()
+    events = sentry_endpoint.events()
+    assert len(sink.lines()) == 1
+    assert len([e for e in events if e.get("logger", "").startswith("tests.folding")]) == 5
 
 
 def test_the_table_is_bounded_and_a_new_error_is_always_written() -> None:

@@ -7,7 +7,6 @@ import os
 
 from config.settings import *  # noqa: F403
 from config.settings import DEBUG
-
 from django_lantern.logging import build_logging_config
 
 ROOT_URLCONF = "tests.server.sentry_urls"

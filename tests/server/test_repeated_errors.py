@@ -84,8 +84,8 @@ def test_a_thousand_identical_errors(server: Server) -> None:
     folded = [int(fields.get("folded", 0)) for fields, _ in errors]
     error_bytes = sum(len(text.encode()) for _, text in errors)
     print(
-        f"\n[repeated errors, {server.log_format}] {ERRORS + 1} errors in {elapsed:.1f}s + 1 after {INTERVAL:.0f}s: "  # type: ignore[attr-defined]
-        f"{full} full lines, folded {folded}, {error_bytes} bytes of error lines"
+        f"\n[repeated errors, {server.log_format}] {ERRORS} errors in {elapsed:.1f}s + 1 after {INTERVAL:.0f}s: "  # type: ignore[attr-defined]
+        f"{full} full lines, {sum(folded)} folded (last line folded={folded[-1]}), {error_bytes} bytes of error lines"
     )
     assert full + sum(folded) == ERRORS + 1
     assert folded[-1] > 0  # the line after the interval says what it stands for

@@ -75,7 +75,9 @@ class RepeatedErrorFilter(logging.Filter):
     every exception. ``interval`` 0 passes everything.
     """
 
-    def __init__(self, name: str = "", interval: float = DEFAULT_INTERVAL, max_errors: int = DEFAULT_MAX_ERRORS) -> None:
+    def __init__(
+        self, name: str = "", interval: float = DEFAULT_INTERVAL, max_errors: int = DEFAULT_MAX_ERRORS
+    ) -> None:
         super().__init__(name)
         self.interval = float(interval)
         self.budget = RepeatBudget(max_errors)
