@@ -54,7 +54,7 @@ _bound: Any = None
 
 
 def stats() -> dict[str, int]:
-    """Records dropped by full queues and write failures, in this process."""
+    """Records dropped by full queues, write failures and repeated errors folded, in this process."""
     with _counts_lock:
         return dict(_counts)
 

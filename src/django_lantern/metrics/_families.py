@@ -268,8 +268,9 @@ MAIL_DROP_REASONS = ("rate_limited", "queue_full", "failed")
 @dataclass
 class LogFamilies:
     """The log-failure counters of ``logging/handlers.py`` (which also counts in
-    plain integers, before settings exist and when metrics are off), and the
-    admins' e-mails that ``reporting.ScrubbingAdminEmailHandler`` did not send."""
+    plain integers, before settings exist and when metrics are off), the
+    repeated errors folded (``logging/_folding.py``), and the admins' e-mails
+    that ``reporting.ScrubbingAdminEmailHandler`` did not send."""
 
     dropped: Counter
     errors: Counter
