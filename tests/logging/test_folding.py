@@ -279,6 +279,18 @@ def test_threads_fold_exactly() -> None:
     assert stats()["folded"] - before == 999
 
 
+def test_a_fault_in_the_rule_writes_the_record_and_is_counted(sink: Sink, internal_errors: dict[str, int]) -> None:
+    """Better a repeated stack than a lost one: the record is written, the fault counted."""
+
+    def broken(key: int, interval: float) -> int | None:
+        raise RuntimeError("table broken")
+
+    sink.repeats.budget.admit = broken  # type: ignore[method-assign]
+    fail(sink.logger)
+    fail(sink.logger)
+    assert len(sink.lines()) == 2 and internal_errors == {"log_fold": 2}
+
+
 def test_interval_zero_writes_every_error() -> None:
     sink = Sink(interval=0)
     try:
