@@ -62,11 +62,11 @@ def error_fingerprint(record: logging.LogRecord) -> int:
         exc: BaseException | None = exc_info[1]
         tb = exc_info[2]
         if exc is None:
-            parts.append(exc_info[0])
+            parts.append(_type_name(exc_info[0]))
         seen: set[int] = set()
         while exc is not None and len(seen) < _MAX_CHAIN and id(exc) not in seen:
             seen.add(id(exc))
-            parts.append(type(exc))
+            parts.append(_type_name(type(exc)))
             frames = 0
             while tb is not None and frames < _MAX_FRAMES:
                 code = tb.tb_frame.f_code
@@ -76,6 +76,12 @@ def error_fingerprint(record: logging.LogRecord) -> int:
             exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
             tb = exc.__traceback__ if exc is not None else None
     return hash(tuple(parts))
+
+
+def _type_name(kind: type[BaseException]) -> str:
+    # The name, not the class: a class's hash is its address, which a
+    # class made at run time can hand on to another once it is collected.
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _route(record: logging.LogRecord) -> object:
