@@ -13,6 +13,7 @@ __all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
+REPEATED_ERRORS_PATH = "django_lantern.logging.filters.RepeatedErrorFilter"
 
 
 def _level(value: str | None, source: str) -> str:
@@ -37,6 +38,7 @@ def build_logging_config(
     formatter_options: dict[str, Any] | None = None,
     server_loggers: bool = True,
     mail_admins: bool = True,
+    repeated_error_interval: float = 60.0,
 ) -> dict[str, Any]:
     """A ``LOGGING`` dict: one console handler with the request-context filter.
 
@@ -64,6 +66,11 @@ def build_logging_config(
       ``ADMINS`` still gets its error e-mails (with ``DEBUG`` off; without
       ``ADMINS`` it does nothing). It is Django's handler reporting through
       ``django_lantern.reporting.ScrubbingExceptionReporter``. ``False`` drops it.
+    - ``repeated_error_interval`` (seconds, default 60): the stack of one
+      error repeated (same type, route and frames) is written at most once
+      per interval; the identical records in between are folded, counted, and
+      the next full line says how many (``folded``). ``0`` writes every one.
+      Access lines and metrics are not affected (docs/logging.md).
     """
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
     format_name = chosen_format(log_format, debug=debug)
@@ -99,7 +106,17 @@ def build_logging_config(
         add_server_loggers(config)
     if mail_admins:
         _add_mail_admins(config)
+    _add_repeated_errors(config, repeated_error_interval)
     return config
+
+
+def _add_repeated_errors(config: dict[str, Any], interval: float) -> None:
+    """The console handler folds repeated errors (``RepeatedErrorFilter``), after the context filter."""
+    if interval < 0:
+        raise ImproperlyConfigured(f"repeated_error_interval is {interval!r}; it must be 0 (off) or more seconds.")
+    if interval > 0:
+        config["filters"]["repeated_errors"] = {"()": REPEATED_ERRORS_PATH, "interval": interval}
+        config["handlers"]["console"]["filters"].append("repeated_errors")
 
 
 def _nonblocking(chosen: bool | None) -> bool:
