@@ -102,7 +102,9 @@ def main() -> None:
     low, high = (int(n) for n in args.queries.split(","))
     with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
         scratch = Path(tmp)
-        per_query = {c: (count(c, high, args.src, scratch) - count(c, low, args.src, scratch)) / (high - low) for c in CONFIGS}
+        per_query = {
+            c: (count(c, high, args.src, scratch) - count(c, low, args.src, scratch)) / (high - low) for c in CONFIGS
+        }
         micros = {} if args.no_time else {c: timed(c, 5000, args.src, scratch) for c in CONFIGS}
     print("| configuration | instructions per query | µs per query (best of 7) |")
     print("| --- | ---: | ---: |")

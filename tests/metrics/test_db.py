@@ -88,7 +88,7 @@ class FakeConnection:
     """Enough of a connection for ``instrument``: an alias and a wrapper list."""
 
     vendor = "sqlite"
-    settings_dict: dict[str, Any] = {}  # noqa: RUF012  (read only)
+    settings_dict: dict[str, Any] = {}
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
