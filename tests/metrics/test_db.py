@@ -177,3 +177,22 @@ def test_postgres_queries_are_counted() -> None:
     with pytest.raises(DatabaseError), connection.cursor() as cursor:
         cursor.execute("SELECT * FROM no_such_table_for_lantern")
     assert value("django_db_query_errors_total", {"alias": "default"}) == 1
+
+
+def test_a_failure_to_instrument_never_fails_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connection_created with a broken wrapper build: counted as an internal error, the
+    connection counted as opened, and its first query after the fault instruments it."""
+    conn = FakeConnection("replica")
+
+    def broken() -> Any:
+        raise RuntimeError("no wrappers")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "_wrappers", broken)
+        db._on_connection_created(None, conn)  # type: ignore[arg-type]
+    assert value("lantern_internal_errors_total", {"where": "db_metrics"}) == 1
+    assert value("django_db_new_connections_total", {"alias": "replica"}) == 1
+    assert conn.execute_wrappers == [db._rebind]
+    assert _run(conn) == "rows"
+    assert _queries("replica") == 1
+    assert db.current_wrapper(conn) in conn.execute_wrappers
