@@ -1,9 +1,9 @@
 """gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py config.wsgi``.
 
 Two workers on 127.0.0.1:8000 (``make run`` passes ``--bind 127.0.0.1:$(PORT)``),
-with Prometheus multi-process metrics set up so that /metrics shows the totals of all workers, not of whichever one
-answered the scrape. Command-line flags (``--bind``, ``--workers``) override
-the values here.
+with Prometheus multi-process metrics set up so that /metrics shows the totals
+of all workers, not of whichever one answered the scrape. Command-line flags
+(``--bind``, ``--workers``) override the values here.
 """
 
 from __future__ import annotations
