@@ -1,4 +1,4 @@
-"""The logging filter that adds request context to every record."""
+"""The logging filters: request context on every record, and Django's 4xx lines that repeat the access line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.http._users import known_user_id
 
-__all__ = ["RequestContextFilter"]
+__all__ = ["RequestContextFilter", "SkipClientErrorRequestLines"]
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -55,3 +55,18 @@ class RequestContextFilter(logging.Filter):
             # fills in "-" for whatever is missing.
             report_internal_error("log_filter", exc)
         return True
+
+
+class SkipClientErrorRequestLines(logging.Filter):
+    """Drops ``django.request``'s WARNING for a 4xx response ("Not Found: /favicon.ico").
+
+    The access line already records that request, status and path, with its
+    request id, so the WARNING would be a second line for one request.
+    ``django.request``'s 5xx ERRORs pass: they carry the traceback, and the
+    admins' e-mail and Sentry's logging integration read them.
+    ``build_logging_config()`` puts it on the ``django.request`` logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and 400 <= status < 500)
