@@ -1,9 +1,9 @@
-"""gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py config.wsgi``.
+"""gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$PORT config.wsgi``.
 
-Two workers on 127.0.0.1:8000 (``make run`` passes ``--bind 127.0.0.1:$(PORT)``),
-with Prometheus multi-process metrics set up so that /metrics shows the totals
-of all workers, not of whichever one answered the scrape. Command-line flags
-(``--bind``, ``--workers``) override the values here.
+Two workers on 127.0.0.1:8000, with Prometheus multi-process metrics set up
+so that /metrics shows the totals of all workers, not of whichever one
+answered the scrape. Command-line flags (``--bind``, ``--workers``) override
+the values here.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def on_starting(server: Any) -> None:
     # the message, instead of after gunicorn's five one-second retries.
     from config.ports import busy
 
-    if not os.environ.get("GUNICORN_FD") and not os.environ.get("LISTEN_FDS"):  # no sockets handed over
+    # Not when sockets are handed over (a re-exec, systemd) or shared (SO_REUSEPORT).
+    if not (os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS") or server.cfg.reuse_port):
         for address in server.cfg.address:
             reason = busy(*address) if isinstance(address, tuple) else None  # unix sockets: gunicorn's own check
             if reason:

@@ -2,8 +2,9 @@
 
 Its message is the chapter's ``key=value`` line, every client-supplied value
 escaped, rendered from the record's typed fields (``logging/_access_record.py``);
-the level follows the status (and slowness), routine lines can be
-skipped or sampled by path, and errors and slow requests are always kept.
+the level follows the status (and slowness), static files and the favicon
+are DEBUG (``http/_assets.py``), routine lines can be skipped or sampled by
+path, and errors and slow requests are always kept.
 """
 
 from __future__ import annotations
