@@ -185,8 +185,11 @@ def test_authenticated_user_id_without_the_view_touching_user(client: Client, lo
 
 
 @pytest.mark.django_db
-def test_django_error_line_carries_the_user_id_the_access_line_has(client: Client, logs: LogCapture, user: Any) -> None:
+def test_django_error_line_carries_the_user_id_the_access_line_has(
+    client: Client, logs: LogCapture, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The user id is decided once per request: Django's 404 line, logged after the view, has it as well."""
+    monkeypatch.setattr(logging.getLogger("django.request"), "filters", [])  # keep Django's 4xx line here
     client.force_login(user)
     client.get("/does-not-exist/")
     (django_line,) = logs.by_logger("django.request")

@@ -1,4 +1,4 @@
-"""Celery on real workers (solo and prefork) over the shared Redis, database 7.
+"""Celery on real workers (solo and prefork) over the Redis of REDIS_URL, its database included.
 
 The workers are ``celery -A tests.jobs.celery_app worker`` subprocesses,
 started and stopped here, each on a queue of its own; publishers are this

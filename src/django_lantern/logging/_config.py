@@ -12,6 +12,7 @@ from django_lantern.logging.schemas import FORMATTERS, chosen_format
 __all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
+SKIP_CLIENT_ERRORS = "django_lantern.logging.filters.SkipClientErrorRequestLines"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
 REPEATED_ERRORS_PATH = "django_lantern.logging.filters.RepeatedErrorFilter"
 
@@ -61,6 +62,9 @@ def build_logging_config(
       the same handler and format, and their access logs are off (ours is the
       one line per request); runserver's per-request ``django.server`` line is
       dropped for the same reason.
+    - ``django.request``'s WARNING for a 4xx response is dropped too (the
+      access line records it, with the request id); its 5xx ERRORs stay, for
+      the admins' e-mail and error trackers.
     - ``mail_admins`` (default on): Django's ``AdminEmailHandler`` stays on the
       ``django`` logger, as in Django's own default, so a project with
       ``ADMINS`` still gets its error e-mails (with ``DEBUG`` off; without
@@ -79,7 +83,10 @@ def build_logging_config(
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": FILTER_PATH}},
+        "filters": {
+            "request_context": {"()": FILTER_PATH},
+            "skip_client_error_request_lines": {"()": SKIP_CLIENT_ERRORS},
+        },
         "formatters": {format_name: formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
@@ -95,6 +102,8 @@ def build_logging_config(
             # handler is replaced by ours, its mail_admins kept (below).
             "django": {"handlers": [], "level": chosen_level, "propagate": True},
             "django.server": {"handlers": [], "level": chosen_level, "propagate": True},
+            # Its 4xx WARNINGs repeat the access line; its 5xx ERRORs stay.
+            "django.request": {"handlers": [], "propagate": True, "filters": ["skip_client_error_request_lines"]},
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
             # Python warnings (a library's UserWarning at start-up) become
             # records of this logger once LanternConfig.ready() turns capture

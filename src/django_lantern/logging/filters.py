@@ -1,4 +1,5 @@
-"""The logging filters: request context on every record; repeated errors folded."""
+"""The logging filters: request context on every record; repeated errors folded; Django's 4xx lines
+that repeat the access line dropped."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestCo
 from django_lantern.http._users import known_user_id
 from django_lantern.logging._folding import DEFAULT_INTERVAL, DEFAULT_MAX_ERRORS, RepeatBudget, fold
 
-__all__ = ["RepeatedErrorFilter", "RequestContextFilter"]
+__all__ = ["RepeatedErrorFilter", "RequestContextFilter", "SkipClientErrorRequestLines"]
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -91,3 +92,18 @@ class RepeatedErrorFilter(logging.Filter):
             # Better a repeated stack than a lost one.
             report_internal_error("log_fold", exc)
             return True
+
+
+class SkipClientErrorRequestLines(logging.Filter):
+    """Drops ``django.request``'s WARNING for a 4xx response ("Not Found: /favicon.ico").
+
+    The access line already records that request, status and path, with its
+    request id, so the WARNING would be a second line for one request.
+    ``django.request``'s 5xx ERRORs pass: they carry the traceback, and the
+    admins' e-mail and Sentry's logging integration read them.
+    ``build_logging_config()`` puts it on the ``django.request`` logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and 400 <= status < 500)
