@@ -87,7 +87,7 @@ def _session_user_id(request: HttpRequest) -> Any:
     from django.contrib.auth import get_user_model  # the app registry is ready by now
 
     try:
-        return get_user_model()._meta.pk.to_python(loaded[SESSION_KEY])  # type: ignore[union-attr]
+        return get_user_model()._meta.pk.to_python(loaded[SESSION_KEY])
     except Exception:  # a session from another user model: no id rather than a wrong one
         return None
 
