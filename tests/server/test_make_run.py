@@ -58,6 +58,21 @@ def _non_json(text: str) -> list[str]:
     return bad
 
 
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the recipe's process group (shell, master, workers, job worker); wait until all are gone."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail("make run's server did not stop within 45 s of SIGTERM")
+
+
 def test_every_line_make_run_prints_is_json(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith(CLEARED_PREFIXES)}
@@ -91,13 +106,7 @@ def test_every_line_make_run_prints_is_json(tmp_path: Path) -> None:
         for path, status in [("/", 200), ("/readyz", 200), ("/metrics", 200), ("/no-such-page/", 404)]:
             assert httpx.get(base + path, timeout=10).status_code == status, path
     finally:
-        # The shell runs gunicorn as its last command; the whole group gets the SIGTERM a Ctrl-C-less stop sends.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        _stop_group(proc)
 
     stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     everything = stdout + stderr
