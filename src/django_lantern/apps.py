@@ -12,7 +12,7 @@ from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import get_settings
 from django_lantern.jobs import _commands, _djtasks
 from django_lantern.logging import handlers
-from django_lantern.metrics import _db, _recorder
+from django_lantern.metrics import _db, _recorder, _workers
 
 
 class LanternConfig(AppConfig):
@@ -33,6 +33,8 @@ class LanternConfig(AppConfig):
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
+        if _workers.refusal() is not None:  # /metrics answers 503 with the same text
+            logging.getLogger("django_lantern.metrics").error("%s", _workers.refusal())
 
         # Django stopped capturing warnings; a LOGGING that configures the
         # py.warnings logger (build_logging_config does) asks for them.

@@ -1,0 +1,127 @@
+"""The quick start, then an ordinary `gunicorn -w 2` or `uvicorn --workers 2`: exact totals on every scrape.
+
+A brand-new ``startproject`` site gets the settings block of docs/quickstart.md
+as printed there, and nothing else: no gunicorn config, no hooks, no
+``PROMETHEUS_MULTIPROC_DIR``. Ten requests spread over two workers must read
+as ten on every scrape, whichever worker answers it. When prometheus_client
+was imported before django_lantern (so lantern cannot choose the mode any
+more), ``/metrics`` must refuse with the one-line fix instead of showing one
+worker's numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers.servers import BIN, ROOT, free_port, stop_process
+
+pytestmark = pytest.mark.server
+
+REQUESTS = 10
+SCRAPES = 6
+CLEARED_PREFIXES = ("LANTERN_", "PROMETHEUS_", "DJANGO_", "GUNICORN_")
+
+
+def _quickstart_settings() -> str:
+    """The settings block of docs/quickstart.md, read the way the wheel smoke test reads it."""
+    spec = importlib.util.spec_from_file_location("wheel_smoke", ROOT / ".ci" / "wheel_smoke.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.quickstart()[1])
+
+
+def _site(tmp_path: Path, prelude: str = "") -> Path:
+    site = tmp_path / "site"
+    site.mkdir()
+    subprocess.run([str(BIN / "django-admin"), "startproject", "qsite", str(site)], check=True, timeout=60)
+    settings = site / "qsite" / "settings.py"
+    settings.write_text(prelude + settings.read_text() + "\n" + _quickstart_settings())
+    return site
+
+
+@contextlib.contextmanager
+def _serve(kind: str, site: Path, out: Path) -> Iterator[str]:
+    port = free_port()
+    if kind == "gunicorn":
+        cmd = [str(BIN / "gunicorn"), "-w", "2", "--bind", f"127.0.0.1:{port}", "qsite.wsgi"]
+    else:
+        cmd = [str(BIN / "uvicorn"), "--workers", "2", "--port", str(port), "--no-access-log", "qsite.asgi:application"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
+    env["PYTHONUNBUFFERED"] = "1"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=site, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"{kind} exited:\n{out.read_text()[-3000:]}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, f"{kind} not ready in 60 s:\n{out.read_text()[-3000:]}"
+            time.sleep(0.2)
+        yield base
+    finally:
+        stop_process(proc, 30)
+
+
+def _unmatched_total(text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_server_requests_total" and sample.labels.get("route") == "<unmatched>"
+    )
+
+
+def _send(base: str) -> None:
+    # Concurrent, on fresh connections, so that both workers answer some of them.
+    def one(i: int) -> int:
+        with httpx.Client(timeout=10) as client:
+            return client.get(f"{base}/no-such-page-{i}/").status_code
+
+    with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+        assert list(pool.map(one, range(REQUESTS))) == [404] * REQUESTS
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_quickstart_totals_are_exact_on_every_scrape(kind: str, tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    with _serve(kind, site, tmp_path / "server.log") as base:
+        _send(base)
+        totals = []
+        for _ in range(SCRAPES):
+            with httpx.Client(timeout=10) as client:  # a new connection each: any worker may answer
+                response = client.get(base + "/metrics")
+            assert response.status_code == 200, response.text
+            totals.append(_unmatched_total(response.text))
+    assert totals == [REQUESTS] * SCRAPES, (totals, (tmp_path / "server.log").read_text()[-3000:])
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_quickstart_refuses_when_prometheus_client_came_first(kind: str, tmp_path: Path) -> None:
+    """Another package imported prometheus_client first: no wrong numbers, a 503 that names the fix."""
+    site = _site(tmp_path, prelude="import prometheus_client  # noqa\n")
+    log = tmp_path / "server.log"
+    with _serve(kind, site, log) as base:
+        for _ in range(3):
+            with httpx.Client(timeout=10) as client:
+                response = client.get(base + "/metrics")
+            assert response.status_code == 503, response.text
+            assert "PROMETHEUS_MULTIPROC_DIR" in response.text, response.text
+            assert f"one of 2 {kind} workers" in response.text, response.text
+    errors = [line for line in log.read_text().splitlines() if "/metrics is off in this process" in line]
+    assert len(errors) == 2, log.read_text()[-3000:]  # one ERROR line per worker, at its start
+
