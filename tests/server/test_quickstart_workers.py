@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from django_lantern.logging.servers import UVICORN_LOG_CONFIG
 from tests.helpers.servers import BIN, ROOT, free_port, stop_process
 
 pytestmark = pytest.mark.server
@@ -52,14 +55,15 @@ def _site(tmp_path: Path, prelude: str = "") -> Path:
 
 
 @contextlib.contextmanager
-def _serve(kind: str, site: Path, out: Path) -> Iterator[str]:
+def _serve(kind: str, site: Path, out: Path, *, args: tuple[str, ...] = (), **env_extra: str) -> Iterator[str]:
     port = free_port()
     if kind == "gunicorn":
-        cmd = [str(BIN / "gunicorn"), "-w", "2", "--bind", f"127.0.0.1:{port}", "qsite.wsgi"]
+        cmd = [str(BIN / "gunicorn"), "-w", "2", "--bind", f"127.0.0.1:{port}", *args, "qsite.wsgi"]
     else:
-        cmd = [str(BIN / "uvicorn"), "--workers", "2", "--port", str(port), "--no-access-log", "qsite.asgi:application"]
+        cmd = [str(BIN / "uvicorn"), "--workers", "2", "--port", str(port), "--no-access-log", *args]
+        cmd.append("qsite.asgi:application")
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1", **env_extra)
     with out.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=site, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -125,3 +129,25 @@ def test_quickstart_refuses_when_prometheus_client_came_first(kind: str, tmp_pat
     errors = [line for line in log.read_text().splitlines() if "/metrics is off in this process" in line]
     assert len(errors) == 2, log.read_text()[-3000:]  # one ERROR line per worker, at its start
 
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_quickstart_with_the_documented_log_flag_prints_only_json(kind: str, tmp_path: Path) -> None:
+    """The one flag docs/logging.md gives for a server without a config file: the master's lines are JSON too."""
+    flag = "--log-config-json" if kind == "gunicorn" else "--log-config"
+    printed = subprocess.run(
+        [sys.executable, "-m", "django_lantern.logging.servers", f"{kind}-config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert printed == str(UVICORN_LOG_CONFIG)
+    log = tmp_path / "server.log"
+    # The quick start's site keeps startproject's DEBUG = True, which would choose text: ask for production's format.
+    with _serve(kind, _site(tmp_path), log, args=(flag, printed), LANTERN_LOG_FORMAT="json") as base:
+        _send(base)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    not_json = [line for line in lines if not line.startswith("{") or not isinstance(json.loads(line), dict)]
+    assert not_json == [], not_json
+    assert sum('"logger":"access"' in line for line in lines) >= REQUESTS

@@ -9,7 +9,8 @@ handler and formatter and turns off the servers' own access logs, since
 hands that config to the servers.
 
 - gunicorn: ``logconfig_dict = gunicorn_logconfig_dict()`` in ``gunicorn.conf.py``
-  (applied by the arbiter before any worker starts).
+  (applied by the arbiter before any worker starts), or, with no config file,
+  ``--log-config-json`` and the same JSON file as uvicorn's.
 - uvicorn: ``uvicorn --log-config <UVICORN_LOG_CONFIG>`` (the JSON file shipped
   here; its formatter follows ``LANTERN_LOG_FORMAT``), or
   ``uvicorn.run(..., log_config=uvicorn_log_config())``.
@@ -60,11 +61,14 @@ def uvicorn_log_config(**options: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m django_lantern.logging.servers uvicorn-config``: print the file's path."""
-    if argv[1:] == ["uvicorn-config"]:
+    """``python -m django_lantern.logging.servers gunicorn-config|uvicorn-config``: print the file's path.
+
+    One file for both: it configures gunicorn's loggers and uvicorn's.
+    """
+    if argv[1:] in (["gunicorn-config"], ["uvicorn-config"]):
         print(UVICORN_LOG_CONFIG)
         return 0
-    print("usage: python -m django_lantern.logging.servers uvicorn-config", file=sys.stderr)
+    print("usage: python -m django_lantern.logging.servers gunicorn-config|uvicorn-config", file=sys.stderr)
     return 2
 
 
