@@ -58,6 +58,7 @@ class Workers:
 class _Decision:
     directory: str | None = None  # the directory this module chose, if it chose one
     refusal: str | None = None
+    client_first: bool = False  # prometheus_client was imported before this package
 
 
 _decision = _Decision()
@@ -71,6 +72,19 @@ def refusal() -> str | None:
 def chosen_directory() -> str | None:
     """The directory lantern set ``PROMETHEUS_MULTIPROC_DIR`` to by itself, or None."""
     return _decision.directory
+
+
+def blocker() -> str | None:
+    """Why this module could not choose the directory in a worker of this configuration, or None.
+
+    For ``manage.py check --deploy``, run with the same settings as the server.
+    """
+    if _decision.client_first:
+        return "prometheus_client is imported before django_lantern"
+    temp = tempfile.gettempdir()
+    if not os.access(temp, os.W_OK | os.X_OK):
+        return f"the temporary directory {temp} is not writable"
+    return None
 
 
 def _from_object(obj: object) -> Workers | None:
@@ -155,13 +169,14 @@ def _fold_dead_workers(path: Path) -> None:
 
 def decide() -> None:
     """Run once, at the first import of ``django_lantern.metrics``."""
+    _decision.client_first = "prometheus_client.values" in sys.modules
     if os.environ.get(ENV) or os.environ.get(ENV.lower()):
         return
     workers = detect()
     if workers is None or workers.count <= 1:
         return
     where = f"one of {workers.count} {workers.server} workers (master pid {workers.master_pid})"
-    if "prometheus_client.values" in sys.modules:
+    if _decision.client_first:
         _decision.refusal = (
             f"/metrics is off in this process: it is {where}, PROMETHEUS_MULTIPROC_DIR is not set and "
             "prometheus_client was imported before django_lantern, so each worker would report only "
