@@ -91,9 +91,7 @@ class _Renderings(logging.Handler):
 
 
 @pytest.fixture
-def real_lines(
-    client: Client, tracer_provider: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[_Renderings]:
+def real_lines(client: Client, tracer_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Renderings]:
     for name, value in {"DD_SERVICE": "shop", "DD_ENV": "prod", "DD_VERSION": "1.4.2"}.items():
         monkeypatch.setenv(name, value)
     handler = _Renderings()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import time
@@ -86,11 +85,11 @@ def test_every_line_make_run_prints_is_json(tmp_path: Path) -> None:
     *setup, serve = _recipe(env, port)
     assert "gunicorn" in serve, serve
     for line in setup:  # migrate, collectstatic, the demo data: not the server, their output is not checked
-        subprocess.run(line, shell=True, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # noqa: S602
+        subprocess.run(line, shell=True, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
 
     out_path, err_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(serve, shell=True, cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True)  # noqa: S602
+        proc = subprocess.Popen(serve, shell=True, cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

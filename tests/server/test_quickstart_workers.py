@@ -16,10 +16,10 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-import sys
 from pathlib import Path
 
 import httpx
@@ -128,7 +128,6 @@ def test_quickstart_refuses_when_prometheus_client_came_first(kind: str, tmp_pat
             assert f"one of 2 {kind} workers" in response.text, response.text
     errors = [line for line in log.read_text().splitlines() if "/metrics is off in this process" in line]
     assert len(errors) == 2, log.read_text()[-3000:]  # one ERROR line per worker, at its start
-
 
 
 @pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
