@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.servers import ROOT, free_port
+from tests.helpers.servers import ROOT, free_port, wait_serving
 
 pytestmark = pytest.mark.server
 
@@ -92,16 +92,7 @@ def test_every_line_make_run_prints_is_json(tmp_path: Path) -> None:
         proc = subprocess.Popen(serve, shell=True, cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"the server exited:\n{err_path.read_text()[-3000:]}"
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not serving in 60 s:\n{err_path.read_text()[-3000:]}"
-            time.sleep(0.2)
+        wait_serving(proc, base, 60, err_path.read_text)
         for path, status in [("/", 200), ("/readyz", 200), ("/metrics", 200), ("/no-such-page/", 404)]:
             assert httpx.get(base + path, timeout=10).status_code == status, path
     finally:

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_lantern.logging.servers import UVICORN_LOG_CONFIG
-from tests.helpers.servers import BIN, ROOT, free_port, stop_process
+from tests.helpers.servers import BIN, ROOT, free_port, stop_process, wait_serving
 
 pytestmark = pytest.mark.server
 
@@ -68,14 +67,7 @@ def _serve(kind: str, site: Path, out: Path, *, args: tuple[str, ...] = (), **en
         proc = subprocess.Popen(cmd, cwd=site, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"{kind} exited:\n{out.read_text()[-3000:]}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"{kind} not ready in 60 s:\n{out.read_text()[-3000:]}"
-            time.sleep(0.2)
+        wait_serving(proc, base, 60, out.read_text)
         yield base
     finally:
         stop_process(proc, 30)
