@@ -23,9 +23,10 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _worker(count: int, ppid: int) -> Worker:
+def _worker(count: int, ppid: int, logconfig_json: str | None = None) -> Worker:
     worker = Worker.__new__(Worker)
-    worker.cfg = type("Cfg", (), {"workers": count})()  # type: ignore[assignment]
+    cfg = {"workers": count, "logconfig_dict": {}, "logconfig_json": logconfig_json, "logconfig": None}
+    worker.cfg = type("Cfg", (), cfg)()  # type: ignore[assignment]
     worker.ppid = ppid
     return worker
 
@@ -92,3 +93,9 @@ def test_directories_of_exited_masters_are_removed(fresh: Path) -> None:
     _workers._own_directory(_workers.Workers("gunicorn", 2, os.getpid()))
     assert not dead.exists() and not reused.exists()
     assert alive.exists()
+
+
+@pytest.mark.parametrize(("logconfig_json", "text"), [(None, True), ("/etc/logging.json", False)])
+def test_a_master_without_logging_configuration_is_noted(fresh: Path, logconfig_json: str | None, text: bool) -> None:
+    _decide_as(_worker(1, os.getppid(), logconfig_json))
+    assert _workers.detected() == _workers.Workers("gunicorn", 1, os.getppid(), master_logs_text=text)

@@ -95,8 +95,10 @@ def _send(base: str) -> None:
 
 @pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
 def test_quickstart_totals_are_exact_on_every_scrape(kind: str, tmp_path: Path) -> None:
+    """Production's JSON lines (startproject's DEBUG would choose text): each worker also warns, once,
+    that its master's own lines are text, naming the one flag that fixes it."""
     site = _site(tmp_path)
-    with _serve(kind, site, tmp_path / "server.log") as base:
+    with _serve(kind, site, tmp_path / "server.log", LANTERN_LOG_FORMAT="json") as base:
         _send(base)
         totals = []
         for _ in range(SCRAPES):
@@ -104,7 +106,12 @@ def test_quickstart_totals_are_exact_on_every_scrape(kind: str, tmp_path: Path) 
                 response = client.get(base + "/metrics")
             assert response.status_code == 200, response.text
             totals.append(_unmatched_total(response.text))
-    assert totals == [REQUESTS] * SCRAPES, (totals, (tmp_path / "server.log").read_text()[-3000:])
+    output = (tmp_path / "server.log").read_text()
+    assert totals == [REQUESTS] * SCRAPES, (totals, output[-3000:])
+    flag = "--log-config-json" if kind == "gunicorn" else "--log-config"
+    warnings = [json.loads(line) for line in output.splitlines() if "master writes its own lines" in line]
+    assert len(warnings) == 2, output[-3000:]
+    assert all(w["level"] == "warning" and flag in w["message"] and f"{kind}-config" in w["message"] for w in warnings)
 
 
 def test_recycled_workers_are_archived_by_the_next_worker(tmp_path: Path) -> None:
@@ -159,6 +166,7 @@ def test_quickstart_with_the_documented_log_flag_prints_only_json(kind: str, tmp
     with _serve(kind, _site(tmp_path), log, args=(flag, printed), LANTERN_LOG_FORMAT="json") as base:
         _send(base)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert not any("master writes its own lines" in line for line in lines)
     not_json = [line for line in lines if not line.startswith("{") or not isinstance(json.loads(line), dict)]
     assert not_json == [], not_json
     assert sum('"logger":"access"' in line for line in lines) >= REQUESTS

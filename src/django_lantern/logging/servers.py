@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from django_lantern.logging._config import build_logging_config
+from django_lantern.logging.formatters import JsonFormatter
 
 __all__ = ["SkipRunserverRequestLines", "gunicorn_logconfig_dict", "uvicorn_log_config"]
+
+# What a master given no logging configuration writes in its own text format, and the one flag that fixes it.
+_MASTER_LINES = {
+    "gunicorn": ("gunicorn.error", "Starting gunicorn, Booting worker, Handling signal", "--log-config-json"),
+    "uvicorn": ("uvicorn", "Started parent process, Waiting for child process", "--log-config"),
+}
 
 UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn.json")
 
@@ -58,6 +65,23 @@ def uvicorn_log_config(**options: Any) -> dict[str, Any]:
     """uvicorn's ``log_config`` for ``uvicorn.run()``: the same config as Django's ``LOGGING``."""
     options.setdefault("mail_admins", False)  # as for gunicorn, above
     return build_logging_config(**options)
+
+
+def master_text_lines(server: str) -> str | None:
+    """A warning for a worker whose app logs JSON while its ``server`` master logs text, or None.
+
+    Called only when the master was given no logging configuration; the
+    worker's own ``LOGGING`` tells whether the app wants JSON (a text app
+    and a text master agree).
+    """
+    logger_name, lines, flag = _MASTER_LINES[server]
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger(logger_name).handlers):
+        return None
+    return (
+        f"{server}'s master writes its own lines ({lines}) as text, not JSON: it logs before Django loads "
+        f'and was given no logging configuration. Start it with {flag} "$(python -m '
+        f'django_lantern.logging.servers {server}-config)" (docs/logging.md, server logs).'
+    )
 
 
 def main(argv: list[str]) -> int:

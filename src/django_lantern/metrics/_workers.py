@@ -33,6 +33,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django_lantern.metrics._process_start import start_ticks
 
@@ -52,10 +53,13 @@ class Workers:
     server: str
     count: int
     master_pid: int
+    # The master was given no logging configuration: it writes its own lines in the server's text format.
+    master_logs_text: bool = False
 
 
 @dataclass
 class _Decision:
+    workers: Workers | None = None
     directory: str | None = None  # the directory this module chose, if it chose one
     refusal: str | None = None
     client_first: bool = False  # prometheus_client was imported before this package
@@ -91,14 +95,24 @@ def _from_object(obj: object) -> Workers | None:
     """The workers, if ``obj`` is gunicorn's worker or arbiter, or uvicorn's config."""
     gunicorn_worker = sys.modules.get("gunicorn.workers.base")
     if gunicorn_worker is not None and isinstance(obj, gunicorn_worker.Worker):
-        return Workers("gunicorn", int(obj.cfg.workers), int(obj.ppid))
+        return Workers("gunicorn", int(obj.cfg.workers), int(obj.ppid), _gunicorn_default_logs(obj.cfg))
     arbiter = sys.modules.get("gunicorn.arbiter")
     if arbiter is not None and isinstance(obj, arbiter.Arbiter):  # preload_app: the app loads in the master
-        return Workers("gunicorn", int(obj.cfg.workers), os.getpid())
+        return Workers("gunicorn", int(obj.cfg.workers), os.getpid(), _gunicorn_default_logs(obj.cfg))
     uvicorn_config = sys.modules.get("uvicorn.config")
     if uvicorn_config is not None and isinstance(obj, uvicorn_config.Config) and not obj.should_reload:
-        return Workers("uvicorn", int(obj.workers or 1), os.getppid())
+        default = isinstance(obj.log_config, dict) and "uvicorn.logging" in repr(obj.log_config.get("formatters"))
+        return Workers("uvicorn", int(obj.workers or 1), os.getppid(), default)
     return None
+
+
+def _gunicorn_default_logs(cfg: Any) -> bool:
+    return not (cfg.logconfig_dict or cfg.logconfig_json or cfg.logconfig)
+
+
+def detected() -> Workers | None:
+    """The server found when this package was first imported, or None."""
+    return _decision.workers
 
 
 def detect() -> Workers | None:
@@ -170,9 +184,9 @@ def _fold_dead_workers(path: Path) -> None:
 def decide() -> None:
     """Run once, at the first import of ``django_lantern.metrics``."""
     _decision.client_first = "prometheus_client.values" in sys.modules
+    workers = _decision.workers = detect()
     if os.environ.get(ENV) or os.environ.get(ENV.lower()):
         return
-    workers = detect()
     if workers is None or workers.count <= 1:
         return
     where = f"one of {workers.count} {workers.server} workers (master pid {workers.master_pid})"
