@@ -132,14 +132,16 @@ def silences_access(name: str, level: int) -> bool:
     if level <= logging.INFO:
         return False
     access = access_logger_name()
-    current: logging.Logger | None = logging.getLogger(access)
-    while current is not None:  # the first logger up the chain with a level decides the access logger's
-        if current.name == name or (current is logging.getLogger() and name in ROOT_NAMES):
+    parts = access.split(".")
+    # The access logger, then every dotted prefix, then root: the first with a level decides the
+    # access logger's (a prefix no code has created yet has none, but would once this change creates it).
+    for chain in [".".join(parts[:i]) for i in range(len(parts), 0, -1)]:
+        if chain == name:
             return True
-        if current.level != logging.NOTSET:
+        existing = logging.Logger.manager.loggerDict.get(chain)
+        if isinstance(existing, logging.Logger) and existing.level != logging.NOTSET:
             return False
-        current = current.parent
-    return False
+    return name in ROOT_NAMES
 
 
 def check_access(name: str, level: int) -> None:
