@@ -103,7 +103,7 @@ def test_a_created_logger_its_parents_a_configured_one_and_a_module_are_known(su
 def test_an_unknown_logger_is_an_error_with_near_names(subject: logging.Logger) -> None:
     with pytest.raises(LevelChangeError) as caught:
         _levels.check_name("tests.levels.subjetc")
-    assert f"no logger named 'tests.levels.subjetc' is known" in str(caught.value)
+    assert "no logger named 'tests.levels.subjetc' is known" in str(caught.value)
     assert f"Did you mean {NAME}" in str(caught.value) and "--force" in str(caught.value)
 
 
@@ -180,7 +180,7 @@ def test_reset_one_or_all_and_an_audit_line_each(subject: logging.Logger, logs: 
 def test_without_a_store_nothing_is_written_and_the_error_names_the_fix(subject: logging.Logger) -> None:
     with override_settings(CACHES=LOCMEM), pytest.MonkeyPatch.context() as patch:
         patch.delenv(_levels_store.MULTIPROC_ENV, raising=False)
-        with pytest.raises(LevelChangeError, match="PROMETHEUS_MULTIPROC_DIR is not set. Configure a shared cache"):
+        with pytest.raises(LevelChangeError, match=r"PROMETHEUS_MULTIPROC_DIR is not set\. Configure a shared cache"):
             set_level(NAME, "DEBUG", actor="a")
 
 
@@ -323,11 +323,23 @@ def test_only_a_servers_first_request_starts_the_poller(monkeypatch: pytest.Monk
 
 def test_no_store_no_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_levels_apply, "_started", False)
-    monkeypatch.setattr(_levels_apply, "resolve_store", lambda: None)
+    monkeypatch.setattr(_levels_apply, "resolve_store", lambda dedicated: None)
     monkeypatch.setattr(Poller, "start", lambda self: pytest.fail("started"))
     _levels_apply.ensure_running()
     assert _levels_apply._started
     assert _errors.counts.get("loglevels_start") is None
+
+
+def test_a_pollers_cache_is_its_own(tmp_path: Path) -> None:
+    """The poller's backend outlives a change of ``CACHES`` (a test's override, here)."""
+    first = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}}
+    with override_settings(CACHES=first):
+        poller_store = resolve_store(dedicated=True)
+        set_level(NAME, 10, actor="a", force=True, store=CacheStore("default"))
+    assert isinstance(poller_store, CacheStore)
+    with override_settings(CACHES=LOCMEM):
+        record = poller_store.read()
+    assert record is not None and list(record.overrides) == [NAME]
 
 
 def test_the_pollers_reads_are_not_counted_as_the_apps_cache_traffic(monkeypatch: pytest.MonkeyPatch) -> None:

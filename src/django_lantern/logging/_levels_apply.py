@@ -169,7 +169,7 @@ def ensure_running() -> None:
             return
         _started = True
         try:
-            store = resolve_store()
+            store = resolve_store(dedicated=True)
             if store is not None:
                 Poller(store, _applier).start()
         except Exception as exc:

@@ -119,18 +119,25 @@ def _ttl(record: Record, now: float) -> int:
 
 
 class CacheStore:
-    """The record in a Django cache shared by every process (``caches[alias]``)."""
+    """The record in a Django cache shared by every process (``caches[alias]``).
 
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
+    A poller (``dedicated``) reads through a backend instance of its own, made once from the
+    settings of its start: its one thread uses it for the life of the process, and nothing the
+    application does to ``caches`` later (closing connections, a test's ``override_settings``)
+    reaches it. A writer uses the application's ``caches[alias]``.
+    """
+
+    def __init__(self, alias: str, *, dedicated: bool = False) -> None:
         from django.core.cache import caches
 
-        self.description = f"cache {alias!r} ({type(caches[alias]).__name__})"
+        self.alias = alias
+        self._own = caches.create_connection(alias) if dedicated else None
+        self.description = f"cache {alias!r} ({type(self._own or caches[alias]).__name__})"
 
     def _cache(self) -> Any:
         from django.core.cache import caches
 
-        return caches[self.alias]  # one instance per thread, as Django hands them out
+        return self._own if self._own is not None else caches[self.alias]
 
     def read(self) -> Record | None:
         with read_context():
@@ -208,13 +215,14 @@ def cache_is_per_process(alias: str = "default") -> bool:
     return isinstance(caches[alias], (LocMemCache, DummyCache))
 
 
-def resolve_store() -> Store | None:
-    """The shared cache, else the multi-process directory, else None (see the module docstring)."""
+def resolve_store(*, dedicated: bool = False) -> Store | None:
+    """The shared cache, else the multi-process directory, else None (see the module docstring);
+    ``dedicated``: a cache backend of the store's own (``CacheStore``)."""
     from django.conf import settings
     from django.core.cache import DEFAULT_CACHE_ALIAS
 
     if DEFAULT_CACHE_ALIAS in getattr(settings, "CACHES", {}) and not cache_is_per_process(DEFAULT_CACHE_ALIAS):
-        return CacheStore(DEFAULT_CACHE_ALIAS)
+        return CacheStore(DEFAULT_CACHE_ALIAS, dedicated=dedicated)
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         return FileStore(directory)

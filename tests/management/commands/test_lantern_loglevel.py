@@ -4,6 +4,7 @@ directory stands in for the server's shared state)."""
 from __future__ import annotations
 
 import io
+import re
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_the_default_duration_is_fifteen_minutes(directory: Path) -> None:
         ((NAME, "LOUD"), "level 'LOUD' is not a log level"),
         ((NAME, "DEBUG", "--for", "2d"), "duration '2d' is not a duration"),
         ((NAME, "DEBUG", "--for", "48h"), "duration '48h' is out of range"),
-        (("tests.command.subjetc", "DEBUG"), f"no logger named 'tests.command.subjetc' is known to this process"),
+        (("tests.command.subjetc", "DEBUG"), "no logger named 'tests.command.subjetc' is known to this process"),
         (("access", "WARNING"), "would silence the access log ('access' writes one INFO line per request)"),
         ((NAME,), f"a LEVEL is needed: lantern_loglevel {NAME} DEBUG --for 15m"),
         ((NAME, "DEBUG", "--reset"), "--reset takes only an optional LOGGER"),
@@ -68,7 +69,7 @@ def test_the_default_duration_is_fifteen_minutes(directory: Path) -> None:
     ],
 )
 def test_errors_name_the_value_and_the_fix(directory: Path, args: tuple[str, ...], message: str) -> None:
-    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(CommandError, match=re.escape(message)):
         run(*args)
     assert FileStore(str(directory)).read() is None  # nothing written
 
