@@ -4,8 +4,8 @@ directory stands in for the server's shared state)."""
 from __future__ import annotations
 
 import io
-import re
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
