@@ -353,3 +353,14 @@ def test_the_pollers_reads_are_not_counted_as_the_apps_cache_traffic(monkeypatch
         assert calls == []
         caches["default"].get("anything")
         assert calls == [("get", "miss")]
+
+
+def test_a_held_file_lock_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    monkeypatch.setattr(_levels_store, "LOCK_WAIT", 0.1)
+    with open(tmp_path / _levels_store.LOCK_NAME, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        # flock locks belong to the open file: a second open of the same path in this process conflicts.
+        with pytest.raises(LevelChangeError, match="another log level change holds the lock"):
+            set_level(NAME, 10, actor="a", force=True, store=FileStore(str(tmp_path)))

@@ -186,6 +186,19 @@ class FileStore:
             return None
         return decode(json.loads(text))
 
+    def _lock(self, lock: Any) -> None:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LevelChangeError(
+                        f"another log level change holds the lock ({lock.name}); try again."
+                    ) from None
+                time.sleep(0.05)
+
     def update(self, change: Callable[[Record], Record], now: float) -> Record:
         if not self.path.parent.is_dir():
             raise LevelChangeError(
@@ -193,7 +206,7 @@ class FileStore:
                 "set it to the directory the server's workers use."
             )
         with open(self.path.parent / LOCK_NAME, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._lock(lock)
             try:
                 current = self.read() or Record()
             except ValueError:  # a file we did not write: start again
