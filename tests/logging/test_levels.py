@@ -231,7 +231,12 @@ def test_entries_that_are_not_ours_are_left_out() -> None:
     good = {"level": 10, "expires_at": 5.0, "set_by": "a", "set_at": 1}
     raw = {
         "version": 3,
-        "overrides": {"ok": good, "bad": {**good, "level": "10"}, "nan": {**good, "expires_at": float("nan")}},
+        "overrides": {
+            "ok": good,
+            "bad": {**good, "level": "10"},
+            "nan": {**good, "expires_at": float("nan")},
+            "loud": {**good, "level": 0},
+        },
     }
     assert decode(raw) == Record(3, {"ok": Override("ok", 10, 5.0, "a", 1.0)})
     assert decode("junk") == Record() and decode({"version": "x", "overrides": []}) == Record()
@@ -255,6 +260,13 @@ def test_applied_then_restored_when_the_time_is_up(subject: logging.Logger, logs
         f"log level of {NAME} is DEBUG in this process until 1970-01-01T00:01:40.000Z (set by ops@host)",
         f"log level of {NAME} is back to INFO in this process (override expired)",
     ]
+
+
+def test_an_entry_longer_than_a_day_is_not_ours_and_ignored(subject: logging.Logger) -> None:
+    Applier().sync({NAME: _override(logging.DEBUG, 1.0 + 86400 + 301)}, now=1.0)
+    assert subject.level == logging.INFO
+    Applier().sync({NAME: _override(logging.DEBUG, 1.0 + 86400)}, now=1.0)
+    assert subject.level == logging.DEBUG
 
 
 def test_a_reset_restores_the_first_level_even_after_several_changes(subject: logging.Logger) -> None:

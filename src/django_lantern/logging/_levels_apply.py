@@ -33,13 +33,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django_lantern._errors import report_internal_error
-from django_lantern.logging._levels import _logger, level_name
+from django_lantern.logging._levels import MAX_SECONDS, _logger, level_name
 from django_lantern.logging._levels_store import Override, Record, Store, resolve_store
 from django_lantern.logging._record_parts import rfc3339
 
 logger = logging.getLogger("django_lantern.logging")
 
 INTERVAL = 1.0
+# No change lasts more than a day (``_levels.MAX_SECONDS``); an entry ending later was not written by
+# ``set_level`` (someone else with access to the cache) and is ignored. The slack covers hosts' clocks.
+LONGEST = MAX_SECONDS + 300
 
 
 class Applier:
@@ -52,7 +55,7 @@ class Applier:
 
     def sync(self, overrides: Mapping[str, Override], now: float) -> None:
         """Make this process's levels those of the overrides still in force at ``now``."""
-        wanted = {name: o for name, o in overrides.items() if o.expires_at > now}
+        wanted = {name: o for name, o in overrides.items() if now < o.expires_at <= now + LONGEST}
         with self.lock:
             for name in [n for n in self.applied if n not in wanted]:
                 self._restore(name, now)

@@ -78,7 +78,7 @@ def _override(name: Any, raw: Any) -> Override | None:
     if not isinstance(name, str) or not isinstance(raw, Mapping):
         return None
     level, expires, by, at = raw.get("level"), _time(raw.get("expires_at")), raw.get("set_by"), _time(raw.get("set_at"))
-    if type(level) is not int or expires is None or at is None or not isinstance(by, str):
+    if type(level) is not int or not 1 <= level <= 50 or expires is None or at is None or not isinstance(by, str):
         return None
     return Override(name, level, expires, by, at)
 
