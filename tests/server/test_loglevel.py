@@ -211,22 +211,40 @@ def test_a_change_reaches_every_worker_and_child_and_ends_on_time(
     assert "@" in audits[0]["actor"]
 
 
-def test_without_a_shared_cache_the_multiprocess_directory_reaches_the_workers_of_this_host(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "args"), [("gunicorn", ["-c", "gunicorn.conf.py", "--workers", "4"]), ("uvicorn", ["--workers", "4"])]
+)
+def test_without_a_shared_cache_the_multiprocess_directory_reaches_the_workers_of_this_host(
+    tmp_path: Path, kind: str, args: list[str]
+) -> None:
     """The local-memory cache (no ``REDIS_URL``) and ``PROMETHEUS_MULTIPROC_DIR`` set for the server and the
-    command: the file there carries the change to every worker of this host, and ``--reset`` ends it."""
+    command: the file there carries the change to every worker of this host, before any request reaches
+    them, and ``--reset`` ends it."""
     directory = tmp_path / "multiproc"
     directory.mkdir()
     env = _env(tmp_path, REDIS_URL="", PROMETHEUS_MULTIPROC_DIR=str(directory))
-    with run_server("gunicorn", args=["-c", "gunicorn.conf.py", "--workers", "4"], env=env) as server:
-        pids = set(server.worker_pids())
+    with run_server(kind, args=args, env=env) as server:
+        pids = _workers(server)
         set_at, output = _set(env, "myapp.probe", "DEBUG", "--for", "1m")
         assert "processes on this host only" in output
         applied = _wait_applied(server.output, pids, APPLY, 10)
         reach = {pid: round(at - set_at, 3) for pid, at in applied.items()}
-        print(f"reach through the file, by pid (s): {reach}")
+        print(f"{kind}: reach through the file, by pid (s): {reach}")
         assert applied.keys() == pids and max(reach.values()) <= REACH_DEADLINE, reach
         assert _hit_every_worker(server, pids) == pids
         assert _debug_pids(_records(server.output())) == pids
 
         _set(env, "--reset")
         assert _wait_applied(server.output, pids, REVERT, 10).keys() == pids
+
+
+def _workers(server: Server, count: int = 4, timeout: float = 30.0) -> set[int]:
+    """The server's worker processes once all ``count`` have loaded the app (a worker logs at start-up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {
+            p for p in server.worker_pids() if Path(f"/proc/{p}/cmdline").read_bytes().count(b"resource_tracker") == 0
+        }
+        if len(pids) == count or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)

@@ -12,7 +12,7 @@ Two daemon threads per process, each a sleep loop waking once a second:
 
 Started by the first request a server hands Django (``request_started`` from
 a WSGI or ASGI handler; the test client's is not one), by gunicorn's
-``post_worker_init`` and by Celery's ``worker_process_init`` and
+``post_worker_init``, by the ASGI lifespan's start-up (``health.asgi``) and by Celery's ``worker_process_init`` and
 ``worker_ready``; again after a fork, whose child has no threads. A process
 with nothing to read (no shared cache, no ``PROMETHEUS_MULTIPROC_DIR``) starts
 nothing. Requests never wait for any of it.
