@@ -278,13 +278,16 @@ def test_a_reset_restores_the_first_level_even_after_several_changes(subject: lo
     assert subject.level == logging.INFO
 
 
-def test_a_logger_without_a_level_gets_none_back() -> None:
+def test_a_logger_without_a_level_gets_none_back(logs: LogCapture) -> None:
     name = "tests.levels.fresh"
     applier = Applier()
     applier.sync({name: _override(logging.DEBUG, 100.0, name)}, now=1.0)
     assert logging.getLogger(name).level == logging.DEBUG
     applier.sync({}, now=2.0)
     assert logging.getLogger(name).level == logging.NOTSET
+    (_, back) = logs.by_logger("django_lantern.logging")
+    assert back["message"] == f"log level of {name} is back to NOTSET in this process (override reset)"
+    assert back["new_level"] == "NOTSET"
 
 
 def test_a_reconfiguration_that_undoes_an_override_is_undone(subject: logging.Logger) -> None:

@@ -25,6 +25,7 @@ import difflib
 import getpass
 import importlib.util
 import logging
+import os
 import re
 import socket
 import sys
@@ -56,6 +57,9 @@ audit = logging.getLogger(AUDIT_LOGGER)
 
 
 def level_name(level: int) -> str:
+    """``DEBUG`` ... ``CRITICAL``, ``NOTSET`` (a logger that inherits its level), else the number."""
+    if level == logging.NOTSET:
+        return "NOTSET"
     return logging.getLevelName(level) if level in LEVEL_NAMES.values() else str(level)
 
 
@@ -157,8 +161,6 @@ def command_actor() -> str:
     try:
         user = getpass.getuser()
     except (OSError, KeyError):  # no passwd entry, no LOGNAME (a container's arbitrary uid)
-        import os
-
         user = f"uid {os.getuid()}"
     return f"{user}@{socket.gethostname()}"
 

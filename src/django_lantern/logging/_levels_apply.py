@@ -88,7 +88,7 @@ class Applier:
         logger.info(
             "log level of %s is back to %s in this process (override %s)",
             name,
-            level_name(original) if original else "NOTSET",
+            level_name(original),
             why,
             extra={"target_logger": name, "new_level": level_name(original), "pid": os.getpid()},
         )
