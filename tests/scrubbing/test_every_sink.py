@@ -1,0 +1,58 @@
+"""Secrets that reach no sink: database error values and vendor tokens, checked in
+every place a failing request is written (five log formats, Sentry's event,
+breadcrumbs and transaction, spans, the admins' mail, the DEBUG page)."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.logging.test_formatters import ISSUE_TOKENS
+from tests.scrubbing.urls_sinks import DB_CASES, DB_VALUE
+
+pytestmark = [pytest.mark.urls("tests.scrubbing.urls_sinks"), pytest.mark.django_db]
+
+# What the server's message says once the value is gone, per case.
+DB_MESSAGES = {
+    "unique": "Key (name)=([redacted]) already exists",
+    "foreign-key": "Key (parent)=([redacted]) is not present in table",
+    "check": "Failing row contains ([redacted])",
+    "not-null": "Failing row contains ([redacted])",
+    "invalid-input": 'invalid input syntax for type integer: "[redacted]"',
+}
+
+
+@pytest.mark.parametrize("case", DB_CASES)
+def test_database_error_values_reach_no_sink(case: str, every_sink: Any) -> None:
+    """A unique, foreign-key, check or not-null violation and an invalid input on PostgreSQL
+    (psycopg 3): the server quotes the row or value in its message; no sink shows it, and the
+    seeding query's inline literal is ``?`` in Sentry's breadcrumb and span as in ours."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the messages are PostgreSQL's")
+    seen = every_sink(f"/sinks/db/{case}/", {"TRACING_QUERY_SPANS": True})
+    seen.assert_absent(DB_VALUE)
+    expected = DB_MESSAGES[case]
+    error = next(line for line in map(json.loads, seen.log_lines["json"]) if line["logger"] == "django.request")
+    assert expected in error["exc_message"] and expected in error["stack"]
+    event = seen.sentry_events[0]  # the DEBUG request reports too
+    assert any(expected in (v.get("value") or "") for v in event["exception"]["values"])
+    crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "query"]
+    assert any(c["message"].startswith("INSERT INTO lantern_sink") and "VALUES (?, ?, ?)" in c["message"] for c in crumbs)
+    server = next(s for s in seen.spans if s.kind.name == "SERVER")
+    (exception,) = [e for e in server.events if e.name == "exception"]
+    assert expected in exception.attributes["exception.message"]
+    for sink in ("the admins' mail", "the DEBUG page"):
+        assert expected in html.unescape(seen.sinks[sink]), sink
+
+
+@pytest.mark.parametrize("token", ISSUE_TOKENS.values(), ids=ISSUE_TOKENS.keys())
+def test_vendor_tokens_reach_no_sink(token: str, every_sink: Any) -> None:
+    """A token in a local variable, a log message and the exception message, under no telling name."""
+    seen = every_sink(f"/sinks/token/?t={token}", {"TRACING_QUERY_SPANS": True})
+    seen.assert_absent(token)
+    assert "upstream rejected [redacted]" in seen.sinks["the json log lines"]
+    assert "upstream rejected [redacted]" in seen.sinks["the DEBUG page"]
