@@ -52,7 +52,12 @@ def token_failure(request: HttpRequest) -> HttpResponse:
     raise RuntimeError(f"upstream rejected {upstream_reply}")
 
 
+def item(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponse(f"item {pk}")
+
+
 urlpatterns = [
+    path("sinks/items/<int:pk>/", item),
     path("sinks/db/<str:case>/", database_error),
     path("sinks/token/", token_failure),
     path("accounts/", include("django.contrib.auth.urls")),

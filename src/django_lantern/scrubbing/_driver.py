@@ -24,26 +24,15 @@ import re
 
 from django_lantern.scrubbing._sql import scrub_sql
 
-# A phrase each rule starts with; text holding none of them is left alone.
-_TRIGGERS = (
-    "ey (",  # Key (col)=(value), existing key (col)=(value)
-    "row contains (",
-    "nput ",  # invalid input syntax / value
-    "out of range",
-    "LINE ",
-    'Token "',
-    "JSON data",
-    "Duplicate entry",
-    " value: '",
-)
 _END = r"(?=\n|\Z)"
 _RULES = re.compile(
     "|".join(
         (
             # PostgreSQL unique, foreign-key and exclusion violations. The
             # columns may be an expression with parentheses: "Key (lower(email))=(".
-            r"(?P<h1>\b[Kk]ey \([^\n]{0,512}?\)=\()(?P<v1>[\s\S]*?)(?P<t1>\)(?= (?:already exists|is not present in table"
-            r"|is still referenced from table|conflicts with existing key))|\)\.?" + _END + r"|\Z)",
+            r"(?P<h1>\b[Kk]ey \([^\n]{0,512}?\)=\()(?P<v1>[\s\S]*?)"
+            r"(?P<t1>\)(?= (?:already exists|is not present in table|is still referenced from table"
+            r"|conflicts with existing key))|\)\.?" + _END + r"|\Z)",
             # Check and not-null violations: the whole row.
             r"(?P<h2>Failing row contains \()(?P<v2>[\s\S]*?)(?P<t2>\)\." + _END + r"|\Z)",
             # Conversions: invalid input syntax for type integer: "abc", enum values, dates.
@@ -66,10 +55,19 @@ _SQL_LINE_LIMIT = 4096
 
 def may_hold_driver_value(text: str) -> bool:
     """Whether a rule could match (one of its phrases is present), cheaply."""
-    for trigger in _TRIGGERS:
-        if trigger in text:
-            return True
-    return False
+    # A phrase each rule starts with, as plain substring tests (a loop or
+    # any() over a tuple costs twice as much on every log line).
+    return (
+        "ey (" in text  # Key (col)=(value), existing key (col)=(value)
+        or "row contains (" in text
+        or "nput " in text  # invalid input syntax / value
+        or "out of range" in text
+        or "LINE " in text
+        or 'Token "' in text
+        or "JSON data" in text
+        or "Duplicate entry" in text
+        or " value: '" in text
+    )
 
 
 def redact_driver_values(text: str, replacement: str) -> str:

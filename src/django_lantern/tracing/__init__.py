@@ -39,8 +39,9 @@ from django_lantern import __version__
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext, current
 from django_lantern.scrubbing import redact_request_secrets, scrub_text
+from django_lantern.scrubbing._cut import capped
 from django_lantern.tracing import _hooks as tracing_hooks
-from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
+from django_lantern.tracing._attributes import STANDARD_METHODS, URL_PATH_LIMIT, scrubbed, start_attributes
 from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
 from django_lantern.tracing._exporters import span_exporters
 from django_lantern.tracing._propagation import parent_context
@@ -227,6 +228,16 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
             detach(server_span)
     except Exception as exc:
         report_internal_error("tracing_end", exc)
+
+
+def redact_path(span: Any, path: str) -> None:
+    """Replace the span's ``url.path`` with the redacted one (URL parameters
+    named secret, known once the URL is resolved): the span is exported only
+    when it ends, so the raw path never leaves. Never raises."""
+    try:
+        span.set_attribute("url.path", capped(path, URL_PATH_LIMIT))
+    except Exception as exc:
+        report_internal_error("tracing_path", exc)
 
 
 def detach(server_span: ServerSpan) -> None:
