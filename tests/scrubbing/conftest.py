@@ -20,33 +20,10 @@ import pytest
 from django.core import mail
 from django.test import Client, RequestFactory, override_settings
 
-from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
-from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter
 from django_lantern.reporting import ScrubbingAdminEmailHandler
 from tests.helpers.integrations import SentryEndpoint, flush_sentry
+from tests.helpers.sinks import five_formats
 from tests.sentry.test_sentry import serve_wsgi
-
-FORMATS = ("json", "text", "ecs", "gcp", "datadog")
-
-
-class FiveFormats(logging.Handler):
-    """Every record rendered by each of the five formatters."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.addFilter(RequestContextFilter())
-        self.formatters: dict[str, logging.Formatter] = {
-            "json": JsonFormatter(),
-            "text": TextFormatter(),
-            "ecs": EcsFormatter(),
-            "gcp": GcpFormatter(project="p"),
-            "datadog": DatadogFormatter(),
-        }
-        self.lines: dict[str, list[str]] = {name: [] for name in FORMATS}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        for name, formatter in self.formatters.items():
-            self.lines[name].append(formatter.format(record))
 
 
 @dataclass
@@ -82,10 +59,6 @@ def every_sink(
 ) -> Iterator[Callable[..., Seen]]:
     """``every_sink(path, lantern={...})`` serves ``path`` and returns what each sink carried."""
     assert sentry(traces_sample_rate=1.0)
-    handler = FiveFormats()
-    targets = [logging.getLogger(), logging.getLogger("access")]
-    for target in targets:
-        target.addHandler(handler)
     settings.ADMINS = [("Ops", "ops@example.com")]
     settings.DEBUG = False
 
@@ -120,8 +93,5 @@ def every_sink(
         assert seen.sentry_events and seen.transactions and mail.outbox and seen.spans
         return seen
 
-    try:
+    with five_formats() as handler:
         yield serve
-    finally:
-        for target in targets:
-            target.removeHandler(handler)

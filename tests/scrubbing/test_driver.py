@@ -14,8 +14,8 @@ R = "[redacted]"
 
 CASES = {
     "unique": (
-        'duplicate key value violates unique constraint "t_name_key"\nDETAIL:  Key (name)=(alice secret) already exists.',
-        'duplicate key value violates unique constraint "t_name_key"\nDETAIL:  Key (name)=([redacted]) already exists.',
+        'duplicate key value violates unique constraint "t_key"\nDETAIL:  Key (name)=(alice secret) already exists.',
+        'duplicate key value violates unique constraint "t_key"\nDETAIL:  Key (name)=([redacted]) already exists.',
     ),
     "unique on an expression": (
         "DETAIL:  Key (lower(name || 'x'::text))=(alice secretx) already exists.",

@@ -41,7 +41,9 @@ def test_database_error_values_reach_no_sink(case: str, every_sink: Any) -> None
     event = seen.sentry_events[0]  # the DEBUG request reports too
     assert any(expected in (v.get("value") or "") for v in event["exception"]["values"])
     crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "query"]
-    assert any(c["message"].startswith("INSERT INTO lantern_sink") and "VALUES (?, ?, ?)" in c["message"] for c in crumbs)
+    assert any(
+        c["message"].startswith("INSERT INTO lantern_sink") and "VALUES (?, ?, ?)" in c["message"] for c in crumbs
+    )
     server = next(s for s in seen.spans if s.kind.name == "SERVER")
     (exception,) = [e for e in server.events if e.name == "exception"]
     assert expected in exception.attributes["exception.message"]

@@ -73,7 +73,7 @@ def test_a_route_without_such_parameters_is_left_alone(logs: Any) -> None:
 
 def test_the_setting_names_the_parameters(reset_link: tuple[str, str, str], logs: Any) -> None:
     """``REDACT_PATH_KWARGS`` replaces the default list; sensitive key names (``token``) stay redacted."""
-    path, uidb64, token = reset_link
+    path, uidb64, _ = reset_link
     with override_settings(LANTERN={"REDACT_PATH_KWARGS": []}):
         Client().get(path)
     (access,) = logs.by_logger("access")

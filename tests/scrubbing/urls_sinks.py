@@ -19,7 +19,9 @@ DB_VALUE = "ssn-078-05-1120-maria"
 
 _FAILING = {
     "unique": "INSERT INTO lantern_sink (name, note, v) SELECT name, 'x', 'x' FROM lantern_sink",
-    "foreign-key": "INSERT INTO lantern_sink (name, note, v, parent) SELECT 'b', 'x', 'x', name || '-gone' FROM lantern_sink",
+    "foreign-key": (
+        "INSERT INTO lantern_sink (name, note, v, parent) SELECT 'b', 'x', 'x', name || '-gone' FROM lantern_sink"
+    ),
     "check": "UPDATE lantern_sink SET note = name",
     "not-null": "UPDATE lantern_sink SET v = NULL",
     "invalid-input": "SELECT name::integer FROM lantern_sink",

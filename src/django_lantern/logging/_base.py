@@ -33,6 +33,19 @@ if TYPE_CHECKING:
 # query string; the context already says the method and path.
 _NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
 
+# Celery's worker puts a failed task's arguments (their repr) into the ``data``
+# extra of its ``celery.app.trace`` records. Arguments are the publisher's data
+# (a password, an address) with no key to mark them, so they are never shown,
+# as in the task line and in Sentry's Celery events.
+_TASK_ARGUMENTS = ("args", "kwargs")
+
+
+def _without_task_arguments(data: object, replacement: str) -> object:
+    if not isinstance(data, dict) or not any(key in data for key in _TASK_ARGUMENTS):
+        return data
+    return {key: replacement if key in _TASK_ARGUMENTS else value for key, value in data.items()}
+
+
 # Context fields whose text comes from the client and is scrubbed.
 _CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
 
@@ -100,6 +113,8 @@ class _BaseFormatter(logging.Formatter):
             for key, value in attrs.items()
             if key not in LOG_RECORD_ATTRIBUTES and key not in _NEVER_EMIT and key not in out
         }
+        if "data" in extras and record.name.startswith("celery."):
+            extras["data"] = _without_task_arguments(extras["data"], scrubbing.REDACTED)
         if type(extras.get("status_code")) is int and "status" not in extras:
             # One name per field: Django's django.request / django.server records
             # call the status ``status_code``; the access record calls it ``status``.
