@@ -7,12 +7,16 @@ from __future__ import annotations
 import html
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
 
 from tests.logging.test_formatters import ISSUE_TOKENS
+from tests.scrubbing.test_patterns import FAKE_TOKENS
 from tests.scrubbing.urls_sinks import DB_CASES, DB_VALUE
+
+EVERY_SHAPE = tuple(tokens[0] for tokens in FAKE_TOKENS.values())
 
 pytestmark = [pytest.mark.urls("tests.scrubbing.urls_sinks"), pytest.mark.django_db]
 
@@ -51,10 +55,16 @@ def test_database_error_values_reach_no_sink(case: str, every_sink: Any) -> None
         assert expected in html.unescape(seen.sinks[sink]), sink
 
 
-@pytest.mark.parametrize("token", ISSUE_TOKENS.values(), ids=ISSUE_TOKENS.keys())
-def test_vendor_tokens_reach_no_sink(token: str, every_sink: Any) -> None:
-    """A token in a local variable, a log message and the exception message, under no telling name."""
-    seen = every_sink(f"/sinks/token/?t={token}", {"TRACING_QUERY_SPANS": True})
-    seen.assert_absent(token)
+# The issue's tokens one by one, then one fake of every published shape in one request.
+TOKEN_SETS = {**{name: (token,) for name, token in ISSUE_TOKENS.items()}, "every shape": EVERY_SHAPE}
+
+
+@pytest.mark.parametrize("tokens", TOKEN_SETS.values(), ids=TOKEN_SETS.keys())
+def test_vendor_tokens_reach_no_sink(tokens: tuple[str, ...], every_sink: Any) -> None:
+    """Tokens in a local variable, a log message, the exception message and the query
+    string (a span attribute, Sentry's URL), under no telling name."""
+    seen = every_sink(f"/sinks/token/?{urlencode({'t': ' '.join(tokens)})}", {"TRACING_QUERY_SPANS": True})
+    for token in tokens:
+        seen.assert_absent(token)
     assert "upstream rejected [redacted]" in seen.sinks["the json log lines"]
-    assert "upstream rejected [redacted]" in seen.sinks["the DEBUG page"]
+    assert "upstream rejected [redacted]" in html.unescape(seen.sinks["the DEBUG page"])

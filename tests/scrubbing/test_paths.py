@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 import pytest
+from asgiref.sync import iscoroutinefunction
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.auth.views import PasswordResetConfirmView
-from django.test import Client, override_settings
+from django.test import AsyncClient, Client, override_settings
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from django_lantern.conf import build_settings
+from django_lantern.middleware import LanternMiddleware
 from django_lantern.scrubbing._paths import redact_path
 
 pytestmark = [pytest.mark.urls("tests.scrubbing.urls_sinks"), pytest.mark.django_db]
@@ -69,6 +71,22 @@ def test_a_route_without_such_parameters_is_left_alone(logs: Any) -> None:
     with override_settings(LANTERN={"REDACT_PATH_KWARGS": ["pk"]}):
         assert Client().get("/sinks/items/42/").status_code == 200
     assert [line["path"] for line in logs.by_logger("access")] == ["/sinks/items/42/", "/sinks/items/[redacted]/"]
+
+
+async def test_an_async_stack_redacts_at_resolution_without_a_thread_hop(logs: Any) -> None:
+    """Under ASGI the middleware gives Django a coroutine ``process_view`` (no ``sync_to_async``)."""
+    middleware = LanternMiddleware(_async_view)
+    assert iscoroutinefunction(middleware.process_view)
+    assert not iscoroutinefunction(LanternMiddleware(lambda request: None).process_view)  # type: ignore[arg-type, return-value]
+    with override_settings(LANTERN={"REDACT_PATH_KWARGS": ["pk"]}):
+        response = await AsyncClient().get("/sinks/items/42/")
+    assert response.status_code == 200
+    (access,) = logs.by_logger("access")
+    assert access["path"] == "/sinks/items/[redacted]/"
+
+
+async def _async_view(request: Any) -> Any:
+    return None
 
 
 def test_the_setting_names_the_parameters(reset_link: tuple[str, str, str], logs: Any) -> None:
