@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter
 
+H = TypeVar("H", bound=logging.Handler)
 FORMATS = ("json", "text", "ecs", "gcp", "datadog")
 
 
@@ -36,9 +38,8 @@ class FiveFormats(logging.Handler):
 
 
 @contextmanager
-def five_formats() -> Iterator[FiveFormats]:
-    """Capture the root and the ``access`` logger in all five formats."""
-    handler = FiveFormats()
+def attached(handler: H) -> Iterator[H]:
+    """``handler`` on the root and the non-propagating ``access`` logger for the block."""
     targets = [logging.getLogger(), logging.getLogger("access")]
     for target in targets:
         target.addHandler(handler)
@@ -47,3 +48,10 @@ def five_formats() -> Iterator[FiveFormats]:
     finally:
         for target in targets:
             target.removeHandler(handler)
+
+
+@contextmanager
+def five_formats() -> Iterator[FiveFormats]:
+    """Capture every record in all five formats."""
+    with attached(FiveFormats()) as handler:
+        yield handler
