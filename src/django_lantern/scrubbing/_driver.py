@@ -55,18 +55,13 @@ _SQL_LINE_LIMIT = 4096
 
 def may_hold_driver_value(text: str) -> bool:
     """Whether a rule could match (one of its phrases is present), cheaply."""
-    # A phrase each rule starts with, as plain substring tests (a loop or
-    # any() over a tuple costs twice as much on every log line).
+    # The phrases the rules start with, grouped under a character each group
+    # needs, so ordinary text costs a few one-character tests.
     return (
-        "ey (" in text  # Key (col)=(value), existing key (col)=(value)
-        or "row contains (" in text
-        or "nput " in text  # invalid input syntax / value
-        or "out of range" in text
-        or "LINE " in text
-        or 'Token "' in text
-        or "JSON data" in text
-        or "Duplicate entry" in text
-        or " value: '" in text
+        ("(" in text and ("ey (" in text or "row contains (" in text))  # Key (col)=(v), Failing row
+        or ('"' in text and ("nput " in text or "out of range" in text or 'Token "' in text))
+        or (": " in text and ("LINE " in text or "JSON data" in text))
+        or ("'" in text and ("Duplicate entry" in text or " value: '" in text))
     )
 
 
