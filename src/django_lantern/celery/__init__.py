@@ -38,6 +38,7 @@ from django_lantern.celery import _worker as celery_worker
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
+from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
 __all__ = ["instrument"]
@@ -135,7 +136,11 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         }
         wait = queue_wait_seconds(request, time.time())
         # No id in the message (beat, a publisher outside any context): a fresh one.
-        token = enter_context(_incoming_request_id(request), fields)
+        # Arguments under sensitive names (a ``new_password``) are redacted in
+        # every sink while the task runs, as a request's cookies are.
+        args, kwargs = getattr(request, "args", None) or (), getattr(request, "kwargs", None) or {}
+        secrets = argument_secrets(getattr(task, "run", None), args, kwargs)
+        token = enter_context(_incoming_request_id(request), fields, secrets)
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
         celery_integrations.start(task, request, run)

@@ -249,22 +249,65 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     return secrets
 
 
-def redact_request_secrets(value: Any, request: HttpRequest | None) -> Any:
-    """``value`` with ``request``'s own secret values (``request_secrets``) replaced.
+def known_secrets(request: HttpRequest | None, task_secrets: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The exact values to replace while ``request`` (or a task) is current, longest first:
+    ``request_secrets(request)`` and the running task's ``task_secrets`` (``argument_secrets``)."""
+    secrets = request_secrets(request) if request is not None else ()
+    if not task_secrets:
+        return secrets
+    if not secrets:
+        return task_secrets
+    return tuple(sorted({*secrets, *task_secrets}, key=len, reverse=True))
 
-    The one call every sink makes for the request that is current while it
-    writes (log lines, span events, Sentry, error reports): a session cookie or
-    API key quoted in an exception message has neither a key nor a shape that
-    gives it away. The caller passes the current request (``context.current``):
-    this package imports nothing that logs, and the context module does. Costs a
-    cached lookup and one substring test per secret; nothing without a request.
+
+def redact_request_secrets(value: Any, request: HttpRequest | None, task_secrets: tuple[str, ...] = ()) -> Any:
+    """``value`` with the current request's or task's own secret values (``known_secrets``) replaced.
+
+    The one call every sink makes for the request or task that is current
+    while it writes (log lines, span events, Sentry, error reports): a session
+    cookie, an API key or a task's ``new_password`` argument quoted in an
+    exception message has neither a key nor a shape that gives it away. The
+    caller passes the current request and the context's ``secrets``
+    (``context.current``): this package imports nothing that logs, and the
+    context module does. Costs a cached lookup and one substring test per
+    secret; nothing without a request or task secrets.
     """
-    if request is None:
-        return value
-    secrets = request_secrets(request)
+    secrets = known_secrets(request, task_secrets)
     if not secrets:
         return value
     return _configured_or_default().redact_known(value, secrets)
+
+
+_MAX_ARGUMENTS = 64
+
+
+def argument_secrets(func: Any, args: Any, kwargs: Any) -> tuple[str, ...]:
+    """The values a call passes under sensitive parameter names, longest first.
+
+    For a task run: ``reset_password(user_id, new_password)`` called with
+    ``(7, "hunter22")`` gives ``("hunter22",)``, since the parameter is named
+    ``new_password``; keyword arguments are matched by their own names, and a
+    dictionary argument by its keys. Values shorter than
+    ``MIN_KNOWN_SECRET_LENGTH`` are left to the key and pattern rules, as for
+    a request. Never raises: a call that does not fit the signature gives what
+    its keyword arguments give.
+    """
+    import inspect
+
+    scrubber = _configured_or_default()
+    named: dict[str, Any] = {}
+    try:
+        named.update(inspect.signature(func).bind_partial(*args, **kwargs).arguments)
+    except Exception:
+        if isinstance(kwargs, Mapping):
+            named.update(kwargs)
+    found: set[str] = set()
+    for name, value in list(named.items())[:_MAX_ARGUMENTS]:
+        pairs = value.items() if isinstance(value, Mapping) and not scrubber.is_sensitive_key(name) else [(name, value)]
+        for key, item in list(pairs)[:_MAX_ARGUMENTS]:
+            if isinstance(item, str) and len(item) >= MIN_KNOWN_SECRET_LENGTH and scrubber.is_sensitive_key(key):
+                found.add(item)
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 # Where the middleware keeps a request's ``RedactedPath`` once its URL is resolved.

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_lantern._errors import report_internal_error
 from django_lantern.context import RequestContext, get_context
-from django_lantern.scrubbing import get_scrubber, noted_path, request_secrets
+from django_lantern.scrubbing import get_scrubber, known_secrets, noted_path, request_secrets
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry._frames import apply_sensitive_variables
 from django_lantern.sentry._own_lines import is_own_line
@@ -186,7 +186,8 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     scrubbed = scrubber.scrub(event)
     if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
         raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
-    secrets = request_secrets(request) if request is not None else pending.secrets if pending is not None else ()
+    task_secrets = ctx.secrets if ctx is not None else ()
+    secrets = pending.secrets if pending is not None else known_secrets(request, task_secrets)
     return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
 
 

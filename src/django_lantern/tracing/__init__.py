@@ -265,12 +265,13 @@ def record_exception(span: Any, exc: BaseException) -> None:
         # as in the log line and the Sentry event of the same exception.
         ctx = current.get()
         request = ctx.request if ctx is not None else None
+        secrets = ctx.secrets if ctx is not None else ()
         span.add_event(
             "exception",
             {
                 "exception.type": exc_type,
-                "exception.message": redact_request_secrets(scrub_text(message), request)[:4096],
-                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request)[:32768],
+                "exception.message": redact_request_secrets(scrub_text(message), request, secrets)[:4096],
+                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request, secrets)[:32768],
             },
         )
         span.set_attribute("error.type", exc_type)
