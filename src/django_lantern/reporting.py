@@ -76,7 +76,7 @@ class _ShownRequest:
         self.META = request.META
         self.GET = request.GET
         self.COOKIES = request.COOKIES
-        self.FILES = request.FILES if "_files" in request.__dict__ else {}
+        self.FILES = request.FILES  # already parsed: the report lists the files
 
     def __bool__(self) -> bool:
         return True
