@@ -28,16 +28,37 @@ def test_open_metrics_warns_at_deploy() -> None:
 
 
 @pytest.mark.parametrize(
+    ("lantern", "networks"),
+    [
+        ({}, "127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"),  # the defaults
+        ({"METRICS_ALLOWED_NETWORKS": ["10.0.0.0/8"]}, "10.0.0.0/8"),
+        # The proxy we believe for client_ip is itself admitted.
+        ({"METRICS_ALLOWED_NETWORKS": ["203.0.113.0/24"], "TRUSTED_PROXIES": ["203.0.113.7"]}, "203.0.113.0/24"),
+    ],
+)
+def test_metrics_open_through_a_proxy_warns_at_deploy(lantern: dict[str, object], networks: str) -> None:
+    """W013 when, without a token, the allowlist holds a whole loopback or private range (where
+    reverse proxies live) or a trusted proxy: it names the networks and the three ways out."""
+    with override_settings(LANTERN=lantern):
+        (message,) = checks.check_metrics_exposure()
+        assert message.id == "lantern.W013" and networks in message.msg
+        assert "METRICS_BEARER_TOKEN" in (message.hint or "") and "at the proxy" in (message.hint or "")
+        assert "lantern.W013" in _ids(deploy=True)
+        assert "lantern.W013" not in _ids(deploy=False)
+
+
+@pytest.mark.parametrize(
     "lantern",
     [
-        {},  # the defaults: loopback and private ranges
+        {"METRICS_BEARER_TOKEN": "t0ken"},  # the default networks, with a token
         {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_BEARER_TOKEN": "t0ken"},
         {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_ENABLED": False},
         {"METRICS_ALLOWED_NETWORKS": ["203.0.113.0/24"]},
+        {"METRICS_ALLOWED_NETWORKS": ["10.0.5.17/32", "fd00::17/128"]},  # the scrapers' own addresses
     ],
 )
 def test_protected_metrics_do_not_warn(lantern: dict[str, object]) -> None:
-    """No W010 with the defaults, with a token, with metrics off, or with a narrow network."""
+    """No W010 or W013 with a token, with metrics off, or with narrow networks."""
     with override_settings(LANTERN=lantern):
         assert checks.check_metrics_exposure() == []
 

@@ -129,9 +129,7 @@ if EXAMPLE_JOBS == "celery":
     CELERY_BROKER_URL = os.environ["REDIS_URL"]
     CELERY_TASK_DEFAULT_QUEUE = os.environ.get("EXAMPLE_CELERY_QUEUE", "example")
     CELERY_TASK_IGNORE_RESULT = True  # the export's state lives in its own row
-    # Keep Django's LOGGING (JSON, the context filter) on the worker.
-    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-    CELERY_WORKER_REDIRECT_STDOUTS = False
+    # Nothing about logging: instrument(app) (config/celery.py) keeps Django's LOGGING on the worker.
     CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
     # A dead broker must not hang the export request: publish fails fast.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}

@@ -8,8 +8,10 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import got_request_exception
 
+from django_lantern import shutdown
 from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import get_settings
+from django_lantern.health._drain import server_stopping
 from django_lantern.jobs import _commands, _djtasks
 from django_lantern.logging import handlers
 from django_lantern.metrics import _db, _recorder
@@ -30,6 +32,8 @@ class LanternConfig(AppConfig):
         get_settings()
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
+        # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).
+        server_stopping.connect(shutdown.flush_at_server_stop, dispatch_uid="django_lantern.shutdown")
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
@@ -24,7 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from django_lantern import reporting
-from django_lantern.conf import settings_errors, settings_for_checks
+from django_lantern._validators import Network, parse_networks
+from django_lantern.conf import KEYS, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
 from django_lantern.logging.filters import RequestContextFilter
 from django_lantern.scrubbing import build_scrubber
@@ -90,6 +91,15 @@ W010_OPEN_METRICS = Message(
     "and no METRICS_BEARER_TOKEN is set.",
     "Allow only the networks your Prometheus scrapes from, or set LANTERN['METRICS_BEARER_TOKEN'] "
     "and give Prometheus the same token (authorization: credentials in its scrape config).",
+)
+W013_METRICS_THROUGH_PROXY = Message(
+    "lantern.W013",
+    "/metrics admits every address in {networks} without a token, and a reverse proxy or load "
+    "balancer on such an address forwards anyone's request from its own address: /metrics is then "
+    "open to everyone who can reach the proxy.",
+    "Set LANTERN['METRICS_BEARER_TOKEN'] and give Prometheus the token, or narrow "
+    "METRICS_ALLOWED_NETWORKS to your scrapers' addresses, or refuse /metrics at the proxy "
+    "(then list lantern.W013 in SILENCED_SYSTEM_CHECKS).",
 )
 W011_NO_MULTIPROC_DIR = Message(
     "lantern.W011",
@@ -270,7 +280,22 @@ def check_metrics_exposure(app_configs: Configs = None, **kwargs: object) -> Mes
     if not cfg.metrics_enabled or cfg.metrics_bearer_token:
         return []
     everyone = [str(n) for n in cfg.metrics_allowed_networks if n.prefixlen == 0]
-    return [W010_OPEN_METRICS(everyone=", ".join(everyone))] if everyone else []
+    if everyone:
+        return [W010_OPEN_METRICS(everyone=", ".join(everyone))]
+    broad = [str(n) for n in cfg.metrics_allowed_networks if _holds_a_proxy_range(n, cfg.trusted_proxies)]
+    return [W013_METRICS_THROUGH_PROXY(networks=", ".join(broad))] if broad else []
+
+
+# Where reverse proxies live: the loopback and private ranges, the default allowlist.
+_PROXY_RANGES = parse_networks(cast("list[str]", KEYS["METRICS_ALLOWED_NETWORKS"].default))[0]
+
+
+def _holds_a_proxy_range(network: Network, trusted_proxies: tuple[Network, ...]) -> bool:
+    """Whether ``network`` holds a whole loopback or private range, or one of our trusted proxies."""
+    return any(
+        r.version == network.version and r.subnet_of(network)  # type: ignore[arg-type]
+        for r in (*_PROXY_RANGES, *trusted_proxies)
+    )
 
 
 def _ignored(*keys: str) -> list[tuple[str, object]]:

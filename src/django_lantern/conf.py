@@ -80,6 +80,7 @@ KEYS: dict[str, Key] = {
     "ACCESS_LOG_SAMPLE_PATHS": Key({}, v.sample_rates, "access_log_sample"),
     "SLOW_REQUEST_MS": Key(1000.0, v.number(minimum=0, allow_none=True)),
     "USER_ID_ATTRIBUTE": Key("pk", v.text()),
+    "LOAD_USER": Key(False, v.boolean),
     # Probes and the metrics endpoint, answered by the middleware itself
     "HEALTHZ_PATH": Key("/healthz", v.probe_path, "healthz_paths"),
     "READYZ_PATH": Key("/readyz", v.probe_path, "readyz_paths"),
@@ -184,6 +185,7 @@ class LanternSettings:
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
     slow_request_ms: float | None
     user_id_attribute: str
+    load_user: bool
     healthz_paths: frozenset[str]
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]

@@ -64,7 +64,7 @@ def every_sink(
 
     def serve(path: str, lantern: dict[str, Any] | None = None) -> Seen:
         mail_handler = _mail_handler()
-        mail_handler._last_sent.clear()
+        mail_handler._sent.clear()
         mail.outbox.clear()
         with override_settings(LANTERN=lantern or {}):
             status, _, _ = serve_wsgi(RequestFactory().get(path).environ)
