@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from config.env import debug_from_env  # gunicorn has put this directory on sys.path
 from django_lantern.logging.servers import gunicorn_logconfig_dict
 from django_lantern.metrics.multiprocess import prepare_multiproc_dir
 
@@ -21,9 +22,10 @@ wsgi_app = "config.wsgi"
 
 # --- Logs ---------------------------------------------------------------------
 # gunicorn's own lines (start-up, workers, errors) in the same format as the
-# app's (LANTERN_LOG_FORMAT; text under DJANGO_DEBUG=1 as in settings.py), and
+# app's (LANTERN_LOG_FORMAT; text under DJANGO_DEBUG=1, read by the one function
+# settings.py uses), and
 # gunicorn's access log off: LanternMiddleware writes the one line per request.
-logconfig_dict = gunicorn_logconfig_dict(debug=os.environ.get("DJANGO_DEBUG", "1") == "1")
+logconfig_dict = gunicorn_logconfig_dict(debug=debug_from_env())
 
 # --- Prometheus multi-process metrics ---------------------------------------
 # Must run here, at config load in the master, before any worker imports

@@ -28,6 +28,7 @@ from django_lantern._validators import Network, parse_networks
 from django_lantern.conf import KEYS, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
 from django_lantern.logging.filters import RequestContextFilter
+from django_lantern.metrics import _workers
 from django_lantern.scrubbing import build_scrubber
 from django_lantern.tracing._hooks import resolve_hooks
 
@@ -103,11 +104,12 @@ W013_METRICS_THROUGH_PROXY = Message(
 )
 W011_NO_MULTIPROC_DIR = Message(
     "lantern.W011",
-    "Several worker processes are likely ({evidence}) but PROMETHEUS_MULTIPROC_DIR is not set, "
-    "so each scrape would show one worker's numbers and counters would jump between workers.",
-    "Call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py and use the hooks "
-    "of django_lantern.gunicorn (on_starting, child_exit), or set PROMETHEUS_MULTIPROC_DIR to an empty, "
-    "writable directory; see docs/metrics.md.",
+    "Several worker processes are likely ({evidence}) and PROMETHEUS_MULTIPROC_DIR is not set. "
+    "Under gunicorn and uvicorn lantern sets it up by itself, but not here: {blocker}, "
+    "so each worker's /metrics will answer 503 rather than show its own numbers as the totals.",
+    "Set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory (in Kubernetes an emptyDir volume), "
+    "or call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py with the hooks "
+    "of django_lantern.gunicorn; see docs/metrics.md.",
 )
 W012_BAD_INFO = Message(
     "lantern.W012",
@@ -348,7 +350,8 @@ def check_multiprocess_dir(app_configs: Configs = None, **kwargs: object) -> Mes
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
         return []
     evidence = _workers_evidence(Path.cwd())
-    return [] if evidence is None else [W011_NO_MULTIPROC_DIR(evidence=evidence)]
+    blocked = None if evidence is None else _workers.blocker()
+    return [] if blocked is None else [W011_NO_MULTIPROC_DIR(evidence=evidence, blocker=blocked)]
 
 
 # -- bounded waits (deploy) ---------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
 from django.utils.functional import LazyObject, empty
 
 from django_lantern.conf import get_settings
@@ -80,11 +79,13 @@ def _session_user_id(request: HttpRequest) -> Any:
     """
     session = request.__dict__.get("session")
     loaded = getattr(session, "_session_cache", None) if session is not None else None
-    if not isinstance(loaded, dict) or SESSION_KEY not in loaded:
+    if not loaded or not isinstance(loaded, dict):
         return None
-    if get_settings().user_id_attribute != "pk":
+    # django.contrib.auth imports the models: not at this module's import (settings files import it).
+    from django.contrib.auth import SESSION_KEY, get_user_model
+
+    if SESSION_KEY not in loaded or get_settings().user_id_attribute != "pk":
         return None
-    from django.contrib.auth import get_user_model  # the app registry is ready by now
 
     try:
         return get_user_model()._meta.pk.to_python(loaded[SESSION_KEY])
