@@ -26,6 +26,7 @@ from django_lantern.health import _drain
 from django_lantern.health import _registry as registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from tests.helpers import skip_summary
+from tests.helpers.sinks import attached
 
 # CI runs the property tests with a fixed seed so a red build is reproducible;
 # locally they keep exploring new examples on every run.
@@ -84,15 +85,8 @@ class LogCapture(logging.Handler):
 @pytest.fixture
 def logs() -> Iterator[LogCapture]:
     """Capture every record (root and the non-propagating ``access`` logger)."""
-    handler = LogCapture()
-    targets = [logging.getLogger(), logging.getLogger("access")]
-    for target in targets:
-        target.addHandler(handler)
-    try:
+    with attached(LogCapture()) as handler:
         yield handler
-    finally:
-        for target in targets:
-            target.removeHandler(handler)
 
 
 def stop_readiness_workers(deadline: float = 3.0) -> None:

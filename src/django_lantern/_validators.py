@@ -112,6 +112,14 @@ def text_set(key: str, value: object, problems: Problems) -> frozenset[str]:
     return frozenset(texts(key, value, problems))
 
 
+def identifiers(key: str, value: object, problems: Problems) -> frozenset[str]:
+    """URL keyword argument names (``["token", "uidb64"]``): Python identifiers, as Django requires."""
+    if not _is_strings(value) or not all(name.isidentifier() for name in value):
+        problems.add(key, value, 'a list of URL parameter names such as ["token", "uidb64"]')
+        return frozenset()
+    return frozenset(value)
+
+
 def info_label(key: str, value: object, problems: Problems) -> str | None:
     """A label value for ``lantern_build_info``: anything but a string is ignored (W012)."""
     if value is None or isinstance(value, str):

@@ -120,6 +120,9 @@ KEYS: dict[str, Key] = {
     "SCRUBBER_CLASS": Key("django_lantern.scrubbing.Scrubber", v.text()),
     "SCRUB_EXTRA_KEYS": Key([], v.texts),
     "SCRUB_EXTRA_PATTERNS": Key([], v.texts),
+    # URL parameters whose value is replaced in the path a sink shows
+    # (password reset's uidb64 and token); sensitive key names are added.
+    "REDACT_PATH_KWARGS": Key(["token", "uidb64", "uid", "key", "secret", "code", "otp", "signature"], v.identifiers),
     "LOG_FIELD_MAX_LENGTH": Key(4096, v.whole(minimum=64)),
     # Management commands: one request id per run (docs/jobs-celery.md)
     "COMMAND_REQUEST_ID": Key(True, v.boolean),
@@ -209,6 +212,7 @@ class LanternSettings:
     scrubber_class: str
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]
+    redact_path_kwargs: frozenset[str]
     log_field_max_length: int
     command_request_id: bool
     command_request_id_skip: frozenset[str]

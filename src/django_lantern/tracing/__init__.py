@@ -39,8 +39,9 @@ from django_lantern import __version__
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext, current
 from django_lantern.scrubbing import redact_request_secrets, scrub_text
+from django_lantern.scrubbing._cut import capped
 from django_lantern.tracing import _hooks as tracing_hooks
-from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
+from django_lantern.tracing._attributes import STANDARD_METHODS, URL_PATH_LIMIT, scrubbed, start_attributes
 from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
 from django_lantern.tracing._exporters import span_exporters
 from django_lantern.tracing._propagation import parent_context
@@ -229,6 +230,16 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
         report_internal_error("tracing_end", exc)
 
 
+def redact_path(span: Any, path: str) -> None:
+    """Replace the span's ``url.path`` with the redacted one (URL parameters
+    named secret, known once the URL is resolved): the span is exported only
+    when it ends, so the raw path never leaves. Never raises."""
+    try:
+        span.set_attribute("url.path", capped(path, URL_PATH_LIMIT))
+    except Exception as exc:
+        report_internal_error("tracing_path", exc)
+
+
 def detach(server_span: ServerSpan) -> None:
     """Detach the span's context (once) and leave the span open: the middleware
     calls this when it returns a streaming response, whose end calls :func:`end`."""
@@ -254,12 +265,13 @@ def record_exception(span: Any, exc: BaseException) -> None:
         # as in the log line and the Sentry event of the same exception.
         ctx = current.get()
         request = ctx.request if ctx is not None else None
+        secrets = ctx.secrets if ctx is not None else ()
         span.add_event(
             "exception",
             {
                 "exception.type": exc_type,
-                "exception.message": redact_request_secrets(scrub_text(message), request)[:4096],
-                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request)[:32768],
+                "exception.message": redact_request_secrets(scrub_text(message), request, secrets)[:4096],
+                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request, secrets)[:32768],
             },
         )
         span.set_attribute("error.type", exc_type)
