@@ -115,3 +115,18 @@ def test_json_lines_below_error_stay_lean(deployed: None) -> None:
     record = logging.LogRecord("shop", logging.WARNING, __file__, 1, "slow", None, None)
     assert "release" not in json.loads(JsonFormatter().format(record))
     assert _nested(json.loads(EcsFormatter().format(record)), "service.version") == RELEASE
+
+
+def test_a_sentry_release_that_disagrees_is_reported(sentry: Any) -> None:
+    """lantern.W014 when init() ran before LANTERN["RELEASE"] could be read; never for a release passed to it."""
+    from django.test import override_settings
+
+    from django_lantern.checks import check_sentry_release
+
+    assert sentry()  # the fixture's SENTRY_RELEASE, as the resolved release then was
+    assert check_sentry_release() == []
+    with override_settings(LANTERN={"RELEASE": "9.9"}):
+        (message,) = check_sentry_release()
+        assert message.id == "lantern.W014" and "'lantern@test'" in message.msg and "'9.9'" in message.msg
+        assert sentry(release="mine")
+        assert check_sentry_release() == []

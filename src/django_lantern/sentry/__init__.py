@@ -70,6 +70,7 @@ class _State:
 
     enabled = False
     user_fields: frozenset[str] = frozenset({"id"})
+    release_given = False  # init(release=...): the caller's choice, not ours to question
 
 
 state = _State()
@@ -101,6 +102,7 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     if not dsn:
         state.enabled = False
         return False
+    state.release_given = "release" in overrides
     user_before_send = overrides.pop("before_send", None)
     user_before_send_transaction = overrides.pop("before_send_transaction", None)
     found = identity()
@@ -125,6 +127,18 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     count_lost_events()
     state.enabled = True
     return True
+
+
+def release_disagreement() -> tuple[object, str] | None:
+    """(Sentry's release, the process's) when :func:`init` chose a release other than the one
+    resolved now: it ran before settings were loaded, so ``LANTERN["RELEASE"]`` was not read."""
+    ours = identity().release
+    if not state.enabled or state.release_given or ours is None:
+        return None
+    import sentry_sdk
+
+    theirs = sentry_sdk.get_client().options.get("release")
+    return None if theirs == ours else (theirs, ours)
 
 
 def make_before_send(user_callback: EventCallback | None = None) -> EventCallback:
