@@ -211,3 +211,12 @@ def test_buildinfo_refuses_an_unusable_value(tmp_path: Path, capsys: pytest.Capt
         buildinfo.main(["--output", str(tmp_path / "b.json"), "--release", "feature/x"])
     assert exited.value.code == 2 and "--release 'feature/x'" in capsys.readouterr().err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_buildinfo_empty_values_are_not_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--commit "$GIT_COMMIT"`` with the build argument unset falls back to the variables (then git)."""
+    monkeypatch.setenv("GITHUB_SHA", "feedface")
+    out = tmp_path / "b.json"
+    assert buildinfo.main(["--output", str(out), "--commit", "", "--release", ""]) == 0
+    written = json.loads(out.read_text())
+    assert written["commit"] == "feedface" and "release" not in written

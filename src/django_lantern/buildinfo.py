@@ -43,7 +43,10 @@ def git_commit(cwd: str | None = None) -> str | None:
 
 
 def build_info(*, commit: str | None = None, release: str | None = None, version: str | None = None) -> dict[str, str]:
-    """The file's content: every value checked by the same rule the reader applies."""
+    """The file's content: every value checked by the same rule the reader applies.
+
+    An empty value is not given (``--commit "$GIT_COMMIT"`` with the build argument unset)."""
+    commit, release, version = commit or None, release or None, version or None
     found = commit or next((os.environ[name] for name in COMMIT_VARIABLES if os.environ.get(name)), None)
     info = {
         "commit": release_text(found) if found else git_commit(),
