@@ -1,8 +1,8 @@
 """``LanternMiddleware``: the one layer, first in ``MIDDLEWARE``.
 
 Per request it: assigns the request id (validated incoming header or a fresh
-one), binds the request context for logging, answers ``/healthz``, ``/readyz``
-and ``/metrics`` itself before any other middleware can redirect or refuse a
+one), binds the request context for logging, answers ``/healthz``, ``/readyz``,
+``/metrics`` and ``/statusz`` itself before any other middleware can redirect or refuse a
 probe, echoes the id on the response, records metrics, and writes exactly one
 access record.
 
@@ -32,7 +32,7 @@ from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
-from django_lantern.http._probes import HEALTHZ, READYZ, classify
+from django_lantern.http._probes import HEALTHZ, READYZ, STATUS, classify
 from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
@@ -41,6 +41,7 @@ from django_lantern.http._users import aresolve_user_id, resolve_user_id
 from django_lantern.logging._access_log import AccessLog
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _views as metrics_views
+from django_lantern.metrics._status import status_response
 from django_lantern.scrubbing import REDACTED_PATH_ATTRIBUTE, redacted_path
 from django_lantern.tracing import ServerSpan
 
@@ -284,6 +285,8 @@ def _resolved(request: HttpRequest) -> None:
 def _simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
     if kind == HEALTHZ:
         return health_views.healthz_response(request)
+    if kind == STATUS:
+        return status_response(request)
     return metrics_views.metrics_response(request)
 
 

@@ -3,7 +3,7 @@
 Call :func:`init` once, from settings or ``wsgi.py``/``asgi.py``::
 
     import django_lantern.sentry
-    django_lantern.sentry.init()          # SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_RELEASE
+    django_lantern.sentry.init()          # SENTRY_DSN, SENTRY_ENVIRONMENT; the release as /statusz shows it
 
 What it adds over a bare ``sentry_sdk.init``:
 
@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_lantern._errors import report_internal_error
+from django_lantern._release import identity
 from django_lantern.context import RequestContext, get_context
 from django_lantern.scrubbing import get_scrubber, known_secrets, noted_path, request_secrets
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
@@ -72,6 +73,7 @@ class _State:
 
     enabled = False
     user_fields: frozenset[str] = frozenset({"id"})
+    release_given = False  # init(release=...): the caller's choice, not ours to question
 
 
 state = _State()
@@ -81,8 +83,8 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     """Initialise sentry-sdk with django-lantern's context and scrubbing.
 
     ``overrides`` are passed to ``sentry_sdk.init`` and win over the defaults
-    (``dsn``, ``environment`` and ``release`` from ``SENTRY_DSN``,
-    ``SENTRY_ENVIRONMENT``, ``SENTRY_RELEASE``). A
+    (``dsn`` from ``SENTRY_DSN``; ``environment`` and ``release`` as ``/statusz``
+    shows them, see ``docs/status.md``). A
     ``before_send`` or ``before_send_transaction`` of yours runs first; the
     scrubber always runs last. ``user_fields`` lists the user attributes
     kept on events (``"id"``, ``"username"``, ``"email"``, ``"ip_address"``);
@@ -103,12 +105,15 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     if not dsn:
         state.enabled = False
         return False
+    state.release_given = "release" in overrides
     user_before_send = overrides.pop("before_send", None)
     user_before_send_transaction = overrides.pop("before_send_transaction", None)
+    found = identity()
     options: dict[str, Any] = {
         "dsn": dsn,
-        "environment": os.environ.get("SENTRY_ENVIRONMENT") or None,
-        "release": os.environ.get("SENTRY_RELEASE") or None,
+        # The one identity: None lets sentry-sdk look for its own, as without lantern.
+        "environment": found.environment,
+        "release": found.release,
         # send_default_pii is left to Sentry (off by default, and deprecated
         # in favour of data_collection since 2.5x): the user is reduced to its
         # id and the event scrubbed either way.
@@ -125,6 +130,18 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     count_lost_events()
     state.enabled = True
     return True
+
+
+def release_disagreement() -> tuple[object, str] | None:
+    """(Sentry's release, the process's) when :func:`init` chose a release other than the one
+    resolved now: it ran before settings were loaded, so ``LANTERN["RELEASE"]`` was not read."""
+    ours = identity().release
+    if not state.enabled or state.release_given or ours is None:
+        return None
+    import sentry_sdk
+
+    theirs = sentry_sdk.get_client().options.get("release")
+    return None if theirs == ours else (theirs, ours)
 
 
 def make_before_send(user_callback: EventCallback | None = None) -> EventCallback:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
+from django_lantern._release import identity
 from django_lantern.context import UNKNOWN, RequestContext, current
 from django_lantern.scrubbing import redact_request_secrets, scrub_text
 from django_lantern.scrubbing._cut import capped
@@ -101,7 +102,8 @@ def configure(*, set_global: bool = True) -> Any:
     """Build the SDK tracer provider from the ``OTEL_*`` variables and enable tracing.
 
     - ``OTEL_SDK_DISABLED=true``: nothing is configured, returns None;
-    - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``;
+    - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``; ``service.version`` is the
+      release ``/statusz`` shows unless ``OTEL_RESOURCE_ATTRIBUTES`` sets it;
     - sampler: ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default parent-based, always on);
     - exporters: ``OTEL_TRACES_EXPORTER`` (``otlp`` default, ``console``, ``none``, entry points);
       the OTLP exporter speaks HTTP/protobuf or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL``, see
@@ -123,13 +125,21 @@ def configure(*, set_global: bool = True) -> Any:
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
     exporters = span_exporters()  # validates every name and protocol before anything is built
-    provider = TracerProvider(resource=Resource.create())
+    provider = TracerProvider(resource=release_resource(Resource))
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     if set_global:
         trace.set_tracer_provider(provider)
     enable(provider)
     return provider
+
+
+def release_resource(resource_class: Any) -> Any:
+    """The SDK's resource from the environment, over ``service.version`` = the release."""
+    release = identity().release
+    base = resource_class({"service.version": release} if release else {})
+    # merge(): the argument's attributes win, so OTEL_RESOURCE_ATTRIBUTES' own service.version does.
+    return base.merge(resource_class.create())
 
 
 # -- the middleware's hooks ---------------------------------------------------
