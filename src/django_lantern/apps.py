@@ -8,7 +8,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import got_request_exception, request_started
 
-from django_lantern import shutdown
+from django_lantern import _release, shutdown
 from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import get_settings
 from django_lantern.health._drain import server_stopping
@@ -31,6 +31,7 @@ class LanternConfig(AppConfig):
         # A bad LANTERN value fails the deploy here, at start-up, with the
         # message that names it; otherwise every request would raise it.
         get_settings()
+        _release.identity()  # resolved here, once: the build-info file is never read on a request
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
         # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).

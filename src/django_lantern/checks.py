@@ -3,7 +3,7 @@
 Each message is one :class:`Message` constant named after its id, holding the
 text, the hint and the level; a check function only decides whether it
 applies and fills in the values. Core checks are E001-E003 and W001-W002,
-metrics E010 and W010-W012, logging and request ids E020-E021, bounded
+metrics E010 and W010-W013, the release W014, logging and request ids E020-E021, bounded
 waits W020-W021 (deploy), error reports W030.
 """
 
@@ -23,7 +23,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from django_lantern import reporting
+from django_lantern import reporting, sentry
 from django_lantern._validators import Network, parse_networks
 from django_lantern.conf import KEYS, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
@@ -115,6 +115,13 @@ W012_BAD_INFO = Message(
     "lantern.W012",
     "LANTERN[{key!r}] is {value!r}; it must be a string or None.",
     "It becomes a label of lantern_build_info; the value is ignored until fixed.",
+)
+W014_SENTRY_RELEASE = Message(
+    "lantern.W014",
+    "Sentry reports release {theirs!r}, but this process is release {ours!r} (/statusz, log lines, metrics).",
+    "django_lantern.sentry.init() ran before Django's settings were loaded (from settings.py), so "
+    "LANTERN['RELEASE'] was not read: call it from wsgi.py or asgi.py, or name the release with "
+    "SENTRY_RELEASE or GIT_COMMIT (docs/status.md).",
 )
 E020_LOG_DIRECTORY = Message(
     "lantern.E020",
@@ -313,6 +320,12 @@ def check_metrics_networks(app_configs: Configs = None, **kwargs: object) -> Mes
 @register(Tags.compatibility)
 def check_build_info_settings(app_configs: Configs = None, **kwargs: object) -> Messages:
     return [W012_BAD_INFO(key=key, value=value) for key, value in _ignored("METRICS_RELEASE", "METRICS_ENVIRONMENT")]
+
+
+@register(Tags.compatibility)
+def check_sentry_release(app_configs: Configs = None, **kwargs: object) -> Messages:
+    found = sentry.release_disagreement()
+    return [] if found is None else [W014_SENTRY_RELEASE(theirs=found[0], ours=found[1])]
 
 
 # gunicorn reads ./gunicorn.conf.py by default; ``workers = 1`` is the only safe literal.

@@ -59,6 +59,11 @@ def fail() -> None:
     raise ValueError("task failed on purpose")
 
 
+@app.task(name="jobs.reset_password")
+def reset_password(user_id: int, new_password: str) -> None:
+    raise RuntimeError("mail server refused the reset")
+
+
 @app.task(bind=True, name="jobs.retry_once", max_retries=3)
 def retry_once(self: object) -> None:
     retries = self.request.retries  # type: ignore[attr-defined]

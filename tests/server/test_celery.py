@@ -138,6 +138,29 @@ def test_a_failing_task_is_one_error_line_counted_failed_and_a_tagged_event(
     assert events[0]["tags"]["task_name"] == "jobs.fail"
 
 
+def test_a_failed_tasks_arguments_reach_no_line_and_no_event(
+    solo: tuple[Worker, int], jobs: ModuleType, side_files: dict[str, Path]
+) -> None:
+    """A real worker: Celery's failure line shows ``[redacted]`` for the arguments, and the
+    password (a ``new_password`` argument) is in no line and not in the Sentry event."""
+    import json
+
+    worker, _ = solo
+    password = "plain-password-" + str(73)
+    task_id = jobs.reset_password.apply_async((7, password), queue=worker.queue).id
+    _wait_task_line(worker, task_id, "failure")
+    (failure,) = [line for line in _lines_of(worker, task_id) if line["logger"] == "celery.app.trace"]
+    assert failure["data"]["args"] == failure["data"]["kwargs"] == "[redacted]"
+    assert password not in json.dumps(worker.lines())
+    deadline = time.monotonic() + 10
+    events: list[str] = []
+    while time.monotonic() < deadline and not events:
+        if side_files["sentry"].exists():
+            events = [line for line in side_files["sentry"].read_text().splitlines() if task_id in line]
+        time.sleep(0.1)
+    assert events and all(password not in event for event in events)
+
+
 def test_a_retried_task_keeps_its_ids(solo: tuple[Worker, int], jobs: ModuleType) -> None:
     """Both runs of a retried task share task_id and request_id; the lines say retry then success."""
     worker, _ = solo

@@ -135,7 +135,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
-def _forbidden() -> HttpResponse:
+def forbidden() -> HttpResponse:
     response = HttpResponse("Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
@@ -148,7 +148,7 @@ def metrics_response(request: HttpRequest) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     if not is_allowed(request):
-        return _forbidden()
+        return forbidden()
     refused = refusal()
     if refused is not None:  # one worker's numbers would read as the service's totals
         response = HttpResponse(refused + "\n", status=503, content_type="text/plain; charset=utf-8")
