@@ -12,6 +12,7 @@ from django_lantern.logging.schemas import FORMATTERS, chosen_format
 __all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
+SKIP_HEALTHY_PROBES = "django_lantern.logging.filters.SkipHealthyProbes"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
 
 
@@ -44,7 +45,9 @@ def build_logging_config(
     - format: ``log_format`` argument, else ``LANTERN_LOG_FORMAT``, else
       ``text`` when ``debug`` is true and ``json`` otherwise.
     - the access logger writes to the same handler with ``propagate`` off, so
-      each access line appears once.
+      each access line appears once. The handler leaves out healthy probes
+      (``SkipHealthyProbes``: ``/healthz`` and ``/readyz`` answered 2xx/3xx
+      faster than ``LANTERN["SLOW_PROBE_MS"]``); failing and slow ones are written.
     - handler: ``NonBlockingStreamHandler``: each line is formatted in the
       caller's thread and written by one writer thread through a bounded
       queue; when the sink stalls (a full pipe) the queue fills and further
@@ -76,14 +79,14 @@ def build_logging_config(
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": FILTER_PATH}},
+        "filters": {"request_context": {"()": FILTER_PATH}, "skip_healthy_probes": {"()": SKIP_HEALTHY_PROBES}},
         "formatters": {format_name: formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
                 "class": f"django_lantern.logging.handlers.{handler_class}",
                 "stream": stream,
                 "formatter": format_name,
-                "filters": ["request_context"],
+                "filters": ["skip_healthy_probes", "request_context"],
             },
         },
         "root": {"handlers": ["console"], "level": chosen_level},

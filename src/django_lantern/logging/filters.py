@@ -1,4 +1,4 @@
-"""The logging filter that adds request context to every record."""
+"""The logging filters: request context on every record; healthy probes' access lines left out."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from django_lantern._errors import report_internal_error
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.http._users import known_user_id
+from django_lantern.logging._access_record import HealthyProbeLine
 
-__all__ = ["RequestContextFilter"]
+__all__ = ["RequestContextFilter", "SkipHealthyProbes"]
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -55,3 +56,15 @@ class RequestContextFilter(logging.Filter):
             # fills in "-" for whatever is missing.
             report_internal_error("log_filter", exc)
         return True
+
+
+class SkipHealthyProbes(logging.Filter):
+    """Drops the access lines of healthy probes: ``/healthz`` and ``/readyz`` answered
+    2xx or 3xx faster than ``LANTERN["SLOW_PROBE_MS"]`` (docs/logging.md).
+
+    ``build_logging_config()`` puts it on its handler. The access log does not
+    even build such a line when every handler that would write it has this filter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return type(record.msg) is not HealthyProbeLine
