@@ -9,6 +9,7 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from django_lantern import checks
+from django_lantern.metrics import _workers
 
 OPEN = ["0.0.0.0/0", "::/0"]
 
@@ -28,16 +29,37 @@ def test_open_metrics_warns_at_deploy() -> None:
 
 
 @pytest.mark.parametrize(
+    ("lantern", "networks"),
+    [
+        ({}, "127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"),  # the defaults
+        ({"METRICS_ALLOWED_NETWORKS": ["10.0.0.0/8"]}, "10.0.0.0/8"),
+        # The proxy we believe for client_ip is itself admitted.
+        ({"METRICS_ALLOWED_NETWORKS": ["203.0.113.0/24"], "TRUSTED_PROXIES": ["203.0.113.7"]}, "203.0.113.0/24"),
+    ],
+)
+def test_metrics_open_through_a_proxy_warns_at_deploy(lantern: dict[str, object], networks: str) -> None:
+    """W013 when, without a token, the allowlist holds a whole loopback or private range (where
+    reverse proxies live) or a trusted proxy: it names the networks and the three ways out."""
+    with override_settings(LANTERN=lantern):
+        (message,) = checks.check_metrics_exposure()
+        assert message.id == "lantern.W013" and networks in message.msg
+        assert "METRICS_BEARER_TOKEN" in (message.hint or "") and "at the proxy" in (message.hint or "")
+        assert "lantern.W013" in _ids(deploy=True)
+        assert "lantern.W013" not in _ids(deploy=False)
+
+
+@pytest.mark.parametrize(
     "lantern",
     [
-        {},  # the defaults: loopback and private ranges
+        {"METRICS_BEARER_TOKEN": "t0ken"},  # the default networks, with a token
         {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_BEARER_TOKEN": "t0ken"},
         {"METRICS_ALLOWED_NETWORKS": OPEN, "METRICS_ENABLED": False},
         {"METRICS_ALLOWED_NETWORKS": ["203.0.113.0/24"]},
+        {"METRICS_ALLOWED_NETWORKS": ["10.0.5.17/32", "fd00::17/128"]},  # the scrapers' own addresses
     ],
 )
 def test_protected_metrics_do_not_warn(lantern: dict[str, object]) -> None:
-    """No W010 with the defaults, with a token, with metrics off, or with a narrow network."""
+    """No W010 or W013 with a token, with metrics off, or with narrow networks."""
     with override_settings(LANTERN=lantern):
         assert checks.check_metrics_exposure() == []
 
@@ -83,13 +105,34 @@ def no_worker_hints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_several_workers_without_multiproc_dir(
     no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: str | None, warns: bool
 ) -> None:
-    """W011 when several workers are likely (env or ./gunicorn.conf.py) and PROMETHEUS_MULTIPROC_DIR is unset."""
+    """W011 when several workers are likely (env or ./gunicorn.conf.py), PROMETHEUS_MULTIPROC_DIR is unset
+    and lantern cannot set it up in the workers (here: prometheus_client is imported before it)."""
+    monkeypatch.setattr(_workers, "_decision", _workers._Decision(client_first=True))
     for key, val in env.items():
         monkeypatch.setenv(key, val)
     if conf is not None:
         (no_worker_hints / "gunicorn.conf.py").write_text(conf)
     ids = [m.id for m in checks.check_multiprocess_dir()]
     assert ids == (["lantern.W011"] if warns else [])
+
+
+@pytest.mark.parametrize("blocked", ["client_first", "read-only tmp", None])
+def test_several_workers_warn_only_where_lantern_cannot_set_up_the_directory(
+    no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch, blocked: str | None
+) -> None:
+    """gunicorn and uvicorn workers get a directory by themselves, except when the client came first or
+    the temporary directory is not writable (a read-only root file system): then the workers refuse."""
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    monkeypatch.setattr(_workers, "_decision", _workers._Decision(client_first=blocked == "client_first"))
+    unwritable = no_worker_hints / "not-there"  # as root, os.access ignores a directory's mode bits
+    monkeypatch.setattr("tempfile.tempdir", str(unwritable if blocked == "read-only tmp" else no_worker_hints))
+    messages = checks.check_multiprocess_dir()
+    if blocked is None:
+        assert messages == []
+        return
+    assert [m.id for m in messages] == ["lantern.W011"]
+    assert "WEB_CONCURRENCY=4" in messages[0].msg
+    assert ("imported before django_lantern" if blocked == "client_first" else "not writable") in messages[0].msg
 
 
 def test_example_gunicorn_config_does_not_warn(no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from django_lantern import reporting
+from django_lantern.context import RequestContext, current
 from django_lantern.logging import build_logging_config
 from django_lantern.reporting import ScrubbingAdminEmailHandler, ScrubbingExceptionReporterFilter
 from tests.sentry.test_sentry import FORM, HEADERS, QUERY, assert_no_secrets
@@ -62,7 +63,7 @@ def installed_handler() -> ScrubbingAdminEmailHandler:
 def mail_handler() -> ScrubbingAdminEmailHandler:
     """The handler build_logging_config() installed, with no error seen yet (each test starts a window)."""
     handler = installed_handler()
-    handler._last_sent.clear()
+    handler._sent.clear()
     return handler
 
 
@@ -243,8 +244,8 @@ def test_a_full_queue_drops_and_counts(held: type[HeldBackend]) -> None:
     """Behind a held server the queue takes max_queue mails (plus the one in the sender); the rest are counted."""
     handler = ScrubbingAdminEmailHandler(email_backend=HELD, max_queue=2)
     before, before_prom = reporting.mail_stats()["queue_full"], dropped("queue_full")
-    for n in range(6):  # six different errors: none is rate-limited
-        handler.handle(error_record(f"error {n}: %s"))
+    for n in range(6):  # six different errors (exception types): none is rate-limited
+        handler.handle(error_record(exc=type(f"Error{n}", (Exception,), {})()))
         time.sleep(0.05)  # the sender takes the first one off the queue
     assert reporting.mail_stats()["queue_full"] - before == 3
     assert dropped("queue_full") - before_prom == 3
@@ -255,14 +256,21 @@ def test_a_full_queue_drops_and_counts(held: type[HeldBackend]) -> None:
 
 @pytest.mark.usefixtures("admins")
 def test_the_same_error_is_mailed_once_per_window() -> None:
-    """Same exception type, logger and message template within the window: one mail, the rest counted."""
+    """The same error (logger and call, route, exception type and frames; not the message) within
+    the window: one mail, the rest counted. The log folds errors with the same rule."""
     handler = ScrubbingAdminEmailHandler(email_backend="django.core.mail.backends.locmem.EmailBackend")
     mail.outbox.clear()
     before = dropped("rate_limited")
-    for _ in range(5):
-        handler.handle(error_record())
+    for n in range(5):
+        handler.handle(error_record(exc=RuntimeError(f"boom {n}")))  # the message varies: the same error
     handler.handle(error_record(exc=ValueError("other type")))
-    handler.handle(error_record("Other template: %s"))
+    ctx = RequestContext("rid", "GET", "/healthz", None)
+    ctx.probe_route = "/healthz"
+    token = current.set(ctx)
+    try:
+        handler.handle(error_record())  # another route
+    finally:
+        current.reset(token)
     assert len(sent(handler)) == 3
     assert dropped("rate_limited") - before == 4
     handler.rate_window = 0.0  # the window has passed

@@ -8,11 +8,13 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import got_request_exception
 
+from django_lantern import shutdown
 from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import get_settings
+from django_lantern.health._drain import server_stopping
 from django_lantern.jobs import _commands, _djtasks
-from django_lantern.logging import handlers
-from django_lantern.metrics import _db, _recorder
+from django_lantern.logging import handlers, servers
+from django_lantern.metrics import _db, _recorder, _workers
 
 
 class LanternConfig(AppConfig):
@@ -30,9 +32,17 @@ class LanternConfig(AppConfig):
         get_settings()
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
+        # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).
+        server_stopping.connect(shutdown.flush_at_server_stop, dispatch_uid="django_lantern.shutdown")
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
+        if _workers.refusal() is not None:  # /metrics answers 503 with the same text
+            logging.getLogger("django_lantern.metrics").error("%s", _workers.refusal())
+        workers = _workers.detected()
+        master_text = workers is not None and workers.master_logs_text and servers.master_text_lines(workers.server)
+        if master_text:  # the one line of the process's output lantern cannot turn into JSON itself
+            logging.getLogger("django_lantern").warning("%s", master_text)
 
         # Django stopped capturing warnings; a LOGGING that configures the
         # py.warnings logger (build_logging_config does) asks for them.

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
@@ -24,9 +24,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from django_lantern import reporting
-from django_lantern.conf import settings_errors, settings_for_checks
+from django_lantern._validators import Network, parse_networks
+from django_lantern.conf import KEYS, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
 from django_lantern.logging.filters import RequestContextFilter
+from django_lantern.metrics import _workers
 from django_lantern.scrubbing import build_scrubber
 from django_lantern.tracing._hooks import resolve_hooks
 
@@ -91,13 +93,23 @@ W010_OPEN_METRICS = Message(
     "Allow only the networks your Prometheus scrapes from, or set LANTERN['METRICS_BEARER_TOKEN'] "
     "and give Prometheus the same token (authorization: credentials in its scrape config).",
 )
+W013_METRICS_THROUGH_PROXY = Message(
+    "lantern.W013",
+    "/metrics admits every address in {networks} without a token, and a reverse proxy or load "
+    "balancer on such an address forwards anyone's request from its own address: /metrics is then "
+    "open to everyone who can reach the proxy.",
+    "Set LANTERN['METRICS_BEARER_TOKEN'] and give Prometheus the token, or narrow "
+    "METRICS_ALLOWED_NETWORKS to your scrapers' addresses, or refuse /metrics at the proxy "
+    "(then list lantern.W013 in SILENCED_SYSTEM_CHECKS).",
+)
 W011_NO_MULTIPROC_DIR = Message(
     "lantern.W011",
-    "Several worker processes are likely ({evidence}) but PROMETHEUS_MULTIPROC_DIR is not set, "
-    "so each scrape would show one worker's numbers and counters would jump between workers.",
-    "Call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py and use the hooks "
-    "of django_lantern.gunicorn (on_starting, child_exit), or set PROMETHEUS_MULTIPROC_DIR to an empty, "
-    "writable directory; see docs/metrics.md.",
+    "Several worker processes are likely ({evidence}) and PROMETHEUS_MULTIPROC_DIR is not set. "
+    "Under gunicorn and uvicorn lantern sets it up by itself, but not here: {blocker}, "
+    "so each worker's /metrics will answer 503 rather than show its own numbers as the totals.",
+    "Set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory (in Kubernetes an emptyDir volume), "
+    "or call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py with the hooks "
+    "of django_lantern.gunicorn; see docs/metrics.md.",
 )
 W012_BAD_INFO = Message(
     "lantern.W012",
@@ -270,7 +282,22 @@ def check_metrics_exposure(app_configs: Configs = None, **kwargs: object) -> Mes
     if not cfg.metrics_enabled or cfg.metrics_bearer_token:
         return []
     everyone = [str(n) for n in cfg.metrics_allowed_networks if n.prefixlen == 0]
-    return [W010_OPEN_METRICS(everyone=", ".join(everyone))] if everyone else []
+    if everyone:
+        return [W010_OPEN_METRICS(everyone=", ".join(everyone))]
+    broad = [str(n) for n in cfg.metrics_allowed_networks if _holds_a_proxy_range(n, cfg.trusted_proxies)]
+    return [W013_METRICS_THROUGH_PROXY(networks=", ".join(broad))] if broad else []
+
+
+# Where reverse proxies live: the loopback and private ranges, the default allowlist.
+_PROXY_RANGES = parse_networks(cast("list[str]", KEYS["METRICS_ALLOWED_NETWORKS"].default))[0]
+
+
+def _holds_a_proxy_range(network: Network, trusted_proxies: tuple[Network, ...]) -> bool:
+    """Whether ``network`` holds a whole loopback or private range, or one of our trusted proxies."""
+    return any(
+        r.version == network.version and r.subnet_of(network)  # type: ignore[arg-type]
+        for r in (*_PROXY_RANGES, *trusted_proxies)
+    )
 
 
 def _ignored(*keys: str) -> list[tuple[str, object]]:
@@ -323,7 +350,8 @@ def check_multiprocess_dir(app_configs: Configs = None, **kwargs: object) -> Mes
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
         return []
     evidence = _workers_evidence(Path.cwd())
-    return [] if evidence is None else [W011_NO_MULTIPROC_DIR(evidence=evidence)]
+    blocked = None if evidence is None else _workers.blocker()
+    return [] if blocked is None else [W011_NO_MULTIPROC_DIR(evidence=evidence, blocker=blocked)]
 
 
 # -- bounded waits (deploy) ---------------------------------------------------------

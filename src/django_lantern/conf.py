@@ -83,6 +83,7 @@ KEYS: dict[str, Key] = {
     # line build_logging_config()'s handler leaves out; 0: none is; None: no probe is too slow.
     "SLOW_PROBE_MS": Key(250.0, v.number(minimum=0, allow_none=True)),
     "USER_ID_ATTRIBUTE": Key("pk", v.text()),
+    "LOAD_USER": Key(False, v.boolean),
     # Probes and the metrics endpoint, answered by the middleware itself
     "HEALTHZ_PATH": Key("/healthz", v.probe_path, "healthz_paths"),
     "READYZ_PATH": Key("/readyz", v.probe_path, "readyz_paths"),
@@ -185,6 +186,7 @@ class LanternSettings:
     slow_request_ms: float | None
     slow_probe_ms: float | None
     user_id_attribute: str
+    load_user: bool
     healthz_paths: frozenset[str]
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +32,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeExceptionReporterFilter
 
+from django_lantern.logging._folding import RepeatBudget, error_fingerprint
 from django_lantern.logging.handlers import OffThreadQueue
 from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS, Scrubber, get_scrubber, request_secrets
 
@@ -233,9 +233,11 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
       mails; when it is full the mail is dropped;
     - the connection has a timeout: ``EMAIL_TIMEOUT``, or ``timeout`` seconds
       when that is None;
-    - one mail per error per ``rate_window`` seconds, an error being the
-      exception type, the logger and the message template (``record.msg``,
-      before its arguments); the rest are dropped before anything is rendered.
+    - one mail per error per ``rate_window`` seconds, an error being what the
+      log folds as one (``logging/_folding.error_fingerprint``: the logger and
+      the call, the route, the exception's type and frames); the rest are
+      dropped before anything is rendered. ``max_errors`` errors are
+      remembered, the least recently seen forgotten first.
 
     Every mail not sent is counted by reason (``lantern_mail_dropped_total``,
     :func:`mail_stats`): ``rate_limited``, ``queue_full``, ``failed``.
@@ -255,8 +257,7 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         super().__init__(include_html, email_backend, reporter_class or REPORTER_PATH)
         self.timeout = timeout
         self.rate_window = rate_window
-        self.max_errors = max_errors
-        self._last_sent: dict[tuple[str, str, str], float] = {}
+        self._sent = RepeatBudget(max_errors)
         self._sender: OffThreadQueue[tuple[Any, Any, dict[str, Any]]] = OffThreadQueue(
             self._deliver, max_queue, "lantern-mail-sender"
         )
@@ -270,20 +271,8 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         super().emit(record)  # renders the report, then calls send_mail
 
     def _admit(self, record: logging.LogRecord) -> bool:
-        """True for the first record of its error in the window (called under the handler's lock)."""
-        exc_type = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
-        key = (exc_type, record.name, str(record.msg))
-        now = time.monotonic()
-        last = self._last_sent.get(key)
-        if last is not None and now - last < self.rate_window:
-            return False
-        if last is None and len(self._last_sent) >= self.max_errors:
-            cutoff = now - self.rate_window
-            self._last_sent = {k: t for k, t in self._last_sent.items() if t > cutoff}
-            if len(self._last_sent) >= self.max_errors:
-                return False  # that many distinct errors in one window: the admins have plenty to read
-        self._last_sent[key] = now
-        return True
+        """True for the first record of its error in the window."""
+        return self._sent.admit(error_fingerprint(record), self.rate_window) is not None
 
     def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.pop("fail_silently", None)  # the sender counts failures instead

@@ -96,3 +96,8 @@ def describe_flush(result: dict[str, int | None], timeout: float = DEFAULT_FLUSH
         else:
             parts.append(f"{name} {pending} still pending" + (" (dropped)" if pending else ""))
     return f"exit flush ({timeout:.1f}s): " + (", ".join(parts) or "nothing in use")
+
+
+def flush_at_server_stop(sender: object = None, **kwargs: object) -> None:
+    """The exit flush where no gunicorn hook runs it: uvicorn's lifespan shutdown (``health.asgi``)."""
+    logger.info("lantern: %s", describe_flush(flush()))

@@ -116,8 +116,10 @@ def test_queue_wait_counts_from_the_eta_and_never_negative() -> None:
     eta = datetime.fromtimestamp(1_000_100, tz=UTC).isoformat()
     request = SimpleNamespace(lantern_published_at=1_000_000.0, eta=eta, headers=None)
     assert lantern_celery.queue_wait_seconds(request, 1_000_103.0) == pytest.approx(3.0)
-    future = SimpleNamespace(lantern_published_at=2_000_000.0, eta=None, headers=None)
-    assert lantern_celery.queue_wait_seconds(future, 1_000_000.0) == 0.0
+    ahead = SimpleNamespace(lantern_published_at=1_000_100.0, eta=None, headers=None)
+    assert lantern_celery.queue_wait_seconds(ahead, 1_000_000.0) == 0.0  # within the clock-skew allowance
+    forged = SimpleNamespace(lantern_published_at=2_000_000.0, eta=None, headers=None)
+    assert lantern_celery.queue_wait_seconds(forged, 1_000_000.0) is None  # far ahead: not a clock, a forgery
 
 
 def test_a_run_inside_a_request_context_keeps_its_id() -> None:

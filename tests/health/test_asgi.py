@@ -98,3 +98,23 @@ async def test_other_paths_go_through_django() -> None:
     assert status == 200
     status, _ = await _call(handler, "/no-such-page/")
     assert status == 404
+
+
+def test_lifespan_is_answered_and_shutdown_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lifespan scope (uvicorn offers it by default) is answered, not refused, and its
+    shutdown runs the exit flush before saying complete."""
+    from django_lantern import shutdown
+
+    flushed: list[float] = []
+    monkeypatch.setattr(shutdown, "flush", lambda timeout=2.0: flushed.append(timeout) or {"tracing": 0})
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"] + (" after the flush" if flushed else ""))
+
+    asyncio.run(LanternASGIHandler()({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete after the flush"]

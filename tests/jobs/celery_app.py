@@ -1,13 +1,15 @@
 """The Celery app the worker tests run: ``celery -A tests.jobs.celery_app worker``.
 
-Configured from the environment by tests/server/test_celery.py: the broker
-(Redis database 7), a queue of the test's own, LANTERN keys as JSON.
+Configured from the environment by tests/jobs/worker.py: the broker
+(``REDIS_URL``, its database included), a queue of the test's own, LANTERN keys as JSON.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 
 import django
 from django.apps import apps
@@ -16,14 +18,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.jobs.settings")
 if not apps.ready:  # the worker; the test process has set Django up already
     django.setup()
 
-from celery import Celery
+from celery import Celery, signals
 
 from django_lantern.celery import instrument
 from django_lantern.context import get_request_id
 
 logger = logging.getLogger("tests.jobs")
 
-app = Celery("lantern_jobs", broker=os.environ.get("JOBS_BROKER_URL", "redis://127.0.0.1:6379/7"))
+app = Celery("lantern_jobs", broker=os.environ.get("JOBS_BROKER_URL") or os.environ.get("REDIS_URL"))
 app.conf.update(
     task_default_queue=os.environ.get("JOBS_QUEUE", "lantern-jobs"),
     # Keep Django's LOGGING (JSON on stdout with the context filter) as it is.
@@ -69,3 +71,28 @@ def retry_once(self: object) -> None:
 def spawn_child() -> None:
     logger.info("parent body")
     log_and_return.delay("child")
+
+
+@app.task(name="jobs.sleep")
+def sleep(seconds: float) -> None:
+    logger.info("sleeping", extra={"seconds": seconds})
+    time.sleep(seconds)
+
+
+@app.task(name="jobs.kill_own_child")
+def kill_own_child() -> None:
+    """SIGKILL the pool child running this, as the OOM killer would."""
+    logger.info("about to be killed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(name="jobs.killed_after_reporting")
+def killed_after_reporting() -> None:
+    logger.info("reporting, then killed")
+
+
+@signals.task_postrun.connect(weak=False)
+def _kill_after_reporting(sender: object = None, **_: object) -> None:
+    """Connected after lantern's receiver: the child dies after it wrote its task line."""
+    if getattr(sender, "name", None) == "jobs.killed_after_reporting":
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.client import AsyncClient
 
 from tests import urls_core
@@ -176,8 +176,10 @@ def test_access_logger_name_is_configurable(client: Client, settings: Any) -> No
 
 
 @pytest.mark.django_db
+@override_settings(LANTERN={"LOAD_USER": True})
 def test_authenticated_user_id_without_the_view_touching_user(client: Client, logs: LogCapture, user: Any) -> None:
-    """A logged-in request's access line has the user id though the view never read request.user."""
+    """With ``LOAD_USER`` a logged-in request's access line has the user id though the view never read
+    request.user."""
     client.force_login(user)
     client.get("/ok/")
     (line,) = logs.by_logger("access")
@@ -186,8 +188,11 @@ def test_authenticated_user_id_without_the_view_touching_user(client: Client, lo
 
 
 @pytest.mark.django_db
-def test_django_error_line_carries_the_user_id_the_access_line_has(client: Client, logs: LogCapture, user: Any) -> None:
+def test_django_error_line_carries_the_user_id_the_access_line_has(
+    client: Client, logs: LogCapture, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The user id is decided once per request: Django's 404 line, logged after the view, has it as well."""
+    monkeypatch.setattr(logging.getLogger("django.request"), "filters", [])  # keep Django's 4xx line here
     client.force_login(user)
     client.get("/does-not-exist/")
     (django_line,) = logs.by_logger("django.request")
@@ -222,10 +227,11 @@ def test_anonymous_without_session_cookie_never_touches_the_session(
 
 @pytest.mark.usefixtures("close_thread_connections")
 @pytest.mark.django_db(transaction=True)
+@override_settings(LANTERN={"LOAD_USER": True})
 async def test_async_authenticated_user_id_without_the_view_touching_user(
     async_client: AsyncClient, logs: LogCapture, user: Any
 ) -> None:
-    """On the async path the access line finds the user with ``await request.auser()``."""
+    """With ``LOAD_USER``, on the async path the access line finds the user with ``await request.auser()``."""
     await async_client.aforce_login(user)
     await async_client.get("/async-plain/")
     (line,) = logs.by_logger("access")

@@ -25,7 +25,7 @@ def test_defaults() -> None:
     assert config["root"]["level"] == "INFO"
     console = config["handlers"]["console"]
     assert console["formatter"] == "json"
-    assert console["filters"] == ["skip_healthy_probes", "request_context"]
+    assert console["filters"] == ["skip_healthy_probes", "request_context", "repeated_errors"]
     assert config["filters"]["request_context"]["()"] == "django_lantern.logging.RequestContextFilter"
     assert config["disable_existing_loggers"] is False
 

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from django_lantern.logging import build_logging_config
+from django_lantern.logging import JsonFormatter, TextFormatter, build_logging_config
 from django_lantern.logging.servers import (
     RUNSERVER_REQUEST_FORMAT,
     SkipRunserverRequestLines,
     gunicorn_logconfig_dict,
+    master_text_lines,
     uvicorn_log_config,
 )
 
@@ -88,3 +89,21 @@ def test_runserver_filter_drops_only_the_request_line() -> None:
     )
     assert keep.filter(request_line) is False
     assert keep.filter(other) is True
+
+
+@pytest.mark.parametrize(
+    ("server", "logger", "flag"),
+    [("gunicorn", "gunicorn.error", "--log-config-json"), ("uvicorn", "uvicorn", "--log-config")],
+)
+def test_a_json_app_under_a_text_master_is_told_the_one_flag(
+    server: str, logger: str, flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warning names the flag and the command that prints the file; a text app gets none."""
+    handler = logging.StreamHandler()
+    monkeypatch.setattr(logging.getLogger(logger), "handlers", [handler])
+    handler.setFormatter(TextFormatter())
+    assert master_text_lines(server) is None
+    handler.setFormatter(JsonFormatter())
+    warning = master_text_lines(server)
+    assert warning is not None
+    assert f'{flag} "$(python -m django_lantern.logging.servers {server}-config)"' in warning

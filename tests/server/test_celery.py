@@ -1,4 +1,4 @@
-"""Celery on real workers (solo and prefork) over the shared Redis, database 7.
+"""Celery on real workers (solo and prefork) over the Redis of REDIS_URL, its database included.
 
 The workers are ``celery -A tests.jobs.celery_app worker`` subprocesses,
 started and stopped here, each on a queue of its own; publishers are this
@@ -17,15 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from django_lantern import bind
 from tests.helpers.servers import free_port
 from tests.helpers.services import require_redis
-from tests.jobs.worker import ROOT, Worker, broker_url, job_env, run_worker
+from tests.jobs.worker import ROOT, Worker, broker_url, job_env, run_worker, scrape
 
 pytestmark = pytest.mark.services
 
@@ -85,15 +83,6 @@ def _wait_task_line(worker: Worker, task_id: str, outcome: str = "success", time
     )
 
 
-def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
 @pytest.mark.urls("tests.urls_jobs")
 def test_a_task_enqueued_inside_a_request_logs_that_requests_id(
     solo: tuple[Worker, int], jobs: ModuleType, client: Client
@@ -128,7 +117,7 @@ def test_a_failing_task_is_one_error_line_counted_failed_and_a_tagged_event(
     line = task_lines[0]
     assert line["level"] == "error" and line["outcome"] == "failure" and line["error_type"] == "ValueError"
     assert line["request_id"] == "req-fail-1"
-    samples = _samples(port)
+    samples = scrape(port)
     assert samples[("lantern_tasks_total", (("outcome", "failure"), ("task", "jobs.fail")))] == 1
     assert ("lantern_tasks_total", (("outcome", "success"), ("task", "jobs.fail"))) not in samples
     # Celery's own error log line became the one Sentry event; the task line did not add a second.
@@ -258,7 +247,7 @@ def test_prefork_two_publishers_thousand_tasks(broker: str, jobs: ModuleType) ->
                 interval=1.0,
             )
             lines = worker.lines()
-            samples = _samples(port)
+            samples = scrape(port)
             pids = {path.name.split("_")[1] for path in Path(prom_dir).glob("counter_*.db")}
     bodies = [line for line in lines if line["message"] == "task body"]
     assert len(bodies) == 2 * per_publisher

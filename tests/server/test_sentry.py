@@ -189,12 +189,13 @@ def test_no_identity_session_or_oauth_code_reaches_sentry(
 
 
 def test_uvicorn_lifespan_refusal_is_not_reported(database: Path, sentry_endpoint: SentryEndpoint) -> None:
-    """uvicorn's default --lifespan auto: Django refuses the lifespan scope at every start;
-    sentry-sdk's ASGI wrapper captures that, and no event reaches Sentry."""
+    """uvicorn's default --lifespan auto offers the lifespan scope at every start. lantern's ASGI
+    handler answers it (Django's own refuses it, which sentry-sdk's ASGI wrapper captured), and
+    no lifespan event reaches Sentry: the only event is the request's error."""
     with serving("uvicorn", database, sentry_endpoint) as server:
         assert httpx.get(server.url + "/errors/fail/", timeout=10).status_code == 500
         wait_for(lambda: sentry_endpoint.events() or None, "the request's error event")
-        assert "lifespan" in server.output()  # uvicorn did offer it
+        assert "unsupported" not in server.output()  # uvicorn's words for an app that refuses lifespan
         stop(server)
     messages = [v.get("value", "") for e in sentry_endpoint.events() for v in e["exception"]["values"]]
     assert messages == ["failed with password=[redacted]"]
@@ -245,3 +246,31 @@ def test_exit_flush_waits_once_and_says_what_is_pending(database: Path, stalled_
     assert "flushed at exit" not in output
     # One wait (2 s) plus start-up and teardown; both waits would be over 12 s.
     assert took < SDK_SHUTDOWN_TIMEOUT - 2.0, f"stopping took {took:.1f}s"
+
+
+def _stream(server: Server, path: str) -> None:
+    with (
+        httpx.Client(base_url=server.url, timeout=10) as client,
+        client.stream("GET", path) as response,
+        contextlib.suppress(httpx.HTTPError),  # the failing body ends the connection early
+    ):
+        for _ in response.iter_bytes():
+            pass
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_stream_that_raises_is_one_event(kind: str, database: Path, sentry_endpoint: SentryEndpoint) -> None:
+    """A streaming body raising midway (sync, and async under uvicorn): exactly one error event
+    per failed request, whichever wrappers (sentry-sdk's ASGI/WSGI, the logging integration) see it."""
+    paths = ["/stream/fail/"] if kind.startswith("gunicorn") else ["/stream/fail/", "/astream/fail/"]
+    with serving(kind, database, sentry_endpoint) as server:
+        for path in paths:
+            _stream(server, path)
+        wait_for(lambda: len(sentry_endpoint.events()) >= len(paths) or None, "the error events")
+        # Any second event is sent as soon as the first: the server's exit flush gives it every chance.
+        stop(server)
+    events = sentry_endpoint.events()
+    # The failure is the last exception of each event (under uvicorn a sync body's error is
+    # chained to the TypeError Django's ASGI handler met when it first tried `async for`).
+    found = sorted((e["request"]["url"], e["exception"]["values"][-1]["value"]) for e in events)
+    assert found == [(server.url + path, "generator failed mid-stream") for path in sorted(paths)], found

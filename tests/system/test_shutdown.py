@@ -82,3 +82,48 @@ def test_sigterm_drains_then_stops_and_flushes(env: dict[str, str]) -> None:
         f"(healthz all 200, {len(served)} requests served), in-flight {SLOW}s request 200, exit "
         f"{exited - signalled:.1f}s after SIGTERM, {len(envelopes)} Sentry envelope(s), {len(spans)} OTLP export(s)"
     )
+
+
+def _span_names(bodies: list[bytes]) -> list[str]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    names = []
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                names.extend(span.name for span in scope.spans)
+    return names
+
+
+@pytest.mark.system
+def test_sigterm_under_uvicorn_flushes_spans_and_events(env: dict[str, str]) -> None:
+    """uvicorn has no worker_exit hook: the ASGI handler's lifespan shutdown flushes instead, so the
+    span of a request served just before SIGTERM (held back by a 10-minute batch delay, the SDK's own
+    exit hook off) and its error event reach their endpoints before the process ends."""
+    with Recorder() as recorder:
+        env = {
+            **env,
+            "LANTERN_SYSTEM_SENTRY_DSN": f"http://public@127.0.0.1:{recorder.port}/1",
+            "LANTERN_SYSTEM_OTLP": f"http://127.0.0.1:{recorder.port}/v1/traces",
+        }
+        with support.serve("uvicorn", env) as server:
+            assert httpx.get(server.url + "/_system/log/7/", timeout=10).status_code == 200
+            assert httpx.get(server.url + "/_system/error/1/", timeout=10).status_code == 500
+            assert not recorder.matching("/v1/traces"), "spans left before any flush: the test proves nothing"
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(timeout=EXIT_BUDGET)
+            exited = time.monotonic()
+        spans = recorder.matching("/v1/traces")
+        envelopes = recorder.matching("/envelope/")
+    names = _span_names([r.body for r in spans])
+    assert any("_system/log/" in name for name in names), names
+    assert any("_system/error/" in name for name in names), names
+    assert envelopes, "the error event was not delivered"
+    assert all(r.at <= exited for r in envelopes + spans)
+    assert "lantern: exit flush (2.0s): sentry 0 still pending, tracing 0 still pending" in server.output()
+    print(
+        f"\n[system] uvicorn SIGTERM: exit {exited - signalled:.2f}s after SIGTERM, {len(names)} span(s) in "
+        f"{len(spans)} OTLP export(s), {len(envelopes)} Sentry envelope(s)"
+    )

@@ -7,43 +7,48 @@
   with the publish time (``lantern_published_at``) and, when tracing is on,
   ``traceparent``;
 - each run on the worker (``task_prerun`` ... ``task_postrun``) is bound to a
-  context: the publisher's request id (a fresh one for beat or a publisher
-  outside any context) and ``task_id``, ``task_name``, ``parent_task_id``,
-  ``root_task_id`` on every line; at the end one task line on the
-  ``TASK_LOGGER`` logger (``task``, ``outcome``, ``duration_ms``,
+  context: the publisher's request id (for beat or a publisher outside any
+  context, one derived from the task id) and ``task_id``, ``task_name``,
+  ``parent_task_id``, ``root_task_id`` on every line; at the end one task
+  line on the ``TASK_LOGGER`` logger (``task``, ``outcome``, ``duration_ms``,
   ``retries``, ``queue_wait_ms``; ERROR for a failure) and the metrics in
   :mod:`django_lantern.metrics._tasks`;
-- with ``TASK_METRICS_PORT`` the worker serves ``/metrics`` itself
+- the worker's main process binds the same ids around its own lines and
+  records a run whose child was killed (:mod:`django_lantern.celery._main_process`);
+- a worker keeps Django's ``LOGGING`` unless its owner chose otherwise
+  (:mod:`django_lantern.celery._logging`);
+- with ``TASK_METRICS_PORT`` the worker serves ``/metrics`` itself, and each
+  new pool child folds the metric files of dead ones
   (:mod:`django_lantern.celery._worker`).
 
-Header values are hostile until validated, like HTTP headers: an invalid id is
-replaced, a timestamp that is not a finite number is ignored. Every hook is
-fail safe: an error is counted and logged once, never raised into Celery.
+Header values are hostile until validated, like HTTP headers, all in
+:mod:`django_lantern.celery._headers`. Every hook is fail safe: an error is
+counted and logged once, never raised into Celery.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
+import os
 import time
-from datetime import datetime
 from typing import Any
 
-from django_lantern import request_id as request_ids
 from django_lantern._errors import report_internal_error
-from django_lantern.binding import enter_context
+from django_lantern.celery import _headers as celery_headers
 from django_lantern.celery import _integrations as celery_integrations
+from django_lantern.celery import _logging as celery_logging
+from django_lantern.celery import _main_process as celery_main
 from django_lantern.celery import _worker as celery_worker
-from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, current
+from django_lantern.context import UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
 from django_lantern.sentry._own_lines import quiet_task_line
 
 __all__ = ["instrument"]
 
-REQUEST_ID_HEADER = "lantern_request_id"
-PUBLISHED_AT_HEADER = "lantern_published_at"
+REQUEST_ID_HEADER = celery_headers.REQUEST_ID_HEADER
+PUBLISHED_AT_HEADER = celery_headers.PUBLISHED_AT_HEADER
 RUN_ATTRIBUTE = "_lantern_run"
 
 logger = logging.getLogger("django_lantern.celery")
@@ -84,41 +89,9 @@ def on_before_publish(sender: Any = None, headers: dict[str, Any] | None = None,
 
 
 # -- running -----------------------------------------------------------------
-def _header(request: Any, name: str) -> Any:
-    value = getattr(request, name, None)
-    if value is None:
-        headers = getattr(request, "headers", None)
-        if isinstance(headers, dict):
-            value = headers.get(name)
-    return value
-
-
-def _incoming_request_id(request: Any) -> str | None:
-    return request_ids.accept(_header(request, REQUEST_ID_HEADER), request_ids.TASK_MESSAGE)
-
-
-def _eta_timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
 def queue_wait_seconds(request: Any, now: float) -> float | None:
     """Seconds from publishing, or from the ETA/countdown if later, to ``now``; None if unknown."""
-    published = _header(request, PUBLISHED_AT_HEADER)
-    if isinstance(published, bool) or not isinstance(published, (int, float)) or not math.isfinite(published):
-        return None
-    eta = _eta_timestamp(getattr(request, "eta", None))
-    since = max(float(published), eta) if eta is not None else float(published)
-    # Clocks of publisher and worker hosts differ: never a negative wait.
-    return max(0.0, now - since)
-
-
-def _id_field(value: Any) -> str:
-    return value if isinstance(value, str) and value else UNKNOWN
+    return celery_headers.incoming(celery_headers.from_task_request(request), now, warn=False).queue_wait(now)
 
 
 def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
@@ -127,18 +100,13 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         return
     try:
         request = task.request
-        fields = {
-            "task_id": _id_field(task_id),
-            "task_name": str(task.name),
-            "parent_task_id": _id_field(getattr(request, "parent_id", None)),
-            "root_task_id": _id_field(getattr(request, "root_id", None)),
-        }
-        wait = queue_wait_seconds(request, time.time())
-        # No id in the message (beat, a publisher outside any context): a fresh one.
-        token = enter_context(_incoming_request_id(request), fields)
+        now = time.time()
+        message = celery_headers.incoming(celery_headers.from_task_request(request), now)
+        wait = message.queue_wait(now)
+        token = celery_main.enter(message, task_name=str(task.name))
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
-        celery_integrations.start(task, request, run)
+        celery_integrations.start(task, run, message)
     except Exception as exc:
         _fail_safe("celery_prerun", exc)
 
@@ -171,7 +139,12 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         outcome = (state or UNKNOWN_LABEL).lower()
         retries = getattr(request, "retries", 0) or 0
         wait, error_type = run.queue_wait, run.error_type
-        record_task(str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type)
+        # Claimed first: the main process must not count this run again if this child dies now,
+        # and a run it has counted already (the hard time limit) is not counted twice.
+        if celery_main.claim(str(getattr(request, "id", "")), retries, os.getpid()):
+            record_task(
+                str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type
+            )
     except Exception as exc:
         _fail_safe("celery_postrun", exc)
     finally:
@@ -195,6 +168,7 @@ def instrument(app: Any) -> Any:
     """
     watch_celery_app(app)  # the readiness checks' app
     _connect_signals()
+    celery_main.install(app.Task)
     return app
 
 
@@ -202,10 +176,17 @@ def instrument(app: Any) -> Any:
 def _connect_signals() -> None:
     """Once per process: Celery's signals are process-wide, whatever the app."""
     from celery import signals
+    from celery.app.task import Task
 
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="django_lantern.publish")
     signals.task_prerun.connect(on_prerun, weak=False, dispatch_uid="django_lantern.prerun")
     signals.task_failure.connect(on_failure, weak=False, dispatch_uid="django_lantern.failure")
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid="django_lantern.postrun")
     signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False, dispatch_uid="django_lantern.ready")
+    signals.worker_process_init.connect(
+        celery_worker.on_child_start, weak=False, dispatch_uid="django_lantern.child_start"
+    )
+    signals.celeryd_init.connect(celery_logging.on_worker_starting, weak=False, dispatch_uid="django_lantern.starting")
+    celery_main.prepare()
+    celery_main.install(Task)
     quiet_task_line()

@@ -23,6 +23,7 @@ from django_lantern.http._trace_context import parse_traceparent, tracestate_ok
 
 if TYPE_CHECKING:
     from django_lantern.celery import TaskRun
+    from django_lantern.celery._headers import Incoming
 
 
 def inject(headers: dict[str, Any]) -> None:
@@ -41,20 +42,17 @@ def inject(headers: dict[str, Any]) -> None:
             headers["tracestate"] = state
 
 
-def _publisher_link(request: Any) -> list[Any]:
+def _publisher_link(message: Incoming) -> list[Any]:
     from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-    value = getattr(request, "traceparent", None)
-    if value is None and isinstance(getattr(request, "headers", None), dict):
-        value = request.headers.get("traceparent")
-    parsed = parse_traceparent(value) if isinstance(value, str) else None
+    parsed = parse_traceparent(message.traceparent) if message.traceparent is not None else None
     if parsed is None:
         return []
     trace_id, span_id, flags = parsed
     return [Link(SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags & 0x01)))]
 
 
-def _start_span(task: Any, request: Any, run: TaskRun) -> None:
+def _start_span(task: Any, message: Incoming, run: TaskRun) -> None:
     tracer = tracing.state.tracer
     if tracer is None:
         return
@@ -66,11 +64,11 @@ def _start_span(task: Any, request: Any, run: TaskRun) -> None:
     span = tracer.start_span(
         f"{name} process",
         kind=SpanKind.CONSUMER,
-        links=_publisher_link(request),
+        links=_publisher_link(message),
         attributes={
             "messaging.system": "celery",
             "messaging.operation": "process",
-            "messaging.message.id": str(getattr(request, "id", "") or ""),
+            "messaging.message.id": message.task_id,
             "celery.task_name": name,
         },
     )
@@ -112,7 +110,7 @@ def _sentry_scope(task: Any, run: TaskRun) -> None:
     run.finish.append(lambda _run: scope_manager.__exit__(None, None, None))
 
 
-def start(task: Any, request: Any, run: TaskRun) -> None:
+def start(task: Any, run: TaskRun, message: Incoming) -> None:
     """Start the run's span and Sentry scope; ``run.finish`` ends them."""
-    _start_span(task, request, run)
+    _start_span(task, message, run)
     _sentry_scope(task, run)

@@ -1,4 +1,4 @@
-"""The worker side of the Celery integration: its own ``/metrics`` port.
+"""The worker side of the Celery integration: its own ``/metrics`` port, its children's files.
 
 With ``LANTERN["TASK_METRICS_PORT"]`` set, the worker's main process serves
 the task metrics with ``prometheus_client``'s HTTP server once the worker is
@@ -19,7 +19,7 @@ from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
-from django_lantern.metrics.multiprocess import ENV
+from django_lantern.metrics.multiprocess import ENV, fold_dead_processes
 
 logger = logging.getLogger("django_lantern.celery")
 
@@ -35,13 +35,25 @@ def _pool_is_prefork(worker: Any) -> bool:
 
 
 def _registry() -> Any:
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+    from prometheus_client import REGISTRY, CollectorRegistry
+
+    from django_lantern.metrics.archive import LockedCollector
 
     if os.environ.get(ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        LockedCollector(registry)  # reads under the lock the children's folding takes
         return registry
     return REGISTRY
+
+
+def on_child_start(**_: Any) -> None:
+    """``worker_process_init`` (a new pool child): fold the files of children that are gone.
+
+    Every replaced child (``--max-tasks-per-child``, a crash, a SIGKILL) is
+    followed by a new one, so the directory holds the live children's files
+    and the archives, never one set per child that ever ran.
+    """
+    fold_dead_processes()
 
 
 def on_worker_ready(sender: Any = None, **_: Any) -> None:

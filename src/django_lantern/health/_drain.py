@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import threading
 
+from django.dispatch import Signal
+
 from django_lantern.conf import get_settings
 
 draining = threading.Event()
+
+# Sent from a worker thread when the ASGI server stops the application (lifespan
+# shutdown, after the requests in flight), for servers that have no hook of ours:
+# ``django_lantern.shutdown`` flushes on it (connected in apps.py).
+server_stopping = Signal()
 
 
 def begin_drain() -> None:

@@ -10,6 +10,12 @@ and runs the middleware chain directly on the event loop, where
 ``LanternMiddleware`` answers the probe (request id, access line and metrics
 included). Every other request goes through Django's handler unchanged.
 
+It also speaks the lifespan protocol, which Django's handler refuses: at
+shutdown (uvicorn sends it on SIGTERM once the requests in flight are done)
+it flushes pending error events and spans, as gunicorn's ``worker_exit`` hook
+does (``django_lantern.shutdown.flush``), so spans a batch processor still
+holds are not lost with the process.
+
     # asgi.py
     from django_lantern.health.asgi import get_asgi_application
     application = get_asgi_application()
@@ -17,6 +23,7 @@ included). Every other request goes through Django's handler unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -24,6 +31,7 @@ import django
 from django.core.handlers.asgi import ASGIHandler
 
 from django_lantern.conf import get_settings
+from django_lantern.health._drain import server_stopping
 from django_lantern.http._probes import HEALTHZ, READYZ, probe_kind
 
 __all__ = ["LanternASGIHandler", "get_asgi_application"]
@@ -34,7 +42,24 @@ class LanternASGIHandler(ASGIHandler):
         if scope.get("type") == "http" and self._is_probe(scope):
             await self._answer_probe(scope, send)
             return
+        if scope.get("type") == "lifespan":
+            await self._lifespan(receive, send)
+            return
         await super().__call__(scope, receive, send)
+
+    @staticmethod
+    async def _lifespan(receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message.get("type") == "lifespan.shutdown":
+                try:
+                    # The flush waits on the network (bounded): off the event loop.
+                    await asyncio.to_thread(server_stopping.send_robust, sender=LanternASGIHandler)
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
 
     @staticmethod
     def _is_probe(scope: dict[str, Any]) -> bool:

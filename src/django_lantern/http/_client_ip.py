@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django_lantern._validators import Network
+from django_lantern.http._forwarded import forwarded_for
 from django_lantern.http._networks import Address, parse_address, peer
 
 # A chain longer than this is not a real proxy path; reading further would only
@@ -23,26 +24,11 @@ MAX_HOPS = 20
 MAX_HEADER_LENGTH = 2048
 
 
-def _forwarded_for(element: str) -> str:
-    """The ``for=`` value of one RFC 7239 element, without quotes or port."""
-    for pair in element.split(";"):
-        name, _, value = pair.partition("=")
-        if name.strip().lower() != "for":
-            continue
-        value = value.strip().strip('"')
-        if value.startswith("["):  # "[2001:db8::1]:4711"
-            return value[1 : value.find("]")] if "]" in value else ""
-        if value.count(":") == 1:  # "192.0.2.1:4711"
-            return value.split(":", 1)[0]
-        return value
-    return ""
-
-
 def _hops(meta: Mapping[str, Any]) -> list[str]:
     """The forwarded chain, nearest hop last; ``Forwarded`` wins over ``X-Forwarded-For``."""
     forwarded = meta.get("HTTP_FORWARDED")
     if forwarded:
-        return [_forwarded_for(element) for element in str(forwarded)[-MAX_HEADER_LENGTH:].split(",")][-MAX_HOPS:]
+        return [forwarded_for(element) for element in str(forwarded)[-MAX_HEADER_LENGTH:].split(",")][-MAX_HOPS:]
     xff = meta.get("HTTP_X_FORWARDED_FOR")
     if xff:
         return str(xff)[-MAX_HEADER_LENGTH:].split(",")[-MAX_HOPS:]

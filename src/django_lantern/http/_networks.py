@@ -1,13 +1,40 @@
-"""Peer address checks against CIDR lists (``/metrics`` access, trusted proxies)."""
+"""The peer the socket saw, and checks of it against CIDR lists (``/metrics``, trusted proxies).
+
+:func:`peer` is the one answer to "who connected": ``/metrics`` access,
+``REQUEST_ID_TRUSTED_NETWORKS`` and the access line's ``client_ip`` all ask it.
+Under WSGI it is ``REMOTE_ADDR``. Under ASGI ``REMOTE_ADDR`` is the scope's
+``client``, which a server may already have replaced with a hop of
+``X-Forwarded-For``: uvicorn does by default (``--proxy-headers`` on,
+``--forwarded-allow-ips`` 127.0.0.1 and ::1), daphne and hypercorn when asked.
+A local proxy, or any local process, could then choose the address that
+``/metrics`` admits. Such a server only ever writes a hop of the header into
+``client``, so under ASGI a peer that the forwarded headers name is taken as
+unknown: nothing is admitted on its strength, and one WARNING says how to turn
+the server's rewrite off.
+"""
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from django_lantern._validators import Network
+from django_lantern.http._forwarded import names_host
+
+logger = logging.getLogger("django_lantern")
+
+REWRITTEN_PEER_WARNING = (
+    "The server replaced the client address with a hop of X-Forwarded-For (uvicorn does by default "
+    "for connections from 127.0.0.1 and ::1): django-lantern treats such a peer as unknown, so "
+    "METRICS_ALLOWED_NETWORKS and REQUEST_ID_TRUSTED_NETWORKS admit no request on its strength and "
+    "client_ip is null. Start uvicorn with --no-proxy-headers (uvicorn.run(..., proxy_headers=False); "
+    "daphne and hypercorn: leave their proxy-header options off) and list your proxies in "
+    "LANTERN['TRUSTED_PROXIES']. Logged once per process."
+)
+_warned = False
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -39,9 +66,23 @@ MAX_REMEMBERED_PEERS = 1024
 
 
 def peer(meta: Mapping[str, Any]) -> Peer | None:
-    """``REMOTE_ADDR`` parsed (see ``parse_address``), or None when it is not a valid address."""
+    """The peer the socket saw: ``REMOTE_ADDR`` parsed (see ``parse_address``); None when it is
+    not a valid address, or when an ASGI server may have taken it from the forwarded headers."""
     remote_addr = meta.get("REMOTE_ADDR", "")
-    return _parsed_peer(remote_addr if type(remote_addr) is str else str(remote_addr))
+    text = remote_addr if type(remote_addr) is str else str(remote_addr)
+    # "wsgi.input" is in every WSGI environ and never in Django's ASGI META; WSGI
+    # servers hand over the socket's peer, so only ASGI pays for the look.
+    if "wsgi.input" not in meta and names_host(meta, text):
+        _warn_rewritten_peer()
+        return None
+    return _parsed_peer(text)
+
+
+def _warn_rewritten_peer() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.warning(REWRITTEN_PEER_WARNING)
 
 
 @functools.lru_cache(maxsize=MAX_REMEMBERED_PEERS)

@@ -2,8 +2,9 @@
 
 Its message is the chapter's ``key=value`` line, every client-supplied value
 escaped, rendered from the record's typed fields (``logging/_access_record.py``);
-the level follows the status (and slowness), routine lines can be
-skipped or sampled by path, and errors and slow requests are always kept.
+the level follows the status (and slowness), static files and the favicon
+are DEBUG (``http/_assets.py``), routine lines can be skipped or sampled by
+path, and errors and slow requests are always kept.
 
 A healthy probe (``healthy_probe``) keeps the chapter's INFO level, so that
 ``assertLogs("access")`` sees it, but its message is a ``HealthyProbeLine``,
@@ -18,6 +19,7 @@ import random
 
 from django_lantern.conf import LanternSettings
 from django_lantern.context import NO_FIELDS, RequestContext
+from django_lantern.http._assets import is_static_asset
 from django_lantern.http._client_ip import client_ip
 from django_lantern.http._streaming import COMPLETED
 from django_lantern.logging._access_record import make_access_record
@@ -107,6 +109,10 @@ def _level(path: str, cfg: LanternSettings, status: int, duration_ms: float, out
     for pattern in cfg.access_log_skip:
         if pattern.search(path):
             return None
+    if status < 500 and outcome == COMPLETED and is_static_asset(path):
+        # The files a page pulls in, not pages: DEBUG unless the server failed or was slow.
+        slow_asset = cfg.slow_request_ms is not None and duration_ms >= cfg.slow_request_ms
+        return logging.WARNING if slow_asset else logging.DEBUG
     if status >= 400 or outcome != COMPLETED:
         return logging.WARNING if status < 500 else logging.ERROR
     slow = cfg.slow_request_ms

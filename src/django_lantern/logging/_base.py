@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django_lantern import scrubbing
 from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, current
 from django_lantern.logging._access_fields import access_fields, access_message
+from django_lantern.logging._folding import FOLD_MARK
 from django_lantern.logging._record_parts import (
     LEVEL_NAMES,
     _count_failure,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
 # query string; the context already says the method and path.
-_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
+_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access", FOLD_MARK})
 
 # Context fields whose text comes from the client and is scrubbed.
 _CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
@@ -130,7 +131,8 @@ class _BaseFormatter(logging.Formatter):
         if exc:
             out["exc_type"] = self._cap(exc["exc_type"])
             out["exc_message"] = capped(exc["exc_message"], self.field_limit, text)
-            out["stack"] = capped(exc["stack"], STACK_LIMIT, text)
+            if attrs.get(FOLD_MARK) is not True:  # a folded access line keeps its type and message only
+                out["stack"] = capped(exc["stack"], STACK_LIMIT, text)
         if record.stack_info:
             out["stack_info"] = capped(record.stack_info, STACK_LIMIT, text)
         return out

@@ -13,7 +13,9 @@ __all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
 SKIP_HEALTHY_PROBES = "django_lantern.logging.filters.SkipHealthyProbes"
+SKIP_CLIENT_ERRORS = "django_lantern.logging.filters.SkipClientErrorRequestLines"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
+REPEATED_ERRORS_PATH = "django_lantern.logging.filters.RepeatedErrorFilter"
 
 
 def _level(value: str | None, source: str) -> str:
@@ -38,6 +40,7 @@ def build_logging_config(
     formatter_options: dict[str, Any] | None = None,
     server_loggers: bool = True,
     mail_admins: bool = True,
+    repeated_error_interval: float = 60.0,
 ) -> dict[str, Any]:
     """A ``LOGGING`` dict: one console handler with the request-context filter.
 
@@ -66,11 +69,19 @@ def build_logging_config(
       the same handler and format, and their access logs are off (ours is the
       one line per request); runserver's per-request ``django.server`` line is
       dropped for the same reason.
+    - ``django.request``'s WARNING for a 4xx response is dropped too (the
+      access line records it, with the request id); its 5xx ERRORs stay, for
+      the admins' e-mail and error trackers.
     - ``mail_admins`` (default on): Django's ``AdminEmailHandler`` stays on the
       ``django`` logger, as in Django's own default, so a project with
       ``ADMINS`` still gets its error e-mails (with ``DEBUG`` off; without
       ``ADMINS`` it does nothing). It is Django's handler reporting through
       ``django_lantern.reporting.ScrubbingExceptionReporter``. ``False`` drops it.
+    - ``repeated_error_interval`` (seconds, default 60): the stack of one
+      error repeated (same type, route and frames) is written at most once
+      per interval; the identical records in between are folded, counted, and
+      the next full line says how many (``folded``). ``0`` writes every one.
+      Access lines and metrics are not affected (docs/logging.md).
     """
     chosen_level = _level(level if level is not None else os.environ.get("DJANGO_LOG_LEVEL"), "DJANGO_LOG_LEVEL")
     format_name = chosen_format(log_format, debug=debug)
@@ -79,7 +90,11 @@ def build_logging_config(
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": FILTER_PATH}, "skip_healthy_probes": {"()": SKIP_HEALTHY_PROBES}},
+        "filters": {
+            "request_context": {"()": FILTER_PATH},
+            "skip_healthy_probes": {"()": SKIP_HEALTHY_PROBES},
+            "skip_client_error_request_lines": {"()": SKIP_CLIENT_ERRORS},
+        },
         "formatters": {format_name: formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
@@ -95,6 +110,8 @@ def build_logging_config(
             # handler is replaced by ours, its mail_admins kept (below).
             "django": {"handlers": [], "level": chosen_level, "propagate": True},
             "django.server": {"handlers": [], "level": chosen_level, "propagate": True},
+            # Its 4xx WARNINGs repeat the access line; its 5xx ERRORs stay.
+            "django.request": {"handlers": [], "propagate": True, "filters": ["skip_client_error_request_lines"]},
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
             # Python warnings (a library's UserWarning at start-up) become
             # records of this logger once LanternConfig.ready() turns capture
@@ -106,7 +123,17 @@ def build_logging_config(
         add_server_loggers(config)
     if mail_admins:
         _add_mail_admins(config)
+    _add_repeated_errors(config, repeated_error_interval)
     return config
+
+
+def _add_repeated_errors(config: dict[str, Any], interval: float) -> None:
+    """The console handler folds repeated errors (``RepeatedErrorFilter``), after the context filter."""
+    if interval < 0:
+        raise ImproperlyConfigured(f"repeated_error_interval is {interval!r}; it must be 0 (off) or more seconds.")
+    if interval > 0:
+        config["filters"]["repeated_errors"] = {"()": REPEATED_ERRORS_PATH, "interval": interval}
+        config["handlers"]["console"]["filters"].append("repeated_errors")
 
 
 def _nonblocking(chosen: bool | None) -> bool:

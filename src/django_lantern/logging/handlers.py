@@ -46,11 +46,12 @@ __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 
 DROPPED = "dropped"
 ERRORS = "errors"
+FOLDED = "folded"  # repeated errors not written (logging/_folding.py)
 # The logger name of the line that reports a gap (the handler writes it itself).
 GAP_LOGGER = "django_lantern.logging"
 
 # Counted since the process started, whatever the settings.
-_counts = {DROPPED: 0, ERRORS: 0}
+_counts = {DROPPED: 0, ERRORS: 0, FOLDED: 0}
 _counts_lock = threading.Lock()
 # The Prometheus counters the plain counts were last carried into. Not a
 # settings_cache: each new set (``get_log_families``, rebuilt when settings
@@ -60,7 +61,7 @@ _bound: Any = None
 
 
 def stats() -> dict[str, int]:
-    """Records dropped by full queues and write failures, in this process."""
+    """Records dropped by full queues, write failures and repeated errors folded, in this process."""
     with _counts_lock:
         return dict(_counts)
 

@@ -268,15 +268,17 @@ MAIL_DROP_REASONS = ("rate_limited", "queue_full", "failed")
 @dataclass
 class LogFamilies:
     """The log-failure counters of ``logging/handlers.py`` (which also counts in
-    plain integers, before settings exist and when metrics are off), and the
-    admins' e-mails that ``reporting.ScrubbingAdminEmailHandler`` did not send."""
+    plain integers, before settings exist and when metrics are off), the
+    repeated errors folded (``logging/_folding.py``), and the admins' e-mails
+    that ``reporting.ScrubbingAdminEmailHandler`` did not send."""
 
     dropped: Counter
     errors: Counter
     mail_dropped: Counter
+    folded: Counter
 
     def unregister(self) -> None:
-        for collector in (self.dropped, self.errors, self.mail_dropped):
+        for collector in (self.dropped, self.errors, self.mail_dropped, self.folded):
             with contextlib.suppress(KeyError):
                 REGISTRY.unregister(collector)
 
@@ -303,6 +305,11 @@ def get_log_families() -> LogFamilies | None:
             "Error e-mails to the admins not sent: rate_limited (same error within the window), "
             "queue_full (the sender is behind), failed (the send raised or timed out).",
             ["reason"],
+        ),
+        folded=d.counter(
+            "lantern_log_records_folded",
+            "Error records not written because the same error was written in full within the interval "
+            "(the next full line of that error carries the count as folded).",
         ),
     )
     for reason in MAIL_DROP_REASONS:  # each series at zero before anything is dropped

@@ -2,9 +2,9 @@
 
 A worker builds only the task families, not the HTTP ones. Under the
 prefork pool each child process writes its own files in
-``PROMETHEUS_MULTIPROC_DIR`` (counters and histograms only, so nothing needs
-marking dead when a child exits) and a scrape sums them; see
-docs/jobs-celery.md.
+``PROMETHEUS_MULTIPROC_DIR`` and a scrape sums them; each new child folds
+the files of dead ones into the archives (``celery/_worker.on_child_start``),
+see docs/jobs-celery.md.
 
 Bounded: task names come from code, but a task created per tenant or a
 dynamic name must not grow the series without limit, so past

@@ -18,6 +18,7 @@ which Prometheus sees as an ordinary counter reset on process restart.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -51,6 +52,10 @@ def prepare_multiproc_dir(path: str | os.PathLike[str] | None = None) -> str:
     chosen = os.environ.get(ENV) or (os.fspath(path) if path is not None else None)
     if not chosen:
         chosen = _owned = tempfile.mkdtemp(prefix="lantern-prometheus-")
+        # on_exit removes it; a master that exits before gunicorn calls on_exit
+        # (a busy port, a failed start-up) removes it here. Forked workers inherit
+        # the handler, so it only acts in this process.
+        atexit.register(_remove_owned_dir, os.getpid())
     Path(chosen).mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = chosen
     return chosen
@@ -96,6 +101,18 @@ def mark_worker_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
+def fold_dead_processes() -> None:
+    """Fold the files of every process that no longer exists into the archives (a Celery
+    pool child, as it starts); a failure leaves them in place, still counted."""
+    directory = os.environ.get(ENV)
+    if not directory:
+        return
+    try:
+        merge_dead(directory)
+    except Exception:
+        logger.exception("could not archive the metric files of dead processes; they stay and still count")
+
+
 # -- gunicorn server hooks: ``on_starting = on_starting`` in gunicorn.conf.py ----
 def on_starting(server: Any) -> None:
     """gunicorn ``on_starting`` (master, once): prepare and wipe the directory."""
@@ -114,7 +131,12 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def on_exit(server: Any) -> None:
     """gunicorn ``on_exit`` (master, last): remove the directory if this process made it up."""
+    _remove_owned_dir(os.getpid())
+
+
+def _remove_owned_dir(creator: int) -> None:
+    """Remove the directory ``prepare_multiproc_dir`` made up, in the process that made it."""
     global _owned
-    if _owned is not None and os.environ.get(ENV) == _owned:
+    if _owned is not None and os.getpid() == creator and os.environ.get(ENV) == _owned:
         shutil.rmtree(_owned, ignore_errors=True)
         _owned = None

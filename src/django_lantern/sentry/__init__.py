@@ -43,7 +43,7 @@ from django_lantern.context import RequestContext, get_context
 from django_lantern.scrubbing import get_scrubber, request_secrets
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry._frames import apply_sensitive_variables
-from django_lantern.sentry._own_lines import is_own_line
+from django_lantern.sentry._own_lines import is_own_line, is_repeat_of_own_line
 from django_lantern.sentry._privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry._sampling import make_traces_sampler, with_probe_sampling
 from django_lantern.sentry._transport import count_lost_events
@@ -158,6 +158,8 @@ def process_event(event: Event, hint: Hint) -> Event | None:
         return None
     if _is_lifespan_refusal(hint):
         return None
+    if is_repeat_of_own_line(event, _hinted_exception(hint)):
+        return None
     scrubber = get_scrubber()
     ctx = get_context()
     add_context(event, ctx)
@@ -184,9 +186,14 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
 
 
-def _is_lifespan_refusal(hint: Hint) -> bool:
+def _hinted_exception(hint: Hint) -> BaseException | None:
     exc_info = hint.get("exc_info") if isinstance(hint, Mapping) else None
     exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None
+    return exc if isinstance(exc, BaseException) else None
+
+
+def _is_lifespan_refusal(hint: Hint) -> bool:
+    exc = _hinted_exception(hint)
     return isinstance(exc, ValueError) and str(exc) == LIFESPAN_REFUSAL
 
 
