@@ -186,8 +186,8 @@ def test_stdout_stalled_with_the_default_handler(kind: str, env: dict[str, str])
     print(
         f"\n[system] stdout stalled, default handler, {kind}: {STALL_REQUESTS} pages of {STALL_LINES + 3} lines "
         f"all 200, slowest {max(pages) * 1000:.0f} ms; {len(probes)} /healthz all 200, slowest "
-        f"{slowest_probe * 1000:.0f} ms; {dropped:.0f} lines dropped and counted, {reported} reported by gap lines "
-        f"once the pipe was read again"
+        f"{slowest_probe * 1000:.0f} ms; {dropped:.0f} lines dropped and counted while stalled, {total:.0f} in all "
+        f"(the first /metrics answer's own line too), {reported} reported by gap lines once the pipe was read again"
     )
 
 
