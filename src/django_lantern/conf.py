@@ -79,6 +79,9 @@ KEYS: dict[str, Key] = {
     "ACCESS_LOG_SKIP_PATHS": Key([], v.regexes, "access_log_skip"),
     "ACCESS_LOG_SAMPLE_PATHS": Key({}, v.sample_rates, "access_log_sample"),
     "SLOW_REQUEST_MS": Key(1000.0, v.number(minimum=0, allow_none=True)),
+    # A /healthz or /readyz answered 2xx/3xx faster than this is a healthy probe, whose access
+    # line build_logging_config()'s handler leaves out; 0: none is; None: no probe is too slow.
+    "SLOW_PROBE_MS": Key(250.0, v.number(minimum=0, allow_none=True)),
     "USER_ID_ATTRIBUTE": Key("pk", v.text()),
     "LOAD_USER": Key(False, v.boolean),
     # Probes and the metrics endpoint, answered by the middleware itself
@@ -191,6 +194,7 @@ class LanternSettings:
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
     slow_request_ms: float | None
+    slow_probe_ms: float | None
     user_id_attribute: str
     load_user: bool
     healthz_paths: frozenset[str]

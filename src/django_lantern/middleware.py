@@ -32,7 +32,7 @@ from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
-from django_lantern.http._probes import HEALTHZ, READYZ, STATUS, classify
+from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, classify
 from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
@@ -234,7 +234,8 @@ class LanternMiddleware:
         error: BaseException | None = None,
     ) -> None:
         try:
-            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error)
+            health_probe = exchange.kind in HEALTH_PROBES
+            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
         except Exception as exc:
             report_internal_error("access_log", exc)
 

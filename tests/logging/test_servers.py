@@ -27,6 +27,12 @@ def restore_logging() -> Iterator[None]:
     logging.config.dictConfig(settings.LOGGING)
 
 
+def _written(logger: str) -> None:
+    """Wait for the default handler's writer thread to write what ``logger`` queued."""
+    for handler in logging.getLogger(logger).handlers:
+        handler.flush()
+
+
 def test_gunicorn_logger_writes_our_schema_and_its_access_log_is_off(
     restore_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -41,6 +47,7 @@ def test_gunicorn_logger_writes_our_schema_and_its_access_log_is_off(
     log.info("Booting worker with pid: %s", 4242)
     log.error("Worker (pid:%s) was sent SIGKILL!", 4243)
     log.access_log.info('127.0.0.1 - - "GET / HTTP/1.1" 200 2')
+    _written("gunicorn.error")
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert captured.err == ""
@@ -58,6 +65,7 @@ def test_uvicorn_loggers_write_our_schema_and_access_is_off(
     logging.config.dictConfig(uvicorn_log_config(log_format="datadog"))
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
     logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/", "1.1", 200)
+    _written("uvicorn")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 1
     assert lines[0]["message"] == "Started server process [7]" and lines[0]["logger"]["name"] == "uvicorn.error"

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from django_lantern.context import RequestContext
 
 HEALTHZ, READYZ, METRICS, STATUS = "healthz", "readyz", "metrics", "status"
+# What an orchestrator or a load balancer polls (a scrape of /metrics or /statusz is not a health probe).
+HEALTH_PROBES = frozenset({HEALTHZ, READYZ})
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
