@@ -38,6 +38,7 @@ DJANGO_CONVENTIONS = {
     "django_lantern.management",
     "django_lantern.management.commands",
     "django_lantern.management.commands.lantern_check",
+    "django_lantern.management.commands.lantern_loglevel",
     "django_lantern.templatetags",
     "django_lantern.templatetags.lantern",
 }

@@ -43,6 +43,7 @@ from django_lantern.celery import _worker as celery_worker
 from django_lantern.context import UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
+from django_lantern.logging import _levels_apply
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
@@ -191,6 +192,9 @@ def _connect_signals() -> None:
     signals.worker_process_init.connect(
         celery_worker.on_child_start, weak=False, dispatch_uid="django_lantern.child_start"
     )
+    # Run-time log levels (docs/logging.md): the poller in every pool child and in the main process.
+    signals.worker_process_init.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels")
+    signals.worker_ready.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels_main")
     signals.celeryd_init.connect(celery_logging.on_worker_starting, weak=False, dispatch_uid="django_lantern.starting")
     celery_main.prepare()
     celery_main.install(Task)
