@@ -100,4 +100,7 @@ def killed_after_reporting() -> None:
 def _kill_after_reporting(sender: object = None, **_: object) -> None:
     """Connected after lantern's receiver: the child dies after it wrote its task line."""
     if getattr(sender, "name", None) == "jobs.killed_after_reporting":
+        # "Wrote" means written out, not queued: the default handler writes from a thread.
+        for handler in logging.getLogger().handlers + logging.getLogger("lantern.task").handlers:
+            handler.flush()
         os.kill(os.getpid(), signal.SIGKILL)

@@ -192,6 +192,9 @@ def _connect_signals() -> None:
     signals.worker_process_init.connect(
         celery_worker.on_child_start, weak=False, dispatch_uid="django_lantern.child_start"
     )
+    signals.worker_process_shutdown.connect(
+        celery_worker.on_child_exit, weak=False, dispatch_uid="django_lantern.child_exit"
+    )
     # Run-time log levels (docs/logging.md): the poller in every pool child and in the main process.
     signals.worker_process_init.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels")
     signals.worker_ready.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels_main")
