@@ -74,7 +74,7 @@ def _child(config: str, n: int) -> None:
         env = drive.environ(PATH, headers={"Cookie": os.environ["BENCH_COOKIE"]})
         env["HTTP_ACCEPT"] = "text/html"
     else:
-        EXPECTED, env = "", drive.environ("/data/")  # noqa: N806
+        EXPECTED, env = "", drive.environ("/data/")
     # The same answer every configuration must give, checked before anything is counted.
     capture = drive.Capture()
     body = drive.wsgi_once(app, env, capture).decode("utf-8", "replace")

@@ -45,9 +45,9 @@ RATIO_ROWS = (
 ACCESS_RECORD_LIMIT_US = 12.0
 # Issue 21's targets: instructions added per request, lantern against the chapter and the floor.
 INSTRUCTION_TARGETS = (
-    ("small view: lantern ≤ 0.5 × the chapter's code", "lantern", "chapter", 0.5),
-    ("small view: lantern ≤ 2 × the floor", "lantern", "floor", 2.0),
-    ("task list: lantern ≤ 2 × the floor", "page", "pagefloor", 2.0),
+    ("small view: lantern ≤ 0.5 times the chapter's code", "lantern", "chapter", 0.5),
+    ("small view: lantern ≤ 2 times the floor", "lantern", "floor", 2.0),
+    ("task list: lantern ≤ 2 times the floor", "page", "pagefloor", 2.0),
 )
 PAGE_RPS_FRACTION_21 = 0.97
 
@@ -121,7 +121,9 @@ def _inplace_table(data: dict[str, Any]) -> list[str]:
         f"(`GET {data['path']}`, wrk {data['connections']} connections for {data['seconds']} s after a warm-up: "
         f"{lantern.get('requests', 0):,} requests with lantern at {_f(lantern.get('rps'))} rps, "
         f"{bare.get('requests', 0):,} bare at {_f(bare.get('rps'))} rps; µs per request; own = less the "
-        "wrapped pieces it called; each wrapped call adds about four clock reads to its callers' figures)",
+        "wrapped pieces it called; each wrapped call adds "
+        f"{_f(lantern.get('wrapper_us', {}).get('wall'), 2)} µs wall, "
+        f"{_f(lantern.get('wrapper_us', {}).get('cpu'), 2)} µs CPU to its caller's own figures)",
         "",
         "| piece | calls/req | wall µs | CPU µs | own wall µs | own CPU µs |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -149,7 +151,7 @@ def instruction_targets(data: dict[str, Any]) -> list[Target]:
     for name, mine, theirs, limit in INSTRUCTION_TARGETS:
         a, b = (configs.get(c, {}).get("overhead") for c in (mine, theirs))
         value = None if a is None or b is None or b <= 0 else a / b
-        rows.append(_target(f"instructions added per request, {name}", value, limit, 2, " ×"))
+        rows.append(_target(f"instructions added per request, {name}", value, limit, 2, " times"))
     return rows
 
 
@@ -159,14 +161,16 @@ def instructions_section(data: dict[str, Any], number: str = "10") -> list[str]:
     requests = data.get("requests", {})
     src = data.get("src")
     machine = data.get("machine", {})
-    where = f"`--src {src}` (commit {machine.get('src_commit', '?')})" if src else (
-        f"commit {machine.get('git_commit', '?')}" if machine else "this tree"
+    where = (
+        f"`--src {src}` (commit {machine.get('src_commit', '?')})"
+        if src
+        else (f"commit {machine.get('git_commit', '?')}" if machine else "this tree")
     )
     tiny, page = requests.get("tiny", ["?", "?"]), requests.get("page", ["?", "?"])
     out = [
         "",
         f"**{number}. Instructions per warm request, counted by callgrind** ({where}; the small JSON view: "
-        f"{tiny[1]} − {tiny[0]} requests; the task list, logged in: {page[1]} − {page[0]} requests; "
+        f"{tiny[1]} minus {tiny[0]} requests; the task list, logged in: {page[1]} minus {page[0]} requests; "
         "added = over bare Django on the same page; deterministic, unaffected by machine load)",
         "",
         "| configuration | small view, per request | small view, added | task list, per request | task list, added |",
@@ -268,7 +272,7 @@ def render(results: dict[str, Any]) -> str:
         out += ["", "**2b. A realistic page over HTTP: the example project's task list** (gunicorn, sync workers)"]
         if _skip_reason(page):
             out.append(f"\nskipped: {_skip_reason(page)}")
-            targets.append((f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} × bare rps", "n/a", "n/a", None))
+            targets.append((f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} times bare rps", "n/a", "n/a", None))
         else:
             out += [
                 f"(`GET {page['path']}` as a logged-in member: session, user, one org's tasks, a template; "
@@ -283,7 +287,7 @@ def render(results: dict[str, Any]) -> str:
             ]
             for workers, entry in page["workers"].items():
                 plural = "s" if workers != "1" else ""
-                name = f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} × bare rps ({workers} worker{plural})"
+                name = f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} times bare rps ({workers} worker{plural})"
                 if "error" in entry:
                     out.append(f"| {workers} | error: {entry['error']} | | | | | | | |")
                     targets.append((name, "n/a", "n/a", None))
