@@ -1,12 +1,14 @@
 """Instructions per request, counted by callgrind: a figure machine load cannot disturb.
 
-``python -m harness.instructions [--configs bare,...,pagefloor] [--requests 100,300] [--src DIR] [--jobs N]``
+``python -m harness.instructions [--configs bare,...,pagefloor] [--requests 200] [--src DIR] [--jobs N]``
 
-Each configuration runs twice under ``valgrind --tool=callgrind`` in a process
-of its own: Django set up, 50 warm-up requests, then N requests through the
-WSGI handler, for two values of N. The difference of the two totals divided by
-the difference of N is the instructions of one warm request, with start-up and
-warm-up cancelled out; a configuration's overhead is that figure minus its
+Each configuration runs under ``valgrind --tool=callgrind --instr-atstart=no``
+in a process of its own: Django set up and warm-up requests with callgrind's
+instrumentation off (a few times faster than with it on), then
+``callgrind_control -i on``, N requests through the WSGI handler, ``-i off``.
+The count divided by N is the instructions of one warm request, start-up and
+warm-up left out (the hand-shake around the N requests adds a few thousand
+instructions in all); a configuration's overhead is that figure minus its
 baseline's (``bare``, ``litebare`` for ``lite*``, ``pagebare`` for ``page*``).
 The same binary, inputs and environment give the same count whatever else the
 machine is doing, so two commits can be compared run against run.
@@ -35,14 +37,14 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BENCH_DIR / "results"
 # The small JSON view, then the same set on the example's task list (issue 21).
 TINY_CONFIGS = ["bare", "chapter", "lantern", "lanternotel", "peers", "floor"]
 PAGE_CONFIGS = ["pagebare", "pagechapter", "page", "pageotel", "pagepeers", "pagefloor"]
-DEFAULT_REQUESTS = {"tiny": (100, 300), "page": (40, 120)}
+DEFAULT_REQUESTS = {"tiny": 200, "page": 60}
 WARM_UP = {"tiny": 50, "page": 20}
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -59,7 +61,8 @@ def baseline(config: str) -> str:
 
 
 def _child(config: str, n: int) -> None:
-    """The counted process: set up, check one answer, warm up, then ``n`` requests; prints nothing on stdout."""
+    """The counted process: set up, check one answer, warm up, then ``n`` requests between two hand-shakes
+    on stdin/stdout (the parent turns callgrind's instrumentation on and off around them)."""
     from harness import drive
     from harness.djsetup import setup
 
@@ -81,7 +84,13 @@ def _child(config: str, n: int) -> None:
     if not capture.status.startswith("200") or EXPECTED not in body:
         raise SystemExit(f"{config}: answered {capture.status!r} without the expected page")
     drive.wsgi_batch(app, itertools.repeat(env), WARM_UP[kind])  # type: ignore[arg-type]
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
     drive.wsgi_batch(app, itertools.repeat(env), n)  # type: ignore[arg-type]
+    sys.stdout.write("done\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
 
 
 def _env(src: Path | None, scratch: Path, cookie: str | None) -> dict[str, str]:
@@ -115,15 +124,29 @@ def prepare_page(src: Path | None, scratch: Path) -> str:
     return cookie
 
 
+def _toggle(pid: int, state: str) -> None:
+    """Instrumentation on or off in a running valgrind (through vgdb, while the child waits on stdin)."""
+    command = ["callgrind_control", "-i", state, str(pid)]
+    subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+
+
+def _expect(stream: IO[str], word: str) -> None:
+    for line in stream:
+        if line.strip() == word:
+            return
+    raise RuntimeError(f"the child ended before saying {word!r}")
+
+
 def count(config: str, n: int, src: Path | None, scratch: Path, cookie: str | None = None) -> int:
-    """Instructions executed by one child process running ``n`` requests after the warm-up."""
+    """Instructions executed by ``n`` requests of one child process, after its set-up and warm-up."""
     valgrind = shutil.which("valgrind")
-    if valgrind is None:
+    if valgrind is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind not found: apt-get install valgrind")
     out = scratch / f"callgrind.{config}.{n}"
     command = [
         valgrind,
         "--tool=callgrind",
+        "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         sys.executable,
         "-m",
@@ -132,46 +155,65 @@ def count(config: str, n: int, src: Path | None, scratch: Path, cookie: str | No
         config,
         str(n),
     ]
-    env = _env(src, scratch, cookie)
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=BENCH_DIR, timeout=3600)
-    match = _COLLECTED.search(result.stderr)
-    if result.returncode != 0 or match is None:
-        raise RuntimeError(f"{config} n={n} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    errors = scratch / f"callgrind.{config}.{n}.err"
+    with errors.open("w") as err:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=_env(src, scratch, cookie),
+            cwd=BENCH_DIR,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            _expect(child.stdout, "ready")
+            _toggle(child.pid, "on")
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            _expect(child.stdout, "done")
+            _toggle(child.pid, "off")
+            child.stdin.write("exit\n")
+            child.stdin.close()
+            child.wait(timeout=600)
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            child.kill()
+            child.wait()
+            raise RuntimeError(f"{config}: {exc}; {errors.read_text()[-2000:]}") from exc
+    stderr = errors.read_text()
+    match = _COLLECTED.search(stderr)
+    if child.returncode != 0 or match is None:
+        raise RuntimeError(f"{config} n={n} failed ({child.returncode}):\n{stderr[-3000:]}")
     out.unlink(missing_ok=True)
     return int(match.group(1))
 
 
 def measure(
     configs: list[str],
-    requests: dict[str, tuple[int, int]] | None = None,
+    requests: dict[str, int] | None = None,
     src: Path | None = None,
     jobs: int = 2,
 ) -> dict[str, Any]:
     """``{"configs": {config: {"per_request", "overhead", "baseline"}}, "failed": {config: why}, ...}``."""
     requests = {**DEFAULT_REQUESTS, **(requests or {})}
     wanted = list(dict.fromkeys([*{baseline(c) for c in configs if baseline(c) != c}, *configs]))
-    totals: dict[tuple[str, int], int] = {}
+    totals: dict[str, int] = {}
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="lantern-callgrind-") as tmp:
         scratch = Path(tmp)
         cookie = prepare_page(src, scratch) if any(page_kind(c) == "page" for c in wanted) else None
-        runs = [(config, n) for config in wanted for n in requests[page_kind(config)]]
 
-        def one(run: tuple[str, int]) -> None:
-            config, n = run
+        def one(config: str) -> None:
             try:
-                totals[run] = count(config, n, src, scratch, cookie)
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                totals[config] = count(config, requests[page_kind(config)], src, scratch, cookie)
+            except (RuntimeError, subprocess.SubprocessError) as exc:
                 failed[config] = str(exc).strip().splitlines()[-1][:300]
 
         # Counts do not depend on what runs beside them: run a few at once for the wall time.
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(one, runs))
-    per_request: dict[str, float] = {}
-    for config in wanted:
-        low, high = requests[page_kind(config)]
-        if (config, low) in totals and (config, high) in totals:
-            per_request[config] = (totals[(config, high)] - totals[(config, low)]) / (high - low)
+            list(pool.map(one, wanted))
+    per_request = {config: total / requests[page_kind(config)] for config, total in totals.items()}
     results: dict[str, dict[str, Any]] = {}
     for config in configs:
         base = baseline(config)
@@ -184,7 +226,7 @@ def measure(
             "baseline": base,
         }
     return {
-        "requests": {kind: list(pair) for kind, pair in requests.items()},
+        "requests": requests,
         "src": str(src) if src else None,
         "configs": results,
         "failed": {c: why for c, why in failed.items() if c in configs or c in {baseline(x) for x in configs}},
@@ -200,18 +242,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--configs", default=",".join(TINY_CONFIGS + PAGE_CONFIGS))
-    parser.add_argument("--requests", default="100,300", help="the two request counts of the small view, low,high")
-    parser.add_argument("--page-requests", default="40,120", help="the two request counts of the task list")
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS["tiny"], help="requests of the small view")
+    parser.add_argument("--page-requests", type=int, default=DEFAULT_REQUESTS["page"], help="requests of the task list")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--jobs", type=int, default=2, help="callgrind processes at once (counts are unaffected)")
     parser.add_argument("--out", type=Path, default=RESULTS / "instructions.json", help="'-' to write no file")
     args = parser.parse_args()
-    pairs = {
-        kind: tuple(int(n) for n in value.split(","))
-        for kind, value in (("tiny", args.requests), ("page", args.page_requests))
-    }
+    requests = {"tiny": args.requests, "page": args.page_requests}
     src = args.src.resolve() if args.src else None
-    results = measure([c for c in args.configs.split(",") if c], pairs, src, args.jobs)  # type: ignore[arg-type]
+    results = measure([c for c in args.configs.split(",") if c], requests, src, args.jobs)
     results["machine"] = machine.describe()
     if src is not None:
         results["machine"]["src_commit"] = machine.git_commit(src)

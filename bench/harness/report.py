@@ -166,12 +166,12 @@ def instructions_section(data: dict[str, Any], number: str = "10") -> list[str]:
         if src
         else (f"commit {machine.get('git_commit', '?')}" if machine else "this tree")
     )
-    tiny, page = requests.get("tiny", ["?", "?"]), requests.get("page", ["?", "?"])
+    tiny, page = requests.get("tiny", "?"), requests.get("page", "?")
     out = [
         "",
-        f"**{number}. Instructions per warm request, counted by callgrind** ({where}; the small JSON view: "
-        f"{tiny[1]} minus {tiny[0]} requests; the task list, logged in: {page[1]} minus {page[0]} requests; "
-        "added = over bare Django on the same page; deterministic, unaffected by machine load)",
+        f"**{number}. Instructions per warm request, counted by callgrind** ({where}; {tiny} requests of the "
+        f"small JSON view, {page} of the task list logged in, after set-up and warm-up; added = over bare Django "
+        "on the same page; deterministic, unaffected by machine load)",
         "",
         "| configuration | small view, per request | small view, added | task list, per request | task list, added |",
         "| --- | ---: | ---: | ---: | ---: |",

@@ -91,7 +91,7 @@ QUICK: dict[str, Any] = {
     "profile_requests_asgi": 300,
     # Fewer requests counted and only the rows the targets need; counts stay exact.
     "instructions_configs": ["bare", "chapter", "lantern", "floor", "pagebare", "page", "pagefloor"],
-    "instructions_requests": {"tiny": (50, 150), "page": (20, 60)},
+    "instructions_requests": {"tiny": 100, "page": 30},
 }
 
 
