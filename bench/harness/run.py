@@ -143,11 +143,16 @@ def stage_readyz(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return result
 
 
-def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+def _task_list(tmp: Path, name: str) -> dict[str, Any]:
+    """wrk present and the task list's database prepared: ``{"cookie": ...}``, or why not."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
-    prepared = _subprocess_json(["harness.page"], tmp, "page-setup")
-    if "error" in prepared:
+    return _subprocess_json(["harness.page"], tmp, name)
+
+
+def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+    prepared = _task_list(tmp, "page-setup")
+    if "cookie" not in prepared:
         return prepared
     return page.run(
         p["page_workers"],
@@ -162,10 +167,8 @@ def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
 
 
 def stage_inplace(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
-    prepared = _subprocess_json(["harness.page"], tmp, "inplace-setup")
-    if "error" in prepared:
+    prepared = _task_list(tmp, "inplace-setup")
+    if "cookie" not in prepared:
         return prepared
     return inplace.run(p["inplace_seconds"], p["http_connections"], tmp, log, prepared["cookie"])
 
