@@ -8,7 +8,9 @@ instrumentation off (a few times faster than with it on), then
 ``callgrind_control -i on``, N requests through the WSGI handler, ``-i off``.
 The count divided by N is the instructions of one warm request, start-up and
 warm-up left out (the hand-shake around the N requests adds a few thousand
-instructions in all); a configuration's overhead is that figure minus its
+instructions in all). The heap built before the window is frozen
+(``gc.freeze()``), so whether a full collection of it happens to fall inside
+one configuration's window cannot swing the comparison; a configuration's overhead is that figure minus its
 baseline's (``bare``, ``litebare`` for ``lite*``, ``pagebare`` for ``page*``).
 The same binary, inputs and environment give the same count whatever else the
 machine is doing, so two commits can be compared run against run.
@@ -27,6 +29,7 @@ the bench, the example project and the database stay this checkout's.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -84,6 +87,11 @@ def _child(config: str, n: int) -> None:
     if not capture.status.startswith("200") or EXPECTED not in body:
         raise SystemExit(f"{config}: answered {capture.status!r} without the expected page")
     drive.wsgi_batch(app, itertools.repeat(env), WARM_UP[kind])  # type: ignore[arg-type]
+    # Freeze what set-up and warm-up built: otherwise a full collection of that heap (about 18
+    # million instructions) lands in one configuration's window and not in another's, and
+    # swings a small view's figure by 90,000 per request. The requests' own garbage is still collected.
+    gc.collect()
+    gc.freeze()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdin.readline()
