@@ -22,7 +22,7 @@ from typing import Any
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._escape import is_bare, logfmt_value
 
-__all__ = ["ACCESS_KEYS", "MARKER", "AccessLine", "access_line", "make_access_record"]
+__all__ = ["ACCESS_KEYS", "MARKER", "AccessLine", "HealthyProbeLine", "access_line", "make_access_record"]
 
 # The attribute that tells an access record from any other.
 MARKER = "lantern_access"
@@ -79,6 +79,16 @@ class AccessLine:
         return repr(str(self))
 
 
+class HealthyProbeLine(AccessLine):
+    """The message of a healthy probe's access line (``_access_log.healthy_probe``).
+
+    The type is the mark ``SkipHealthyProbes`` looks for: an attribute on the
+    record would take it off the formatters' fast path (``_access_fields.py``).
+    """
+
+    __slots__ = ()
+
+
 def make_access_record(
     logger: logging.Logger,
     level: int,
@@ -96,14 +106,17 @@ def make_access_record(
     line_limit: int = 4096,
     error: BaseException | None = None,
     origin: str = __file__,
+    healthy_probe: bool = False,
 ) -> logging.LogRecord:
     """One request's access record on ``logger``, from ``origin`` (the writer's module), function ``write``.
 
-    ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows.
+    ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows;
+    ``healthy_probe`` makes the message a ``HealthyProbeLine``.
     """
     exc_info = (type(error), error, error.__traceback__) if error is not None else None
     shown = None if user_id is None or user_id == UNKNOWN else user_id
-    message = AccessLine(method, path, status, duration_ms, shown, line_limit)
+    line_class = HealthyProbeLine if healthy_probe else AccessLine
+    message = line_class(method, path, status, duration_ms, shown, line_limit)
     # ``args`` None: the message is complete and takes none (typeshed asks for a tuple).
     record = logger.makeRecord(logger.name, level, origin, 0, message, None, exc_info, "write")  # type: ignore[arg-type]
     # ``ACCESS_KEYS``; the context fields as ``RequestContextFilter`` would set them. One
