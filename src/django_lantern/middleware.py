@@ -55,7 +55,7 @@ class _Exchange:
     the body ends (``StreamEnd`` holds the exchange until then).
     """
 
-    __slots__ = ("cfg", "ctx", "kind", "request", "response", "span", "started", "token")
+    __slots__ = ("cfg", "ctx", "kind", "metrics", "request", "response", "span", "started", "token")
 
     def __init__(
         self,
@@ -75,6 +75,8 @@ class _Exchange:
         # The probe this middleware answers itself (``http/_probes.py``), None for the app's views.
         self.kind: str | None = None
         self.response: HttpResponseBase | None = None
+        # The recorder's state, bound once at the start (``recorder.request_started``).
+        self.metrics: recorder.RecorderState | None = None
 
     @property
     def otel_span(self) -> Any:
@@ -174,8 +176,9 @@ class LanternMiddleware:
         elif cfg.request_id_from_trace:
             trace_id = incoming_trace_id(request.META)
         ctx, rejected_length = open_context(request, cfg, trace_id, span_id)
+        metrics = None
         try:
-            recorder.request_started()
+            metrics = recorder.request_started()
         except Exception as exc:  # fail safe: a metrics fault never blocks the request
             report_internal_error("metrics", exc)
         if span is not None:
@@ -183,6 +186,7 @@ class LanternMiddleware:
         if sentry.state.enabled:
             sentry.bind_request(ctx)
         exchange = _Exchange(request, cfg, ctx, span, current.set(ctx), started)
+        exchange.metrics = metrics
         if rejected_length is not None:
             try:
                 # Logged inside the context, so the line carries the new id.
@@ -314,7 +318,9 @@ async def _afind_user(exchange: _Exchange) -> None:
 def _account(exchange: _Exchange, status: int, seconds: float) -> None:
     ctx = exchange.ctx
     try:
-        recorder.request_finished(ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None)
+        recorder.request_finished(
+            ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None, state=exchange.metrics
+        )
     except Exception as exc:
         report_internal_error("metrics", exc)
 

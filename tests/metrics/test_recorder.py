@@ -97,10 +97,12 @@ def test_disabled_records_nothing() -> None:
     with override_settings(LANTERN={"METRICS_ENABLED": False}):
         _finish("GET", "a/")
         recorder.exception_raised("ValueError")
-        recorder.db_query("default", 0.1, failed=False)
+        assert recorder.db_query_series("default") is None
+        recorder.db_connection("default", failed=False)
         recorder.cache_operation("default", "get", "hit")
         assert value("http_server_requests_total", {"method": "GET", "route": "a/", "status_code": "200"}) == 0
         assert value("http_server_exceptions_total", {"exception_type": "ValueError"}) == 0
+        assert value("django_db_new_connections_total", {"alias": "default"}) == 0
 
 
 def test_exceptions_by_type_are_capped() -> None:

@@ -1,7 +1,9 @@
-"""A URLconf with a view that raises, for the exception and 5xx metrics."""
+"""A URLconf with a view that raises, for the exception and 5xx metrics, and one
+that runs a known number of queries, for the query counts."""
 
 from __future__ import annotations
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
@@ -16,11 +18,22 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise BoomError("boom")
 
 
+QUERIES_PER_REQUEST = 3
+
+
+def queries(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        for i in range(QUERIES_PER_REQUEST):
+            cursor.execute("SELECT %s", [i])
+    return HttpResponse("ok")
+
+
 def failing_check() -> None:
     raise CheckFailed("down for the test")
 
 
 urlpatterns = [
     path("boom/", boom),
+    path("queries/", queries),
     path("", include("config.urls")),
 ]

@@ -24,6 +24,7 @@ import pytest
 from tests.helpers.servers import ROOT, Server, free_port, run_server
 from tests.helpers.services import require_binary
 from tests.metrics.conftest import DASHBOARD, RULES, SCRAPE_CONFIG, load_rules, parse, promtool_check_metrics
+from tests.metrics.urls_boom import QUERIES_PER_REQUEST
 from tests.server.metrics_settings import POOLED
 
 pytestmark = pytest.mark.server
@@ -246,3 +247,31 @@ def test_sigkill_of_a_worker_never_lowers_the_counter(tmp_path: Path) -> None:
         assert sum(v for _, v in active) == 1
         print(f"\n[metrics] SIGKILL worker {victim}: before={before:.0f}, 20 scrapes after kill "
               f"min={min(totals):.0f}, after {more} more requests={after:.0f}")  # fmt: skip
+
+
+def _sample_sum(scrape: str, name: str, **labels: str) -> float:
+    return sum(v for found, v in parse(scrape).get(name, []) if all(found.get(k) == w for k, w in labels.items()))
+
+
+def test_query_and_request_totals_are_exact_across_workers(tmp_path: Path) -> None:
+    """Every query and request is counted once across 2 workers: the cached children
+    and the per-alias query wrappers write each observation to their worker's file."""
+    n = 150
+    with example_under_gunicorn(tmp_path) as (server, multiproc):
+        _send(server, ["/"] * 4)  # both workers up and past their first connection
+        before = httpx.get(server.url + "/metrics", timeout=10).text
+        statuses = _send(server, ["/queries/"] * n)
+        assert statuses == [200] * n
+        after = httpx.get(server.url + "/metrics", timeout=10).text
+        served = {int(p.stem.rsplit("_", 1)[1]) for p in multiproc.glob("histogram_*.db")}
+        assert len(served) >= 2, "both workers must have served"
+
+    def delta(name: str, **labels: str) -> float:
+        return _sample_sum(after, name, **labels) - _sample_sum(before, name, **labels)
+
+    assert delta("http_server_requests_total", route="queries/", status_code="200") == n
+    assert delta("http_server_request_duration_seconds_count", route="queries/") == n
+    assert delta("django_db_query_duration_seconds_count", alias="default") == n * QUERIES_PER_REQUEST
+    assert delta("django_db_query_errors_total", alias="default") == 0
+    # The scrape itself is in flight while it is taken; nothing else is.
+    assert _sample_sum(after, "http_server_active_requests") == 1

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from django_lantern.context import RequestContext, current
+from django_lantern.tracing import _queries as tracing_queries
 from tests.metrics.conftest import value
 from tests.metrics.urls_traced import SECRET_LITERAL, SECRET_PARAM
 
@@ -114,3 +115,37 @@ def test_readyz_makes_no_query_spans(traced: Any, client: Client) -> None:
     with override_settings(LANTERN={**ON, "READINESS_TIMEOUT": 10.0}):
         assert client.get("/readyz").status_code == 200
     assert [s for s in traced.spans() if s.kind.name == "CLIENT"] == []
+
+
+def test_span_wrapper_only_with_query_spans_on(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spans off: the connection's wrapper never calls into tracing; on: it starts a span per query."""
+    calls: list[str] = []
+    real = tracing_queries.start
+
+    def start(base: Any, sql: Any, params: Any, many: bool) -> Any:
+        calls.append(sql)
+        return real(base, sql, params, many)
+
+    monkeypatch.setattr(tracing_queries, "start", start)
+    tracer = traced.get_tracer("test")
+    with tracer.start_as_current_span("work"), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert calls == []
+    with override_settings(LANTERN=ON), tracer.start_as_current_span("work"), connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert value("django_db_query_duration_seconds_count", {"alias": "default"}) >= 1
+    assert calls == ["SELECT 2"]
+    assert [s.name for s in traced.spans() if s.kind.name == "CLIENT"] == ["SELECT"]
+    with tracer.start_as_current_span("work"), connection.cursor() as cursor:
+        cursor.execute("SELECT 3")
+    assert calls == ["SELECT 2"]  # off again once the override ends
+
+
+def test_spans_without_metrics(traced: Any) -> None:
+    """METRICS_ENABLED off and query spans on: the span wrapper alone, no observation."""
+    tracer = traced.get_tracer("test")
+    with override_settings(LANTERN={**ON, "METRICS_ENABLED": False}):
+        with tracer.start_as_current_span("work"), connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert value("django_db_query_duration_seconds_count", {"alias": "default"}) == 0
+    assert [s.name for s in traced.spans() if s.kind.name == "CLIENT"] == ["SELECT"]

@@ -1,14 +1,25 @@
-"""Database query metrics: one execute wrapper per connection, installed once.
+"""Database query metrics: one execute wrapper per connection, its children bound in once.
 
 No database backend swap (django-prometheus needs one per engine): Django's
-``connection_created`` signal fires for every new DB-API connection, and the
-wrapper goes into that connection's ``execute_wrappers``, so each query costs
-two clock reads and one histogram observation, and nothing is done per request.
+``connection_created`` signal fires for every new DB-API connection, and a
+wrapper goes into that connection's ``execute_wrappers``. Each alias's
+wrapper is built once per settings generation (``_Wrappers``) with the
+alias's histogram and error-counter children bound in, so a query costs two
+clock reads and one ``observe``: no settings, label or tracing look-up.
+With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
+first that starts the query span (:mod:`django_lantern.tracing._queries`);
+with it off, nothing per query looks at tracing. With metrics and query
+spans both off, a connection gets no wrapper at all.
+
+Settings changes: a wrapper holds children of the families it was built
+from, so when families are replaced (``setting_changed``, or a test
+resetting them) every instrumented connection, in every thread, has its
+wrapper swapped for ``_rebind``, which puts the current wrapper in its place
+at that connection's next query. The steady state pays nothing for this.
 
 The wrapper is inserted first, not appended: ``connection.execute_wrapper()``
 removes its own wrapper with ``pop()``, which would remove ours instead if we
-had been appended while such a block was open. The same wrapper starts the
-optional query span (:mod:`django_lantern.tracing._queries`).
+had been appended while such a block was open; swaps replace ours in place.
 
 Connections: ``connection_created`` counts each one opened. A connection
 that fails to open sends no signal and never reaches an execute wrapper, so
@@ -19,45 +30,178 @@ wrapped once to count the failure by alias and re-raise it unchanged.
 from __future__ import annotations
 
 import functools
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from prometheus_client import Counter, Histogram
 
-from django_lantern import tracing
+from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
+from django_lantern.conf import get_settings
+from django_lantern.metrics import _families as families
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.tracing import _queries as tracing_queries
+
+# Django's execute wrapper: (execute, sql, params, many, context) -> the cursor's result.
+ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]], Any]
 
 _clock = time.perf_counter
 
 
-def observe_query(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
-    """The execute wrapper: time the query, count it by alias, never swallow its error."""
-    span = tracing_queries.start(sql, params, many, context) if tracing.state.tracer is not None else None
-    start = _clock()
-    error: type[BaseException] | None = None
-    try:
-        return execute(sql, params, many, context)
-    except BaseException as exc:
-        error = type(exc)  # the type only: holding the exception would make a reference cycle
-        raise
-    finally:
+def _metrics_wrapper(duration: Histogram, errors: Counter) -> ExecuteWrapper:
+    """Time the query and count it by the alias bound in; never swallow its error."""
+    observe = duration.observe
+
+    def lantern_query_metrics(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
+    ) -> Any:
+        start = _clock()
         try:
-            recorder.db_query(context["connection"].alias, _clock() - start, failed=error is not None)
+            result = execute(sql, params, many, context)
+        except BaseException:
+            _failed(duration, errors, _clock() - start)
+            raise
+        try:
+            observe(_clock() - start)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
-        if span is not None:
+        return result
+
+    return lantern_query_metrics
+
+
+def _failed(duration: Histogram, errors: Counter, seconds: float) -> None:
+    try:
+        duration.observe(seconds)
+        errors.inc()
+    except Exception as exc:
+        report_internal_error("db_metrics", exc)
+
+
+def _passthrough(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
+    return execute(sql, params, many, context)
+
+
+def _span_wrapper(inner: ExecuteWrapper, base: tracing_queries.SpanBase) -> ExecuteWrapper:
+    """Run ``inner`` inside the query's span (when one is started)."""
+
+    def lantern_query_span(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
+    ) -> Any:
+        span = tracing_queries.start(base, sql, params, many)
+        if span is None:
+            return inner(execute, sql, params, many, context)
+        error: type[BaseException] | None = None
+        try:
+            return inner(execute, sql, params, many, context)
+        except BaseException as exc:
+            error = type(exc)  # the type only: holding the exception would make a reference cycle
+            raise
+        finally:
             tracing_queries.finish(span, error)
 
+    return lantern_query_span
 
-def instrument(connection: BaseDatabaseWrapper) -> None:
-    """Idempotent: a connection object reconnects (``CONN_MAX_AGE``) and fires the signal again."""
-    if observe_query not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, observe_query)
+
+class _Wrappers:
+    """Each alias's wrapper under the current settings and families; used on the slow paths only."""
+
+    def __init__(self) -> None:
+        cfg = get_settings()
+        self.spans = cfg.tracing_query_spans
+        self.max_length = cfg.tracing_query_max_length
+        # Aliases come from DATABASES, so this stays as small as the settings.
+        self.by_alias: dict[str, ExecuteWrapper | None] = {}
+
+    def get(self, connection: Any) -> ExecuteWrapper | None:
+        alias = connection.alias
+        if alias not in self.by_alias:
+            self.by_alias[alias] = self._build(connection)
+        return self.by_alias[alias]
+
+    def _build(self, connection: Any) -> ExecuteWrapper | None:
+        series = recorder.db_query_series(connection.alias)
+        wrapper = None if series is None else _metrics_wrapper(*series)
+        if self.spans:
+            base = tracing_queries.SpanBase(connection, self.max_length)
+            wrapper = _span_wrapper(wrapper or _passthrough, base)
+        return wrapper
+
+
+@settings_cache
+def _wrappers() -> _Wrappers:
+    return _Wrappers()
+
+
+# Every connection given a wrapper, in every thread, with what it was given
+# (None: nothing, metrics and spans being off), so that a change reaches it.
+_installed: weakref.WeakKeyDictionary[Any, ExecuteWrapper | None] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+_NEVER = object()
+
+
+def _swap(connection: Any, old: object, new: ExecuteWrapper | None) -> None:
+    """Put ``new`` where ``old`` is in the connection's wrappers (first if ``old`` is
+    not there; None removes it). Call with ``_lock`` held."""
+    wrappers = connection.execute_wrappers
+    index = next((i for i, wrapper in enumerate(wrappers) if wrapper is old), None)
+    if index is None:
+        if new is not None:
+            wrappers.insert(0, new)
+    elif new is None:
+        del wrappers[index]
+    else:
+        wrappers[index] = new
+    _installed[connection] = new
+
+
+def instrument(connection: Any) -> ExecuteWrapper | None:
+    """Give ``connection`` its alias's current wrapper and return it. Idempotent: a
+    connection object reconnects (``CONN_MAX_AGE``) and fires the signal again."""
+    wrapper = _wrappers().get(connection)
+    with _lock:
+        old = _installed.get(connection, _NEVER)
+        if old is not wrapper or (wrapper is not None and wrapper not in connection.execute_wrappers):
+            _swap(connection, old, wrapper)
+    return wrapper
+
+
+def current_wrapper(connection: Any) -> ExecuteWrapper | None:
+    """What ``connection`` was given (None: nothing, or never instrumented)."""
+    return _installed.get(connection)
+
+
+def _instrument_later(connection: Any) -> None:
+    """Give ``connection`` the stand-in that instruments it at its next query."""
+    with _lock:
+        _swap(connection, _installed.get(connection, _NEVER), _rebind)
+
+
+def _rebind(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
+    """Stands in for a retired wrapper until the connection's next query: puts the
+    current wrapper in its place and runs the query through it."""
+    try:
+        wrapper = instrument(context["connection"])
+    except Exception as exc:  # stays in place: the next query tries again
+        report_internal_error("db_metrics", exc)
+        wrapper = None
+    if wrapper is None:
+        return execute(sql, params, many, context)
+    return wrapper(execute, sql, params, many, context)
+
+
+def _retire() -> None:
+    """The families were replaced: every instrumented connection gets ``_rebind``."""
+    _wrappers.cache_clear()
+    with _lock:
+        for connection, wrapper in list(_installed.items()):
+            _swap(connection, wrapper, _rebind)
 
 
 def _count_connection(alias: str, *, failed: bool) -> None:
@@ -68,7 +212,11 @@ def _count_connection(alias: str, *, failed: bool) -> None:
 
 
 def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    instrument(connection)
+    try:
+        instrument(connection)
+    except Exception as exc:  # never fail the connection: try again at its first query
+        report_internal_error("db_metrics", exc)
+        _instrument_later(connection)
     _count_connection(connection.alias, failed=False)
 
 
@@ -90,8 +238,10 @@ def _wrap_connect() -> Callable[[BaseDatabaseWrapper], None]:
 
 
 def install() -> None:
-    """Connect the signal and instrument the connections this thread already opened."""
+    """Connect the signal; the connections this thread already opened are
+    instrumented at their next query (nothing is built at start-up)."""
     connection_created.connect(_on_connection_created, dispatch_uid="django_lantern.metrics._db")
+    families.on_unregister(_retire)
     _wrap_connect()
     for connection in connections.all(initialized_only=True):
-        instrument(connection)
+        _instrument_later(connection)

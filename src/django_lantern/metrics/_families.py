@@ -13,7 +13,7 @@ worker writes its own file and the mode says how the scrape combines them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -76,6 +76,19 @@ class Families:
         for collector in self.collectors():
             with contextlib.suppress(KeyError):
                 self.registry.unregister(collector)
+        for hook in _unregister_hooks:
+            hook()
+
+
+# Called after families are unregistered, so that whatever keeps their children
+# outside the recorder (the query wrappers on open connections) lets go of them.
+_unregister_hooks: list[Callable[[], object]] = []
+
+
+def on_unregister(hook: Callable[[], object]) -> None:
+    """Run ``hook()`` whenever families are unregistered (idempotent per hook)."""
+    if hook not in _unregister_hooks:
+        _unregister_hooks.append(hook)
 
 
 # The multi-process modes used here (prometheus_client accepts a few more).

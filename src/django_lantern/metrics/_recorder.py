@@ -1,9 +1,20 @@
 """Records requests, queries and cache operations into the families, cheaply and bounded.
 
-Hot path: one cached call for the state, a frozenset test for the method, and one
-dict look-up per family to find the cached child metric; the label strings
-are built only the first time a key is seen. Settings are read once, when
-the state is bound, and re-read only after ``setting_changed``.
+Hot path: the middleware takes the state once per request (``request_started``
+returns it and ``request_finished`` takes it back), then a frozenset test for
+the method and one dict look-up finds the request's counter and histogram
+children together; the label strings are built only the first time a key is
+seen. Settings are read once, when the state is bound, and re-read only after
+``setting_changed``. A query's children are resolved once per alias
+(``db_query_series``) and kept by the query wrapper (``_db.py``).
+
+Multi-process mode (``PROMETHEUS_MULTIPROC_DIR``): each ``inc``/``observe``
+of a child is one locked write into this process's mmap file, so a request
+costs five writes (in-flight up and down, the counter, the histogram's sum
+and bucket) and a query two. prometheus_client has no public way to batch
+them; batching would mean writing its private ``MmapedValue`` state, so the
+public calls are kept and only redundant ones are avoided (no ``labels()``
+and no zeroing ``inc(0)`` on the hot paths).
 
 Bounded: the method is normalised before anything is keyed on it (the client
 chooses it), routes come from the URLconf, and each family holds at most
@@ -38,8 +49,11 @@ MAX_EXCEPTION_TYPE = 100
 # A labelled family; ``labels()`` returns a child of the same type.
 W = TypeVar("W", bound=MetricWrapperBase)
 
+RequestKey = tuple[str, str, int, bool]
+RequestSeries = tuple[Counter, Histogram | None]
 
-class _State:
+
+class RecorderState:
     """Everything the hot path needs, derived once from settings and families."""
 
     def __init__(self, fams: Families) -> None:
@@ -69,16 +83,50 @@ class _State:
         self.readiness: CappedFamily[tuple[Gauge, Gauge]] = CappedFamily(
             readiness_pair, name, 2, cap, overflow.labels(name)
         )
+        self.cap = cap
+        # (method, route, status, probe) -> its counter and histogram children
+        # (None when the request is kept out of the histogram): one look-up per request.
+        self.request_series: dict[RequestKey, RequestSeries] = {}
+        # alias -> its connection children (opened, failed to open): aliases come from settings.
+        self.connection_series: dict[str, tuple[Counter, Counter]] = {}
+
+    def resolve_request(self, key: RequestKey) -> RequestSeries:
+        """The slow path of ``request_finished``, for a key seen for the first time."""
+        method, route, status, probe = key
+        label = route_label(route)
+        requests, durations = self.requests, self.durations
+        counter = requests.fast.get(key) or requests.resolve(key, (method, label, str(status)))
+        histogram: Histogram | None = None
+        kept = key in requests.fast
+        if not (probe and self.exclude_probes):
+            hkey = (method, route, probe)
+            histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, label))
+            kept = kept and hkey in durations.fast
+        series = (counter, histogram)
+        # A key either family folded is not kept: it comes back here each time,
+        # so each fold is counted, and this dict stays within the cap.
+        if kept:
+            self.request_series[key] = series
+        return series
+
+    def resolve_connection(self, alias: str) -> tuple[Counter, Counter]:
+        fams = self.fams
+        series = (fams.db_new_connections.labels(alias), fams.db_connection_errors.labels(alias))
+        # Zeroed once, so a failure ratio has both series from the first connection.
+        series[1].inc(0)
+        if len(self.connection_series) < self.cap:
+            self.connection_series[alias] = series
+        return series
 
 
 @settings_cache
-def _state() -> _State:
+def _state() -> RecorderState:
     """The hot path's state, bound on first use and again after a settings change.
 
     Building it twice in a race is harmless: both states share the families,
     and ``metric.labels()`` returns the same child to both.
     """
-    return _State(get_families())
+    return RecorderState(get_families())
 
 
 def route_label(route: str) -> str:
@@ -87,31 +135,33 @@ def route_label(route: str) -> str:
     return UNMATCHED_ROUTE if route == UNKNOWN else route
 
 
-# -- HTTP ---------------------------------------------------------------------
-def request_started() -> None:
+# -- HTTP ----------------------------------------------------------------------
+def request_started() -> RecorderState:
+    """The in-flight gauge up; returns the state for ``request_finished``, so a
+    request binds it once and comes down on the gauge it went up on."""
     state = _state()
     if state.enabled:
         state.fams.active.inc()
+    return state
 
 
-def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
-    state = _state()
+def request_finished(
+    method: str, route: str, status: int, seconds: float, *, probe: bool, state: RecorderState | None = None
+) -> None:
+    """The in-flight gauge down, the request counted and timed, in one step."""
+    if state is None:
+        state = _state()
     if not state.enabled:
         return
     state.fams.active.dec()
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
     key = (method, route, status, probe)
-    requests = state.requests
-    # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
-    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route), str(status)))
+    # A series is never falsy: ``or`` reaches ``resolve_request`` only for a new key.
+    counter, histogram = state.request_series.get(key) or state.resolve_request(key)
     counter.inc()
-    if probe and state.exclude_probes:
-        return
-    hkey = (method, route, probe)
-    durations = state.durations
-    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route)))
-    histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
+    if histogram is not None:
+        histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
 
 
 def exception_raised(exc_type: str) -> None:
@@ -162,19 +212,18 @@ def readiness_answered(results: Iterable[CheckResult], *, ready: bool | None) ->
 
 
 # -- database and cache -------------------------------------------------------
-def db_query(alias: str, seconds: float, *, failed: bool) -> None:
+def db_query_series(alias: str) -> tuple[Histogram, Counter] | None:
+    """The duration histogram and error counter children of one alias's queries,
+    or None when metrics are off; the query wrapper resolves them once and keeps them."""
     state = _state()
     if not state.enabled:
-        return
+        return None
     family = state.db
-    histogram = family.fast.get(alias)
-    if histogram is None:
-        histogram = family.resolve(alias, (alias,))
-        # Zero the error counter with the first query, so error ratios have a denominator series.
-        state.fams.db_errors.labels(alias).inc(0)
-    histogram.observe(seconds)
-    if failed:
-        state.fams.db_errors.labels(alias).inc()
+    histogram = family.fast.get(alias) or family.resolve(alias, (alias,))
+    errors = state.fams.db_errors.labels(alias)
+    # Zeroed with the first resolution, so error ratios have a denominator series.
+    errors.inc(0)
+    return histogram, errors
 
 
 def db_connection(alias: str, *, failed: bool) -> None:
@@ -182,13 +231,8 @@ def db_connection(alias: str, *, failed: bool) -> None:
     state = _state()
     if not state.enabled:
         return
-    fams = state.fams
-    if failed:
-        fams.db_connection_errors.labels(alias).inc()
-    else:
-        fams.db_new_connections.labels(alias).inc()
-        # Zeroed with the first connection, so a failure ratio has both series.
-        fams.db_connection_errors.labels(alias).inc(0)
+    opened, errors = state.connection_series.get(alias) or state.resolve_connection(alias)
+    (errors if failed else opened).inc()
 
 
 def cache_operation(alias: str, operation: str, result: str, amount: int = 1) -> None:

@@ -1,9 +1,11 @@
 """Query spans: one CLIENT span per database query, from the query-metrics execute wrapper.
 
 Opt-in (``LANTERN["TRACING_QUERY_SPANS"] = True``) and only with tracing on.
-A query gets a span only when a *recording* span is current (the request's
-server span, or one you started), so background code outside any trace does
-not make root spans, and an unsampled request pays one check per query.
+With the setting off, connections get a wrapper that never looks at tracing;
+with it on, a wrapper that calls :func:`start` first. A query gets a span only
+when a *recording* span is current (the request's server span, or one you
+started), so background code outside any trace does not make root spans, and
+an unsampled request pays one check per query.
 
 What the span carries follows the OpenTelemetry database conventions:
 ``db.system.name``, ``db.namespace``, ``db.operation.name``,
@@ -23,12 +25,10 @@ as is any query on a thread with no current span (the checks' own threads).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from typing import Any
 
 from django_lantern import tracing
 from django_lantern._errors import report_internal_error
-from django_lantern.conf import get_settings
 from django_lantern.context import current
 from django_lantern.scrubbing._sql import operation_name, scrub_sql
 
@@ -45,8 +45,20 @@ class QuerySpan:
         self.token = token
 
 
-def _attributes(sql: Any, many: bool, params: Any, connection: Any, max_length: int) -> dict[str, Any]:
-    vendor = getattr(connection, "vendor", "") or ""
+class SpanBase:
+    """What every query span of one connection alias shares, worked out once
+    when the alias's wrapper is built (``metrics/_db.py``): the vendor, the
+    connection's attributes and the ``TRACING_QUERY_MAX_LENGTH`` setting."""
+
+    __slots__ = ("attributes", "max_length", "vendor")
+
+    def __init__(self, connection: Any, max_length: int) -> None:
+        self.vendor: str = getattr(connection, "vendor", "") or ""
+        self.attributes = _connection_attributes(connection, self.vendor)
+        self.max_length = max_length
+
+
+def _connection_attributes(connection: Any, vendor: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {"db.system.name": SYSTEMS.get(vendor, vendor or "other_sql")}
     settings_dict = getattr(connection, "settings_dict", None) or {}
     name = settings_dict.get("NAME")
@@ -58,9 +70,14 @@ def _attributes(sql: Any, many: bool, params: Any, connection: Any, max_length: 
         attrs["server.address"] = host[:_NAMESPACE_LIMIT]
         if str(port).isdigit():
             attrs["server.port"] = int(str(port))
+    return attrs
+
+
+def _attributes(base: SpanBase, sql: Any, many: bool, params: Any) -> dict[str, Any]:
+    attrs = dict(base.attributes)
     if isinstance(sql, str):
         # psycopg's sql.Composed and the like are skipped: their repr may hold values.
-        text = scrub_sql(sql, max_length, vendor)
+        text = scrub_sql(sql, base.max_length, base.vendor)
         attrs["db.query.text"] = text
         operation = operation_name(text)
         if operation:
@@ -72,11 +89,11 @@ def _attributes(sql: Any, many: bool, params: Any, connection: Any, max_length: 
     return attrs
 
 
-def start(sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> QuerySpan | None:
+def start(base: SpanBase, sql: Any, params: Any, many: bool) -> QuerySpan | None:
     """Start the query's span as a child of the current one, or return None. Never raises."""
     try:
-        cfg = get_settings()
-        if not cfg.tracing_query_spans or tracing.state.tracer is None:
+        tracer = tracing.state.tracer
+        if tracer is None:
             return None
         ctx = current.get()
         if ctx is not None and ctx.probe_route is not None:
@@ -87,9 +104,9 @@ def start(sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Quer
         parent = trace.get_current_span()
         if not parent.is_recording():
             return None
-        attrs = _attributes(sql, many, params, context.get("connection"), cfg.tracing_query_max_length)
+        attrs = _attributes(base, sql, many, params)
         name = attrs.get("db.operation.name") or attrs["db.system.name"]
-        span = tracing.state.tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=attrs)
+        span = tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=attrs)
         # Current while the query runs, so driver-level instrumentation nests under it.
         token = otel_context.attach(trace.set_span_in_context(span))
         return QuerySpan(span, token)
