@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 
 from django_lantern._exceptions import on_request_exception
-from django_lantern.conf import get_settings
+from django_lantern.conf import settings_errors
 from django_lantern.jobs import _commands, _djtasks
 from django_lantern.logging import handlers
 from django_lantern.metrics import _db, _recorder
@@ -25,9 +25,12 @@ class LanternConfig(AppConfig):
         # as Django's convention has it for modules that register on import.
         from django_lantern import checks  # noqa: F401
 
-        # A bad LANTERN value fails the deploy here, at start-up, with the
-        # message that names it; otherwise every request would raise it.
-        get_settings()
+        # A bad LANTERN value is lantern.E002's to report: raising here would
+        # kill `manage.py check` itself with a traceback. Commands that run the
+        # checks stop on it, and a server refuses to load the middleware
+        # (conf.settings_for_server); nothing below may read the bad values.
+        if settings_errors():
+            return
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total

@@ -28,7 +28,7 @@ from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
 from django_lantern._errors import report_internal_error
 from django_lantern._exceptions import on_exception
-from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.conf import LanternSettings, get_settings, settings_for_server
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
@@ -92,6 +92,8 @@ class LanternMiddleware:
         self,
         get_response: Callable[[HttpRequest], HttpResponseBase] | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
     ) -> None:
+        # Once per process, as the server loads: no app or a bad LANTERN stops it here.
+        settings_for_server()
         self.get_response = get_response
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
