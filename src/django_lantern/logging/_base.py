@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 # Keys that are never emitted from ``extra``: Django attaches the request object
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
-# query string; the context already says the method and path.
-_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access"})
+# query string; the context already says the method and path. uvicorn adds
+# ``color_message``, the message again with ANSI colour codes for its own console.
+_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access", "color_message"})
 
 # Context fields whose text comes from the client and is scrubbed.
 _CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
