@@ -1,4 +1,5 @@
-"""README.md's "Use it in your project" and docs/quickstart.md: the same settings lines, and they keep ``check --deploy`` clean."""
+"""README.md's "Use it in your project" and docs/quickstart.md: the same settings lines,
+and they keep ``check --deploy`` clean."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_the_quick_start_alone_gives_no_lantern_warning(tmp_path: Path) -> None:
 
 
 def test_the_readme_optional_lines_give_no_lantern_warning(tmp_path: Path) -> None:
-    """README's optional lines (counted Redis cache, reporters, context processor) keep check --deploy free of lantern.*."""
+    """README's optional lines (counted Redis cache, reporters, context processor): still no lantern.* issue."""
     section = (ROOT / "README.md").read_text().split("## Use it in your project", 1)[1].split("\n## ", 1)[0]
     optional = _python_blocks(section)[1]
     assert "django_lantern.metrics.cache.RedisCache" in optional

@@ -6,10 +6,12 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.core.signals import got_request_exception
 
 from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import settings_errors
+from django_lantern.http import _users
 from django_lantern.jobs import _commands, _djtasks
 from django_lantern.logging import handlers
 from django_lantern.metrics import _db, _recorder
@@ -33,6 +35,7 @@ class LanternConfig(AppConfig):
             return
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
+        user_logged_out.connect(_users.on_logged_out, dispatch_uid="django_lantern.logged_out")
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start

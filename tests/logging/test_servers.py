@@ -68,6 +68,7 @@ def test_uvicorns_colour_copy_of_the_message_is_not_a_field(
 ) -> None:
     """uvicorn's ``color_message`` extra (the message with ANSI codes, for its own console) writes nothing."""
     import click
+
     logging.config.dictConfig(uvicorn_log_config(log_format=log_format))
     # As uvicorn.server logs it at start-up.
     color_message = "Started server process [" + click.style("%d", fg="cyan") + "]"

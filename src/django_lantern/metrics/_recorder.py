@@ -22,7 +22,6 @@ from prometheus_client.metrics import MetricWrapperBase
 from django_lantern._caching import settings_cache
 from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import _exemplars as exemplars
 from django_lantern.metrics._capped import CappedFamily
 from django_lantern.metrics._families import Families, get_families, get_label_overflow
@@ -81,12 +80,6 @@ def _state() -> _State:
     return _State(get_families())
 
 
-def route_label(route: str) -> str:
-    """The label for ``RequestContext.route`` (already normalised there): itself,
-    but one shared value, ``<unmatched>``, when nothing matched."""
-    return UNMATCHED_ROUTE if route == UNKNOWN else route
-
-
 # -- HTTP ---------------------------------------------------------------------
 def request_started() -> None:
     state = _state()
@@ -95,6 +88,8 @@ def request_started() -> None:
 
 
 def request_finished(method: str, route: str, status: int, seconds: float, *, probe: bool) -> None:
+    """Count and time a request; ``route`` is ``RequestContext.route``, the log field's value
+    (``-`` when no pattern matched: one label for every such path)."""
     state = _state()
     if not state.enabled:
         return
@@ -104,13 +99,13 @@ def request_finished(method: str, route: str, status: int, seconds: float, *, pr
     key = (method, route, status, probe)
     requests = state.requests
     # A child metric is never falsy: ``or`` reaches ``resolve`` only for a new key.
-    counter = requests.fast.get(key) or requests.resolve(key, (method, route_label(route), str(status)))
+    counter = requests.fast.get(key) or requests.resolve(key, (method, route, str(status)))
     counter.inc()
     if probe and state.exclude_probes:
         return
     hkey = (method, route, probe)
     durations = state.durations
-    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route_label(route)))
+    histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route))
     histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
 
 
