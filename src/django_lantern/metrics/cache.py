@@ -14,6 +14,10 @@ Only the outermost operation counts: Django's backends call each other
 thread-local flag marks "already counting" and inner calls pass straight
 through. That keeps one ``cache.get()`` one count on every backend.
 
+The readiness probe's own set, get and delete (``health/checks.py``) run
+inside :func:`uncounted`: probe traffic is not the application's, and counted
+it would skew the hit ratio by the probe rate.
+
 The cache alias is not passed to a backend, so it is found once, at
 construction, by matching the backend's own location and parameters against
 ``settings.CACHES``; ``unknown`` when nothing matches.
@@ -22,7 +26,8 @@ construction, by matching the backend's own location and parameters against
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -52,6 +57,17 @@ def find_alias(backend: type[BaseCache], location: Any, params: dict[str, Any]) 
         if rest == params:
             return str(alias)
     return UNKNOWN_LABEL
+
+
+@contextmanager
+def uncounted() -> Iterator[None]:
+    """Cache operations in this block and thread are not counted (the "already counting" flag, set)."""
+    previous = getattr(_local, "busy", False)
+    _local.busy = True
+    try:
+        yield
+    finally:
+        _local.busy = previous
 
 
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:
