@@ -85,6 +85,8 @@ def summary(registry: CollectorRegistry) -> dict[str, Any]:
     requests_name = metric_name(prefix, "http_server_requests")
     duration_name = metric_name(prefix, "http_server_request_duration_seconds")
     active_name = metric_name(prefix, "http_server_active_requests")
+    start_name = metric_name(prefix, "lantern_server_start_time_seconds")
+    started = process_start()
     total = client_errors = server_errors = active = 0.0
     buckets: dict[float, float] = {}
     observed = 0.0
@@ -108,13 +110,17 @@ def summary(registry: CollectorRegistry) -> dict[str, Any]:
                     observed += sample.value
         elif metric.name == active_name:
             active += sum(s.value for s in metric.samples)
+        elif metric.name == start_name:
+            # The server's uptime, like the totals beside it: under several
+            # workers, since the oldest process they were summed over.
+            started = min([started, *(s.value for s in metric.samples if s.value > 0)])
     pairs = sorted(buckets.items())
     latency = {}
     for key, q in QUANTILES:
         value = histogram_quantile(q, pairs)
         latency[key] = round(value, 6) if value is not None else None
     return {
-        "uptime_seconds": round(time.time() - process_start(), 3),
+        "uptime_seconds": round(time.time() - started, 3),
         "requests_total": int(total),
         "requests_in_flight": int(active),
         "responses_4xx_total": int(client_errors),
