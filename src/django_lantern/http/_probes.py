@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
     from django_lantern.conf import LanternSettings
     from django_lantern.context import RequestContext
 
 HEALTHZ, READYZ, METRICS = "healthz", "readyz", "metrics"
+# What every probe answers; anything else gets :func:`not_allowed`.
+PROBE_METHODS = ("GET", "HEAD")
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
@@ -59,3 +61,17 @@ def classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) ->
         # /readyz/<check> is one route label, whatever name was asked for.
         ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
     return kind
+
+
+def not_allowed() -> HttpResponse:
+    """The one 405 of ``/healthz``, ``/readyz`` and ``/metrics``: a JSON body that says which
+    methods are allowed (Django's own 405 is an empty ``text/html``), ``Allow``, never cached."""
+    # Imported here: settings files import this module (the Sentry sampler), and
+    # django.http imports django.db.models.
+    from django.http import JsonResponse
+
+    response = JsonResponse({"error": "method not allowed", "allowed": list(PROBE_METHODS)}, status=405)
+    response["Allow"] = ", ".join(PROBE_METHODS)
+    response["Cache-Control"] = "no-store"
+    response["Content-Length"] = str(len(response.content))
+    return response

@@ -14,12 +14,13 @@ import os
 import time
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import get_settings
 from django_lantern.http._networks import peer_in
+from django_lantern.http._probes import PROBE_METHODS, not_allowed
 from django_lantern.metrics._families import get_families
 from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
@@ -148,10 +149,8 @@ def _forbidden() -> HttpResponse:
 
 def metrics_response(request: HttpRequest) -> HttpResponse:
     response: HttpResponse
-    if request.method not in ("GET", "HEAD"):
-        response = HttpResponseNotAllowed(["GET", "HEAD"])
-        response["Cache-Control"] = "no-store"
-        return response
+    if request.method not in PROBE_METHODS:
+        return not_allowed()
     if not is_allowed(request):
         return _forbidden()
     get_families()  # make sure the families exist before the first scrape
