@@ -1,7 +1,9 @@
-"""A URLconf with a view that raises, for the exception and 5xx metrics."""
+"""A URLconf with a view that raises, for the exception and 5xx metrics, and one that uses the cache,
+for the cache metrics (readiness probes' own cache operations are not counted)."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
@@ -16,11 +18,20 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise BoomError("boom")
 
 
+def cached(request: HttpRequest) -> HttpResponse:
+    """A miss the first time in each worker, then hits."""
+    value = cache.get("lantern-test-cached")
+    if value is None:
+        cache.set("lantern-test-cached", "1", timeout=300)
+    return HttpResponse("cached" if value else "stored")
+
+
 def failing_check() -> None:
     raise CheckFailed("down for the test")
 
 
 urlpatterns = [
     path("boom/", boom),
+    path("cached/", cached),
     path("", include("config.urls")),
 ]
