@@ -175,7 +175,7 @@ def test_scoped_bind_in_a_view_keeps_the_request_id(client: Client, logs: LogCap
     client.get("/scoped/", headers={"X-Request-Id": "req-bind-2"})
     inside, after = _lines(logs, "inside the block")[0], _lines(logs, "after the block")[0]
     assert inside["request_id"] == after["request_id"] == "req-bind-2"
-    assert inside["step"] == "charge" and inside["route"] == "scoped/"
+    assert inside["step"] == "charge" and inside["route"] == "/scoped/"
     assert "step" not in after and "step" not in logs.by_logger("access")[-1]
 
 

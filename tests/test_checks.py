@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import checks as django_checks
 
-from django_lantern import checks
+from django_lantern import checks, conf
 
 MIDDLEWARE = "django_lantern.middleware.LanternMiddleware"
 
@@ -95,7 +97,32 @@ def test_e002_bad_setting(settings: Any) -> None:
     text = " ".join(m.msg for m in messages)
     assert "LANTERN['READINESS_TIMEOUT'] is 'soon'; it must be a number >= 0.001." in text
     assert "LANTERN['TRUST_REQUEST_ID_HEADER'] is 1; it must be True or False." in text
-    assert all("docs/configuration.md" in m.hint for m in messages)
+    assert all(m.hint == conf.SETTINGS_HINT and conf.DOCS_URL in m.hint for m in messages)
+
+
+def test_e002_suggests_the_near_miss() -> None:
+    """A misspelt key: lantern.E002 says which key was meant; a key like no other gets no guess."""
+    _, errors = conf.build_settings({"METRIC_PATH": "/m", "metrics_path": "/m", "COLOUR": 1, 3: 4})
+    assert "LANTERN['METRIC_PATH'] is not a django-lantern setting; did you mean 'METRICS_PATH'?" in errors
+    assert "LANTERN['metrics_path'] is not a django-lantern setting; did you mean 'METRICS_PATH'?" in errors
+    assert "LANTERN['COLOUR'] is not a django-lantern setting." in errors
+    assert "LANTERN[3] is not a django-lantern setting." in errors
+
+
+def test_hints_point_at_pages_of_the_site() -> None:
+    """Every hint names a page of the documentation site by URL, never a path in this repository,
+    and each page (and anchor) exists in docs/."""
+    root = Path(__file__).resolve().parents[1]
+    site_url = re.search(r"^site_url: (\S+)$", (root / "mkdocs.yml").read_text(), re.MULTILINE)
+    assert site_url and site_url.group(1) == conf.DOCS_URL
+    hints = [m.hint for m in vars(checks).values() if isinstance(m, checks.Message)] + [conf.SETTINGS_HINT]
+    assert not [h for h in hints if "docs/" in h]
+    for page, anchor in re.findall(re.escape(conf.DOCS_URL) + r"([\w-]+)/(?:#([\w-]+))?", " ".join(hints)):
+        text = (root / "docs" / f"{page}.md").read_text()
+        headings = {
+            re.sub(r"[^\w\s-]", "", h).strip().lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)
+        }
+        assert not anchor or anchor in headings, (page, anchor)
 
 
 def test_checks_are_registered(settings: Any) -> None:

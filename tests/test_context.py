@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import resolve
 
-from django_lantern.context import UNKNOWN, RequestContext, get_context, get_request_id
+from django_lantern.context import UNKNOWN, RequestContext, get_context, get_request_id, route_template
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import CORE_URLS
 
@@ -77,4 +77,20 @@ def test_route_is_the_url_pattern_after_resolution() -> None:
     """After resolution, RequestContext.route is the pattern, not the concrete path."""
     request = RequestFactory().get("/items/3/")
     request.resolver_match = resolve("/items/3/")
-    assert RequestContext("rid", "GET", "/items/3/", request).route == "items/<int:pk>/"
+    assert RequestContext("rid", "GET", "/items/3/", request).route == "/items/<int:pk>/"
+
+
+@pytest.mark.parametrize(
+    ("django_route", "ours"),
+    [
+        ("", "/"),
+        ("accounts/login/", "/accounts/login/"),
+        ("orgs/<slug:slug>/tasks/", "/orgs/<slug:slug>/tasks/"),
+        ("admin/(?P<app_label>auth|tasks)/$", "/admin/<app_label>/"),
+        ("^api/(?P<version>v[0-9]+)/items\\.json$", "/api/<version>/items.json"),
+        ("x/(?P<part>(a|b)[)(])/\\Z", "/x/<part>/"),
+    ],
+)
+def test_route_has_one_spelling(django_route: str, ours: str) -> None:
+    """Every route is a path template with a leading slash; a re_path() regex reads as one."""
+    assert route_template(django_route) == ours

@@ -30,7 +30,7 @@ def test_unhandled_exception_is_logged_once_with_context(logs: Any, client: Clie
     (line,) = errors
     assert line["level"] == "error"
     assert line["request_id"] == request_id
-    assert (line["method"], line["path"], line["route"]) == ("GET", "/errors/fail/", "errors/fail/")
+    assert (line["method"], line["path"], line["route"]) == ("GET", "/errors/fail/", "/errors/fail/")
     assert line["exc_type"] == "RuntimeError"
     assert line["exc_message"] == "failed with password=[redacted]"
     assert "tests/urls_errors.py" in line["stack"] and "hunter2-secret" not in line["stack"]
@@ -47,7 +47,7 @@ async def test_async_unhandled_exception_is_logged_once_with_context(logs: Any, 
     errors = [line for line in logs.parsed() if line["logger"] == "django.request"]
     assert len(errors) == 1
     assert errors[0]["request_id"] == response.headers["X-Request-Id"]
-    assert errors[0]["route"] == "errors/afail/" and errors[0]["exc_type"] == "RuntimeError"
+    assert errors[0]["route"] == "/errors/afail/" and errors[0]["exc_type"] == "RuntimeError"
 
 
 def test_secrets_in_the_path_are_scrubbed_in_every_field(logs: Any, client: Client) -> None:

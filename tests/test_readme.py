@@ -1,8 +1,12 @@
-"""README.md's "Use it in your project" and docs/quickstart.md give the same settings lines."""
+"""README.md's "Use it in your project" and docs/quickstart.md: the same settings lines,
+and they keep ``check --deploy`` clean."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -58,3 +62,43 @@ def test_the_extras_listed_are_the_wheels() -> None:
     for doc in (ROOT / "README.md", ROOT / "docs/quickstart.md"):
         sentence = doc.read_text().split("\nExtras, ", 1)[1].split("\n\n", 1)[0]
         assert set(re.findall(r"`\[([a-z-]+)\]`", sentence)) == declared, doc.name
+
+
+def _check_deploy(tmp_path: Path, *blocks: str) -> str:
+    """``manage.py check --deploy`` on a new ``startproject`` site with ``blocks`` appended to its settings."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([bin_dir / "django-admin", "startproject", "site1", tmp_path], check=True, env=env, timeout=60)
+    settings = tmp_path / "site1" / "settings.py"
+    settings.write_text("\n".join([settings.read_text(), *blocks]))
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc.stdout + proc.stderr
+
+
+def _quick_start_block() -> str:
+    return next(b for b in _python_blocks((ROOT / "docs/quickstart.md").read_text()) if b.startswith("# settings.py"))
+
+
+def test_the_quick_start_alone_gives_no_lantern_warning(tmp_path: Path) -> None:
+    """The quick start's lines on a new project: check --deploy names no lantern.* issue ("that is all")."""
+    output = _check_deploy(tmp_path, _quick_start_block())
+    assert "Traceback" not in output, output
+    assert "System check identified" in output, output  # Django's own deploy warnings: not ours
+    assert re.findall(r"\(lantern\.\w+\).*", output) == []
+
+
+def test_the_readme_optional_lines_give_no_lantern_warning(tmp_path: Path) -> None:
+    """README's optional lines (counted Redis cache, reporters, context processor): still no lantern.* issue."""
+    section = (ROOT / "README.md").read_text().split("## Use it in your project", 1)[1].split("\n## ", 1)[0]
+    optional = _python_blocks(section)[1]
+    assert "django_lantern.metrics.cache.RedisCache" in optional
+    output = _check_deploy(tmp_path, _quick_start_block(), optional)
+    assert "Traceback" not in output, output
+    assert re.findall(r"\(lantern\.\w+\).*", output) == []

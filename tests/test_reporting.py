@@ -15,6 +15,7 @@ from django.core import mail
 from django.core.checks import run_checks
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
+from django.utils.log import AdminEmailHandler
 from prometheus_client import REGISTRY
 
 from django_lantern import reporting
@@ -149,15 +150,54 @@ def test_filter_cleanses_settings_by_value() -> None:
     assert f.cleanse_setting("X_CREDENTIALS", "plain") == "[redacted]"
 
 
-def test_check_warns_until_the_reporter_settings_are_set(settings: Any) -> None:
-    """lantern.W030 names each of the two settings while it is not ours; silent once both are."""
-    assert [m for m in run_checks() if m.id == "lantern.W030"] == []
+@pytest.fixture
+def django_mail_handler() -> Iterator[logging.Handler]:
+    """Django's own AdminEmailHandler on a logger, as a LOGGING of one's own would attach it."""
+    logger = logging.getLogger("tests.reporting.mail")
+    handler = AdminEmailHandler(reporter_class="django.views.debug.ExceptionReporter")
+    handler.name = "my_mail"
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def test_check_is_silent_when_no_report_leaves_the_process(settings: Any) -> None:
+    """With build_logging_config's mail handler (scrubbed whatever the settings say) or no ADMINS,
+    Django's reporter settings raise no lantern.W030: the DEBUG page is the developer's own."""
     settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
     settings.DEFAULT_EXCEPTION_REPORTER = "django.views.debug.ExceptionReporter"
+    settings.ADMINS = [("ops", "ops@example.com")]
+    assert any(isinstance(h, ScrubbingAdminEmailHandler) for h in logging.getLogger("django").handlers)
+    assert [m for m in run_checks() if m.id == "lantern.W030"] == []
+
+
+def test_check_names_a_mail_handler_that_reports_unscrubbed(settings: Any, django_mail_handler: Any) -> None:
+    """lantern.W030 names Django's own mail handler, its reporter and filter, and what they show."""
+    settings.ADMINS = [("ops", "ops@example.com")]
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
     messages = [m for m in run_checks() if m.id == "lantern.W030"]
-    assert len(messages) == 2
-    assert "DEFAULT_EXCEPTION_REPORTER_FILTER" in messages[0].msg
-    assert "django_lantern.reporting.ScrubbingExceptionReporter" in (messages[1].hint or "")
+    assert len(messages) == 1
+    assert messages[0].msg.startswith(
+        "Error e-mails of the LOGGING handler 'my_mail' are rendered by django.views.debug.ExceptionReporter "
+        "with django.views.debug.SafeExceptionReporterFilter, which show the query string, the request URL "
+        "and the exception message as they are, and every credential whose name does not look secret"
+    )
+    assert 'DEFAULT_EXCEPTION_REPORTER = "django_lantern.reporting.ScrubbingExceptionReporter"' in messages[0].hint
+    settings.ADMINS = []
+    assert [m for m in run_checks() if m.id == "lantern.W030"] == []
+
+
+def test_check_is_silent_once_the_reporter_is_ours(settings: Any) -> None:
+    """Django's mail handler built with DEFAULT_EXCEPTION_REPORTER set to ours raises no lantern.W030."""
+    settings.ADMINS = [("ops", "ops@example.com")]
+    settings.DEFAULT_EXCEPTION_REPORTER = reporting.REPORTER_PATH
+    logger = logging.getLogger("tests.reporting.mail")
+    handler = AdminEmailHandler()
+    logger.addHandler(handler)
+    try:
+        assert [m for m in run_checks() if m.id == "lantern.W030"] == []
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_reporting_all_is_pinned() -> None:

@@ -12,6 +12,7 @@ from django.test import Client, RequestFactory, override_settings
 
 from django_lantern import request_id
 from django_lantern.context import get_request_id
+from django_lantern.logging import RequestContextFilter
 from django_lantern.middleware import LanternMiddleware
 from tests.conftest import CORE_URLS, LogCapture
 
@@ -309,3 +310,25 @@ def test_untrusted_peer_cannot_choose_the_id_through_traceparent(lantern: dict[s
 def test_trusted_peer_still_gets_the_trace_id() -> None:
     """From a trusted network the incoming trace id is still the request id."""
     assert _ids_for({"REQUEST_ID_TRUSTED_NETWORKS": ["10.0.0.0/8"]}, peer="10.1.2.3", count=1) == [TRACE_ID]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "route"), [("/healthz", "/healthz"), ("/items/3/", "/items/<int:pk>/")])
+def test_rejection_warning_names_the_access_lines_route(client: Any, path: str, route: str) -> None:
+    """The rejected-id warning is written once the route is known: the same route as the request's access line."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(RequestContextFilter())
+    loggers = [logging.getLogger(REJECT_LOGGER), logging.getLogger("access")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        client.get(path, HTTP_X_REQUEST_ID="bad id " * 3)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    warning, access = records
+    assert warning.name == REJECT_LOGGER and access.name == "access"
+    assert warning.route == access.route == route  # type: ignore[attr-defined]
+    assert warning.request_id == access.request_id  # type: ignore[attr-defined]

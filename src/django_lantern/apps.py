@@ -6,12 +6,14 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.core.signals import got_request_exception, request_started
 
 from django_lantern import _release, shutdown
 from django_lantern._exceptions import on_request_exception
-from django_lantern.conf import get_settings
+from django_lantern.conf import settings_errors
 from django_lantern.health._drain import server_stopping
+from django_lantern.http import _users
 from django_lantern.jobs import _commands, _djtasks
 from django_lantern.logging import _levels_apply, _levels_store, handlers, servers
 from django_lantern.metrics import _db, _recorder, _workers
@@ -28,12 +30,16 @@ class LanternConfig(AppConfig):
         # as Django's convention has it for modules that register on import.
         from django_lantern import checks  # noqa: F401
 
-        # A bad LANTERN value fails the deploy here, at start-up, with the
-        # message that names it; otherwise every request would raise it.
-        get_settings()
+        # A bad LANTERN value is lantern.E002's to report: raising here would
+        # kill `manage.py check` itself with a traceback. Commands that run the
+        # checks stop on it, and a server refuses to load the middleware
+        # (conf.settings_for_server); nothing below may read the bad values.
+        if settings_errors():
+            return
         _release.identity()  # resolved here, once: the build-info file is never read on a request
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
+        user_logged_out.connect(_users.on_logged_out, dispatch_uid="django_lantern.logged_out")
         # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).
         server_stopping.connect(shutdown.flush_at_server_stop, dispatch_uid="django_lantern.shutdown")
         # Run-time log levels: a server's first request starts this process's poller (docs/logging.md).

@@ -9,6 +9,7 @@ waits W020-W021 (deploy), error reports W030.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -21,11 +22,12 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.log import AdminEmailHandler
 from django.utils.module_loading import import_string
 
 from django_lantern import reporting, sentry
 from django_lantern._validators import Network, parse_networks
-from django_lantern.conf import KEYS, settings_errors, settings_for_checks
+from django_lantern.conf import KEYS, SETTINGS_HINT, docs_url, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
 from django_lantern.logging.filters import RequestContextFilter
 from django_lantern.metrics import _workers
@@ -61,12 +63,12 @@ E001_MISSING_MIDDLEWARE = Message(
 E002_BAD_SETTING = Message(
     "lantern.E002",
     "Invalid LANTERN setting: {message}",
-    "See docs/configuration.md for every key, its type and its default.",
+    SETTINGS_HINT,
 )
 E003_UNRESOLVED = Message(
     "lantern.E003",
     "{message}",
-    "Fix the dotted path (or the pattern) named in the message; see docs/configuration.md.",
+    f"Fix the dotted path (or the pattern) named in the message; see {docs_url('configuration')}.",
 )
 W001_NOT_FIRST = Message(
     "lantern.W001",
@@ -109,7 +111,7 @@ W011_NO_MULTIPROC_DIR = Message(
     "so each worker's /metrics will answer 503 rather than show its own numbers as the totals.",
     "Set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory (in Kubernetes an emptyDir volume), "
     "or call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py with the hooks "
-    "of django_lantern.gunicorn; see docs/metrics.md.",
+    f"of django_lantern.gunicorn; see {docs_url('metrics', 'under-gunicorn-several-workers')}.",
 )
 W012_BAD_INFO = Message(
     "lantern.W012",
@@ -134,30 +136,35 @@ E021_META_HEADER = Message(
     "no request ever carries it, so every incoming id would be ignored.",
     'Write the HTTP header name: LANTERN["REQUEST_ID_HEADER"] = {fixed!r}.',
 )
+_BOUNDED_WAITS = docs_url("health", "bounded-waits")
 W020_POSTGRES_UNBOUNDED = Message(
     "lantern.W020",
     "DATABASES[{alias!r}] (PostgreSQL) sets no connect_timeout: opening a connection to an unreachable "
     "server waits for as long as the OS tries.",
     'Set OPTIONS {{"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, '
-    '"keepalives_count": 3, "tcp_user_timeout": 10000}}; see docs/health.md, "Bounded waits".',
+    '"keepalives_count": 3, "tcp_user_timeout": 10000}}; see ' + _BOUNDED_WAITS + ".",
 )
 W021_REDIS_UNBOUNDED = Message(
     "lantern.W021",
     "CACHES[{alias!r}] (RedisCache) sets no {missing}: a request waits for an unresponsive Redis "
     "forever on redis-py 5, 5 s on redis-py 8.",
-    'Set OPTIONS {{"socket_connect_timeout": 1, "socket_timeout": 1}}; see docs/health.md, "Bounded waits".',
+    'Set OPTIONS {{"socket_connect_timeout": 1, "socket_timeout": 1}}; see ' + _BOUNDED_WAITS + ".",
 )
 W030_REPORTER = Message(
     "lantern.W030",
-    "settings.{setting} is {value!r}, so Django's error reports (the admins' e-mail, the DEBUG "
-    "technical 500 page) show {what} unscrubbed.",
-    'Set {setting} = "{path}".',
+    "Error e-mails of the LOGGING handler {handler!r} are rendered by {reporter} with {filter}, which show {what}.",
+    'Set DEFAULT_EXCEPTION_REPORTER = "{path}" (it brings its own filter), or make the handler '
+    '"django_lantern.reporting.ScrubbingAdminEmailHandler", as build_logging_config() does.',
 )
-_REPORTER_GAPS = {
-    "DEFAULT_EXCEPTION_REPORTER_FILTER": "credentials in settings, POST fields, headers, cookies and frame locals",
-    "DEFAULT_EXCEPTION_REPORTER": "the query string, the request URL and the exception message",
+# What each combination leaves in a mail. Django's filter is fair to a point: it
+# hides settings and META keys whose names look secret, and what a view marks
+# with @sensitive_variables / @sensitive_post_parameters, nothing else.
+_REPORT_GAPS = {
+    True: "the query string, the request URL and the exception message as they are",
+    False: "the query string, the request URL and the exception message as they are, and every "
+    "credential whose name does not look secret (a password in a URL or a DSN, the Authorization "
+    "header, POST fields and frame locals no @sensitive_* decorator marks)",
 }
-
 Messages = list[CheckMessage]
 Configs = Sequence["AppConfig"] | None
 
@@ -262,23 +269,46 @@ def check_log_file_directories(app_configs: Configs = None, **kwargs: object) ->
     return messages
 
 
+def _mail_handlers() -> list[AdminEmailHandler]:
+    """Every ``AdminEmailHandler`` attached to a logger, as logging is configured now."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    found: dict[int, AdminEmailHandler] = {}
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):  # a PlaceHolder has none
+            if isinstance(handler, AdminEmailHandler):
+                found[id(handler)] = handler
+    return list(found.values())
+
+
 @register(Tags.security)
 def check_exception_reporter(app_configs: Configs = None, **kwargs: object) -> Messages:
-    """Django's error reports go through the scrubber (``django_lantern.reporting``)."""
-    expected = {
-        "DEFAULT_EXCEPTION_REPORTER_FILTER": (reporting.FILTER_PATH, reporting.ScrubbingExceptionReporterFilter),
-        "DEFAULT_EXCEPTION_REPORTER": (reporting.REPORTER_PATH, reporting.ScrubbingExceptionReporter),
-    }
+    """Error reports that leave the process (mailed to ``ADMINS``) go through the scrubber.
+
+    Only mail counts: the DEBUG technical 500 page is the developer's own, and
+    DEBUG in production is Django's security.W018. With no ``ADMINS``, Django's
+    handler sends nothing.
+    """
+    if not getattr(settings, "ADMINS", None):
+        return []
     messages: Messages = []
-    for setting, (path, base) in expected.items():
-        value = getattr(settings, setting, None)
-        try:
-            cls = import_string(value) if isinstance(value, str) else value
-        except ImportError:
-            cls = None  # Django itself fails on it; still say what to set
-        if isinstance(cls, type) and issubclass(cls, base):
+    for handler in _mail_handlers():
+        reporter = handler.reporter_class
+        if issubclass(reporter, reporting.ScrubbingExceptionReporter):
             continue
-        messages.append(W030_REPORTER(setting=setting, value=value, what=_REPORTER_GAPS[setting], path=path))
+        filter_path = getattr(settings, "DEFAULT_EXCEPTION_REPORTER_FILTER", "")
+        try:
+            filter_ours = issubclass(import_string(filter_path), reporting.ScrubbingExceptionReporterFilter)
+        except (ImportError, TypeError):
+            filter_ours = False  # Django itself fails on it
+        messages.append(
+            W030_REPORTER(
+                handler=handler.name or type(handler).__name__,
+                reporter=f"{reporter.__module__}.{reporter.__qualname__}",
+                filter=filter_path,
+                what=_REPORT_GAPS[filter_ours],
+                path=reporting.REPORTER_PATH,
+            )
+        )
     return messages
 
 

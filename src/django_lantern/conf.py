@@ -29,11 +29,13 @@ keys that are parsed separately goes in :func:`_derive`.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,6 +52,24 @@ from django_lantern._validators import (
 )
 
 __all__ = ["LanternSettings", "get_settings"]
+
+# The documentation site (mkdocs.yml's ``site_url``): what a message prints is
+# read where the package is installed, far from this repository's docs/ folder.
+DOCS_URL = "https://django-lantern.github.io/django-lantern/"
+
+
+def docs_url(page: str, anchor: str = "") -> str:
+    """The address of ``docs/<page>.md`` on the site (MkDocs directory URLs), ``#anchor`` when given."""
+    return f"{DOCS_URL}{page}/" + (f"#{anchor}" if anchor else "")
+
+
+# The fix for any bad LANTERN value: the hint of lantern.E002 and the end of the start-up refusal.
+SETTINGS_HINT = f"Every key, its type and its default: {docs_url('configuration')}"
+NOT_INSTALLED = (
+    "django_lantern.middleware.LanternMiddleware is in MIDDLEWARE but django_lantern is not in "
+    'INSTALLED_APPS, so its system checks, signals and template tags are missing. Add "django_lantern" '
+    "to INSTALLED_APPS."
+)
 
 
 @dataclass(frozen=True)
@@ -269,11 +289,15 @@ def _merge(user: object, problems: Problems) -> Mapping[str, object]:
         problems.errors.append(f"LANTERN is {user!r}; it must be a dict.")
         return {}
     known = set(KEYS).union(*(group.defaults for group in GROUPS))
-    for key in sorted(set(user) - known):
-        problems.errors.append(
-            f"LANTERN[{key!r}] is not a django-lantern setting; the known keys are listed in docs/configuration.md."
-        )
+    for key in sorted(set(user) - known, key=str):
+        problems.errors.append(f"LANTERN[{key!r}] is not a django-lantern setting{_near_miss(key, known)}")
     return user
+
+
+def _near_miss(key: object, known: set[str]) -> str:
+    """``; did you mean 'METRICS_PATH'?`` for a misspelt key, else the sentence's full stop."""
+    close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.75) if isinstance(key, str) else []
+    return f"; did you mean {close[0]!r}?" if close else "."
 
 
 def build_settings(user: Mapping[str, object] | None) -> tuple[LanternSettings, list[str]]:
@@ -308,8 +332,17 @@ def get_settings() -> LanternSettings:
     """
     built, errors = _validated()
     if errors:
-        raise ImproperlyConfigured("Invalid django-lantern settings: " + " ".join(errors))
+        # One paragraph, as lantern.E002 prints it under ``manage.py check``.
+        raise ImproperlyConfigured(f"(lantern.E002) Invalid LANTERN setting: {' '.join(errors)} {SETTINGS_HINT}")
     return built
+
+
+def settings_for_server() -> LanternSettings:
+    """The settings, once, as a server loads the middleware: it refuses to start without
+    the app or with a bad value, rather than failing (or quietly degrading) request by request."""
+    if not apps.is_installed("django_lantern"):
+        raise ImproperlyConfigured(NOT_INSTALLED)
+    return get_settings()
 
 
 def settings_errors() -> list[str]:

@@ -9,6 +9,7 @@ Threads started by ``sync_to_async`` see it because asgiref copies the context.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -28,9 +29,6 @@ UNKNOWN_LABEL = "unknown"
 
 # What the log filter adds to every record (and what bind() may not override).
 CONTEXT_FIELDS = ("request_id", "user_id", "method", "path", "route", "trace_id", "span_id")
-# The route label of a request that matched no URL pattern (the dashboards and
-# alert rules in deploy/ name it), told apart from a route that could not be read.
-UNMATCHED_ROUTE = "<unmatched>"
 
 # The attributes of every ``LogRecord`` on this Python, plus those the standard
 # formatters add (``message``, ``asctime``) and Python 3.12's ``taskName``: an
@@ -98,15 +96,84 @@ class RequestContext:
     @property
     def route(self) -> str:
         """The route, as metrics, logs and spans all say it: the matched URL
-        pattern once URL resolution has happened (``/`` for the root pattern),
-        the probe's path without its trailing slash, else ``UNKNOWN``."""
+        pattern once URL resolution has happened, spelt by :func:`route_template`
+        (``/orgs/<slug:slug>/``, ``/`` for the root pattern), the probe's path
+        without its trailing slash, else ``UNKNOWN`` (no pattern matched, or not yet)."""
         if self.probe_route is not None:
             return self.probe_route
         match = getattr(self.request, "resolver_match", None)
         if match is None:
             return UNKNOWN
-        # The root pattern's route is ""; say "/" as the metrics label does.
-        return match.route or "/"
+        raw = match.route
+        return _ROUTES.get(raw) or route_template(raw)
+
+
+# Django's route (``resolver_match.route``) -> ours; routes come from the
+# URLconf, not the client, so this stays small; the bound is for safety.
+_ROUTES: dict[str, str] = {}
+_ROUTES_MAX = 4096
+# A named group of a re_path() route.
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
+
+
+def route_template(raw: str) -> str:
+    """One spelling for every route: a path template with a leading slash.
+
+    Django gives ``path()`` routes without it (``accounts/login/``, ``""`` for
+    the root) and ``re_path()`` routes as regular expressions (the admin's
+    ``admin/(?P<app_label>auth|tasks)/$``); those read ``/admin/<app_label>/``.
+    """
+    route = raw
+    if "(" in route or "$" in route or "^" in route or "\\" in route:
+        route = _readable_regex(route)
+    route = "/" + route.lstrip("/")
+    if len(_ROUTES) < _ROUTES_MAX:
+        _ROUTES[raw] = route
+    return route
+
+
+def _readable_regex(pattern: str) -> str:
+    """``(?P<name>...)`` as ``<name>``, anchors dropped, escaped characters unescaped."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        group = _NAMED_GROUP.match(pattern, i)
+        if group is not None:
+            out.append(f"<{group.group(1)}>")
+            i = _group_end(pattern, group.end())
+            continue
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            if pattern[i + 1] == "Z" and i + 2 == len(pattern):
+                break
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if not ((char == "^" and i == 0) or (char == "$" and i == len(pattern) - 1)):
+            out.append(char)
+        i += 1
+    return "".join(out).replace("^", "")
+
+
+def _group_end(pattern: str, i: int) -> int:
+    """The index just past the parenthesis closing the group whose body starts at ``i``."""
+    depth = 1
+    in_class = False
+    while i < len(pattern) and depth:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        i += 1
+    return i
 
 
 current: ContextVar[RequestContext | None] = ContextVar("django_lantern_request", default=None)

@@ -28,7 +28,7 @@ from django_lantern import request_id as request_ids
 from django_lantern import sentry, tracing
 from django_lantern._errors import report_internal_error
 from django_lantern._exceptions import on_exception
-from django_lantern.conf import LanternSettings, get_settings
+from django_lantern.conf import LanternSettings, get_settings, settings_for_server
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
@@ -55,7 +55,18 @@ class _Exchange:
     the body ends (``StreamEnd`` holds the exchange until then).
     """
 
-    __slots__ = ("cfg", "ctx", "kind", "metrics", "request", "response", "span", "started", "token")
+    __slots__ = (
+        "cfg",
+        "ctx",
+        "kind",
+        "metrics",
+        "rejected_length",
+        "request",
+        "response",
+        "span",
+        "started",
+        "token",
+    )
 
     def __init__(
         self,
@@ -77,6 +88,8 @@ class _Exchange:
         self.response: HttpResponseBase | None = None
         # The recorder's state, bound once at the start (``recorder.request_started``).
         self.metrics: recorder.RecorderState | None = None
+        # The length of an incoming id that was refused, warned about at the end.
+        self.rejected_length: int | None = None
 
     @property
     def otel_span(self) -> Any:
@@ -96,6 +109,8 @@ class LanternMiddleware:
         self,
         get_response: Callable[[HttpRequest], HttpResponseBase] | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
     ) -> None:
+        # Once per process, as the server loads: no app or a bad LANTERN stops it here.
+        settings_for_server()
         self.get_response = get_response
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
@@ -165,7 +180,7 @@ class LanternMiddleware:
     # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
     def _enter(request: HttpRequest) -> _Exchange:
-        """Start the span, choose the id (once), bind the context; log a rejected id inside it."""
+        """Start the span, choose the id (once), bind the context."""
         started = time.perf_counter()
         cfg = get_settings()
         # Tracing and Sentry hooks: one attribute check each when they are off.
@@ -187,12 +202,7 @@ class LanternMiddleware:
             sentry.bind_request(ctx)
         exchange = _Exchange(request, cfg, ctx, span, current.set(ctx), started)
         exchange.metrics = metrics
-        if rejected_length is not None:
-            try:
-                # Logged inside the context, so the line carries the new id.
-                request_ids.log_rejected(request_ids.HEADER, rejected_length)
-            except Exception as exc:  # the token is set: nothing may raise before the caller's finally
-                report_internal_error("request_id", exc)
+        exchange.rejected_length = rejected_length
         return exchange
 
     def _end(self, exchange: _Exchange) -> None:
@@ -210,6 +220,8 @@ class LanternMiddleware:
         # its own guard: a failure in one must not skip the others (metrics
         # first, so the in-flight gauge always comes back down).
         seconds = time.perf_counter() - exchange.started
+        if exchange.rejected_length is not None:
+            _log_rejected(exchange.rejected_length)
         response = exchange.response
         status = response.status_code if response is not None else 500
         if response is not None and response.streaming and exchange.kind is None:
@@ -299,6 +311,14 @@ def _raised(exchange: _Exchange, exc: BaseException) -> None:
     # Counted by Django's got_request_exception, which it sends for this
     # one too once it leaves the chain; the span is ended before that.
     on_exception(exc, exchange.otel_span, count=False)
+
+
+def _log_rejected(length: int) -> None:
+    # At the end, in the context: the line carries the new id and the route the access line has.
+    try:
+        request_ids.log_rejected(request_ids.HEADER, length)
+    except Exception as exc:
+        report_internal_error("request_id", exc)
 
 
 def _find_user(exchange: _Exchange) -> None:

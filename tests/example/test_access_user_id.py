@@ -136,8 +136,32 @@ def test_login_post_logs_the_user_who_logged_in(client: Client, logs: pytest.Log
     assert _access_user_id(logs) == str(owner.pk)
 
 
-def test_logout_post_logs_no_user(client: Client, logs: pytest.LogCaptureFixture, owner: Any) -> None:
-    """logout() replaces request.user with the anonymous user: the line says None, not the old id."""
+def test_logout_line_keeps_who_logged_out(client: Client, logs: pytest.LogCaptureFixture, owner: Any) -> None:
+    """The logout request's access line names the user it logged out (logout() leaves an anonymous user)."""
     client.force_login(owner)
-    client.post("/accounts/logout/")
-    assert _access_user_id(logs) == "None"
+    response = client.post("/accounts/logout/")
+    assert response.status_code in (200, 302)
+    assert _access_user_id(logs) == str(owner.pk)
+    (record,) = records_of(logs.records, ACCESS_LOGGER)
+    assert record.user_id == owner.pk  # type: ignore[attr-defined]
+
+
+def test_access_message_says_none_and_the_json_field_null(client: Client, owner: Any) -> None:
+    """One rule, documented: the message is the chapter's (``user_id=None``), the JSON field is null."""
+    import json
+    import logging
+
+    from django_lantern.logging import JsonFormatter
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.addHandler(handler)
+    try:
+        client.get(PLAIN_VIEW)
+    finally:
+        access.removeHandler(handler)
+    (line,) = [json.loads(text) for text in lines]
+    assert line["message"].endswith(" user_id=None") and line["user_id"] is None

@@ -26,3 +26,14 @@ def test_admin_pages_render(client: Client, admin_user: Any, task: Task, model: 
     obj = {"org": task.org, "membership": Membership.objects.first(), "task": task}[model]
     assert obj is not None
     assert client.get(f"/admin/tasks/{model}/{obj.pk}/change/").status_code == 200
+
+
+def test_admin_routes_read_as_templates(client: Client, admin_user: Any, logs: pytest.LogCaptureFixture) -> None:
+    """The admin's app index (a re_path regex in Django) is logged as /admin/<app_label>/, like every route."""
+    from tests.example.logs import ACCESS_LOGGER, records_of
+
+    client.force_login(admin_user)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/tasks/").status_code == 200
+    routes = [record.route for record in records_of(logs.records, ACCESS_LOGGER)]  # type: ignore[attr-defined]
+    assert routes == ["/admin/", "/admin/<app_label>/"]

@@ -77,7 +77,7 @@ def test_app_log_lines_carry_the_request_id(
     rid = client.get(f"/orgs/{org.slug}/tasks/export.csv").headers["X-Request-Id"]
     (record,) = records_of(logs.records, "tasks.views")
     assert record.request_id == rid  # type: ignore[attr-defined]
-    assert record.route == "orgs/<slug:slug>/tasks/export.csv"  # type: ignore[attr-defined]
+    assert record.route == "/orgs/<slug:slug>/tasks/export.csv"  # type: ignore[attr-defined]
 
 
 def test_no_request_id_outside_a_request(logs: pytest.LogCaptureFixture) -> None:

@@ -15,6 +15,8 @@ from tests.conftest import CORE_URLS
 pytestmark = [pytest.mark.urls(CORE_URLS), pytest.mark.django_db]
 
 PROBES = ["/healthz", "/healthz/", "/readyz", "/readyz/"]
+# Every path the middleware answers: one 405 for all of them.
+ANSWERED = [*PROBES, "/metrics", "/metrics/"]
 
 
 # -- custom checks referenced by dotted path -----------------------------------
@@ -55,14 +57,17 @@ def test_get_and_head_answer_200(client: Client, path: str, method: str) -> None
         assert response.content == b""
 
 
-@pytest.mark.parametrize("path", PROBES)
+@pytest.mark.parametrize("path", ANSWERED)
 @pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
 def test_other_methods_get_405_with_allow(client: Client, path: str, method: str) -> None:
-    """Other methods get 405 with ``Allow: GET, HEAD`` and no-store."""
+    """Other methods get 405 with ``Allow: GET, HEAD``, no-store, and a JSON body naming the allowed methods."""
     response = getattr(client, method)(path)
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, HEAD"
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"error": "method not allowed", "allowed": ["GET", "HEAD"]}
+    assert response.headers["Content-Length"] == str(len(response.content))
 
 
 @pytest.mark.parametrize("path", PROBES)

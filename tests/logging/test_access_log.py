@@ -41,7 +41,7 @@ def test_exactly_one_record_with_every_field(client: Client, logs: LogCapture) -
     line = logs.by_logger("access")[0]
     assert line["method"] == "GET"
     assert line["path"] == "/items/7/"
-    assert line["route"] == "items/<int:pk>/"
+    assert line["route"] == "/items/<int:pk>/"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["user_id"] is None
@@ -61,7 +61,7 @@ def test_text_line_adds_request_id_and_route(client: Client, logs: LogCapture) -
     client.get("/items/1/", headers={"X-Request-Id": "txt-1"})
     text = logs.text_lines[logs.records.index(logs.access()[0])]
     assert "request_id=txt-1" in text
-    assert 'route="items/<int:pk>/"' in text
+    assert 'route="/items/<int:pk>/"' in text
     assert "path=/items/1/ status=200" in text
     assert text.count("user_id=") == 1
 

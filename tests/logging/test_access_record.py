@@ -47,7 +47,7 @@ def test_record_carries_typed_fields_before_any_filter(client: Client, bare_acce
     assert isinstance(record.msg, AccessLine) and record.__dict__["lantern_access"] is True
     fields = record.__dict__
     assert fields["request_id"] == "rec-1"
-    assert (fields["method"], fields["path"], fields["route"]) == ("GET", "/items/7/", "items/<int:pk>/")
+    assert (fields["method"], fields["path"], fields["route"]) == ("GET", "/items/7/", "/items/<int:pk>/")
     assert fields["status"] == 200 and type(fields["status"]) is int
     assert type(fields["duration_ms"]) is float
     assert fields["user_id"] == "-" and fields["client_ip"] == "127.0.0.1"

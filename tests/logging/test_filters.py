@@ -62,7 +62,7 @@ def test_records_in_a_view_carry_the_request_context(client: Client, logs: LogCa
     assert line["request_id"] == "view-ctx-1"
     assert line["method"] == "GET"
     assert line["path"] == "/items/5/"
-    assert line["route"] == "items/<int:pk>/"
+    assert line["route"] == "/items/<int:pk>/"
     assert line["user_id"] is None
 
 

@@ -71,6 +71,22 @@ def test_uvicorn_loggers_write_our_schema_and_access_is_off(
     assert lines[0]["message"] == "Started server process [7]" and lines[0]["logger"]["name"] == "uvicorn.error"
 
 
+@pytest.mark.parametrize("log_format", ["json", "ecs", "gcp", "datadog", "text"])
+def test_uvicorns_colour_copy_of_the_message_is_not_a_field(
+    restore_logging: None, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    """uvicorn's ``color_message`` extra (the message with ANSI codes, for its own console) writes nothing."""
+    import click
+
+    logging.config.dictConfig(uvicorn_log_config(log_format=log_format))
+    # As uvicorn.server logs it at start-up.
+    color_message = "Started server process [" + click.style("%d", fg="cyan") + "]"
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 7, extra={"color_message": color_message})
+    out = capsys.readouterr().out
+    assert "Started server process [7]" in out
+    assert "color_message" not in out and "\x1b" not in out and "\\u001b" not in out
+
+
 def test_server_loggers_can_be_left_alone() -> None:
     """server_loggers=False leaves the servers' loggers out of the config."""
     loggers = build_logging_config(server_loggers=False)["loggers"]

@@ -138,3 +138,39 @@ def test_redis_cache() -> None:
         assert caches["default"].lantern_alias == "default"
         _exercise("default")
         _assert_counts("default")
+
+
+def _family_total() -> float:
+    from prometheus_client import REGISTRY
+
+    return sum(
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "django_cache_operations"
+        for s in m.samples
+        if s.name.endswith("_total")
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("backend", ["locmem", pytest.param("redis", marks=pytest.mark.services)])
+def test_readiness_probes_are_not_application_cache_traffic(client: Any, backend: str) -> None:
+    """A /readyz probe sets, reads and deletes a key on each cache: none of it is counted, so probes
+    cannot skew the application's hit ratio; the application's own operations still are."""
+    if backend == "redis":
+        config = {
+            "BACKEND": "django_lantern.metrics.cache.RedisCache",
+            "LOCATION": require_redis(),
+            "KEY_PREFIX": os.environ.get("LANTERN_CACHE_PREFIX", "metrics-helper"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    else:
+        config = {"BACKEND": "django_lantern.metrics.cache.LocMemCache", "LOCATION": "lantern-probe-traffic"}
+    with override_settings(CACHES={"default": config}, LANTERN={"READINESS_CACHE_SECONDS": 0}):
+        before = _family_total()
+        for _ in range(3):
+            response = client.get("/readyz")
+            assert response.status_code == 200 and response.json()["cache"] == "ok"
+        assert _family_total() == before
+        caches["default"].get("lantern-probe-traffic-app-key")
+        assert _family_total() == before + 1

@@ -44,7 +44,7 @@ def test_sampled_request_puts_its_trace_on_the_latency_bucket(traced: Any, clien
     text = scrape(client)
     found = latency_exemplars(text)
     assert found, text
-    ((labels, exemplar),) = [(labels, e) for labels, e in found if labels["route"] == "traced/plain/"]
+    ((labels, exemplar),) = [(labels, e) for labels, e in found if labels["route"] == "/traced/plain/"]
     assert exemplar.labels == {"trace_id": TRACE_ID, "span_id": format(span.context.span_id, "016x")}
     # The exemplar is the observation itself: within its bucket's bound, positive, timestamped.
     assert 0 < exemplar.value <= float(labels["le"])
@@ -59,7 +59,7 @@ def test_later_sampled_request_replaces_the_exemplar(traced: Any, client: Client
     client.get("/traced/plain/", HTTP_TRACEPARENT=f"00-{TRACE_ID}-{PARENT_ID}-01")
     client.get("/traced/plain/", HTTP_TRACEPARENT=f"00-{other}-{PARENT_ID}-01")
     ids = {
-        e.labels["trace_id"] for labels, e in latency_exemplars(scrape(client)) if labels["route"] == "traced/plain/"
+        e.labels["trace_id"] for labels, e in latency_exemplars(scrape(client)) if labels["route"] == "/traced/plain/"
     }
     assert other in ids
 
@@ -107,4 +107,4 @@ async def test_async_path_carries_the_exemplar_too(traced: Any, async_client: An
     assert response.status_code == 200
     metrics = await async_client.get("/metrics", headers={"accept": OPENMETRICS})
     found = latency_exemplars(metrics.content.decode())
-    assert {e.labels["trace_id"] for labels, e in found if labels["route"] == "traced/plain/"} == {TRACE_ID}
+    assert {e.labels["trace_id"] for labels, e in found if labels["route"] == "/traced/plain/"} == {TRACE_ID}

@@ -164,6 +164,21 @@ def test_json_summary_matches_the_text_format(client: Client, how: str) -> None:
     assert body["latency_observations"] == 10  # probes and scrapes are not in the histogram
 
 
+def test_json_uptime_is_the_servers_not_the_answering_workers() -> None:
+    """Under several workers the totals are summed, so uptime is since the oldest process summed (the
+    server-start gauge's multi-process ``min``), not the uptime of the worker that happened to answer."""
+    import time
+
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from django_lantern.metrics._views import summary
+
+    registry = CollectorRegistry()
+    # What the multi-process collector gives for the ``min`` gauge: the first worker's start.
+    Gauge("lantern_server_start_time_seconds", "first worker", registry=registry).set(time.time() - 3600)
+    assert summary(registry)["uptime_seconds"] == pytest.approx(3600, abs=5)
+
+
 def test_histogram_quantile_matches_promql_semantics() -> None:
     """Linear interpolation inside the bucket; the +Inf bucket answers the highest finite bound."""
     inf = float("inf")

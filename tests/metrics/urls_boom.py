@@ -1,8 +1,10 @@
-"""A URLconf with a view that raises, for the exception and 5xx metrics, and one
-that runs a known number of queries, for the query counts."""
+"""A URLconf with a view that raises, for the exception and 5xx metrics, one that runs a known
+number of queries, for the query counts, and one that uses the cache, for the cache metrics
+(readiness probes' own cache operations are not counted)."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
@@ -26,6 +28,12 @@ def queries(request: HttpRequest) -> HttpResponse:
         for i in range(QUERIES_PER_REQUEST):
             cursor.execute("SELECT %s", [i])
     return HttpResponse("ok")
+def cached(request: HttpRequest) -> HttpResponse:
+    """A miss the first time in each worker, then hits."""
+    value = cache.get("lantern-test-cached")
+    if value is None:
+        cache.set("lantern-test-cached", "1", timeout=300)
+    return HttpResponse("cached" if value else "stored")
 
 
 def failing_check() -> None:
@@ -35,5 +43,6 @@ def failing_check() -> None:
 urlpatterns = [
     path("boom/", boom),
     path("queries/", queries),
+    path("cached/", cached),
     path("", include("config.urls")),
 ]

@@ -124,7 +124,7 @@ def test_secrets_reach_neither_logs_nor_sentry_and_ids_match(
     assert len(events) == 1
     event = events[0]
     assert event["tags"]["request_id"] == request_id
-    assert event["tags"]["route"] == "errors/boom/"
+    assert event["tags"]["route"] == "/errors/boom/"
     assert event["environment"] == "test-env" and event["release"] == "lantern@test"
     request = event["request"]
     assert request["data"]["password"] == "[redacted]"

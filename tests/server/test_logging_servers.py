@@ -94,6 +94,8 @@ def test_every_line_is_json_with_one_access_line_per_request(kind: str, log_form
     # No second line per request from the servers' own access logs.
     assert not [line for line in lines if "access" in _logger_of(line, log_format) and line not in access]
     assert all("HTTP/1.1" not in str(line["message"]) for line in lines)
+    # uvicorn's colour copy of its messages (ANSI codes) is for its own console only.
+    assert not [line for line in lines if "color_message" in line or "\x1b" in json.dumps(line)]
 
 
 def test_uvicorn_config_file_is_the_built_config() -> None:
@@ -107,7 +109,8 @@ def test_uvicorn_config_file_is_the_built_config() -> None:
 
 
 def test_module_prints_the_uvicorn_config_path() -> None:
-    """`python -m django_lantern.logging.servers uvicorn-config` prints the file's path (for shell use)."""
+    """`python -m django_lantern.logging.servers uvicorn-config` prints the file's path (for shell use), and
+    nothing on stderr: runpy warns when the package imports the module it is asked to run as __main__."""
     import subprocess
     import sys
 
@@ -118,7 +121,7 @@ def test_module_prints_the_uvicorn_config_path() -> None:
         timeout=60,
         cwd=tempfile.gettempdir(),
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and done.stderr == "", done.stderr
     assert Path(done.stdout.strip()) == UVICORN_LOG_CONFIG and UVICORN_LOG_CONFIG.is_file()
 
 

@@ -153,7 +153,7 @@ def test_readiness_per_check_and_filtered_start_no_span_and_no_transaction(
         wait_for(lambda: len(server_spans(spans)) >= 2 or None, "the request spans")
         stop(server)
     assert transactions(sentry_endpoint) == ["/errors/items/{pk}/"] * 2
-    assert server_spans(spans) == ["GET errors/items/<int:pk>/"] * 2
+    assert server_spans(spans) == ["GET /errors/items/<int:pk>/"] * 2
 
 
 @pytest.mark.parametrize("kind", SERVERS)

@@ -17,7 +17,7 @@ from tests.system import support
 CLIENTS = 50
 DURATION = max(5.0, 20.0 * support.SCALE)  # seconds of traffic
 MAX_PER_CLIENT = 5000  # a count bound on each client's loop as well as the time bound
-ROUTE = "_system/db/<int:seq>/"
+ROUTE = "/_system/db/<int:seq>/"
 
 
 @pytest.mark.system

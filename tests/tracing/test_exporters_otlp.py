@@ -74,12 +74,12 @@ def test_span_is_exported_over_otlp_http_and_read_back(
         provider.shutdown()
     ((resource, span),) = receiver.spans()
     assert resource["service.name"] == "lantern-otlp-test"
-    assert span.name == "GET errors/items/<int:pk>/"
+    assert span.name == "GET /errors/items/<int:pk>/"
     assert span.trace_id.hex() == TRACE_ID
     assert span.parent_span_id.hex() == "00f067aa0ba902b7"
     assert span.kind == span.SPAN_KIND_SERVER
     attrs = {a.key: a.value for a in span.attributes}
-    assert attrs["http.route"].string_value == "errors/items/<int:pk>/"
+    assert attrs["http.route"].string_value == "/errors/items/<int:pk>/"
     assert attrs["http.response.status_code"].int_value == 200
     assert attrs["request.id"].string_value == response.headers["X-Request-Id"]
     assert attrs["url.query"].string_value == "api_key=[redacted]"

@@ -97,7 +97,7 @@ def test_grpc_protocol_exports_to_a_grpc_collector(
     ((metadata, resource, span),) = collector.spans()
     assert metadata["x-tenant"] == "acme"
     assert resource["service.name"] == "lantern-grpc-test"
-    assert span.name == "GET errors/items/<int:pk>/"
+    assert span.name == "GET /errors/items/<int:pk>/"
     assert span.trace_id.hex() == TRACE_ID
     attrs = {a.key: a.value for a in span.attributes}
     assert attrs["request.id"].string_value == response.headers["X-Request-Id"]

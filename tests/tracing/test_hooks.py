@@ -79,7 +79,7 @@ def test_a_failing_hook_never_fails_the_request(
     with override_settings(LANTERN={"TRACING_REQUEST_HOOK": broken_hook, "TRACING_RESPONSE_HOOK": broken_hook}):
         response = client.get("/errors/items/1/")
     assert response.status_code == 200
-    assert only_span(tracer_provider).name == "GET errors/items/<int:pk>/"
+    assert only_span(tracer_provider).name == "GET /errors/items/<int:pk>/"
     assert internal_errors == {"tracing_request_hook": 1, "tracing_response_hook": 1}
 
 

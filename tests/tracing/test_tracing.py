@@ -105,18 +105,18 @@ def test_a_later_version_with_more_fields_is_accepted(tracer_provider: Any, clie
 
 
 def test_span_is_named_by_route_and_has_http_attributes(tracer_provider: Any, client: Client) -> None:
-    """``GET errors/items/<int:pk>/``, SERVER kind, semconv attributes, request id, scrubbed query."""
+    """``GET /errors/items/<int:pk>/``, SERVER kind, semconv attributes, request id, scrubbed query."""
     from opentelemetry.trace import SpanKind, StatusCode
 
     response = client.get(
         "/errors/items/9/?token=tok-secret-123&page=2", HTTP_USER_AGENT="probe/1.0", HTTP_HOST="testserver:8443"
     )
     (span,) = spans(tracer_provider)
-    assert span.name == "GET errors/items/<int:pk>/"
+    assert span.name == "GET /errors/items/<int:pk>/"
     assert span.kind is SpanKind.SERVER
     attrs = dict(span.attributes)
     assert attrs["http.request.method"] == "GET"
-    assert attrs["http.route"] == "errors/items/<int:pk>/"
+    assert attrs["http.route"] == "/errors/items/<int:pk>/"
     assert attrs["http.response.status_code"] == 200
     assert attrs["url.path"] == "/errors/items/9/"
     assert attrs["url.query"] == "token=[redacted]&page=2"
@@ -149,7 +149,7 @@ def test_unknown_method_is_bounded(tracer_provider: Any, client: Client) -> None
     (span,) = spans(tracer_provider)
     assert span.attributes["http.request.method"] == "_OTHER"
     assert span.attributes["http.request.method_original"] == "FROBNICATE"
-    assert span.name == "HTTP errors/items/<int:pk>/"
+    assert span.name == "HTTP /errors/items/<int:pk>/"
 
 
 async def test_async_view_gets_the_same_span_and_ids(
@@ -159,7 +159,7 @@ async def test_async_view_gets_the_same_span_and_ids(
     response = await async_client.get("/errors/aitems/8/", headers={"traceparent": VALID})
     assert response.status_code == 200
     (span,) = spans(tracer_provider)
-    assert span.name == "GET errors/aitems/<int:pk>/"
+    assert span.name == "GET /errors/aitems/<int:pk>/"
     assert format(span.context.trace_id, "032x") == TRACE_ID
     lines = request_lines(logs, response.headers["X-Request-Id"])
     assert any(line["logger"] == "tests.errors.views" for line in lines)

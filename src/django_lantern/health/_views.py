@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
@@ -25,11 +25,11 @@ from django_lantern.health import _probes as probes
 from django_lantern.health._drain import is_draining
 from django_lantern.health._registry import get_runner
 from django_lantern.health._worker import CheckResult
+from django_lantern.http._probes import PROBE_METHODS, not_allowed
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics._views import is_allowed
 from django_lantern.scrubbing import scrub_text
 
-ALLOWED_METHODS = ("GET", "HEAD")
 # What every caller may see: the chapter's keys.
 PUBLIC_KEYS = ("status", "db", "cache")
 
@@ -45,16 +45,10 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _not_allowed() -> HttpResponse:
-    response = HttpResponseNotAllowed(ALLOWED_METHODS)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def healthz_response(request: HttpRequest) -> HttpResponse:
     """Liveness: answered from the process alone, no I/O."""
-    if request.method not in ALLOWED_METHODS:
-        return _not_allowed()
+    if request.method not in PROBE_METHODS:
+        return not_allowed()
     return _finish(request, JsonResponse({"status": "ok"}))
 
 
@@ -168,8 +162,8 @@ def _publish(results: Sequence[CheckResult], *, ready: bool | None) -> None:
 
 def readyz_response(request: HttpRequest, check: str | None = None) -> HttpResponse:
     """``/readyz`` (``?exclude=``, ``?verbose``) and ``/readyz/<check>``; ``check`` defaults to the path's."""
-    if request.method not in ALLOWED_METHODS:
-        return _not_allowed()
+    if request.method not in PROBE_METHODS:
+        return not_allowed()
     plan = _plan(request, check)
     if isinstance(plan, HttpResponse):
         return _finish(request, plan)
@@ -177,8 +171,8 @@ def readyz_response(request: HttpRequest, check: str | None = None) -> HttpRespo
 
 
 async def areadyz_response(request: HttpRequest, check: str | None = None) -> HttpResponse:
-    if request.method not in ALLOWED_METHODS:
-        return _not_allowed()
+    if request.method not in PROBE_METHODS:
+        return not_allowed()
     plan = _plan(request, check)
     if isinstance(plan, HttpResponse):
         return _finish(request, plan)

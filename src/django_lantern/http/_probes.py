@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
     from django_lantern.conf import LanternSettings
     from django_lantern.context import RequestContext
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 HEALTHZ, READYZ, METRICS, STATUS = "healthz", "readyz", "metrics", "status"
 # What an orchestrator or a load balancer polls (a scrape of /metrics or /statusz is not a health probe).
 HEALTH_PROBES = frozenset({HEALTHZ, READYZ})
+# What every probe answers; anything else gets :func:`not_allowed`.
+PROBE_METHODS = ("GET", "HEAD")
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
@@ -62,3 +64,17 @@ def classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) ->
         # /readyz/<check> is one route label, whatever name was asked for.
         ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
     return kind
+
+
+def not_allowed() -> HttpResponse:
+    """The one 405 of ``/healthz``, ``/readyz`` and ``/metrics``: a JSON body that says which
+    methods are allowed (Django's own 405 is an empty ``text/html``), ``Allow``, never cached."""
+    # Imported here: settings files import this module (the Sentry sampler), and
+    # django.http imports django.db.models.
+    from django.http import JsonResponse
+
+    response = JsonResponse({"error": "method not allowed", "allowed": list(PROBE_METHODS)}, status=405)
+    response["Allow"] = ", ".join(PROBE_METHODS)
+    response["Cache-Control"] = "no-store"
+    response["Content-Length"] = str(len(response.content))
+    return response

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils.functional import LazyObject, empty
 
 from django_lantern.conf import get_settings
-from django_lantern.context import RequestContext
+from django_lantern.context import RequestContext, current
 
 if TYPE_CHECKING:  # django.http imports django.db.models; settings files import this module
     from django.http import HttpRequest
@@ -126,3 +126,16 @@ async def aresolve_user_id(request: HttpRequest) -> Any:
     if not _needs_lookup(request):
         return None
     return _id_of(await request.auser())
+
+
+def on_logged_out(sender: object, request: HttpRequest | None = None, user: Any = None, **kwargs: object) -> None:
+    """``user_logged_out``: keep who logged out as the request's user.
+
+    ``logout()`` replaces ``request.user`` with the anonymous user, so the
+    access line would say nobody; Django hands the user over already loaded.
+    """
+    ctx = current.get()
+    if ctx is not None and request is not None and ctx.request is request:
+        user_id = _id_of(user)
+        if user_id is not None:
+            ctx.user_id = user_id

@@ -64,6 +64,7 @@ class Families:
     cache_operations: Counter
     build_info: Gauge
     start_time: Gauge
+    server_start_time: Gauge
     readiness_up: Gauge
     readiness_check_up: Gauge
     readiness_check_duration: Gauge
@@ -92,7 +93,7 @@ def on_unregister(hook: Callable[[], object]) -> None:
 
 
 # The multi-process modes used here (prometheus_client accepts a few more).
-GaugeMode = Literal["livesum", "livemax", "mostrecent"]
+GaugeMode = Literal["livesum", "livemax", "mostrecent", "min"]
 
 
 class _Declare:
@@ -174,6 +175,14 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             # livemax: changes() over this series counts worker (re)starts.
             mode="livemax",
         ),
+        # min, kept when a worker dies (archive.py): the oldest process whose
+        # numbers the summed counters hold, i.e. when the totals started.
+        server_start_time=d.gauge(
+            "lantern_server_start_time_seconds",
+            "Start time of the oldest process whose numbers the counters hold (under gunicorn: the first "
+            "worker since the master started), Unix seconds.",
+            mode="min",
+        ),
         # mostrecent: the newest probe result across workers, including ones since replaced.
         readiness_up=d.gauge(
             "lantern_readiness_up",
@@ -202,6 +211,7 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
     registry.register(families.db_pools)
     families.build_info.labels(**info).set(1)
     families.start_time.set(process_start())
+    families.server_start_time.set(process_start())
     return families
 
 

@@ -33,7 +33,6 @@ from prometheus_client.metrics import MetricWrapperBase
 from django_lantern._caching import settings_cache
 from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN, UNMATCHED_ROUTE
 from django_lantern.metrics import _exemplars as exemplars
 from django_lantern.metrics._capped import CappedFamily
 from django_lantern.metrics._families import Families, get_families, get_label_overflow
@@ -92,15 +91,16 @@ class RecorderState:
 
     def resolve_request(self, key: RequestKey) -> RequestSeries:
         """The slow path of ``request_finished``, for a key seen for the first time."""
+        # ``route`` is ``RequestContext.route``, the log field's value (``-`` when no
+        # pattern matched: one label for every such path).
         method, route, status, probe = key
-        label = route_label(route)
         requests, durations = self.requests, self.durations
-        counter = requests.fast.get(key) or requests.resolve(key, (method, label, str(status)))
+        counter = requests.fast.get(key) or requests.resolve(key, (method, route, str(status)))
         histogram: Histogram | None = None
         kept = key in requests.fast
         if not (probe and self.exclude_probes):
             hkey = (method, route, probe)
-            histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, label))
+            histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route))
             kept = kept and hkey in durations.fast
         series = (counter, histogram)
         # A key either family folded is not kept: it comes back here each time,
@@ -127,12 +127,6 @@ def _state() -> RecorderState:
     and ``metric.labels()`` returns the same child to both.
     """
     return RecorderState(get_families())
-
-
-def route_label(route: str) -> str:
-    """The label for ``RequestContext.route`` (already normalised there): itself,
-    but one shared value, ``<unmatched>``, when nothing matched."""
-    return UNMATCHED_ROUTE if route == UNKNOWN else route
 
 
 # -- HTTP ----------------------------------------------------------------------

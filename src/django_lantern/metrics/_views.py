@@ -14,12 +14,13 @@ import os
 import time
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from django_lantern.conf import get_settings
 from django_lantern.http._networks import peer_in
+from django_lantern.http._probes import PROBE_METHODS, not_allowed
 from django_lantern.metrics._families import get_families
 from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
@@ -86,6 +87,8 @@ def summary(registry: CollectorRegistry) -> dict[str, Any]:
     requests_name = metric_name(prefix, "http_server_requests")
     duration_name = metric_name(prefix, "http_server_request_duration_seconds")
     active_name = metric_name(prefix, "http_server_active_requests")
+    start_name = metric_name(prefix, "lantern_server_start_time_seconds")
+    started = process_start()
     total = client_errors = server_errors = active = 0.0
     buckets: dict[float, float] = {}
     observed = 0.0
@@ -109,13 +112,17 @@ def summary(registry: CollectorRegistry) -> dict[str, Any]:
                     observed += sample.value
         elif metric.name == active_name:
             active += sum(s.value for s in metric.samples)
+        elif metric.name == start_name:
+            # The server's uptime, like the totals beside it: under several
+            # workers, since the oldest process they were summed over.
+            started = min([started, *(s.value for s in metric.samples if s.value > 0)])
     pairs = sorted(buckets.items())
     latency = {}
     for key, q in QUANTILES:
         value = histogram_quantile(q, pairs)
         latency[key] = round(value, 6) if value is not None else None
     return {
-        "uptime_seconds": round(time.time() - process_start(), 3),
+        "uptime_seconds": round(time.time() - started, 3),
         "requests_total": int(total),
         "requests_in_flight": int(active),
         "responses_4xx_total": int(client_errors),
@@ -143,10 +150,8 @@ def forbidden() -> HttpResponse:
 
 def metrics_response(request: HttpRequest) -> HttpResponse:
     response: HttpResponse
-    if request.method not in ("GET", "HEAD"):
-        response = HttpResponseNotAllowed(["GET", "HEAD"])
-        response["Cache-Control"] = "no-store"
-        return response
+    if request.method not in PROBE_METHODS:
+        return not_allowed()
     if not is_allowed(request):
         return forbidden()
     refused = refusal()

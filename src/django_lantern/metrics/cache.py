@@ -14,6 +14,10 @@ Only the outermost operation counts: Django's backends call each other
 thread-local flag marks "already counting" and inner calls pass straight
 through. That keeps one ``cache.get()`` one count on every backend.
 
+The readiness probe's own set, get and delete (``health/checks.py``) run
+inside :func:`uncounted`: probe traffic is not the application's, and counted
+it would skew the hit ratio by the probe rate.
+
 The cache alias is not passed to a backend, so it is found once, at
 construction, by matching the backend's own location and parameters against
 ``settings.CACHES``; ``unknown`` when nothing matches.
@@ -57,14 +61,14 @@ def find_alias(backend: type[BaseCache], location: Any, params: dict[str, Any]) 
 
 @contextlib.contextmanager
 def uncounted() -> Iterator[None]:
-    """Cache operations in this block are not counted: lantern's own reads (the log level
-    pollers, once a second per process) are not the application's cache traffic."""
-    busy = getattr(_local, "busy", False)
+    """Cache operations in this block and thread are not counted: lantern's own traffic (the
+    readiness probe's check, the log level pollers' once-a-second reads) is not the application's."""
+    previous = getattr(_local, "busy", False)
     _local.busy = True
     try:
         yield
     finally:
-        _local.busy = busy
+        _local.busy = previous
 
 
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:

@@ -13,7 +13,7 @@ Per request the middleware then:
   version ``00``, uppercase hex, more than one header, a ``tracestate`` over
   512 characters or 32 members) and starts a new trace when they fail;
 - starts a SERVER span (sync and async alike, no thread hop), named
-  ``"GET tasks/<int:pk>/edit/"`` once the route is known, with the HTTP
+  ``"GET /tasks/<int:pk>/edit/"`` once the route is known, with the HTTP
   semantic-convention attributes and ``request.id``, every attribute passed
   through the scrubber;
 - puts ``trace_id``/``span_id`` (32/16 zero-padded hex) on the request
