@@ -28,6 +28,8 @@ def queries(request: HttpRequest) -> HttpResponse:
         for i in range(QUERIES_PER_REQUEST):
             cursor.execute("SELECT %s", [i])
     return HttpResponse("ok")
+
+
 def cached(request: HttpRequest) -> HttpResponse:
     """A miss the first time in each worker, then hits."""
     value = cache.get("lantern-test-cached")

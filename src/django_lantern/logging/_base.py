@@ -33,9 +33,7 @@ if TYPE_CHECKING:
 # to ``django.request`` / ``django.security`` records, and its repr leaks the
 # query string; the context already says the method and path. uvicorn adds
 # ``color_message``, the message again with ANSI colour codes for its own console.
-_NEVER_EMIT = frozenset(
-    {"request", "exc_info", "exc_text", "stack_info", "lantern_access", "color_message", FOLD_MARK}
-)
+_NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access", "color_message", FOLD_MARK})
 
 # Celery's worker puts a failed task's arguments (their repr) into the ``data``
 # extra of its ``celery.app.trace`` records. Arguments are the publisher's data
