@@ -28,6 +28,9 @@ def test_open_metrics_warns_at_deploy() -> None:
         assert "lantern.W010" not in _ids(deploy=False)
 
 
+BEHIND_A_PROXY = {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}
+
+
 @pytest.mark.parametrize(
     ("lantern", "networks"),
     [
@@ -39,8 +42,9 @@ def test_open_metrics_warns_at_deploy() -> None:
 )
 def test_metrics_open_through_a_proxy_warns_at_deploy(lantern: dict[str, object], networks: str) -> None:
     """W013 when, without a token, the allowlist holds a whole loopback or private range (where
-    reverse proxies live) or a trusted proxy: it names the networks and the three ways out."""
-    with override_settings(LANTERN=lantern):
+    reverse proxies live) or a trusted proxy, on a site behind a proxy: it names the networks and
+    the three ways out."""
+    with override_settings(LANTERN=lantern, **BEHIND_A_PROXY):
         (message,) = checks.check_metrics_exposure()
         assert message.id == "lantern.W013" and networks in message.msg
         assert "METRICS_BEARER_TOKEN" in (message.hint or "") and "at the proxy" in (message.hint or "")
@@ -60,8 +64,22 @@ def test_metrics_open_through_a_proxy_warns_at_deploy(lantern: dict[str, object]
 )
 def test_protected_metrics_do_not_warn(lantern: dict[str, object]) -> None:
     """No W010 or W013 with a token, with metrics off, or with narrow networks."""
-    with override_settings(LANTERN=lantern):
+    with override_settings(LANTERN=lantern, **BEHIND_A_PROXY):
         assert checks.check_metrics_exposure() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("SECURE_PROXY_SSL_HEADER", ("HTTP_X_FORWARDED_PROTO", "https")), ("USE_X_FORWARDED_HOST", True)],
+)
+def test_w013_needs_a_sign_of_a_proxy(setting: str, value: object) -> None:
+    """The default allowlist alone is what a directly scraped site needs: W013 only once a setting
+    says a reverse proxy is in front (Django's proxy settings, or TRUSTED_PROXIES)."""
+    with override_settings(LANTERN={}):
+        assert checks.check_metrics_exposure() == []
+    with override_settings(LANTERN={}, **{setting: value}):
+        (message,) = checks.check_metrics_exposure()
+    assert message.id == "lantern.W013" and setting in message.msg
 
 
 def test_invalid_network_is_an_error() -> None:

@@ -97,9 +97,9 @@ W010_OPEN_METRICS = Message(
 )
 W013_METRICS_THROUGH_PROXY = Message(
     "lantern.W013",
-    "/metrics admits every address in {networks} without a token, and a reverse proxy or load "
-    "balancer on such an address forwards anyone's request from its own address: /metrics is then "
-    "open to everyone who can reach the proxy.",
+    "/metrics admits every address in {networks} without a token, and this site runs behind a "
+    "reverse proxy ({evidence}): a proxy or load balancer on such an address forwards anyone's "
+    "request from its own address, so /metrics is then open to everyone who can reach the proxy.",
     "Set LANTERN['METRICS_BEARER_TOKEN'] and give Prometheus the token, or narrow "
     "METRICS_ALLOWED_NETWORKS to your scrapers' addresses, or refuse /metrics at the proxy "
     "(then list lantern.W013 in SILENCED_SYSTEM_CHECKS).",
@@ -123,7 +123,7 @@ W014_SENTRY_RELEASE = Message(
     "Sentry reports release {theirs!r}, but this process is release {ours!r} (/statusz, log lines, metrics).",
     "django_lantern.sentry.init() ran before Django's settings were loaded (from settings.py), so "
     "LANTERN['RELEASE'] was not read: call it from wsgi.py or asgi.py, or name the release with "
-    "SENTRY_RELEASE or GIT_COMMIT (docs/status.md).",
+    f"SENTRY_RELEASE or GIT_COMMIT; see {docs_url('status')}.",
 )
 E020_LOG_DIRECTORY = Message(
     "lantern.E020",
@@ -322,7 +322,23 @@ def check_metrics_exposure(app_configs: Configs = None, **kwargs: object) -> Mes
     if everyone:
         return [W010_OPEN_METRICS(everyone=", ".join(everyone))]
     broad = [str(n) for n in cfg.metrics_allowed_networks if _holds_a_proxy_range(n, cfg.trusted_proxies)]
-    return [W013_METRICS_THROUGH_PROXY(networks=", ".join(broad))] if broad else []
+    evidence = _proxy_evidence(cfg.trusted_proxies)
+    if not broad or not evidence:
+        return []
+    return [W013_METRICS_THROUGH_PROXY(networks=", ".join(broad), evidence=", ".join(evidence))]
+
+
+def _proxy_evidence(trusted_proxies: tuple[Network, ...]) -> list[str]:
+    """The settings that say a reverse proxy sits in front of this site.
+
+    Without one, the private ranges are where Prometheus scrapes from (a pod,
+    a node, a sidecar), and the default allowlist is what such a site needs.
+    """
+    found = ["LANTERN['TRUSTED_PROXIES']"] if trusted_proxies else []
+    for name in ("SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"):
+        if getattr(settings, name, None):
+            found.append(name)
+    return found
 
 
 # Where reverse proxies live: the loopback and private ranges, the default allowlist.

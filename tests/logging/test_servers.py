@@ -82,6 +82,9 @@ def test_uvicorns_colour_copy_of_the_message_is_not_a_field(
     # As uvicorn.server logs it at start-up.
     color_message = "Started server process [" + click.style("%d", fg="cyan") + "]"
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 7, extra={"color_message": color_message})
+    for name in ("", "uvicorn", "uvicorn.error"):  # the default handler writes from a thread of its own
+        for handler in logging.getLogger(name).handlers:
+            handler.flush()
     out = capsys.readouterr().out
     assert "Started server process [7]" in out
     assert "color_message" not in out and "\x1b" not in out and "\\u001b" not in out
