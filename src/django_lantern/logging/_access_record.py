@@ -16,13 +16,17 @@ render it again from the scrubbed fields, never pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import threading
 from typing import Any
 
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._escape import is_bare, logfmt_value
 
-__all__ = ["ACCESS_KEYS", "MARKER", "AccessLine", "access_line", "make_access_record"]
+__all__ = ["ACCESS_KEYS", "MARKER", "AccessEvent", "AccessLine", "access_line", "access_message", "make_access_record", "origin_file"]
 
 # The attribute that tells an access record from any other.
 MARKER = "lantern_access"
@@ -79,6 +83,12 @@ class AccessLine:
         return repr(str(self))
 
 
+def access_message(method: str, path: str, status: int, duration_ms: float, user_id: Any, limit: int) -> AccessLine:
+    """The message of an access line; ``user_id`` None or ``"-"`` when unknown (shown ``None``)."""
+    shown = None if user_id is None or user_id == UNKNOWN else user_id
+    return AccessLine(method, path, status, duration_ms, shown, limit)
+
+
 def make_access_record(
     logger: logging.Logger,
     level: int,
@@ -102,8 +112,7 @@ def make_access_record(
     ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows.
     """
     exc_info = (type(error), error, error.__traceback__) if error is not None else None
-    shown = None if user_id is None or user_id == UNKNOWN else user_id
-    message = AccessLine(method, path, status, duration_ms, shown, line_limit)
+    message = access_message(method, path, status, duration_ms, user_id, line_limit)
     # ``args`` None: the message is complete and takes none (typeshed asks for a tuple).
     record = logger.makeRecord(logger.name, level, origin, 0, message, None, exc_info, "write")  # type: ignore[arg-type]
     # ``ACCESS_KEYS``; the context fields as ``RequestContextFilter`` would set them. One
@@ -121,3 +130,96 @@ def make_access_record(
     record.client_ip = client_ip
     record.lantern_access = True
     return record
+
+
+class AccessEvent:
+    """The access record's attributes, without a ``LogRecord``: what the direct path formats.
+
+    It carries the attributes our formatters read, set in the order
+    ``make_access_record`` sets them (the extras of a line follow that
+    order), and no more: building a ``LogRecord`` also reads the clock's
+    start, splits the path, looks up the thread and the process, which the
+    default JSON and text lines never show. The thread and process
+    attributes (the ECS and Datadog lines show them) are looked up the
+    first time they are read, the way ``LogRecord`` would have found them.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        level: int,
+        created: float,
+        origin: OriginFile,
+        message: AccessLine,
+        request_id: str,
+        user_id: Any,
+        method: str,
+        path: str,
+        route: str,
+        trace_id: str,
+        span_id: str,
+        status: int,
+        duration_ms: float,
+        client_ip: str | None,
+    ) -> None:
+        self.name = name
+        self.msg = message
+        self.args = None
+        self.levelname = logging.getLevelName(level)
+        self.levelno = level
+        self.pathname, self.filename, self.module = origin
+        self.exc_info = None
+        self.exc_text = None
+        self.stack_info = None
+        self.lineno = 0
+        self.funcName = "write"
+        self.created = created
+        self.request_id = request_id
+        self.user_id = UNKNOWN if user_id is None else user_id
+        self.method = method
+        self.path = path
+        self.route = route
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.status = status
+        self.duration_ms = round(duration_ms, 2)
+        self.client_ip = client_ip
+        self.lantern_access = True
+
+    def getMessage(self) -> str:  # noqa: N802 - LogRecord's name, which the formatters call
+        return str(self.msg)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for an attribute not set above.
+        if name not in _LATE:
+            raise AttributeError(name)
+        self.__dict__.update(_thread_and_process())
+        return self.__dict__[name]
+
+
+# The origin of a line: ``pathname``, ``filename`` and ``module`` as ``LogRecord`` derives them.
+OriginFile = tuple[str, str, str]
+_LATE = frozenset({"thread", "threadName", "process", "processName"})
+
+
+def origin_file(pathname: str) -> OriginFile:
+    """``pathname`` with the file and module names ``LogRecord`` would derive from it."""
+    filename = os.path.basename(pathname)
+    return pathname, filename, os.path.splitext(filename)[0]
+
+
+def _thread_and_process() -> dict[str, Any]:
+    """The thread and process attributes, found as ``LogRecord.__init__`` finds them."""
+    found: dict[str, Any] = {"thread": None, "threadName": None, "processName": None, "process": None}
+    if logging.logThreads:
+        found["thread"] = threading.get_ident()
+        found["threadName"] = threading.current_thread().name
+    if logging.logMultiprocessing:
+        found["processName"] = "MainProcess"
+        mp = sys.modules.get("multiprocessing")
+        if mp is not None:
+            with contextlib.suppress(Exception):
+                found["processName"] = mp.current_process().name
+    if logging.logProcesses:
+        found["process"] = os.getpid()
+    return found
