@@ -97,7 +97,9 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return taken
 
 
-def our_handler(logger: logging.Logger, formatter: logging.Formatter, handler_class: type = SafeStreamHandler) -> io.StringIO:
+def our_handler(
+    logger: logging.Logger, formatter: logging.Formatter, handler_class: type = SafeStreamHandler
+) -> io.StringIO:
     """The handler ``build_logging_config`` gives the access logger, writing to a buffer.
 
     pytest 9 attaches its capture handler to every non-propagating logger for
@@ -119,7 +121,9 @@ def context(case: dict[str, Any]) -> RequestContext:
     if not peer:
         del request.META["REMOTE_ADDR"]
     request.resolver_match = SimpleNamespace(route=case.get("route", "data/"))  # type: ignore[assignment]
-    ctx = RequestContext(case.get("request_id", "0123456789abcdef"), case.get("method", "GET"), case.get("path", "/data/"), request)
+    ctx = RequestContext(
+        case.get("request_id", "0123456789abcdef"), case.get("method", "GET"), case.get("path", "/data/"), request
+    )
     ctx.user_id = case.get("user_id")
     if "trace" in case:
         ctx.trace_id, ctx.span_id = case["trace"]
@@ -131,7 +135,14 @@ def write(log: AccessLog, case: dict[str, Any], cfg: LanternSettings) -> None:
     log.write(context(case), cfg, case.get("status", 200), case.get("duration_ms", 1.25))
 
 
-def both_paths(logger: logging.Logger, stream: io.StringIO, case: dict[str, Any], cfg: LanternSettings, paths: list[str], run: Callable[[Callable[[], None]], None]) -> tuple[str, str]:
+def both_paths(
+    logger: logging.Logger,
+    stream: io.StringIO,
+    case: dict[str, Any],
+    cfg: LanternSettings,
+    paths: list[str],
+    run: Callable[[Callable[[], None]], None],
+) -> tuple[str, str]:
     """The line written directly, then the same request's line through the record path."""
     log = AccessLog()
     run(lambda: write(log, case, cfg))

@@ -149,7 +149,7 @@ def write_direct(
     except Exception:
         _count(ERRORS)  # as the handler's ``handleError`` counts it
         return
-    if type(handler) is NonBlockingStreamHandler:
+    if isinstance(handler, NonBlockingStreamHandler):
         handler.enqueue(line + "\n")
     else:
         handler.write_line(line)

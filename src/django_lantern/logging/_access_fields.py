@@ -38,10 +38,10 @@ _PLAIN_SIZE = len(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__d
 _INT64 = (-(2**63), 2**64)
 
 
-def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[str, Any] | None:
+def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessEvent) -> dict[str, Any] | None:
     """The ordered fields of a plain access record, or ``None`` to use the general path."""
     attrs = record.__dict__
-    if type(record) is AccessEvent:  # the direct path's: no user attribute can be on it
+    if isinstance(record, AccessEvent):  # the direct path's: no user attribute can be on it
         if not _typed(attrs):
             return None
     elif not _is_plain(record, attrs):

@@ -26,7 +26,16 @@ from typing import Any
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._escape import is_bare, logfmt_value
 
-__all__ = ["ACCESS_KEYS", "MARKER", "AccessEvent", "AccessLine", "access_line", "access_message", "make_access_record", "origin_file"]
+__all__ = [
+    "ACCESS_KEYS",
+    "MARKER",
+    "AccessEvent",
+    "AccessLine",
+    "access_line",
+    "access_message",
+    "make_access_record",
+    "origin_file",
+]
 
 # The attribute that tells an access record from any other.
 MARKER = "lantern_access"
@@ -186,7 +195,7 @@ class AccessEvent:
         self.client_ip = client_ip
         self.lantern_access = True
 
-    def getMessage(self) -> str:  # noqa: N802 - LogRecord's name, which the formatters call
+    def getMessage(self) -> str:  # LogRecord's name: the formatters call it
         return str(self.msg)
 
     def __getattr__(self, name: str) -> Any:
