@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,8 @@ from typing import Any
 
 import pytest
 from _pytest.logging import LogCaptureHandler
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
+from django.test.client import AsyncClient
 
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import UNKNOWN, RequestContext
@@ -30,6 +32,7 @@ from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFi
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import NonBlockingStreamHandler, SafeStreamHandler
 from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter, SchemaFormatter
+from tests.conftest import CORE_URLS
 from tests.logging.test_access_fields import METHODS, PATHS, USER_IDS
 
 NAME = "lantern.test.direct_access"
@@ -156,6 +159,12 @@ def both_paths(
     return direct, stream.getvalue()
 
 
+def freeze(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
+    """Both clocks a ``LogRecord`` may read (``time_ns`` from Python 3.13), at ``now``."""
+    monkeypatch.setattr("time.time", lambda: now)
+    monkeypatch.setattr("time.time_ns", lambda: int(now * 1e9))
+
+
 def run_sync(call: Callable[[], None]) -> None:
     call()
 
@@ -180,7 +189,7 @@ def test_direct_line_equals_record_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every format writes the same bytes both ways, whatever the client sent."""
-    monkeypatch.setattr("time.time", lambda: 1764000000.0625)
+    freeze(monkeypatch, 1764000000.0625)
     stream = our_handler(access_logger, make_formatter())
     direct, record = both_paths(access_logger, stream, case, cfg, paths, run)
     assert direct == record
@@ -192,7 +201,7 @@ def test_non_blocking_handler_gets_the_same_line(
     user_id: Any, access_logger: logging.Logger, cfg: LanternSettings, paths: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through ``NonBlockingStreamHandler``'s queue, both paths write the same line."""
-    monkeypatch.setattr("time.time", lambda: 1764000000.5)
+    freeze(monkeypatch, 1764000000.5)
     stream = our_handler(access_logger, EcsFormatter(), NonBlockingStreamHandler)
     handler = access_logger.handlers[0]
 
@@ -369,3 +378,36 @@ def test_a_failed_write_is_counted(access_logger: logging.Logger, cfg: LanternSe
     before = stats()["errors"]
     write(AccessLog(), {}, cfg)
     assert stats()["errors"] == before + 1 and paths == []
+
+
+@pytest.fixture
+def default_access(logging_state: None) -> None:
+    """The ``access`` logger without handlers or filters, not propagating (restored after)."""
+    logger = logging.getLogger(get_settings().access_logger)
+    logger.handlers.clear()
+    logger.filters.clear()
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+
+@pytest.mark.urls(CORE_URLS)
+def test_a_request_through_the_middleware_goes_direct(client: Client, default_access: None, paths: list[str]) -> None:
+    """A sync request in the default configuration: one line, no record."""
+    logger = logging.getLogger(get_settings().access_logger)
+    stream = our_handler(logger, JsonFormatter())  # again: pytest attached its handler for the call
+    client.get("/ok/", headers={"X-Request-Id": "direct-1"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert paths == [] and len(lines) == 1
+    assert lines[0]["request_id"] == "direct-1" and lines[0]["status"] == 200
+
+
+@pytest.mark.urls(CORE_URLS)
+async def test_an_async_request_through_the_middleware_goes_direct(
+    async_client: AsyncClient, default_access: None, paths: list[str]
+) -> None:
+    """An async request in the default configuration: one line, no record."""
+    logger = logging.getLogger(get_settings().access_logger)
+    stream = our_handler(logger, JsonFormatter())
+    await async_client.get("/ok/", headers={"X-Request-Id": "direct-2"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert paths == [] and len(lines) == 1 and lines[0]["request_id"] == "direct-2"

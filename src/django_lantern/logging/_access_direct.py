@@ -27,11 +27,10 @@ compares a few identities with the ones it was made from (``_shape``).
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, cast
 
 from django_lantern.context import RequestContext
-from django_lantern.logging._access_record import AccessEvent, OriginFile, access_message
+from django_lantern.logging._access_record import AccessEvent, OriginFile, access_message, created_now
 from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import ERRORS, NonBlockingStreamHandler, SafeStreamHandler, _count
@@ -127,7 +126,7 @@ def write_direct(
     event = AccessEvent(
         logger_name,
         level,
-        time.time(),  # what ``LogRecord`` reads for ``created``
+        created_now(),
         origin,
         access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit),
         ctx.request_id,

@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from django_lantern.context import UNKNOWN
@@ -206,6 +207,15 @@ class AccessEvent:
         return self.__dict__[name]
 
 
+def created_now() -> float:
+    """The time a ``LogRecord`` made now would carry as ``created``, read the way it reads it."""
+    if _NANOSECOND_CLOCK:
+        return time.time_ns() / 1e9
+    return time.time()
+
+
+# Python 3.13's ``LogRecord`` reads ``time.time_ns()`` (earlier ones ``time.time()``).
+_NANOSECOND_CLOCK = sys.version_info >= (3, 13)
 # The origin of a line: ``pathname``, ``filename`` and ``module`` as ``LogRecord`` derives them.
 OriginFile = tuple[str, str, str]
 _LATE = frozenset({"thread", "threadName", "process", "processName"})
