@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -71,8 +72,20 @@ def cfg() -> LanternSettings:
     return dataclasses.replace(get_settings(), access_logger=NAME, access_log_skip=(), access_log_sample=())
 
 
+# ``Logger``'s own steps, read at collection: a test that starts Sentry leaves its
+# ``callHandlers`` wrapper installed, and with it every access line is a record.
+STOCK_STEPS = {step: vars(logging.Logger)[step] for step in ("makeRecord", "handle", "callHandlers")}
+
+
 @pytest.fixture
-def access_logger() -> Iterator[logging.Logger]:
+def stock_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Logger`` as the standard library defines it, for this test."""
+    for step, stock in STOCK_STEPS.items():
+        monkeypatch.setattr(logging.Logger, step, stock)
+
+
+@pytest.fixture
+def access_logger(stock_logger: None) -> Iterator[logging.Logger]:
     logger = logging.getLogger(NAME)
     saved = (logger.handlers[:], logger.filters[:], logger.propagate, logger.level)
     logger.handlers.clear()
@@ -88,12 +101,18 @@ def access_logger() -> Iterator[logging.Logger]:
 
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Which path each ``write`` took: "record" when it built a record, else "direct"."""
+    """The records this test's writes built: "record" for each (the direct path builds none).
+
+    Only this thread's: a server thread another test left behind may still
+    be finishing a request of its own.
+    """
     taken: list[str] = []
     real = _access_log.make_access_record
+    here = threading.get_ident()
 
     def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        taken.append("record")
+        if threading.get_ident() == here:
+            taken.append("record")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_access_log, "make_access_record", counting)
@@ -150,7 +169,7 @@ def both_paths(
     log = AccessLog()
     run(lambda: write(log, case, cfg))
     direct = stream.getvalue()
-    assert paths == []
+    assert paths == [], state(logger)
     stream.seek(0)
     stream.truncate()
     logger.addFilter(logging.Filter())  # passes everything, but is not ours: the record path
@@ -163,6 +182,19 @@ def freeze(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
     """Both clocks a ``LogRecord`` may read (``time_ns`` from Python 3.13), at ``now``."""
     monkeypatch.setattr("time.time", lambda: now)
     monkeypatch.setattr("time.time_ns", lambda: int(now * 1e9))
+
+
+def state(logger: logging.Logger) -> str:
+    """What the direct path's decision reads, short enough for a failure's message."""
+    handler = logger.handlers[0] if logger.handlers else None
+    steps = [getattr(logging.Logger, step).__module__ for step in ("makeRecord", "handle", "callHandlers")]
+    return (
+        f"handlers={[type(h).__name__ for h in logger.handlers]} filters={logger.filters} "
+        f"handler_filters={[type(f).__name__ for f in getattr(handler, 'filters', [])]} "
+        f"formatter={type(getattr(handler, 'formatter', None)).__name__} propagate={logger.propagate} "
+        f"disabled={logger.disabled} class={type(logger).__name__} "
+        f"factory={logging.getLogRecordFactory()} steps={steps}"
+    )
 
 
 def run_sync(call: Callable[[], None]) -> None:
@@ -309,7 +341,7 @@ def test_assert_logs_and_caplog_see_the_line(
     assert stream.getvalue().count("\n") == 3  # the direct lines, and the caplog one through our handler too
 
 
-def test_reconfiguring_logging_switches_paths(cfg: LanternSettings, paths: list[str]) -> None:
+def test_reconfiguring_logging_switches_paths(cfg: LanternSettings, paths: list[str], stock_logger: None) -> None:
     """``dictConfig`` at run time: our configuration goes direct, a user's goes through records, and back."""
     from django_lantern.logging import build_logging_config
 
@@ -381,7 +413,7 @@ def test_a_failed_write_is_counted(access_logger: logging.Logger, cfg: LanternSe
 
 
 @pytest.fixture
-def default_access(logging_state: None) -> None:
+def default_access(logging_state: None, stock_logger: None) -> None:
     """The ``access`` logger without handlers or filters, not propagating (restored after)."""
     logger = logging.getLogger(get_settings().access_logger)
     logger.handlers.clear()
