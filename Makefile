@@ -13,14 +13,17 @@ $(STAMP): pyproject.toml src/django_lantern/__init__.py
 	$(BIN)/python -m pip install --quiet -e ".[orjson,postgres,redis]" --group test --group lint
 	touch $(STAMP)
 
-# Served as production would (DEBUG off, static files by WhiteNoise) on 127.0.0.1:8000.
+# Served as production would (DEBUG off, static files by WhiteNoise) on 127.0.0.1:$(PORT); `PORT=8001 make run`.
+PORT ?= 8000
 run: $(STAMP)
+	@# A busy port is said before anything else runs (example/config/ports.py).
+	@cd example && ../$(BIN)/python -m config.ports 127.0.0.1:$(PORT)
 	cd example && ../$(BIN)/python manage.py migrate --noinput
 	cd example && ../$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	cd example && ../$(BIN)/python manage.py seed_demo
 	cd example && ../$(BIN)/python manage.py seed_large_org
 	# The background job worker runs beside gunicorn, started and stopped by it (docs/jobs.md).
-	cd example && EXAMPLE_BACKGROUND_WORKER=1 ../$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
+	cd example && EXAMPLE_BACKGROUND_WORKER=1 ../$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) config.wsgi
 
 # The fast suite, on every core: everything but the three suites below, which it names at the end.
 test: $(STAMP)

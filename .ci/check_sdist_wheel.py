@@ -63,9 +63,29 @@ def main(dist: Path) -> int:
     if differing:
         print("the two wheels differ in content:", ", ".join(sorted(differing)))
         return 1
+    problem = _metadata_problem(from_sdist)
+    if problem:
+        print(problem)
+        return 1
     modules = [name for name in from_sdist if name.endswith(".py")]
     print(f"ok: {wheel.name} ({len(from_sdist)} files, {len(modules)} modules) is what the tree builds; {sdist.name}")
     return 0
+
+
+def _metadata_problem(members: dict[str, bytes]) -> str | None:
+    """The published page: PACKAGE.md as the long description, and every [project.urls] entry."""
+    import tomllib
+    from email import message_from_bytes
+
+    (name,) = [name for name in members if name.endswith(".dist-info/METADATA")]
+    metadata = message_from_bytes(members[name])
+    page = (ROOT / "PACKAGE.md").read_text()
+    if metadata.get_payload().strip() != page.strip() or metadata["Description-Content-Type"] != "text/markdown":
+        return "the wheel's long description is not PACKAGE.md (pyproject.toml readme)"
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    published = set(metadata.get_all("Project-URL") or [])
+    missing = [label for label, url in urls.items() if f"{label}, {url}" not in published]
+    return f"the wheel's metadata lacks the project URLs {missing}" if missing else None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py config.wsgi``.
+"""gunicorn config for the example: ``make run`` is ``gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$PORT config.wsgi``.
 
 Two workers on 127.0.0.1:8000, with Prometheus multi-process metrics set up
 so that /metrics shows the totals of all workers, not of whichever one
@@ -9,7 +9,10 @@ the values here.
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
+from config.env import debug_from_env  # gunicorn has put this directory on sys.path
 from django_lantern.logging.servers import gunicorn_logconfig_dict
 from django_lantern.metrics.multiprocess import prepare_multiproc_dir
 
@@ -19,9 +22,10 @@ wsgi_app = "config.wsgi"
 
 # --- Logs ---------------------------------------------------------------------
 # gunicorn's own lines (start-up, workers, errors) in the same format as the
-# app's (LANTERN_LOG_FORMAT; text under DJANGO_DEBUG=1 as in settings.py), and
+# app's (LANTERN_LOG_FORMAT; text under DJANGO_DEBUG=1, read by the one function
+# settings.py uses), and
 # gunicorn's access log off: LanternMiddleware writes the one line per request.
-logconfig_dict = gunicorn_logconfig_dict(debug=os.environ.get("DJANGO_DEBUG", "1") == "1")
+logconfig_dict = gunicorn_logconfig_dict(debug=debug_from_env())
 
 # --- Prometheus multi-process metrics ---------------------------------------
 # Must run here, at config load in the master, before any worker imports
@@ -42,12 +46,27 @@ prepare_multiproc_dir()
 from django_lantern.gunicorn import (  # noqa: E402 - gunicorn hooks by name
     child_exit,  # noqa: F401
     lantern_on_exit,
-    on_starting,  # noqa: F401
+    lantern_on_starting,
     post_worker_init,  # noqa: F401
     worker_exit,  # noqa: F401
 )
 
 graceful_timeout = 30
+
+
+def on_starting(server: Any) -> None:
+    # Before gunicorn binds: a busy port ends the start at once, with the fix in
+    # the message, instead of after gunicorn's five one-second retries.
+    from config.ports import busy
+
+    # Not when sockets are handed over (a re-exec, systemd) or shared (SO_REUSEPORT).
+    if not (os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS") or server.cfg.reuse_port):
+        for address in server.cfg.address:
+            reason = busy(*address) if isinstance(address, tuple) else None  # unix sockets: gunicorn's own check
+            if reason:
+                server.log.error(reason)
+                sys.exit(1)
+    lantern_on_starting(server)
 
 
 def when_ready(server: object) -> None:

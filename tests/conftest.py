@@ -21,11 +21,12 @@ from django.db import connections
 from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
-from django_lantern import conf
+from django_lantern import _release, conf
 from django_lantern.health import _drain
 from django_lantern.health import _registry as registry
 from django_lantern.logging import JsonFormatter, RequestContextFilter, TextFormatter
 from tests.helpers import skip_summary
+from tests.helpers.sinks import attached
 
 # CI runs the property tests with a fixed seed so a red build is reproducible;
 # locally they keep exploring new examples on every run.
@@ -84,15 +85,8 @@ class LogCapture(logging.Handler):
 @pytest.fixture
 def logs() -> Iterator[LogCapture]:
     """Capture every record (root and the non-propagating ``access`` logger)."""
-    handler = LogCapture()
-    targets = [logging.getLogger(), logging.getLogger("access")]
-    for target in targets:
-        target.addHandler(handler)
-    try:
+    with attached(LogCapture()) as handler:
         yield handler
-    finally:
-        for target in targets:
-            target.removeHandler(handler)
 
 
 def stop_readiness_workers(deadline: float = 3.0) -> None:
@@ -109,8 +103,12 @@ def stop_readiness_workers(deadline: float = 3.0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_lantern_state() -> Iterator[None]:
-    """Each test starts with fresh settings, readiness runner and drain state."""
+def _clean_lantern_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with fresh settings, readiness runner and drain state, and
+    with no release from the environment (a CI run sets GITHUB_SHA and the like)."""
+    for name in (*_release.COMMIT_VARIABLES, *_release.RELEASE_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    _release.reset()
     conf._validated.cache_clear()
     conf.get_settings.cache_clear()
     registry.get_runner.cache_clear()
@@ -118,6 +116,7 @@ def _clean_lantern_state() -> Iterator[None]:
     stop_readiness_workers()
     conf._validated.cache_clear()
     conf.get_settings.cache_clear()
+    _release.reset()
     _drain.draining.clear()
     from tests import urls_core
 

@@ -9,6 +9,7 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from django_lantern import checks
+from django_lantern.metrics import _workers
 
 OPEN = ["0.0.0.0/0", "::/0"]
 
@@ -104,13 +105,34 @@ def no_worker_hints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_several_workers_without_multiproc_dir(
     no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: str | None, warns: bool
 ) -> None:
-    """W011 when several workers are likely (env or ./gunicorn.conf.py) and PROMETHEUS_MULTIPROC_DIR is unset."""
+    """W011 when several workers are likely (env or ./gunicorn.conf.py), PROMETHEUS_MULTIPROC_DIR is unset
+    and lantern cannot set it up in the workers (here: prometheus_client is imported before it)."""
+    monkeypatch.setattr(_workers, "_decision", _workers._Decision(client_first=True))
     for key, val in env.items():
         monkeypatch.setenv(key, val)
     if conf is not None:
         (no_worker_hints / "gunicorn.conf.py").write_text(conf)
     ids = [m.id for m in checks.check_multiprocess_dir()]
     assert ids == (["lantern.W011"] if warns else [])
+
+
+@pytest.mark.parametrize("blocked", ["client_first", "read-only tmp", None])
+def test_several_workers_warn_only_where_lantern_cannot_set_up_the_directory(
+    no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch, blocked: str | None
+) -> None:
+    """gunicorn and uvicorn workers get a directory by themselves, except when the client came first or
+    the temporary directory is not writable (a read-only root file system): then the workers refuse."""
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    monkeypatch.setattr(_workers, "_decision", _workers._Decision(client_first=blocked == "client_first"))
+    unwritable = no_worker_hints / "not-there"  # as root, os.access ignores a directory's mode bits
+    monkeypatch.setattr("tempfile.tempdir", str(unwritable if blocked == "read-only tmp" else no_worker_hints))
+    messages = checks.check_multiprocess_dir()
+    if blocked is None:
+        assert messages == []
+        return
+    assert [m.id for m in messages] == ["lantern.W011"]
+    assert "WEB_CONCURRENCY=4" in messages[0].msg
+    assert ("imported before django_lantern" if blocked == "client_first" else "not writable") in messages[0].msg
 
 
 def test_example_gunicorn_config_does_not_warn(no_worker_hints: Path, monkeypatch: pytest.MonkeyPatch) -> None:

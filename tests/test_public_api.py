@@ -38,6 +38,7 @@ DJANGO_CONVENTIONS = {
     "django_lantern.management",
     "django_lantern.management.commands",
     "django_lantern.management.commands.lantern_check",
+    "django_lantern.management.commands.lantern_loglevel",
     "django_lantern.templatetags",
     "django_lantern.templatetags.lantern",
 }
@@ -141,7 +142,7 @@ def test_fixed_names_are_importable(module: str, name: str) -> None:
 
 
 def test_url_names_and_paths() -> None:
-    """``django_lantern.urls`` serves healthz, readyz and metrics under the ``lantern`` namespace."""
+    """``django_lantern.urls`` serves healthz, readyz, metrics and statusz under the ``lantern`` namespace."""
     from django.urls import reverse
 
     assert reverse("lantern:healthz") in ("/healthz", "/healthz/")
@@ -150,6 +151,7 @@ def test_url_names_and_paths() -> None:
         "readyz",
         "readyz-check",  # /readyz/<check> (docs/health.md)
         "metrics",
+        "statusz",  # docs/status.md
     }
     assert reverse("lantern:readyz-check", args=["db:default"]) in ("/readyz/db:default", "/readyz/db:default/")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +42,19 @@ def test_readme_names_the_optional_pieces_the_quick_start_lists() -> None:
     ):
         assert needle in readme and needle in quickstart, needle
     assert "No URL include is needed" in readme and "No URL to include" in quickstart
+
+
+def test_the_docs_say_runservers_request_line_is_dropped() -> None:
+    """As SkipRunserverRequestLines does (tests/logging/test_servers.py): one line per request, the access line."""
+    for doc in (ROOT / "README.md", ROOT / "docs/quickstart.md"):
+        text = " ".join(doc.read_text().split())
+        assert "request line, `django.server`, is dropped" in text or "(logger `django.server`) is dropped" in text
+        assert "next to the access line" not in text, doc.name
+
+
+def test_the_extras_listed_are_the_wheels() -> None:
+    """README and the quick start list every extra pyproject.toml declares, and no other."""
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    for doc in (ROOT / "README.md", ROOT / "docs/quickstart.md"):
+        sentence = doc.read_text().split("\nExtras, ", 1)[1].split("\n\n", 1)[0]
+        assert set(re.findall(r"`\[([a-z-]+)\]`", sentence)) == declared, doc.name

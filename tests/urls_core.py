@@ -53,6 +53,15 @@ def touch_user(request: HttpRequest) -> HttpResponse:
     return HttpResponse("touched")
 
 
+def read_session(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(len(request.session.keys())))
+
+
+async def async_touch_user(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()  # type: ignore[attr-defined]
+    return HttpResponse(str(user.is_authenticated))
+
+
 def exposes(request: HttpRequest) -> HttpResponse:
     response = HttpResponse("cors")
     response["Access-Control-Expose-Headers"] = request.GET.get("existing", "X-Custom")
@@ -91,6 +100,8 @@ urlpatterns = [
     path("only-get/", only_get),
     path("redirect/", redirect),
     path("touch-user/", touch_user),
+    path("read-session/", read_session),
+    path("async-touch-user/", async_touch_user),
     path("exposes/", exposes),
     path("current-id/", current_id),
     path("async-echo/", async_echo),

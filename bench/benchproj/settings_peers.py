@@ -11,14 +11,22 @@ import structlog
 from benchproj.base import *  # noqa: F403
 from benchproj.base import DEFAULT_MIDDLEWARE, INSTALLED_APPS, log_file
 
-INSTALLED_APPS = [*INSTALLED_APPS, "django_guid", "django_prometheus", "django_structlog"]
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django_guid.middleware.guid_middleware",
-    "django_structlog.middlewares.RequestMiddleware",
-    *DEFAULT_MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
+PEER_APPS = ["django_guid", "django_prometheus", "django_structlog"]
+
+
+def peer_middleware(middleware: list[str]) -> list[str]:
+    """The peers' middleware around a project's own list, where their READMEs put them."""
+    return [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        "django_guid.middleware.guid_middleware",
+        "django_structlog.middlewares.RequestMiddleware",
+        *middleware,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+
+
+INSTALLED_APPS = [*INSTALLED_APPS, *PEER_APPS]
+MIDDLEWARE = peer_middleware(DEFAULT_MIDDLEWARE)
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-Id"}
 # OpenTelemetry's DjangoInstrumentor inserts its middleware before django.setup().
 BENCH_BEFORE_SETUP = "benchproj.otel.setup_peer_tracing"

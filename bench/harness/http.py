@@ -27,6 +27,7 @@ from harness.stats import median, ratio, spread
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _LATENCY = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
@@ -42,8 +43,10 @@ def parse_wrk(output: str) -> dict[str, Any]:
     latencies = {f"p{m.group(1)}_ms": float(m.group(2)) * _UNITS[m.group(3)] for m in _LATENCY.finditer(output)}
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(requests.group(1)) if requests else 0,
         **latencies,
         "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
@@ -69,6 +72,7 @@ class Server:
         app: str = "benchproj.wsgi:application",
         path: str = "/data/",
         pythonpath: tuple[Path, ...] = (),
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.port = free_port()
@@ -80,6 +84,7 @@ class Server:
             "PYTHONPATH": os.pathsep.join(str(p) for p in (BENCH_DIR, *pythonpath)),
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(extra_env or {})
         self.multiproc_dir: str | None = None
         if multiproc:
             self.multiproc_dir = tempfile.mkdtemp(prefix=f"prom-{config}-", dir=tmp)
@@ -120,6 +125,28 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn for {self.config} did not answer within {timeout:.0f} s")
+
+    def pids(self) -> list[int]:
+        """The master and its workers (the master's children, from /proc)."""
+        pids = [self.process.pid]
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            pids += [int(pid) for pid in children]
+        except OSError:
+            pass
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the master and its live workers (/proc/<pid>/stat)."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                # Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return ticks / _CLOCK_TICKS
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -169,7 +196,13 @@ def alternate(
             order = list(servers)
             rng.shuffle(order)
             for role in order:
-                samples[role].append(wrk(servers[role].url, seconds, connections, headers))
+                cpu_before = servers[role].cpu_seconds()
+                sample = wrk(servers[role].url, seconds, connections, headers)
+                # The server's own CPU (master and workers) per request served in this round.
+                cpu = servers[role].cpu_seconds() - cpu_before
+                sample["cpu_s"] = cpu
+                sample["cpu_ms_per_request"] = cpu * 1000 / sample["requests"] if sample["requests"] else None
+                samples[role].append(sample)
             log.write(
                 f"  {label}, round {round_no}/{rounds}: "
                 + "  ".join(
@@ -187,6 +220,11 @@ def alternate(
             "rps": spread([r["rps"] for r in runs]),
             "p50_ms": spread([r.get("p50_ms", 0.0) for r in runs]),
             "p99_ms": spread([r.get("p99_ms", 0.0) for r in runs]),
+            "cpu_ms_per_request": spread([r["cpu_ms_per_request"] for r in runs if r.get("cpu_ms_per_request")]),
+            # Over all rounds at once: CPU ticks are 10 ms, so the sum is finer than any one round.
+            "cpu_ms_per_request_overall": ratio(
+                sum(r.get("cpu_s", 0.0) for r in runs) * 1000, sum(r.get("requests", 0) for r in runs)
+            ),
             "socket_errors": sum(r["socket_errors"] for r in runs),
             "non_2xx": sum(r["non_2xx"] for r in runs),
         }

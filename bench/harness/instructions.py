@@ -1,23 +1,35 @@
 """Instructions per request, counted by callgrind: a figure machine load cannot disturb.
 
-``python -m harness.instructions [--configs bare,chapter,lantern] [--requests 100,300]``
+``python -m harness.instructions [--configs bare,...,pagefloor] [--requests 200] [--src DIR] [--jobs N]``
 
-Each configuration runs twice under ``valgrind --tool=callgrind`` in a process
-of its own: Django set up, 50 warm-up requests, then N requests of the small
-JSON view through the WSGI handler, for two values of N. The difference of the
-two totals divided by the difference of N is the instructions of one warm
-request, with start-up and warm-up cancelled out; a configuration's overhead
-is that figure minus its baseline's (``bare``, or ``litebare`` for ``lite*``).
+Each configuration runs under ``valgrind --tool=callgrind --instr-atstart=no``
+in a process of its own: Django set up and warm-up requests with callgrind's
+instrumentation off (a few times faster than with it on), then
+``callgrind_control -i on``, N requests through the WSGI handler, ``-i off``.
+The count divided by N is the instructions of one warm request, start-up and
+warm-up left out (the hand-shake around the N requests adds a few thousand
+instructions in all). The heap built before the window is frozen
+(``gc.freeze()``), so whether a full collection of it happens to fall inside
+one configuration's window cannot swing the comparison; a configuration's overhead is that figure minus its
+baseline's (``bare``, ``litebare`` for ``lite*``, ``pagebare`` for ``page*``).
 The same binary, inputs and environment give the same count whatever else the
 machine is doing, so two commits can be compared run against run.
 
+Two pages: the small JSON view (``GET /data/``) for the plain names, and the
+example project's task list for the ``page*`` names (``GET /orgs/acme/tasks/``
+as the logged-in demo user, with the session cookie: five queries and a
+template, on a scratch SQLite database prepared once by ``harness.page``,
+checked to answer 200 with the list before anything is counted).
+
 Pass ``--src DIR`` to count another checkout's ``src`` (put first on
-``PYTHONPATH``), e.g. a worktree of the commit before a change.
+``PYTHONPATH``), e.g. a worktree of a branch or of the commit before a change;
+the bench, the example project and the database stay this checkout's.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -26,17 +38,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from harness.inproc import baseline
+from typing import IO, Any
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
-WARM_UP = 50
+RESULTS = BENCH_DIR / "results"
+# The small JSON view, then the same set on the example's task list (issue 21).
+TINY_CONFIGS = ["bare", "chapter", "lantern", "lanternotel", "peers", "floor"]
+PAGE_CONFIGS = ["pagebare", "pagechapter", "page", "pageotel", "pagepeers", "pagefloor"]
+DEFAULT_REQUESTS = {"tiny": 200, "page": 60}
+WARM_UP = {"tiny": 50, "page": 20}
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
+def page_kind(config: str) -> str:
+    return "page" if config.startswith("page") else "tiny"
+
+
+def baseline(config: str) -> str:
+    """The configuration a configuration's overhead is counted against."""
+    if config.startswith("lite"):
+        return "litebare"
+    return "pagebare" if page_kind(config) == "page" else "bare"
+
+
 def _child(config: str, n: int) -> None:
-    """The counted process: set up, warm up, then ``n`` requests; prints nothing on stdout."""
+    """The counted process: set up, check one answer, warm up, then ``n`` requests between two hand-shakes
+    on stdin/stdout (the parent turns callgrind's instrumentation on and off around them)."""
     from harness import drive
     from harness.djsetup import setup
 
@@ -44,16 +73,35 @@ def _child(config: str, n: int) -> None:
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
-    env = drive.environ("/data/")
-    drive.wsgi_batch(app, itertools.repeat(env), WARM_UP)  # type: ignore[arg-type]
+    kind = page_kind(config)
+    if kind == "page":
+        from harness.page import EXPECTED, PATH
+
+        env = drive.environ(PATH, headers={"Cookie": os.environ["BENCH_COOKIE"]})
+        env["HTTP_ACCEPT"] = "text/html"
+    else:
+        EXPECTED, env = "", drive.environ("/data/")
+    # The same answer every configuration must give, checked before anything is counted.
+    capture = drive.Capture()
+    body = drive.wsgi_once(app, env, capture).decode("utf-8", "replace")
+    if not capture.status.startswith("200") or EXPECTED not in body:
+        raise SystemExit(f"{config}: answered {capture.status!r} without the expected page")
+    drive.wsgi_batch(app, itertools.repeat(env), WARM_UP[kind])  # type: ignore[arg-type]
+    # Freeze what set-up and warm-up built: otherwise a full collection of that heap (about 18
+    # million instructions) lands in one configuration's window and not in another's, and
+    # swings a small view's figure by 90,000 per request. The requests' own garbage is still collected.
+    gc.collect()
+    gc.freeze()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
     drive.wsgi_batch(app, itertools.repeat(env), n)  # type: ignore[arg-type]
+    sys.stdout.write("done\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
 
 
-def count(config: str, n: int, src: Path | None, scratch: Path) -> int:
-    """Instructions executed by one child process running ``n`` requests after the warm-up."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("valgrind not found: apt-get install valgrind")
+def _env(src: Path | None, scratch: Path, cookie: str | None) -> dict[str, str]:
     path = [str(src)] if src else []
     env = {
         **os.environ,
@@ -61,10 +109,52 @@ def count(config: str, n: int, src: Path | None, scratch: Path) -> int:
         "PYTHONPATH": os.pathsep.join([*path, str(BENCH_DIR)]),
         "PYTHONHASHSEED": "0",
     }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if cookie:
+        env["BENCH_COOKIE"] = cookie
+    return env
+
+
+def prepare_page(src: Path | None, scratch: Path) -> str:
+    """The task list's scratch database (migrated, seeded, the demo user logged in); returns the cookie."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "harness.page"],
+        capture_output=True,
+        text=True,
+        env=_env(src, scratch, None),
+        cwd=BENCH_DIR,
+        timeout=600,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"preparing the task list failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    cookie: str = json.loads(lines[-1])["cookie"]
+    return cookie
+
+
+def _toggle(pid: int, state: str) -> None:
+    """Instrumentation on or off in a running valgrind (through vgdb, while the child waits on stdin)."""
+    command = ["callgrind_control", "-i", state, str(pid)]
+    subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+
+
+def _expect(stream: IO[str], word: str) -> None:
+    for line in stream:
+        if line.strip() == word:
+            return
+    raise RuntimeError(f"the child ended before saying {word!r}")
+
+
+def count(config: str, n: int, src: Path | None, scratch: Path, cookie: str | None = None) -> int:
+    """Instructions executed by ``n`` requests of one child process, after its set-up and warm-up."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("valgrind not found: apt-get install valgrind")
     out = scratch / f"callgrind.{config}.{n}"
     command = [
         valgrind,
         "--tool=callgrind",
+        "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         sys.executable,
         "-m",
@@ -73,25 +163,81 @@ def count(config: str, n: int, src: Path | None, scratch: Path) -> int:
         config,
         str(n),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=BENCH_DIR, timeout=1800)
-    match = _COLLECTED.search(result.stderr)
-    if result.returncode != 0 or match is None:
-        raise RuntimeError(f"{config} n={n} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    errors = scratch / f"callgrind.{config}.{n}.err"
+    with errors.open("w") as err:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=_env(src, scratch, cookie),
+            cwd=BENCH_DIR,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            _expect(child.stdout, "ready")
+            _toggle(child.pid, "on")
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            _expect(child.stdout, "done")
+            _toggle(child.pid, "off")
+            child.stdin.write("exit\n")
+            child.stdin.close()
+            child.wait(timeout=600)
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            child.kill()
+            child.wait()
+            raise RuntimeError(f"{config}: {exc}; {errors.read_text()[-2000:]}") from exc
+    stderr = errors.read_text()
+    match = _COLLECTED.search(stderr)
+    if child.returncode != 0 or match is None:
+        raise RuntimeError(f"{config} n={n} failed ({child.returncode}):\n{stderr[-3000:]}")
+    out.unlink(missing_ok=True)
     return int(match.group(1))
 
 
-def per_request(config: str, low: int, high: int, src: Path | None, scratch: Path) -> float:
-    return (count(config, high, src, scratch) - count(config, low, src, scratch)) / (high - low)
-
-
-def measure(configs: list[str], low: int, high: int, src: Path | None) -> dict[str, dict[str, float]]:
-    """``{config: {"per_request": ..., "overhead": ...}}`` in instructions."""
+def measure(
+    configs: list[str],
+    requests: dict[str, int] | None = None,
+    src: Path | None = None,
+    jobs: int = 2,
+) -> dict[str, Any]:
+    """``{"configs": {config: {"per_request", "overhead", "baseline"}}, "failed": {config: why}, ...}``."""
+    requests = {**DEFAULT_REQUESTS, **(requests or {})}
     wanted = list(dict.fromkeys([*{baseline(c) for c in configs if baseline(c) != c}, *configs]))
+    totals: dict[str, int] = {}
+    failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="lantern-callgrind-") as tmp:
-        counts = {config: per_request(config, low, high, src, Path(tmp)) for config in wanted}
+        scratch = Path(tmp)
+        cookie = prepare_page(src, scratch) if any(page_kind(c) == "page" for c in wanted) else None
+
+        def one(config: str) -> None:
+            try:
+                totals[config] = count(config, requests[page_kind(config)], src, scratch, cookie)
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                failed[config] = str(exc).strip().splitlines()[-1][:300]
+
+        # Counts do not depend on what runs beside them: run a few at once for the wall time.
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(one, wanted))
+    per_request = {config: total / requests[page_kind(config)] for config, total in totals.items()}
+    results: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        base = baseline(config)
+        if config not in per_request:
+            continue
+        overhead = per_request[config] - per_request[base] if base in per_request else None
+        results[config] = {
+            "per_request": round(per_request[config]),
+            "overhead": None if overhead is None else round(overhead),
+            "baseline": base,
+        }
     return {
-        config: {"per_request": round(counts[config]), "overhead": round(counts[config] - counts[baseline(config)])}
-        for config in configs
+        "requests": requests,
+        "src": str(src) if src else None,
+        "configs": results,
+        "failed": {c: why for c, why in failed.items() if c in configs or c in {baseline(x) for x in configs}},
     }
 
 
@@ -99,18 +245,28 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         _child(sys.argv[2], int(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="bare,chapter,lantern")
-    parser.add_argument("--requests", default="100,300", help="the two request counts, low,high")
+    from harness import machine
+    from harness.report import instructions_section
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--configs", default=",".join(TINY_CONFIGS + PAGE_CONFIGS))
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS["tiny"], help="requests of the small view")
+    parser.add_argument("--page-requests", type=int, default=DEFAULT_REQUESTS["page"], help="requests of the task list")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind processes at once (counts are unaffected)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "instructions.json", help="'-' to write no file")
     args = parser.parse_args()
-    low, high = (int(n) for n in args.requests.split(","))
-    results = measure([c for c in args.configs.split(",") if c], low, high, args.src)
-    print(json.dumps(results, indent=2))
-    print("\n| configuration | instructions per request | overhead over its baseline |")
-    print("| --- | ---: | ---: |")
-    for config, figures in results.items():
-        print(f"| {config} | {figures['per_request']:,} | {figures['overhead']:,} |")
+    requests = {"tiny": args.requests, "page": args.page_requests}
+    src = args.src.resolve() if args.src else None
+    results = measure([c for c in args.configs.split(",") if c], requests, src, args.jobs)
+    results["machine"] = machine.describe()
+    if src is not None:
+        results["machine"]["src_commit"] = machine.git_commit(src)
+    if str(args.out) != "-":
+        args.out.parent.mkdir(exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    print("\n".join(instructions_section(results)))
 
 
 if __name__ == "__main__":

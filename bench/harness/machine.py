@@ -38,11 +38,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git(*args: str) -> str:
+def _git(*args: str, cwd: Path = REPO) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
+
+
+def git_commit(path: Path) -> str:
+    """The short commit of the checkout holding ``path`` (``--src``), with ``+changes`` when its tree is dirty."""
+    commit = _git("rev-parse", "--short", "HEAD", cwd=path)
+    dirty = bool(_git("status", "--porcelain", "--", ".", cwd=path))
+    return commit + ("+changes" if dirty else "") if commit else "unknown"
 
 
 def _version(name: str) -> str:

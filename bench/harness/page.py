@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from harness import http
 from harness.djsetup import emit, protocol_stream, setup
+from harness.stats import median
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "example"
 ORG = "acme"
@@ -92,39 +93,84 @@ def check(servers: dict[str, http.Server], cookie: str, log_path: Path) -> dict[
     return result
 
 
+def _servers(workers: int, tmp: Path, log: IO[str]) -> dict[str, http.Server]:
+    return {
+        role: http.Server(
+            config,
+            workers,
+            tmp,
+            log,
+            multiproc=role == "lantern" and workers > 1,
+            app="config.wsgi:application",
+            path=PATH,
+            pythonpath=(EXAMPLE_DIR,),
+        )
+        for role, config in (("bare", "pagebare"), ("lantern", "page"))
+    }
+
+
 def run(
-    worker_counts: list[int], rounds: int, seconds: int, connections: int, tmp: Path, log: IO[str], cookie: str
+    worker_counts: list[int],
+    runs: int,
+    rounds: int,
+    seconds: int,
+    connections: int,
+    tmp: Path,
+    log: IO[str],
+    cookie: str,
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"path": PATH, "seconds": seconds, "rounds": rounds, "connections": connections}
-    result["workers"] = {}
+    """Per worker count, ``runs`` runs, each on freshly started servers: ``rounds`` interleaved
+    rounds of ``seconds`` each. A run's figure is the median of its paired per-round
+    ratios; the worker count's figure is the median over runs (issue 21: at least
+    3 runs of 30 one-second rounds). The servers' CPU per request comes from /proc."""
+    result: dict[str, Any] = {
+        "path": PATH,
+        "seconds": seconds,
+        "rounds": rounds,
+        "runs": runs,
+        "connections": connections,
+        "workers": {},
+    }
     rng = random.Random(23)
     for workers in worker_counts:
-        servers = {
-            role: http.Server(
-                config,
-                workers,
-                tmp,
-                log,
-                multiproc=role == "lantern" and workers > 1,
-                app="config.wsgi:application",
-                path=PATH,
-                pythonpath=(EXAMPLE_DIR,),
+        entries: list[dict[str, Any]] = []
+        verified: dict[str, Any] = {}
+        for run_no in range(1, runs + 1):
+            servers = _servers(workers, tmp, log)
+            verified = check(servers, cookie, tmp / "page.log")
+            if "error" in verified:
+                for server in servers.values():
+                    server.stop()
+                break
+            label = f"task list, {workers} worker(s), run {run_no}/{runs}"
+            entries.append(
+                http.alternate(servers, rounds, seconds, connections, rng, log, label, (f"Cookie: {cookie}",))
             )
-            for role, config in (("bare", "pagebare"), ("lantern", "page"))
-        }
-        verified = check(servers, cookie, tmp / "page.log")
         if "error" in verified:
-            for server in servers.values():
-                server.stop()
             result["workers"][str(workers)] = {"check": verified, "error": verified["error"]}
             continue
-        entry = http.alternate(
-            servers, rounds, seconds, connections, rng, log, f"task list, {workers} worker(s)", (f"Cookie: {cookie}",)
-        )
-        entry["check"] = verified
-        entry["multiproc"] = workers > 1
-        result["workers"][str(workers)] = entry
+        result["workers"][str(workers)] = {**summarise(entries), "check": verified, "multiproc": workers > 1}
     return result
+
+
+def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over runs of each run's medians, and every run kept."""
+    summary: dict[str, Any] = {"runs": entries}
+    fractions = [e["lantern_rps_fraction"] for e in entries if e.get("lantern_rps_fraction") is not None]
+    summary["run_fractions"] = fractions
+    summary["lantern_rps_fraction"] = round(median(fractions), 4) if fractions else None
+    for role in ("bare", "lantern"):
+        summary[role] = {
+            key: round(median([e[role][key]["median"] for e in entries]), 3)
+            for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
+            if all(key in e[role] for e in entries)
+        }
+        overall = [e[role].get("cpu_ms_per_request_overall") for e in entries]
+        summary[role]["cpu_ms_per_request_overall"] = (
+            round(median([v for v in overall if v is not None]), 3) if any(v is not None for v in overall) else None
+        )
+        summary[role]["errors"] = sum(e[role]["socket_errors"] + e[role]["non_2xx"] for e in entries)
+    return summary
 
 
 if __name__ == "__main__":

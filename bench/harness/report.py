@@ -19,7 +19,18 @@ LABELS = {
     "litechapter": "chapter's own code, no sessions/auth",
     "litelantern": "django-lantern, no sessions/auth",
     "litefile": "django-lantern, plain FileHandler, no sessions/auth",
+    "floor": "the floor (benchproj/floor.py)",
 }
+# The task list's rows (issue 21) carry the same labels as the small view's.
+PAGE_OF = {
+    "pagebare": "bare",
+    "pagechapter": "chapter",
+    "page": "lantern",
+    "pageotel": "lanternotel",
+    "pagepeers": "peers",
+    "pagefloor": "floor",
+}
+TINY_ROWS = list(PAGE_OF.values())
 MAIN_ROWS = ["bare", "chapter", "lantern", "lanternfile", "lanternotel", "peers"]
 LITE_ROWS = ["litebare", "litechapter", "litelantern", "litefile"]
 # Ratio rows of table 1: (key in inproc ratios, label, WSGI limit, ASGI limit) -- issue 10's targets.
@@ -32,7 +43,13 @@ RATIO_ROWS = (
     ("lantern_over_peers", "lantern / peer stack", None, None),
 )
 ACCESS_RECORD_LIMIT_US = 12.0
-PAGE_RPS_FRACTION = 0.95
+# Issue 21's targets: instructions added per request, lantern against the chapter and the floor.
+INSTRUCTION_TARGETS = (
+    ("small view: lantern ≤ 0.5 times the chapter's code", "lantern", "chapter", 0.5),
+    ("small view: lantern ≤ 2 times the floor", "lantern", "floor", 2.0),
+    ("task list: lantern ≤ 2 times the floor", "page", "pagefloor", 2.0),
+)
+PAGE_RPS_FRACTION_21 = 0.97
 
 Target = tuple[str, str, str, bool | None]
 
@@ -95,6 +112,88 @@ def _inproc_table(data: dict[str, Any], configs: list[str]) -> list[str]:
             )
         lines.append(f"| {LABELS.get(config, config)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _inplace_table(data: dict[str, Any]) -> list[str]:
+    lantern, bare = data.get("lantern", {}), data.get("bare", {})
+    rows = lantern.get("components", {})
+    out = [
+        f"(`GET {data['path']}`, wrk {data['connections']} connections for {data['seconds']} s after a warm-up: "
+        f"{lantern.get('requests', 0):,} requests with lantern at {_f(lantern.get('rps'))} rps, "
+        f"{bare.get('requests', 0):,} bare at {_f(bare.get('rps'))} rps; µs per request; own = less the "
+        "wrapped pieces it called; each wrapped call adds "
+        f"{_f(lantern.get('wrapper_us', {}).get('wall'), 2)} µs wall, "
+        f"{_f(lantern.get('wrapper_us', {}).get('cpu'), 2)} µs CPU to its caller's own figures)",
+        "",
+        "| piece | calls/req | wall µs | CPU µs | own wall µs | own CPU µs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in bare.get("components", {}).items():
+        out.append(
+            f"| bare Django: {name} | {_f(row['calls_per_request'], 2)} | {_f(row['wall_us'], 1)} | "
+            f"{_f(row['cpu_us'], 1)} | {_f(row['own_wall_us'], 1)} | {_f(row['own_cpu_us'], 1)} |"
+        )
+    for name, row in rows.items():
+        label = name.replace("  ", "&nbsp;&nbsp;")
+        out.append(
+            f"| {label} | {_f(row['calls_per_request'], 2)} | {_f(row['wall_us'], 1)} | {_f(row['cpu_us'], 1)} | "
+            f"{_f(row['own_wall_us'], 1)} | {_f(row['own_cpu_us'], 1)} |"
+        )
+    if lantern.get("absent"):
+        out.append("\nNot in this tree (not timed): " + "; ".join(n.strip() for n in lantern["absent"]) + ".")
+    return out
+
+
+def instruction_targets(data: dict[str, Any]) -> list[Target]:
+    """Issue 21's instruction ratios (overhead over overhead), reported, never asserted."""
+    configs = data.get("configs", {})
+    rows: list[Target] = []
+    for name, mine, theirs, limit in INSTRUCTION_TARGETS:
+        a, b = (configs.get(c, {}).get("overhead") for c in (mine, theirs))
+        value = None if a is None or b is None or b <= 0 else a / b
+        rows.append(_target(f"instructions added per request, {name}", value, limit, 2, " times"))
+    return rows
+
+
+def instructions_section(data: dict[str, Any], number: str = "10") -> list[str]:
+    """Instructions per request (callgrind), the small view and the task list side by side, and the targets."""
+    configs = data.get("configs", {})
+    requests = data.get("requests", {})
+    src = data.get("src")
+    machine = data.get("machine", {})
+    where = (
+        f"`--src {src}` (commit {machine.get('src_commit', '?')})"
+        if src
+        else (f"commit {machine.get('git_commit', '?')}" if machine else "this tree")
+    )
+    tiny, page = requests.get("tiny", "?"), requests.get("page", "?")
+    out = [
+        "",
+        f"**{number}. Instructions per warm request, counted by callgrind** ({where}; {tiny} requests of the "
+        f"small JSON view, {page} of the task list logged in, after set-up and warm-up; added = over bare Django "
+        "on the same page; deterministic, unaffected by machine load)",
+        "",
+        "| configuration | small view, per request | small view, added | task list, per request | task list, added |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    page_of = {tiny_name: page_name for page_name, tiny_name in PAGE_OF.items()}
+    for name in TINY_ROWS:
+        cells = []
+        for config in (name, page_of[name]):
+            entry = configs.get(config)
+            if entry is None:
+                why = data.get("failed", {}).get(config)
+                cells += ["n/a" if why else "—", "n/a" if why else "—"]
+                continue
+            added = entry.get("overhead")
+            cells += [f"{entry['per_request']:,}", "—" if config in ("bare", "pagebare") else _f(added)]
+        out.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    for config, why in data.get("failed", {}).items():
+        out.append(f"\n{config} failed: {why}")
+    targets = instruction_targets(data)
+    out += ["", "| issue 21 target | measured | margin | |", "| --- | ---: | ---: | --- |"]
+    out += [f"| {name} | {value} | {margin} | {_met(ok)} |" for name, value, margin, ok in targets]
+    return out
 
 
 def render(results: dict[str, Any]) -> str:
@@ -173,52 +272,66 @@ def render(results: dict[str, Any]) -> str:
         out += ["", "**2b. A realistic page over HTTP: the example project's task list** (gunicorn, sync workers)"]
         if _skip_reason(page):
             out.append(f"\nskipped: {_skip_reason(page)}")
-            targets.append(("task list over HTTP ≥ 95% of bare rps", "n/a", "n/a", None))
+            targets.append((f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} times bare rps", "n/a", "n/a", None))
         else:
             out += [
                 f"(`GET {page['path']}` as a logged-in member: session, user, one org's tasks, a template; "
-                f"{page['rounds']} interleaved rounds of {page['seconds']} s, {page['connections']} connections, "
-                "1 wrk thread; median)",
+                f"{page.get('runs', 1)} run(s) on fresh servers, each of {page['rounds']} interleaved rounds of "
+                f"{page['seconds']} s, {page['connections']} connections, 1 wrk thread; a run's lantern / bare is "
+                "the median of its paired rounds, the figure the median over runs; CPU = the server processes' "
+                "user + system time from /proc over the requests served)",
                 "",
-                "| workers | bare rps | lantern rps | lantern / bare | bare p50 ms | lantern p50 ms | bare p99 ms "
-                "| lantern p99 ms | errors |",
+                "| workers | bare rps | lantern rps | lantern / bare (runs) | bare CPU ms/req | lantern CPU ms/req "
+                "| bare p99 ms | lantern p99 ms | errors |",
                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
             for workers, entry in page["workers"].items():
                 plural = "s" if workers != "1" else ""
-                name = f"task list over HTTP ≥ 95% of bare rps ({workers} worker{plural})"
+                name = f"task list over HTTP ≥ {PAGE_RPS_FRACTION_21:g} times bare rps ({workers} worker{plural})"
                 if "error" in entry:
                     out.append(f"| {workers} | error: {entry['error']} | | | | | | | |")
                     targets.append((name, "n/a", "n/a", None))
                     continue
                 bare, lantern = entry["bare"], entry["lantern"]
-                errors = bare["socket_errors"] + bare["non_2xx"] + lantern["socket_errors"] + lantern["non_2xx"]
+                runs = ", ".join(_f(f, 3) for f in entry.get("run_fractions", []))
                 note = " (multiproc metrics)" if entry.get("multiproc") else ""
                 out.append(
-                    f"| {workers}{note} | {_f(bare['rps']['median'])} | {_f(lantern['rps']['median'])} | "
-                    f"{_f(entry['lantern_rps_fraction'], 3)} | {_f(bare['p50_ms']['median'], 2)} | "
-                    f"{_f(lantern['p50_ms']['median'], 2)} | {_f(bare['p99_ms']['median'], 2)} | "
-                    f"{_f(lantern['p99_ms']['median'], 2)} | {errors} |"
+                    f"| {workers}{note} | {_f(bare['rps'])} | {_f(lantern['rps'])} | "
+                    f"{_f(entry['lantern_rps_fraction'], 3)} ({runs}) | "
+                    f"{_f(bare.get('cpu_ms_per_request_overall'), 3)} | "
+                    f"{_f(lantern.get('cpu_ms_per_request_overall'), 3)} | {_f(bare.get('p99_ms'), 2)} | "
+                    f"{_f(lantern.get('p99_ms'), 2)} | {bare['errors'] + lantern['errors']} |"
                 )
                 fraction = entry["lantern_rps_fraction"]
-                targets.append(
-                    _target(
-                        name,
-                        None if fraction is None else fraction * 100,
-                        PAGE_RPS_FRACTION * 100,
-                        1,
-                        "%",
-                        True,
-                        " points",
-                    )
-                )
+                ok = _target(name, fraction, PAGE_RPS_FRACTION_21, 3, at_least=True)
+                cpu = (bare.get("cpu_ms_per_request_overall"), lantern.get("cpu_ms_per_request_overall"))
+                if None not in cpu:
+                    extra = f" (server CPU {_f(cpu[0], 3)} → {_f(cpu[1], 3)} ms per request)"
+                    ok = (ok[0], ok[1] + extra, ok[2], ok[3])
+                targets.append(ok)
             first = next((e["check"] for e in page["workers"].values() if "check" in e), None)
-            if first:
+            if first and "bare_status" in first:
                 out.append(
                     f"\nChecked before timing: both answer {first['bare_status']}/{first['lantern_status']} with the "
                     f"task list ({first['bare_body_bytes']:,} / {first['lantern_body_bytes']:,} bytes); lantern "
                     f"writes {first['lantern_access_lines_per_request']:g} access line per request."
                 )
+
+    inplace = results.get("inplace")
+    if inplace:
+        out += ["", "**2c. In place: lantern's pieces inside the task list under gunicorn** (1 sync worker)"]
+        if _skip_reason(inplace):
+            out.append(f"\nskipped: {_skip_reason(inplace)}")
+        else:
+            out += _inplace_table(inplace)
+
+    instructions = results.get("instructions")
+    if instructions:
+        if _skip_reason(instructions):
+            out += ["", f"**10. Instructions per request (callgrind)**: skipped: {_skip_reason(instructions)}"]
+        else:
+            out += instructions_section(instructions)
+            targets += instruction_targets(instructions)
 
     scrape = results.get("scrape")
     if scrape:
@@ -372,7 +485,7 @@ def render(results: dict[str, Any]) -> str:
     if targets:
         out += [
             "",
-            "**Targets** (issue 10, then issue 6's scrape and readyz; reported, never asserted)",
+            "**Targets** (issues 10 and 21, then issue 6's scrape and readyz; reported, never asserted)",
             "",
             "| target | measured | margin | |",
         ]

@@ -1,7 +1,10 @@
 """``make bench``: every stage in one run, a table on stdout, ``results/latest.json`` and ``latest.md``.
 
 Stages: ``inproc`` (µs per request, WSGI and ASGI), ``http`` (wrk against
-gunicorn), ``page`` (the example project's task list over HTTP), ``scrape``
+gunicorn), ``page`` (the example project's task list over HTTP, with the
+servers' CPU per request), ``inplace`` (µs per lantern component inside those
+requests), ``instructions`` (callgrind instructions per request, the small
+view and the task list), ``scrape``
 (``/metrics`` at 100 and 1,000 series), ``readyz`` (PostgreSQL and Redis),
 ``memory`` (RSS after many unique requests) and ``profile`` (component
 timings, ablations, cProfile, WSGI and ASGI). Targets are reported, never
@@ -23,13 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import http, inproc, machine, page
+from harness import http, inplace, inproc, instructions, machine, page
 from harness.report import render
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BENCH_DIR / "results"
 DOC = BENCH_DIR.parent / "docs" / "performance.md"
-STAGES = ("inproc", "http", "page", "scrape", "readyz", "memory", "profile")
+STAGES = ("inproc", "http", "page", "inplace", "instructions", "scrape", "readyz", "memory", "profile")
 MAIN_CONFIGS = [
     "bare",
     "chapter",
@@ -53,9 +56,12 @@ FULL: dict[str, Any] = {
     "http_rounds": 8,
     "http_seconds": 3,
     "http_connections": 8,
+    # Issue 21: the median of at least 3 runs of 30 or more one-second rounds.
     "page_workers": [1, 2],
-    "page_rounds": 10,
-    "page_seconds": 3,
+    "page_runs": 3,
+    "page_rounds": 30,
+    "page_seconds": 1,
+    "inplace_seconds": 10,
     "scrapes": 100,
     "readyz_requests": 300,
     "memory_requests": 100_000,
@@ -72,8 +78,10 @@ QUICK: dict[str, Any] = {
     "http_rounds": 2,
     "http_seconds": 2,
     "page_workers": [1],
-    "page_rounds": 2,
-    "page_seconds": 2,
+    "page_runs": 1,
+    "page_rounds": 3,
+    "page_seconds": 1,
+    "inplace_seconds": 3,
     "scrapes": 20,
     "readyz_requests": 50,
     "memory_requests": 10_000,
@@ -81,6 +89,9 @@ QUICK: dict[str, Any] = {
     "ablation_n": {"wsgi": 300, "asgi": 100},
     "profile_requests": 2000,
     "profile_requests_asgi": 300,
+    # Fewer requests counted and only the rows the targets need; counts stay exact.
+    "instructions_configs": ["bare", "chapter", "lantern", "floor", "pagebare", "page", "pagefloor"],
+    "instructions_requests": {"tiny": 100, "page": 30},
 }
 
 
@@ -132,15 +143,45 @@ def stage_readyz(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return result
 
 
-def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+def _task_list(tmp: Path, name: str) -> dict[str, Any]:
+    """wrk present and the task list's database prepared: ``{"cookie": ...}``, or why not."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
-    prepared = _subprocess_json(["harness.page"], tmp, "page-setup")
-    if "error" in prepared:
+    return _subprocess_json(["harness.page"], tmp, name)
+
+
+def stage_page(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+    prepared = _task_list(tmp, "page-setup")
+    if "cookie" not in prepared:
         return prepared
     return page.run(
-        p["page_workers"], p["page_rounds"], p["page_seconds"], p["http_connections"], tmp, log, prepared["cookie"]
+        p["page_workers"],
+        p["page_runs"],
+        p["page_rounds"],
+        p["page_seconds"],
+        p["http_connections"],
+        tmp,
+        log,
+        prepared["cookie"],
     )
+
+
+def stage_inplace(p: dict[str, Any], tmp: Path, log: Any) -> dict[str, Any]:
+    prepared = _task_list(tmp, "inplace-setup")
+    if "cookie" not in prepared:
+        return prepared
+    return inplace.run(p["inplace_seconds"], p["http_connections"], tmp, log, prepared["cookie"])
+
+
+def stage_instructions(p: dict[str, Any]) -> dict[str, Any]:
+    configs = instructions.TINY_CONFIGS + instructions.PAGE_CONFIGS
+    if p.get("instructions_configs"):
+        configs = p["instructions_configs"]
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed (Debian: apt-get install valgrind)"}
+    result = instructions.measure(configs, p.get("instructions_requests"))
+    result["machine"] = {"git_commit": machine.describe()["git_commit"]}
+    return result
 
 
 def stage_memory(p: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -183,11 +224,17 @@ def _update_doc(markdown: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {', '.join(STAGES)}")
+    parser.add_argument(
+        "--stages",
+        default=None,
+        help=f"comma-separated subset of {', '.join(STAGES)} (default: all; --quick leaves out instructions)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; write no result files")
     args = parser.parse_args()
     params = QUICK if args.quick else FULL
-    stages = [s for s in args.stages.split(",") if s]
+    # The callgrind counts have their own target (`make instructions`); a quick run skips them unless named.
+    default = [s for s in STAGES if not (args.quick and s == "instructions")]
+    stages = [s for s in args.stages.split(",") if s] if args.stages else default
     unknown = set(stages) - set(STAGES)
     if unknown:
         parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
@@ -213,6 +260,10 @@ def main() -> None:
                 )
             elif stage == "page":
                 results["page"] = stage_page(params, tmp, log)
+            elif stage == "inplace":
+                results["inplace"] = stage_inplace(params, tmp, log)
+            elif stage == "instructions":
+                results["instructions"] = stage_instructions(params)
             elif stage == "scrape":
                 results["scrape"] = stage_scrape(params, tmp)
             elif stage == "readyz":

@@ -1,7 +1,8 @@
-"""Reading DATABASE_URL and REDIS_URL without another dependency."""
+"""Reading DJANGO_DEBUG, DATABASE_URL and REDIS_URL without another dependency."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -12,6 +13,12 @@ _ENGINES = {
     "postgresql": "django.db.backends.postgresql",
     "sqlite": "django.db.backends.sqlite3",
 }
+
+
+def debug_from_env() -> bool:
+    """``DEBUG``, off unless ``DJANGO_DEBUG=1``: read by settings.py and gunicorn.conf.py alike,
+    so the arbiter's lines and the app's share one format."""
+    return os.environ.get("DJANGO_DEBUG", "0") == "1"
 
 
 def database_from_url(url: str) -> dict[str, Any]:

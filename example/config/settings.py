@@ -11,14 +11,14 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from config import background_worker
-from config.env import database_from_url
+from config.env import database_from_url, debug_from_env
 from django_lantern.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Off unless asked for: `make run` serves the example as production would, so
 # the 403, 404 and 500 pages (with their request id) show, not Django's debug page.
-DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+DEBUG = debug_from_env()
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-" + "x" * 32)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 

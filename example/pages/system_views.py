@@ -20,15 +20,20 @@ from django.urls import path
 logger = logging.getLogger("example.system")
 
 MAX_SLEEP = 10.0
+MAX_LINES = 200
 
 
 def log_view(request: HttpRequest, seq: int) -> HttpResponse:
-    """Logs twice; ``?sleep=`` (capped) keeps the request in flight for shutdown tests."""
+    """Logs twice; ``?sleep=`` (capped) keeps the request in flight for shutdown tests;
+    ``?lines=`` (capped) logs that many more lines, to fill a log pipe quickly."""
     logger.info("system view start", extra={"seq": seq})
     try:
         delay = min(float(request.GET.get("sleep", "0")), MAX_SLEEP)
+        lines = min(int(request.GET.get("lines", "0")), MAX_LINES)
     except ValueError:
-        delay = 0.0
+        delay, lines = 0.0, 0
+    for line in range(lines):
+        logger.info("system view line", extra={"seq": seq, "line": line})
     if delay > 0:
         time.sleep(delay)
     logger.info("system view end", extra={"seq": seq})

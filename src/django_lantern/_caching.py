@@ -39,8 +39,9 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 # Settings whose change invalidates what django-lantern built: LANTERN itself,
-# and the Django settings the readiness checks and error pages are built from.
-WATCHED_SETTINGS = frozenset({"LANTERN", "DEBUG", "DATABASES", "CACHES"})
+# the Django settings the readiness checks and error pages are built from, and
+# the static and media URLs (http/_assets.py).
+WATCHED_SETTINGS = frozenset({"LANTERN", "DEBUG", "DATABASES", "CACHES", "STATIC_URL", "MEDIA_URL"})
 
 
 class Cached(Protocol[T_co]):

@@ -25,6 +25,11 @@ _METRIC_PREFIX = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # A host name, optionally "*." for any subdomain, or an IP literal ([::1] unbracketed).
 _OUTBOUND_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.:-]{0,252}[a-z0-9])?", re.ASCII)
 
+# What a release, a version or a commit may be, wherever it comes from (LANTERN,
+# the environment, the build-info file): it becomes a metric label, a log
+# field and the Sentry release, and Sentry refuses slashes, blanks and "..".
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+~=-]{0,127}", re.ASCII)
+
 # The dotted path of a callable, or the callable itself (tracing hooks).
 Hook = Callable[..., object] | str | None
 
@@ -112,12 +117,39 @@ def text_set(key: str, value: object, problems: Problems) -> frozenset[str]:
     return frozenset(texts(key, value, problems))
 
 
+def identifiers(key: str, value: object, problems: Problems) -> frozenset[str]:
+    """URL keyword argument names (``["token", "uidb64"]``): Python identifiers, as Django requires."""
+    if not _is_strings(value) or not all(name.isidentifier() for name in value):
+        problems.add(key, value, 'a list of URL parameter names such as ["token", "uidb64"]')
+        return frozenset()
+    return frozenset(value)
+
+
 def info_label(key: str, value: object, problems: Problems) -> str | None:
     """A label value for ``lantern_build_info``: anything but a string is ignored (W012)."""
     if value is None or isinstance(value, str):
         return value
     problems.ignore(key, value)
     return None
+
+
+def release_text(value: object) -> str | None:
+    """``value`` stripped, if it is a usable release, version or commit; else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if _RELEASE.fullmatch(value) else None
+
+
+def release(key: str, value: object, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    parsed = release_text(value)
+    if parsed is None:
+        problems.add(
+            key, value, 'up to 128 letters, digits and ._:@+~=- starting with a letter or digit, such as "1.4.2"'
+        )
+    return parsed
 
 
 def header_name(key: str, value: object, problems: Problems) -> str:

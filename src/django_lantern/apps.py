@@ -6,15 +6,16 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.signals import got_request_exception
+from django.core.signals import got_request_exception, request_started
 
-from django_lantern import shutdown
+from django_lantern import _release, shutdown
 from django_lantern._exceptions import on_request_exception
 from django_lantern.conf import get_settings
 from django_lantern.health._drain import server_stopping
 from django_lantern.jobs import _commands, _djtasks
-from django_lantern.logging import handlers
-from django_lantern.metrics import _db, _recorder
+from django_lantern.logging import _levels_apply, _levels_store, handlers, servers
+from django_lantern.metrics import _db, _recorder, _workers
+from django_lantern.metrics.cache import uncounted
 
 
 class LanternConfig(AppConfig):
@@ -30,13 +31,23 @@ class LanternConfig(AppConfig):
         # A bad LANTERN value fails the deploy here, at start-up, with the
         # message that names it; otherwise every request would raise it.
         get_settings()
+        _release.identity()  # resolved here, once: the build-info file is never read on a request
 
         got_request_exception.connect(on_request_exception, dispatch_uid="django_lantern.exceptions")
         # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).
         server_stopping.connect(shutdown.flush_at_server_stop, dispatch_uid="django_lantern.shutdown")
+        # Run-time log levels: a server's first request starts this process's poller (docs/logging.md).
+        request_started.connect(_levels_apply.on_request_started, dispatch_uid="django_lantern.loglevels")
+        _levels_store.read_context = uncounted  # its once-a-second reads are not the app's cache traffic
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
+        if _workers.refusal() is not None:  # /metrics answers 503 with the same text
+            logging.getLogger("django_lantern.metrics").error("%s", _workers.refusal())
+        workers = _workers.detected()
+        master_text = workers is not None and workers.master_logs_text and servers.master_text_lines(workers.server)
+        if master_text:  # the one line of the process's output lantern cannot turn into JSON itself
+            logging.getLogger("django_lantern").warning("%s", master_text)
 
         # Django stopped capturing warnings; a LOGGING that configures the
         # py.warnings logger (build_logging_config does) asks for them.

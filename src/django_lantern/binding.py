@@ -74,12 +74,15 @@ def _valid_id(value: str | None) -> str | None:
     return request_ids.accept(value, request_ids.BIND) or request_ids.generate()
 
 
-def enter_context(request_id: str | None, fields: Mapping[str, Any]) -> Token[RequestContext | None]:
+def enter_context(
+    request_id: str | None, fields: Mapping[str, Any], secrets: tuple[str, ...] = ()
+) -> Token[RequestContext | None]:
     """Bind a context and return the token that restores the previous one.
 
     Outside any context: a new one (``request_id`` or a fresh id). Inside one:
     a copy with the fields added; an HTTP request keeps its own id, any other
-    context takes ``request_id`` when one is given.
+    context takes ``request_id`` when one is given. ``secrets`` (a task's
+    sensitive argument values) join those of the context it runs in.
     """
     parent = current.get()
     if parent is None:
@@ -88,6 +91,8 @@ def enter_context(request_id: str | None, fields: Mapping[str, Any]) -> Token[Re
     else:
         keep_id = parent.request is not None or request_id is None
         ctx = parent.derive(parent.request_id if keep_id else str(request_id), _merge(parent.fields, fields))
+    if secrets:
+        ctx.secrets = tuple(sorted({*ctx.secrets, *secrets}, key=len, reverse=True))
     return current.set(ctx)
 
 

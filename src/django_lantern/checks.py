@@ -3,7 +3,7 @@
 Each message is one :class:`Message` constant named after its id, holding the
 text, the hint and the level; a check function only decides whether it
 applies and fills in the values. Core checks are E001-E003 and W001-W002,
-metrics E010 and W010-W012, logging and request ids E020-E021, bounded
+metrics E010 and W010-W013, the release W014, logging and request ids E020-E021, bounded
 waits W020-W021 (deploy), error reports W030.
 """
 
@@ -23,11 +23,12 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from django_lantern import reporting
+from django_lantern import reporting, sentry
 from django_lantern._validators import Network, parse_networks
 from django_lantern.conf import KEYS, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
 from django_lantern.logging.filters import RequestContextFilter
+from django_lantern.metrics import _workers
 from django_lantern.scrubbing import build_scrubber
 from django_lantern.tracing._hooks import resolve_hooks
 
@@ -103,16 +104,24 @@ W013_METRICS_THROUGH_PROXY = Message(
 )
 W011_NO_MULTIPROC_DIR = Message(
     "lantern.W011",
-    "Several worker processes are likely ({evidence}) but PROMETHEUS_MULTIPROC_DIR is not set, "
-    "so each scrape would show one worker's numbers and counters would jump between workers.",
-    "Call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py and use the hooks "
-    "of django_lantern.gunicorn (on_starting, child_exit), or set PROMETHEUS_MULTIPROC_DIR to an empty, "
-    "writable directory; see docs/metrics.md.",
+    "Several worker processes are likely ({evidence}) and PROMETHEUS_MULTIPROC_DIR is not set. "
+    "Under gunicorn and uvicorn lantern sets it up by itself, but not here: {blocker}, "
+    "so each worker's /metrics will answer 503 rather than show its own numbers as the totals.",
+    "Set PROMETHEUS_MULTIPROC_DIR to an empty, writable directory (in Kubernetes an emptyDir volume), "
+    "or call django_lantern.metrics.multiprocess.prepare_multiproc_dir() in gunicorn.conf.py with the hooks "
+    "of django_lantern.gunicorn; see docs/metrics.md.",
 )
 W012_BAD_INFO = Message(
     "lantern.W012",
     "LANTERN[{key!r}] is {value!r}; it must be a string or None.",
     "It becomes a label of lantern_build_info; the value is ignored until fixed.",
+)
+W014_SENTRY_RELEASE = Message(
+    "lantern.W014",
+    "Sentry reports release {theirs!r}, but this process is release {ours!r} (/statusz, log lines, metrics).",
+    "django_lantern.sentry.init() ran before Django's settings were loaded (from settings.py), so "
+    "LANTERN['RELEASE'] was not read: call it from wsgi.py or asgi.py, or name the release with "
+    "SENTRY_RELEASE or GIT_COMMIT (docs/status.md).",
 )
 E020_LOG_DIRECTORY = Message(
     "lantern.E020",
@@ -313,6 +322,12 @@ def check_build_info_settings(app_configs: Configs = None, **kwargs: object) -> 
     return [W012_BAD_INFO(key=key, value=value) for key, value in _ignored("METRICS_RELEASE", "METRICS_ENVIRONMENT")]
 
 
+@register(Tags.compatibility)
+def check_sentry_release(app_configs: Configs = None, **kwargs: object) -> Messages:
+    found = sentry.release_disagreement()
+    return [] if found is None else [W014_SENTRY_RELEASE(theirs=found[0], ours=found[1])]
+
+
 # gunicorn reads ./gunicorn.conf.py by default; ``workers = 1`` is the only safe literal.
 _WORKERS_LINE = re.compile(r"^\s*workers\s*=\s*(?P<value>[^#\n]+)", re.MULTILINE)
 _PREPARES_DIR = ("PROMETHEUS_MULTIPROC_DIR", "prepare_multiproc_dir")
@@ -348,7 +363,8 @@ def check_multiprocess_dir(app_configs: Configs = None, **kwargs: object) -> Mes
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not settings_for_checks().metrics_enabled:
         return []
     evidence = _workers_evidence(Path.cwd())
-    return [] if evidence is None else [W011_NO_MULTIPROC_DIR(evidence=evidence)]
+    blocked = None if evidence is None else _workers.blocker()
+    return [] if blocked is None else [W011_NO_MULTIPROC_DIR(evidence=evidence, blocker=blocked)]
 
 
 # -- bounded waits (deploy) ---------------------------------------------------------

@@ -79,11 +79,17 @@ KEYS: dict[str, Key] = {
     "ACCESS_LOG_SKIP_PATHS": Key([], v.regexes, "access_log_skip"),
     "ACCESS_LOG_SAMPLE_PATHS": Key({}, v.sample_rates, "access_log_sample"),
     "SLOW_REQUEST_MS": Key(1000.0, v.number(minimum=0, allow_none=True)),
+    # A /healthz or /readyz answered 2xx/3xx faster than this is a healthy probe, whose access
+    # line build_logging_config()'s handler leaves out; 0: none is; None: no probe is too slow.
+    "SLOW_PROBE_MS": Key(250.0, v.number(minimum=0, allow_none=True)),
     "USER_ID_ATTRIBUTE": Key("pk", v.text()),
+    "LOAD_USER": Key(False, v.boolean),
     # Probes and the metrics endpoint, answered by the middleware itself
     "HEALTHZ_PATH": Key("/healthz", v.probe_path, "healthz_paths"),
     "READYZ_PATH": Key("/readyz", v.probe_path, "readyz_paths"),
     "METRICS_PATH": Key("/metrics", v.probe_path, "metrics_paths"),
+    # What is running, as JSON; protected as /metrics is (docs/status.md).
+    "STATUS_PATH": Key("/statusz", v.probe_path, "status_paths"),
     "READINESS_TIMEOUT": Key(0.5, v.number(minimum=0.001)),
     # Probes within this many seconds share one verdict per check (never served older).
     "READINESS_CACHE_SECONDS": Key(1.0, v.number(minimum=0)),
@@ -109,6 +115,11 @@ KEYS: dict[str, Key] = {
         ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
         v.networks(strict=False),
     ),
+    # What is running (docs/status.md): None falls back to METRICS_RELEASE, the
+    # environment and the build-info file, resolved once by django_lantern._release.
+    "RELEASE": Key(None, v.release),
+    # Written at image build time by ``python -m django_lantern.buildinfo``; relative to the working directory.
+    "BUILD_INFO_FILE": Key("build-info.json", v.text(allow_none=True)),
     # Tracing (django_lantern.tracing): hooks are callables or dotted paths to them,
     # request_hook(span, request) and response_hook(span, request, response).
     "TRACING_REQUEST_HOOK": Key(None, v.hook),
@@ -119,6 +130,9 @@ KEYS: dict[str, Key] = {
     "SCRUBBER_CLASS": Key("django_lantern.scrubbing.Scrubber", v.text()),
     "SCRUB_EXTRA_KEYS": Key([], v.texts),
     "SCRUB_EXTRA_PATTERNS": Key([], v.texts),
+    # URL parameters whose value is replaced in the path a sink shows
+    # (password reset's uidb64 and token); sensitive key names are added.
+    "REDACT_PATH_KWARGS": Key(["token", "uidb64", "uid", "key", "secret", "code", "otp", "signature"], v.identifiers),
     "LOG_FIELD_MAX_LENGTH": Key(4096, v.whole(minimum=64)),
     # Management commands: one request id per run (docs/jobs-celery.md)
     "COMMAND_REQUEST_ID": Key(True, v.boolean),
@@ -180,10 +194,13 @@ class LanternSettings:
     access_log_skip: tuple[re.Pattern[str], ...]
     access_log_sample: tuple[tuple[re.Pattern[str], float], ...]
     slow_request_ms: float | None
+    slow_probe_ms: float | None
     user_id_attribute: str
+    load_user: bool
     healthz_paths: frozenset[str]
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]
+    status_paths: frozenset[str]
     readiness_timeout: float
     readiness_cache_seconds: float
     readiness_databases: str | tuple[str, ...]
@@ -200,6 +217,8 @@ class LanternSettings:
     metrics_release: str | None
     metrics_environment: str | None
     metrics_allowed_networks: Networks
+    release: str | None
+    build_info_file: str | None
     tracing_request_hook: Hook
     tracing_response_hook: Hook
     tracing_query_spans: bool
@@ -207,6 +226,7 @@ class LanternSettings:
     scrubber_class: str
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]
+    redact_path_kwargs: frozenset[str]
     log_field_max_length: int
     command_request_id: bool
     command_request_id_skip: frozenset[str]
@@ -229,16 +249,15 @@ class LanternSettings:
 def _derive(values: dict[str, Any], problems: Problems) -> None:
     """Values computed from several keys, and rules that span keys."""
     values["request_id_meta_key"] = header_to_meta_key(values["request_id_header"])
-    paths = {key: values[field_name(key)] for key in ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH")}
-    values["probe_paths"] = frozenset().union(*paths.values())
+    keys = ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH", "STATUS_PATH")
+    paths = [values[field_name(key)] for key in keys]
+    values["probe_paths"] = frozenset().union(*paths)
     readyz_paths = values["readyz_paths"]
     values["readyz_check_prefix"] = min(readyz_paths, key=len) + "/" if readyz_paths else ""
-    healthz, readyz, metrics = paths.values()
-    if healthz & readyz or healthz & metrics or readyz & metrics:
+    if sum(map(len, paths)) != len(values["probe_paths"]):
+        given = ", ".join(repr(sorted(p)[0] if p else None) for p in paths)
         problems.errors.append(
-            "LANTERN['HEALTHZ_PATH'], ['READYZ_PATH'] and ['METRICS_PATH'] must differ; got {!r}, {!r}, {!r}.".format(
-                *paths.values()
-            )
+            f"LANTERN['HEALTHZ_PATH'], ['READYZ_PATH'], ['METRICS_PATH'] and ['STATUS_PATH'] must differ; got {given}."
         )
 
 

@@ -57,6 +57,7 @@ class RequestContext:
         "probe_route",
         "request",
         "request_id",
+        "secrets",
         "span_id",
         "trace_id",
         "trace_sampled",
@@ -78,6 +79,9 @@ class RequestContext:
         # before URL resolution: "/healthz", as their metrics label says.
         self.probe_route: str | None = None
         self.fields = NO_FIELDS
+        # A task run's argument values under sensitive parameter names
+        # (``scrubbing.argument_secrets``), redacted in every sink while it runs.
+        self.secrets: tuple[str, ...] = ()
 
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
@@ -87,6 +91,7 @@ class RequestContext:
         child.span_id = self.span_id
         child.trace_sampled = self.trace_sampled
         child.probe_route = self.probe_route
+        child.secrets = self.secrets
         child.fields = fields
         return child
 

@@ -43,11 +43,13 @@ from typing import Any
 
 from django_lantern import shutdown
 from django_lantern.health._drain import drain_seconds
+from django_lantern.logging import _levels_apply
 from django_lantern.metrics import multiprocess
 
 
 def lantern_post_worker_init(worker: Any) -> None:
-    """Replace the worker's SIGTERM handler with drain-then-stop."""
+    """Replace the worker's SIGTERM handler with drain-then-stop; start the log level poller."""
+    _levels_apply.ensure_running()  # before the first request: run-time log levels reach idle workers too
     original = worker.handle_exit
     started = threading.Event()
 

@@ -1,8 +1,8 @@
 """``LanternMiddleware``: the one layer, first in ``MIDDLEWARE``.
 
 Per request it: assigns the request id (validated incoming header or a fresh
-one), binds the request context for logging, answers ``/healthz``, ``/readyz``
-and ``/metrics`` itself before any other middleware can redirect or refuse a
+one), binds the request context for logging, answers ``/healthz``, ``/readyz``,
+``/metrics`` and ``/statusz`` itself before any other middleware can redirect or refuse a
 probe, echoes the id on the response, records metrics, and writes exactly one
 access record.
 
@@ -32,7 +32,7 @@ from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
-from django_lantern.http._probes import HEALTHZ, READYZ, classify
+from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, classify
 from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
@@ -41,6 +41,8 @@ from django_lantern.http._users import aresolve_user_id, resolve_user_id
 from django_lantern.logging._access_log import AccessLog
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _views as metrics_views
+from django_lantern.metrics._status import status_response
+from django_lantern.scrubbing import REDACTED_PATH_ATTRIBUTE, redacted_path
 from django_lantern.tracing import ServerSpan
 
 __all__ = ["LanternMiddleware"]
@@ -97,6 +99,9 @@ class LanternMiddleware:
         if self._is_async:
             markcoroutinefunction(self)
         self._access = AccessLog()
+        # Django calls ``process_view`` right after URL resolution; given in
+        # the handler's own mode, so the async path makes no thread hop.
+        self.process_view = self._aprocess_view if self._is_async else self._process_view
 
     # -- entry points -------------------------------------------------------
     # The two paths differ only where they await; everything else is in the
@@ -144,6 +149,16 @@ class LanternMiddleware:
                     await _afind_user(exchange)
             finally:
                 self._end(exchange)
+
+    @staticmethod
+    def _process_view(request: HttpRequest, view: object, args: object, kwargs: dict[str, Any]) -> None:
+        if kwargs:  # a route without parameters costs nothing more
+            _resolved(request)
+
+    @staticmethod
+    async def _aprocess_view(request: HttpRequest, view: object, args: object, kwargs: dict[str, Any]) -> None:
+        if kwargs:
+            _resolved(request)
 
     # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
@@ -219,7 +234,8 @@ class LanternMiddleware:
         error: BaseException | None = None,
     ) -> None:
         try:
-            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error)
+            health_probe = exchange.kind in HEALTH_PROBES
+            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
         except Exception as exc:
             report_internal_error("access_log", exc)
 
@@ -247,9 +263,31 @@ class LanternMiddleware:
             current.reset(token)
 
 
+def _resolved(request: HttpRequest) -> None:
+    """The URL is resolved: if its parameters hold secrets, every later line,
+    the access line, the span and Sentry show the redacted path (``scrubbing.redacted_path``)."""
+    try:
+        found = redacted_path(request)
+        if found is None:
+            return
+        setattr(request, REDACTED_PATH_ATTRIBUTE, found)
+        ctx = current.get()
+        if ctx is not None and ctx.request is request:
+            ctx.path = found.path
+        span = getattr(request, "_lantern_span", None)
+        if span is not None:
+            tracing.redact_path(span, found.path)
+        if sentry.state.enabled:
+            sentry.note_resolved(request, found.path)
+    except Exception as exc:
+        report_internal_error("redact_path", exc)
+
+
 def _simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
     if kind == HEALTHZ:
         return health_views.healthz_response(request)
+    if kind == STATUS:
+        return status_response(request)
     return metrics_views.metrics_response(request)
 
 

@@ -32,9 +32,18 @@ from django.http import HttpRequest, QueryDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import CallableSettingWrapper, ExceptionReporter, SafeExceptionReporterFilter
 
+from django_lantern.context import current
 from django_lantern.logging._folding import RepeatBudget, error_fingerprint
 from django_lantern.logging.handlers import OffThreadQueue
-from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS, Scrubber, get_scrubber, request_secrets
+from django_lantern.scrubbing import (
+    RAW_TARGET_ENVIRON_KEYS,
+    Scrubber,
+    get_scrubber,
+    noted_path,
+    redact_request_secrets,
+    replace_url_path,
+    request_secrets,
+)
 
 __all__ = ["ScrubbingAdminEmailHandler", "ScrubbingExceptionReporter", "ScrubbingExceptionReporterFilter"]
 
@@ -57,6 +66,20 @@ class _Shown:
 
 def _secrets(request: HttpRequest | None) -> tuple[str, ...]:
     return request_secrets(request) if request is not None else ()
+
+
+class _ShownRequest:
+    """What Django's report templates read from the request, with the path scrubbed."""
+
+    def __init__(self, request: HttpRequest, path_info: str) -> None:
+        self.path_info = path_info
+        self.META = request.META
+        self.GET = request.GET
+        self.COOKIES = request.COOKIES
+        self.FILES = request.FILES  # already parsed: the report lists the files
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -174,11 +197,19 @@ class ScrubbingExceptionReporter(ExceptionReporter):
             return scrubber.redact_known(scrubber.scrub_text(str(value)), secrets)  # type: ignore[no-any-return]
 
         if self.request is not None:
+            noted = noted_path(self.request)
+            # The templates print ``request.path_info`` in the title ("RuntimeError at /reset/...").
+            data["request"] = _ShownRequest(
+                self.request, text(noted.path if noted is not None else self.request.path_info)
+            )
             data["request_GET_items"] = [
                 (k, scrubber.replacement if scrubber.is_sensitive_query_parameter(k) else text(v))
                 for k, v in self.request.GET.items()
             ]
-            data["request_insecure_uri"] = text(scrubber.scrub_url(data.get("request_insecure_uri", "")))
+            uri = data.get("request_insecure_uri", "")
+            if noted is not None:  # URL parameters named secret (``scrubbing.redacted_path``)
+                uri = replace_url_path(uri, noted.path)
+            data["request_insecure_uri"] = text(scrubber.scrub_url(uri))
         for key in ("exception_value", "exception_notes"):
             if key in data:
                 data[key] = text(data[key])
@@ -301,5 +332,17 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
         self.flush()
         super().close()
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's line at the top of the mail ("Internal Server Error: /path"), scrubbed like the subject."""
+        request = getattr(record, "request", None)
+        if not isinstance(request, HttpRequest):
+            ctx = current.get()
+            request = ctx.request if ctx is not None else None
+        return str(redact_request_secrets(get_scrubber().scrub_text(super().format(record)), request))
+
     def format_subject(self, subject: str) -> str:
-        return str(super().format_subject(get_scrubber().scrub_text(subject)))
+        # The subject quotes the path: the request's own secrets (a token in a
+        # URL parameter, ``scrubbing.redacted_path``) go as in the body.
+        ctx = current.get()
+        request = ctx.request if ctx is not None else None
+        return str(super().format_subject(redact_request_secrets(get_scrubber().scrub_text(subject), request)))

@@ -1,5 +1,5 @@
-"""``path("", include("django_lantern.urls"))``: ``healthz``, ``readyz`` and
-``metrics``, each with and without a trailing slash and never redirected.
+"""``path("", include("django_lantern.urls"))``: ``healthz``, ``readyz``,
+``metrics`` and ``statusz``, each with and without a trailing slash and never redirected.
 
 ``LanternMiddleware`` already answers these paths before other middleware
 runs; these routes serve them when a project turns that off (by setting a
@@ -18,6 +18,7 @@ from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from django_lantern.health._views import healthz_response, readyz_response
+from django_lantern.metrics._status import status_response
 from django_lantern.metrics._views import metrics_response
 
 __all__ = ["app_name", "urlpatterns"]
@@ -59,9 +60,17 @@ def metrics(request: HttpRequest) -> HttpResponseBase:
     return metrics_response(request)
 
 
+@csrf_exempt
+@login_not_required
+@_not_logged
+def statusz(request: HttpRequest) -> HttpResponseBase:
+    return status_response(request)
+
+
 urlpatterns = [
     re_path(r"^healthz/?\Z", healthz, name="healthz"),
     re_path(r"^readyz/?\Z", readyz, name="readyz"),
     re_path(r"^readyz/(?P<check>[^/]+)/?\Z", readyz, name="readyz-check"),
     re_path(r"^metrics/?\Z", metrics, name="metrics"),
+    re_path(r"^statusz/?\Z", statusz, name="statusz"),
 ]

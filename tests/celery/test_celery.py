@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from django_lantern.conf import build_settings
 from django_lantern.context import get_context, get_request_id
 from django_lantern.metrics import _tasks as task_metrics
 from tests.conftest import LogCapture
+from tests.helpers.integrations import SentryEndpoint, flush_sentry
+from tests.helpers.sinks import five_formats
 
 logger = logging.getLogger("tests.celery")
 
@@ -219,3 +222,38 @@ def test_task_settings_are_validated() -> None:
     assert "TASK_METRICS_PORT" in text and "TASK_LOGGER" in text and "COMMAND_REQUEST_ID" in text
     built, errors = build_settings({"TASK_METRICS_PORT": 9808, "COMMAND_REQUEST_ID_SKIP": ["shell"]})
     assert not errors and built.task_metrics_port == 9808 and built.command_request_id_skip == {"shell"}
+
+
+def test_a_failed_tasks_lines_and_event_carry_no_argument_and_no_secret(
+    sentry: Any, sentry_endpoint: SentryEndpoint
+) -> None:
+    """Outside any request: Celery's failure line (with its ``data`` extra) and the task line, in
+    all five formats, and the Sentry event show neither the task's arguments nor a token or a
+    database value quoted in the exception; the message goes through the same scrubber as a request's."""
+    from celery import Celery
+
+    assert sentry()
+    app = lantern_celery.instrument(Celery("eager-secrets"))
+    # Built at run time: Sentry also sends the source lines around each frame.
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    password, email = "plain-password-" + str(71), "maria@" + "example.org"
+
+    @app.task(name="eager.reset")
+    def reset(user_id: int, new_password: str) -> None:
+        # No local holds the values: Sentry sends every frame's locals.
+        raise RuntimeError(
+            "upstream rejected " + "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+            "\nDETAIL:  Key (email)=(" + "maria@" + "example.org" + ") already exists."
+        )
+
+    with five_formats() as lines:
+        reset.apply((7, password)).get(propagate=False)
+    flush_sentry()
+    failure = next(json.loads(line) for line in lines.lines["json"] if '"celery.app.trace"' in line)
+    assert failure["data"]["args"] == failure["data"]["kwargs"] == "[redacted]"
+    assert "Key (email)=([redacted])" in failure["exc_message"]
+    (event,) = sentry_endpoint.events()
+    assert "upstream rejected [redacted]" in event["exception"]["values"][-1]["value"]
+    for where, text in [("the log lines", lines.everything()), ("Sentry", sentry_endpoint.everything())]:
+        for secret in (password, token, email):
+            assert secret not in text, f"{secret} reached {where}"

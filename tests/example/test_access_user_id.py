@@ -1,4 +1,4 @@
-"""The access line's user_id: always there for a logged-in user, never at the price of an anonymous session."""
+"""The access line's user_id: from what the view loaded, never at the price of a query of lantern's own."""
 
 from __future__ import annotations
 
@@ -25,10 +25,26 @@ def _access_user_id(caplog: pytest.LogCaptureFixture) -> Any:
     return record.getMessage().rsplit("user_id=", 1)[1]
 
 
+@pytest.fixture
+def load_user(settings: Any) -> None:
+    settings.LANTERN = {**getattr(settings, "LANTERN", {}), "LOAD_USER": True}
+
+
+def test_a_view_that_never_read_the_user_costs_no_query_and_logs_no_user(
+    client: Client, logs: pytest.LogCaptureFixture, owner: Any, django_assert_num_queries: Any
+) -> None:
+    """Logged in, on a view that reads neither the session nor the user: no query, user_id None."""
+    client.force_login(owner)
+    with django_assert_num_queries(0):
+        assert client.get(PLAIN_VIEW).status_code == 200
+    assert _access_user_id(logs) == "None"
+
+
+@pytest.mark.usefixtures("load_user")
 def test_authenticated_request_logs_user_id_for_a_view_that_never_read_the_user(
     client: Client, logs: pytest.LogCaptureFixture, owner: Any
 ) -> None:
-    """A view that never touches request.user, yet its access line names the logged-in user."""
+    """With LOAD_USER, a view that never touches request.user, yet its access line names the logged-in user."""
     client.force_login(owner)
     response = client.get(PLAIN_VIEW)
     assert response.status_code == 200
@@ -89,11 +105,12 @@ async def close_async_db_connections() -> AsyncIterator[None]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("close_async_db_connections")
+@pytest.mark.usefixtures("close_async_db_connections", "load_user")
 async def test_async_authenticated_request_logs_user_id(
     async_client: AsyncClient, logs: pytest.LogCaptureFixture, django_user_model: Any
 ) -> None:
-    """Under ASGI too, the access line of a logged-in request names the user (via await request.auser())."""
+    """With LOAD_USER, under ASGI too, the access line of a logged-in request names the user (via
+    await request.auser())."""
     user = await django_user_model.objects.acreate(username="async-user")
     await async_client.aforce_login(user)
     response = await async_client.get(PLAIN_VIEW)

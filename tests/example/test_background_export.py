@@ -131,3 +131,24 @@ def test_seed_large_org_is_idempotent(django_user_model: Any) -> None:
     org = Org.objects.get(slug="initech")
     assert Task.objects.filter(org=org).count() == 30
     assert org.memberships.get().user.username == "demo"
+
+
+@pytest.mark.usefixtures("small_limit")
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_the_status_page_says_the_time_zone_of_its_time(
+    client: Client, org: Org, owner: Any, tasks: list[Task], settings: Any, zone: str
+) -> None:
+    """The request time is shown in TIME_ZONE, named, with the exact instant in <time datetime>."""
+    import datetime as dt
+    import re
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = zone
+    client.force_login(owner)
+    page = client.get(export_url(org)).content.decode()
+    created = Export.objects.get().created_at
+    match = re.search(r'Requested <time datetime="([^"]+)">([^<]+)</time>', page)
+    assert match, page
+    assert dt.datetime.fromisoformat(match.group(1)) == created
+    local = created.astimezone(ZoneInfo(zone))
+    assert match.group(2) == f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"  # UTC, CET or CEST

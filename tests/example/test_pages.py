@@ -123,3 +123,10 @@ def test_csrf_failure_page_quotes_its_request_id() -> None:
     assert response.status_code == 403
     assert b"This form has expired" in response.content
     assert _quoted_id(response) == response.headers["X-Request-Id"]
+
+
+def test_the_login_page_gives_the_demo_accounts_passwords(client: Client) -> None:
+    """A newcomer at the log-in form reads what to type, password included."""
+    page = client.get(reverse("login")).content.decode()
+    assert "<code>demo</code> / <code>demo-password</code>" in page
+    assert "<code>admin</code> / <code>admin-password</code>" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,16 +168,26 @@ def test_celery_checks_need_the_integration(client: Client, settings: Any, monke
 @pytest.mark.services
 @pytest.mark.django_db
 def test_celery_broker_reachable_and_no_worker(client: Client, settings: Any, celery_app: Any) -> None:
-    """celery:broker passes against Redis; celery:workers fails when no worker answers (db 15, ours alone)."""
-    redis = urlsplit(require_redis())
-    celery_app.conf.broker_url = f"redis://{redis.hostname}:{redis.port or 6379}/15"
+    """celery:broker passes against Redis; celery:workers fails when no worker answers.
+
+    The broker is REDIS_URL's database, where other tests' workers may run: the
+    ping goes to a remote-control exchange of this test's own, which none of them reads.
+    """
+    from tests.jobs.worker import broker_url, forget_queues
+
+    broker = broker_url(require_redis())
+    celery_app.conf.broker_url = broker
+    celery_app.conf.control_exchange = f"lantern-probe-{uuid.uuid4().hex[:12]}"
     settings.LANTERN = {"READINESS_CHECKS": CELERY_CHECKS}
-    assert _readyz(client, "celery:broker")[0] == 200
-    assert _readyz(client, "celery:workers")[0] == 503
-    check = CeleryWorkersCheck("celery:workers")
-    check.budget = 1.0
-    with pytest.raises(CheckFailed, match="no worker answered a ping"):
-        check.run()
+    try:
+        assert _readyz(client, "celery:broker")[0] == 200
+        assert _readyz(client, "celery:workers")[0] == 503
+        check = CeleryWorkersCheck("celery:workers")
+        check.budget = 1.0
+        with pytest.raises(CheckFailed, match="no worker answered a ping"):
+            check.run()
+    finally:
+        forget_queues(broker)
 
 
 @pytest.mark.django_db
@@ -192,7 +203,7 @@ def test_celery_broker_down_fails_within_its_timeout(client: Client, settings: A
 @pytest.mark.services
 @pytest.mark.django_db
 def test_celery_workers_answer_from_a_real_worker(client: Client, settings: Any, celery_app: Any) -> None:
-    """With a real solo worker on the broker (Redis db 7), celery:workers passes."""
+    """With a real solo worker on the broker (REDIS_URL's database), celery:workers passes."""
     from tests.jobs.worker import broker_url, run_worker
 
     broker = broker_url(require_redis())

@@ -293,3 +293,70 @@ def test_alerting_rules_keep_per_check_probes_out_of_app_traffic() -> None:
     for pattern in patterns:  # PromQL regexes are anchored at both ends
         assert all(re.fullmatch(pattern, r) for r in ("/readyz", "/readyz/<check>", "/healthz", "/metrics"))
         assert not any(re.fullmatch(pattern, r) for r in ("/tasks/<int:pk>/", "/", "/readyzz"))
+
+
+# -- who sees the detail -----------------------------------------------------------
+OUTSIDE = "203.0.113.9"  # a public address, outside the default METRICS_ALLOWED_NETWORKS
+TOKEN = "probe-detail-token-7f3a"
+
+
+@pytest.mark.usefixtures("broken")
+@pytest.mark.parametrize("asked", ["/readyz", "/readyz/", f"/readyz/{BROKEN}", "/readyz?exclude=nope"])
+def test_an_outside_caller_gets_the_chapters_keys_only(client: Client, asked: str) -> None:
+    """A caller the /metrics rule does not admit gets status (and db/cache) and the HTTP status:
+    no check names, entries or error texts."""
+    response = client.get(asked, REMOTE_ADDR=OUTSIDE)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready" and set(body) <= {"status", "db", "cache"}
+    assert b"broken on purpose" not in response.content and BROKEN.encode() not in response.content
+
+
+@pytest.mark.usefixtures("broken")
+def test_an_outside_caller_gets_the_verdict_line_and_no_check_names(client: Client) -> None:
+    """?verbose is the verdict alone; an unknown name's 404 does not list the checks."""
+    verbose = client.get("/readyz?verbose", REMOTE_ADDR=OUTSIDE)
+    assert verbose.status_code == 503 and verbose.content == b"readyz check failed\n"
+    assert client.get("/readyz/db:default?verbose", REMOTE_ADDR=OUTSIDE).content == b"readyz check passed\n"
+    missing = client.get("/readyz/nope", REMOTE_ADDR=OUTSIDE)
+    assert missing.status_code == 404 and missing.json() == {"status": "not_found"}
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "headers"),
+    [
+        ("127.0.0.1", {}),  # loopback
+        ("10.0.3.7", {}),  # a node's private address: the kubelet
+        (OUTSIDE, {"Authorization": f"Bearer {TOKEN}"}),
+    ],
+)
+def test_callers_the_metrics_rule_admits_see_every_detail(
+    client: Client, settings: Any, remote_addr: str, headers: dict[str, str]
+) -> None:
+    """Loopback, private networks and the /metrics bearer token see each check, ?verbose's lines and the names."""
+    settings.LANTERN = {"READINESS_CHECKS": [f"{HERE}.BrokenCheck"], "METRICS_BEARER_TOKEN": TOKEN}
+    body = client.get("/readyz", REMOTE_ADDR=remote_addr, headers=headers).json()
+    assert body["checks"][BROKEN]["error"] == "broken on purpose" and body["checks"]["db:default"]["ok"] is True
+    verbose = client.get("/readyz?verbose", REMOTE_ADDR=remote_addr, headers=headers).content.decode()
+    assert f"[-]{BROKEN} failed: broken on purpose" in verbose
+    assert BROKEN in client.get("/readyz/nope", REMOTE_ADDR=remote_addr, headers=headers).json()["checks"]
+
+
+def test_a_wrong_token_or_a_forwarded_header_does_not_open_the_detail(client: Client, settings: Any) -> None:
+    """The peer address decides, as for /metrics: X-Forwarded-For from outside and a wrong token are refused."""
+    settings.LANTERN = {"METRICS_BEARER_TOKEN": TOKEN}
+    for headers in ({"Authorization": "Bearer wrong"}, {"X-Forwarded-For": "10.0.0.1"}):
+        body = client.get("/readyz", REMOTE_ADDR=OUTSIDE, headers=headers).json()
+        assert body["status"] == "ready" and "checks" not in body, headers
+
+
+async def test_the_async_path_applies_the_same_rule() -> None:
+    """The async readiness view hides the detail from an outside caller too."""
+    from django.test import RequestFactory
+
+    from django_lantern.health._views import areadyz_response
+
+    outside = await areadyz_response(RequestFactory().get("/readyz", REMOTE_ADDR=OUTSIDE))
+    inside = await areadyz_response(RequestFactory().get("/readyz"))
+    assert outside.status_code == 200 and b"checks" not in outside.content
+    assert b'"checks"' in inside.content

@@ -165,6 +165,7 @@ def sentry(sentry_endpoint: SentryEndpoint, monkeypatch: pytest.MonkeyPatch) -> 
             lantern_sentry._pending.clear()
             lantern_sentry.state.enabled = False
             lantern_sentry.state.user_fields = frozenset({"id"})
+            lantern_sentry.state.release_given = False
 
 
 def flush_sentry() -> None:

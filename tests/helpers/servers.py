@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -64,18 +64,24 @@ class Server:
         return pids or [self.process.pid]
 
 
-def _wait_ready(server: Server, timeout: float) -> None:
+def wait_serving(proc: subprocess.Popen[bytes], url: str, timeout: float, output: Callable[[], str]) -> None:
+    """Poll ``url``'s ``/healthz`` until it answers 200; fail with the end of ``output()`` if the process
+    exits first or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.output()[-4000:]}")
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{output()[-4000:]}")
         try:
-            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"server not ready in {timeout}s:\n{server.output()[-4000:]}")
+    raise RuntimeError(f"server not ready in {timeout}s:\n{output()[-4000:]}")
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
+    wait_serving(server.process, server.url, timeout, server.output)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:

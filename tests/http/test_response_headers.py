@@ -33,9 +33,12 @@ class _Collect(logging.Handler):
 
 
 @pytest.fixture
-def django_request_records() -> Any:
+def django_request_records(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every record Django writes on django.request, its 4xx WARNINGs included
+    (which build_logging_config() drops as repeats of the access line)."""
     collect = _Collect()
     logger = logging.getLogger("django.request")
+    monkeypatch.setattr(logger, "filters", [])
     logger.addHandler(collect)
     try:
         yield collect.records

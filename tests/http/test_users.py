@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 
 from django_lantern.http._users import aresolve_user_id, cached_user_id, resolve_user_id
 
@@ -74,8 +74,18 @@ def test_no_session_cookie_never_evaluates_user() -> None:
     assert touched == []
 
 
-def test_session_cookie_loads_the_user() -> None:
-    """With a session cookie and AuthenticationMiddleware the user is loaded and its id returned."""
+def test_session_cookie_alone_never_evaluates_user() -> None:
+    """By default a session cookie is not a reason to load the user: the view did not ask."""
+    request = _request(cookie=True)
+    request.user = SimpleLazyObject(lambda: FakeUser(9, "cy"))  # type: ignore[assignment]
+    request.auser = lambda: None  # type: ignore[attr-defined]
+    assert resolve_user_id(request) is None
+    assert request.user._wrapped is empty  # type: ignore[attr-defined]
+
+
+@override_settings(LANTERN={"LOAD_USER": True})
+def test_session_cookie_loads_the_user_with_load_user() -> None:
+    """With ``LOAD_USER``, a session cookie and AuthenticationMiddleware the user is loaded."""
     request = _request(cookie=True)
     request.user = SimpleLazyObject(lambda: FakeUser(9, "cy"))  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
@@ -90,6 +100,7 @@ def test_user_id_attribute_is_configurable() -> None:
     assert resolve_user_id(request) == "dee"
 
 
+@override_settings(LANTERN={"LOAD_USER": True})
 async def test_aresolve_uses_auser() -> None:
     """The async twin awaits ``request.auser()`` when a session cookie came in."""
     request = _request(cookie=True)

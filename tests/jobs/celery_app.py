@@ -1,7 +1,7 @@
 """The Celery app the worker tests run: ``celery -A tests.jobs.celery_app worker``.
 
-Configured from the environment by tests/server/test_celery.py: the broker
-(Redis database 7), a queue of the test's own, LANTERN keys as JSON.
+Configured from the environment by tests/jobs/worker.py: the broker
+(``REDIS_URL``, its database included), a queue of the test's own, LANTERN keys as JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django_lantern.context import get_request_id
 
 logger = logging.getLogger("tests.jobs")
 
-app = Celery("lantern_jobs", broker=os.environ.get("JOBS_BROKER_URL", "redis://127.0.0.1:6379/7"))
+app = Celery("lantern_jobs", broker=os.environ.get("JOBS_BROKER_URL") or os.environ.get("REDIS_URL"))
 app.conf.update(
     task_default_queue=os.environ.get("JOBS_QUEUE", "lantern-jobs"),
     # Keep Django's LOGGING (JSON on stdout with the context filter) as it is.
@@ -57,6 +57,11 @@ def log_and_return(tag: str) -> str:
 def fail() -> None:
     logger.info("about to fail")
     raise ValueError("task failed on purpose")
+
+
+@app.task(name="jobs.reset_password")
+def reset_password(user_id: int, new_password: str) -> None:
+    raise RuntimeError("mail server refused the reset")
 
 
 @app.task(bind=True, name="jobs.retry_once", max_retries=3)
@@ -95,4 +100,7 @@ def killed_after_reporting() -> None:
 def _kill_after_reporting(sender: object = None, **_: object) -> None:
     """Connected after lantern's receiver: the child dies after it wrote its task line."""
     if getattr(sender, "name", None) == "jobs.killed_after_reporting":
+        # "Wrote" means written out, not queued: the default handler writes from a thread.
+        for handler in logging.getLogger().handlers + logging.getLogger("lantern.task").handlers:
+            handler.flush()
         os.kill(os.getpid(), signal.SIGKILL)

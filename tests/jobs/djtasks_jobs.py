@@ -22,3 +22,12 @@ def record(note: str) -> str:
 @task()
 def explode() -> None:
     raise ValueError("the task failed on purpose")
+
+
+@task()
+def reset_password(user_id: int, new_password: str) -> None:
+    # Pieces only: Sentry sends each frame's locals and the source around it.
+    raise RuntimeError(
+        "upstream rejected " + "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx"
+        "\nDETAIL:  Key (email)=(" + "maria@" + "example.org" + ") already exists."
+    )

@@ -8,6 +8,8 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
+from django_lantern.sentry import make_before_send
+
 
 class FileTransport(Transport):
     path = ""
@@ -22,4 +24,10 @@ class FileTransport(Transport):
 def init_sentry_to_file(path: str) -> None:
     FileTransport.path = path
 
-    sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=FileTransport, default_integrations=True)
+    # Through lantern's before_send, as django_lantern.sentry.init() sets it up.
+    sentry_sdk.init(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=FileTransport,
+        default_integrations=True,
+        before_send=make_before_send(),
+    )

@@ -144,7 +144,14 @@ def test_runserver_requests_get_their_own_ids() -> None:
     from tests.helpers.servers import free_port
 
     port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.jobs.settings", "PYTHONPATH": str(ROOT), "JOBS_LANTERN": "{}"}
+    # SLOW_PROBE_MS 0: the probes this test sends are written, healthy or not.
+    lantern = '{"SLOW_PROBE_MS": 0}'
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.settings",
+        "PYTHONPATH": str(ROOT),
+        "JOBS_LANTERN": lantern,
+    }
     with tempfile.TemporaryFile() as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],

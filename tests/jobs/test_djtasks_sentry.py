@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.util import find_spec
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.test import RequestFactory, override_settings
 
 from django_lantern.middleware import LanternMiddleware
 from tests.helpers.integrations import SentryEndpoint, flush_sentry
+from tests.helpers.sinks import five_formats
 from tests.jobs import djtasks_jobs as jobs
 
 FRAMEWORK = "django.tasks" if find_spec("django.tasks") else "django_tasks"
@@ -31,3 +33,25 @@ def test_a_failing_task_is_one_event_with_the_request_id(sentry: Any, sentry_end
     assert len(events) == 1, [e.get("logger") for e in events]
     assert events[0]["tags"]["request_id"] == "sentry-task-req-1"
     assert events[0]["logger"] == FRAMEWORK
+
+
+@override_settings(TASKS=IMMEDIATE)
+def test_a_failed_tasks_lines_and_event_carry_no_argument_and_no_secret(
+    sentry: Any, sentry_endpoint: SentryEndpoint
+) -> None:
+    """Outside any request: the framework's failure line and the task line, in all five formats,
+    and the Sentry event show neither the arguments nor a token or database value in the message."""
+    assert sentry()
+    password = "plain-password-" + str(72)
+    with five_formats() as lines:
+        jobs.reset_password.enqueue(7, password)
+    flush_sentry()
+    records = [json.loads(line) for line in lines.lines["json"]]
+    failure = next(r for r in records if r["logger"] == FRAMEWORK and r["level"] == "error")
+    assert "Key (email)=([redacted])" in failure["stack"] and "upstream rejected [redacted]" in failure["stack"]
+    (event,) = sentry_endpoint.events()
+    assert "upstream rejected [redacted]" in event["exception"]["values"][-1]["value"]
+    token = "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx"
+    for where, text in [("the log lines", lines.everything()), ("Sentry", sentry_endpoint.everything())]:
+        for secret in (password, token, "maria@" + "example.org"):
+            assert secret not in text, f"{secret} reached {where}"

@@ -24,14 +24,42 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
-# Engineer 7's Redis database (COMMON.md: never another's, never FLUSHALL).
-BROKER_DB = 7
+# kombu's Redis transport: one set of bindings per exchange, and one sorted set of
+# binding deadlines for the whole database; none of them has an expiry.
+BINDING_KEYS = "_kombu.binding*.{exchange}"
+BINDING_DEADLINES = "_kombu.binding_deadlines"
 
 
 def broker_url(redis_url: str) -> str:
-    """The shared Redis host of ``redis_url``, database 7."""
+    """The broker for the Celery tests: ``REDIS_URL`` itself, its database included.
+
+    The tests share that database with whatever else ``REDIS_URL`` serves, so each
+    worker has a queue of its own and ``forget_queues`` removes what kombu left.
+    """
     parts = urlsplit(redis_url)
-    return f"redis://{parts.hostname or '127.0.0.1'}:{parts.port or 6379}/{BROKER_DB}"
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"REDIS_URL must be a redis:// URL, not {parts.scheme}://")
+    return redis_url
+
+
+def forget_queues(broker: str, *queues: str) -> None:
+    """Delete what kombu wrote for these queues, which it never expires.
+
+    A queue's list and its bindings (the default exchange of a Celery queue has
+    the queue's name), then the deadline entries whose bindings no longer exist
+    (a worker's remote-control exchange, ``celery.pidbox``, leaves those).
+    """
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    try:
+        for queue in queues:
+            client.delete(queue, *client.scan_iter(match=BINDING_KEYS.format(exchange=queue)))
+        for exchange in client.zrange(BINDING_DEADLINES, 0, -1):
+            if not client.exists(f"_kombu.binding.{exchange.decode()}"):
+                client.zrem(BINDING_DEADLINES, exchange)
+    finally:
+        client.close()
 
 
 def job_env(broker: str, queue: str, lantern: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
@@ -135,6 +163,7 @@ def run_worker(
     finally:
         _stop(process)
         log_path.unlink(missing_ok=True)
+        forget_queues(broker, queue)
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -29,7 +29,7 @@ from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.logging import _access_log
 from django_lantern.logging._access_log import AccessLog
-from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter
+from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter, SkipHealthyProbes
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import NonBlockingStreamHandler, SafeStreamHandler
 from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter, SchemaFormatter
@@ -131,6 +131,7 @@ def our_handler(
     stream = io.StringIO()
     handler = handler_class(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(SkipHealthyProbes())
     handler.addFilter(RequestContextFilter())
     handler.addFilter(RepeatedErrorFilter())
     logger.addHandler(handler)

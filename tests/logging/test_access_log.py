@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import logging.config
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.client import AsyncClient
 
 from tests import urls_core
@@ -173,8 +176,10 @@ def test_access_logger_name_is_configurable(client: Client, settings: Any) -> No
 
 
 @pytest.mark.django_db
+@override_settings(LANTERN={"LOAD_USER": True})
 def test_authenticated_user_id_without_the_view_touching_user(client: Client, logs: LogCapture, user: Any) -> None:
-    """A logged-in request's access line has the user id though the view never read request.user."""
+    """With ``LOAD_USER`` a logged-in request's access line has the user id though the view never read
+    request.user."""
     client.force_login(user)
     client.get("/ok/")
     (line,) = logs.by_logger("access")
@@ -183,8 +188,11 @@ def test_authenticated_user_id_without_the_view_touching_user(client: Client, lo
 
 
 @pytest.mark.django_db
-def test_django_error_line_carries_the_user_id_the_access_line_has(client: Client, logs: LogCapture, user: Any) -> None:
+def test_django_error_line_carries_the_user_id_the_access_line_has(
+    client: Client, logs: LogCapture, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The user id is decided once per request: Django's 404 line, logged after the view, has it as well."""
+    monkeypatch.setattr(logging.getLogger("django.request"), "filters", [])  # keep Django's 4xx line here
     client.force_login(user)
     client.get("/does-not-exist/")
     (django_line,) = logs.by_logger("django.request")
@@ -219,10 +227,11 @@ def test_anonymous_without_session_cookie_never_touches_the_session(
 
 @pytest.mark.usefixtures("close_thread_connections")
 @pytest.mark.django_db(transaction=True)
+@override_settings(LANTERN={"LOAD_USER": True})
 async def test_async_authenticated_user_id_without_the_view_touching_user(
     async_client: AsyncClient, logs: LogCapture, user: Any
 ) -> None:
-    """On the async path the access line finds the user with ``await request.auser()``."""
+    """With ``LOAD_USER``, on the async path the access line finds the user with ``await request.auser()``."""
     await async_client.aforce_login(user)
     await async_client.get("/async-plain/")
     (line,) = logs.by_logger("access")
@@ -265,3 +274,98 @@ def test_probe_requests_are_access_logged_with_their_path_as_route(client: Clien
     first, second = logs.by_logger("access")
     assert first["path"] == "/healthz" and first["status"] == 200 and first["route"] == "/healthz"
     assert second["path"] == "/healthz/" and second["route"] == "/healthz"
+
+
+@pytest.fixture
+def default_handler_output(logging_state: None) -> io.StringIO:
+    """The access logger writing through ``build_logging_config()``'s handler (in the caller's thread) to a buffer."""
+    from django_lantern.logging import build_logging_config
+
+    stream = io.StringIO()
+    config = build_logging_config(log_format="json", nonblocking=False)
+    config["handlers"]["console"]["stream"] = stream
+    logging.config.dictConfig(config)
+    return stream
+
+
+def _paths(stream: io.StringIO) -> list[tuple[str, int]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [(line["path"], line["status"]) for line in lines if line["logger"] == "access"]
+
+
+@pytest.mark.usefixtures("_no_probe_sampling")
+def test_default_handler_leaves_healthy_probes_out(client: Client, default_handler_output: io.StringIO) -> None:
+    """build_logging_config()'s handler writes no line for a fast 2xx /healthz or /readyz/<check>, and
+    still writes failing probes, /metrics and every other request."""
+    client.get("/healthz")
+    client.get("/healthz/", HTTP_USER_AGENT="kube-probe/1.30")
+    client.get("/readyz/no-such-check")  # 404: a failing probe
+    client.get("/ok/")
+    assert _paths(default_handler_output) == [("/readyz/no-such-check", 404), ("/ok/", 200)]
+
+
+def test_slow_probe_ms_zero_writes_every_probe(
+    client: Client, default_handler_output: io.StringIO, settings: Any
+) -> None:
+    """SLOW_PROBE_MS 0: no probe is fast enough to be left out; its line keeps the chapter's INFO level."""
+    settings.LANTERN = {"SLOW_PROBE_MS": 0}
+    client.get("/healthz")
+    (line,) = [json.loads(line) for line in default_handler_output.getvalue().splitlines()]
+    assert line["path"] == "/healthz" and line["level"] == "info"
+
+
+def test_healthy_probe_record_is_not_built_when_no_handler_writes_it(
+    client: Client, default_handler_output: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only the default handler on the access logger, a healthy probe costs no record at all."""
+    from django_lantern.logging import _access_log
+
+    built: list[object] = []
+    real = _access_log.make_access_record
+    monkeypatch.setattr(_access_log, "make_access_record", lambda *a, **k: built.append(a) or real(*a, **k))
+    access = logging.getLogger("access")
+    # Only the default handler: pytest's capture handlers would want the line.
+    monkeypatch.setattr(access, "handlers", [h for h in access.handlers if h.name == "console"])
+    client.get("/healthz")
+    assert built == []
+    client.get("/ok/")  # written straight from its fields (``_access_direct.py``): no record either
+    assert built == []
+    assert _paths(default_handler_output) == [("/ok/", 200)]
+
+
+@pytest.mark.usefixtures("_no_probe_sampling")
+def test_other_handlers_still_get_healthy_probes_at_info(client: Client, default_handler_output: io.StringIO) -> None:
+    """A handler without SkipHealthyProbes (assertLogs, a project's own) still receives the probe's INFO line,
+    which the chapter's ``assertLogs("access", level="INFO")`` test relies on; the default handler still skips it."""
+    capture = LogCapture()
+    logging.getLogger("access").addHandler(capture)
+    try:
+        client.get("/healthz/")
+    finally:
+        logging.getLogger("access").removeHandler(capture)
+    (record,) = capture.access()
+    assert record.levelno == logging.INFO and "path=/healthz/ status=200" in record.getMessage()
+    assert _paths(default_handler_output) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "duration_ms", "outcome", "slow_probe_ms", "healthy"),
+    [
+        (200, 1.0, "completed", 250.0, True),
+        (204, 249.9, "completed", 250.0, True),
+        (200, 250.0, "completed", 250.0, False),  # at the threshold: slow
+        (503, 1.0, "completed", 250.0, False),
+        (404, 1.0, "completed", 250.0, False),
+        (200, 1.0, "aborted", 250.0, False),
+        (200, 90_000.0, "completed", None, True),
+        (200, 0.0, "completed", 0.0, False),
+    ],
+)
+def test_healthy_probe_rule(status: int, duration_ms: float, outcome: str, slow_probe_ms: Any, healthy: bool) -> None:
+    """Healthy: 2xx/3xx, complete, faster than SLOW_PROBE_MS (None: however slow; 0: never)."""
+    from django_lantern.conf import DEFAULTS, build_settings
+    from django_lantern.logging._access_log import healthy_probe
+
+    cfg, errors = build_settings({**DEFAULTS, "SLOW_PROBE_MS": slow_probe_ms})
+    assert not errors
+    assert healthy_probe(cfg, status, duration_ms, outcome) is healthy

@@ -25,7 +25,7 @@ def test_defaults() -> None:
     assert config["root"]["level"] == "INFO"
     console = config["handlers"]["console"]
     assert console["formatter"] == "json"
-    assert console["filters"] == ["request_context", "repeated_errors"]
+    assert console["filters"] == ["skip_healthy_probes", "request_context", "repeated_errors"]
     assert config["filters"]["request_context"]["()"] == "django_lantern.logging.RequestContextFilter"
     assert config["disable_existing_loggers"] is False
 
@@ -78,6 +78,12 @@ def test_access_logger_does_not_propagate() -> None:
     assert access == {"handlers": ["console"], "level": "INFO", "propagate": False}
 
 
+def _written() -> None:
+    """Wait for the default handler's writer thread to write what is queued."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 @pytest.mark.usefixtures("logging_state")
 def test_dict_config_works_and_writes_one_line_per_record() -> None:
     """dictConfig accepts the result; records become JSON lines with context, access lines appear once."""
@@ -87,6 +93,7 @@ def test_dict_config_works_and_writes_one_line_per_record() -> None:
     logging.config.dictConfig(config)
     logging.getLogger("tests.config").info("configured %s", "ok")
     logging.getLogger("access").info("method=GET path=/ status=200 duration_ms=1.00 user_id=None")
+    _written()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
@@ -102,15 +109,22 @@ def test_dict_config_text_format() -> None:
     config["handlers"]["console"]["stream"] = stream
     logging.config.dictConfig(config)
     logging.getLogger("tests.config").warning("careful")
+    _written()
     (line,) = stream.getvalue().splitlines()
     assert " WARNING tests.config request_id=- " in line and line.endswith("msg=careful")
 
 
-def test_default_handler_counts_failures_instead_of_raising(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The console handler is the failure-counting stream handler unless non-blocking is asked for."""
+def test_default_handler_never_blocks_and_zero_is_the_way_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console handler is the bounded-queue handler by default; LANTERN_LOG_NONBLOCKING=0 (or
+    nonblocking=False) writes in the caller's thread with the failure-counting stream handler."""
+    queued = "django_lantern.logging.handlers.NonBlockingStreamHandler"
+    writing = "django_lantern.logging.handlers.SafeStreamHandler"
     monkeypatch.delenv("LANTERN_LOG_NONBLOCKING", raising=False)
-    handler = build_logging_config()["handlers"]["console"]
-    assert handler["class"] == "django_lantern.logging.handlers.SafeStreamHandler"
+    assert build_logging_config()["handlers"]["console"]["class"] == queued
+    assert build_logging_config(nonblocking=False)["handlers"]["console"]["class"] == writing
+    monkeypatch.setenv("LANTERN_LOG_NONBLOCKING", "0")
+    assert build_logging_config()["handlers"]["console"]["class"] == writing
+    assert build_logging_config(nonblocking=True)["handlers"]["console"]["class"] == queued
 
 
 @pytest.mark.usefixtures("logging_state")
@@ -125,8 +139,7 @@ def test_nonblocking_by_argument_and_environment(monkeypatch: pytest.MonkeyPatch
     config["handlers"]["console"]["stream"] = stream
     logging.config.dictConfig(config)
     logging.getLogger("tests.config").warning("queued line")
-    for handler in logging.getLogger().handlers:
-        handler.flush()
+    _written()
     assert json.loads(stream.getvalue().splitlines()[0])["message"] == "queued line"
     monkeypatch.setenv("LANTERN_LOG_NONBLOCKING", "yes")
     with pytest.raises(ImproperlyConfigured, match="LANTERN_LOG_NONBLOCKING"):

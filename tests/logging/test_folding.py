@@ -304,7 +304,7 @@ def test_interval_zero_writes_every_error() -> None:
 def test_build_logging_config_installs_it_with_its_interval() -> None:
     """On the console handler, after the context filter; ``0`` leaves it out; a negative interval is refused."""
     config = build_logging_config(repeated_error_interval=5)
-    assert config["handlers"]["console"]["filters"] == ["request_context", "repeated_errors"]
+    assert config["handlers"]["console"]["filters"] == ["skip_healthy_probes", "request_context", "repeated_errors"]
     assert config["filters"]["repeated_errors"]["interval"] == 5
     assert "repeated_errors" not in build_logging_config(repeated_error_interval=0)["filters"]
     from django.core.exceptions import ImproperlyConfigured

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import threading
@@ -76,6 +77,35 @@ def test_non_blocking_handler_drops_and_counts_when_full() -> None:
     assert 50 - 5 - 1 <= dropped <= 50 - 5  # one may be in the writer's hands
     stream.release.set()
     handler.flush()
+    handler.close()
+
+
+def test_non_blocking_handler_reports_each_gap_where_it_was() -> None:
+    """After a run of drops, the next line accepted is preceded by one WARNING line with the count,
+    formatted like the others and without the current request's context."""
+    from django_lantern.logging import JsonFormatter
+
+    stream = _Blocking()
+    handler = handlers.NonBlockingStreamHandler(stream, max_queue=3, flush_timeout=2)
+    handler.setFormatter(JsonFormatter())
+    before = handlers.stats()[handlers.DROPPED]
+    for i in range(20):
+        handler.handle(_record(f"stalled {i}"))
+    dropped = handlers.stats()[handlers.DROPPED] - before
+    assert dropped >= 16
+    stream.release.set()
+    handler.flush()
+    handler.handle(_record("after"))
+    handler.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    gap, last = lines[-2:]
+    assert last["message"] == "after"
+    assert gap["level"] == "warning" and gap["logger"] == handlers.GAP_LOGGER and gap["request_id"] == "-"
+    assert gap["dropped"] == dropped and gap["message"].startswith(f"{dropped} log records were dropped")
+    assert [line["message"] for line in lines[:-2]] == [f"stalled {i}" for i in range(len(lines) - 2)]
+    handler.handle(_record("no gap"))
+    handler.flush()
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "no gap"  # reported once
     handler.close()
 
 

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from django_lantern.logging import build_logging_config
+from django_lantern.logging import JsonFormatter, TextFormatter, build_logging_config
 from django_lantern.logging.servers import (
     RUNSERVER_REQUEST_FORMAT,
     SkipRunserverRequestLines,
     gunicorn_logconfig_dict,
+    master_text_lines,
     uvicorn_log_config,
 )
 
@@ -24,6 +25,12 @@ def restore_logging() -> Iterator[None]:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+def _written(logger: str) -> None:
+    """Wait for the default handler's writer thread to write what ``logger`` queued."""
+    for handler in logging.getLogger(logger).handlers:
+        handler.flush()
 
 
 def test_gunicorn_logger_writes_our_schema_and_its_access_log_is_off(
@@ -40,6 +47,7 @@ def test_gunicorn_logger_writes_our_schema_and_its_access_log_is_off(
     log.info("Booting worker with pid: %s", 4242)
     log.error("Worker (pid:%s) was sent SIGKILL!", 4243)
     log.access_log.info('127.0.0.1 - - "GET / HTTP/1.1" 200 2')
+    _written("gunicorn.error")
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert captured.err == ""
@@ -57,6 +65,7 @@ def test_uvicorn_loggers_write_our_schema_and_access_is_off(
     logging.config.dictConfig(uvicorn_log_config(log_format="datadog"))
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
     logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/", "1.1", 200)
+    _written("uvicorn")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 1
     assert lines[0]["message"] == "Started server process [7]" and lines[0]["logger"]["name"] == "uvicorn.error"
@@ -80,3 +89,21 @@ def test_runserver_filter_drops_only_the_request_line() -> None:
     )
     assert keep.filter(request_line) is False
     assert keep.filter(other) is True
+
+
+@pytest.mark.parametrize(
+    ("server", "logger", "flag"),
+    [("gunicorn", "gunicorn.error", "--log-config-json"), ("uvicorn", "uvicorn", "--log-config")],
+)
+def test_a_json_app_under_a_text_master_is_told_the_one_flag(
+    server: str, logger: str, flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warning names the flag and the command that prints the file; a text app gets none."""
+    handler = logging.StreamHandler()
+    monkeypatch.setattr(logging.getLogger(logger), "handlers", [handler])
+    handler.setFormatter(TextFormatter())
+    assert master_text_lines(server) is None
+    handler.setFormatter(JsonFormatter())
+    warning = master_text_lines(server)
+    assert warning is not None
+    assert f'{flag} "$(python -m django_lantern.logging.servers {server}-config)"' in warning

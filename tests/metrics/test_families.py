@@ -50,7 +50,7 @@ def test_build_info_from_settings() -> None:
 
 def test_build_info_falls_back_to_sentry_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without settings, SENTRY_RELEASE / SENTRY_ENVIRONMENT name the release; else `unknown`."""
-    monkeypatch.setenv("SENTRY_RELEASE", "r" * 500)
+    monkeypatch.setenv("SENTRY_RELEASE", "r" * 128)
     monkeypatch.delenv("SENTRY_ENVIRONMENT", raising=False)
     families.get_families()
     samples = [
@@ -58,6 +58,12 @@ def test_build_info_falls_back_to_sentry_variables(monkeypatch: pytest.MonkeyPat
     ]
     assert samples[0].labels["release"] == "r" * _naming.MAX_INFO_LABEL
     assert samples[0].labels["environment"] == "unknown"
+
+
+def test_build_info_release_too_long_is_no_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 500-character SENTRY_RELEASE is not a release (``_validators.release_text``): `unknown`, not a cut value."""
+    monkeypatch.setenv("SENTRY_RELEASE", "r" * 500)
+    assert _naming.build_labels(get_settings())["release"] == "unknown"
 
 
 def test_ignored_release_setting_falls_back_to_sentry_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,6 +61,30 @@ def test_prepare_makes_a_private_dir_and_on_exit_removes_it(no_dir: None) -> Non
         os.environ.pop(multiprocess.ENV, None)
 
 
+EXITS_EARLY = """
+import os, sys
+from django_lantern.metrics.multiprocess import prepare_multiproc_dir
+made = prepare_multiproc_dir()
+print(made, flush=True)
+child = os.fork()
+if child == 0:
+    sys.exit(0)  # a forked worker's exit runs the inherited atexit handlers too
+os.waitpid(child, 0)
+print(os.path.isdir(made), flush=True)
+sys.exit(1)  # the master gives up before on_exit, as on a busy port
+"""
+
+
+def test_a_master_that_exits_before_on_exit_still_removes_its_dir(tmp_path: Path) -> None:
+    """The made-up directory outlives a forked child's exit and is gone when its creator exits early."""
+    env = {k: v for k, v in os.environ.items() if k != multiprocess.ENV} | {"TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", EXITS_EARLY], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stderr
+    made, alive_after_child = out.stdout.split()
+    assert Path(made).parent == tmp_path and alive_after_child == "True"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_on_exit_leaves_a_user_dir_alone(no_dir: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A directory the user named is never deleted."""
     monkeypatch.setenv(multiprocess.ENV, str(tmp_path))

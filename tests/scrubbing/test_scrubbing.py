@@ -220,3 +220,21 @@ def test_key_value_pairs_found_by_the_word_anchored_scan(text: str, expected: st
 def test_huge_hostile_text_is_scrubbed_completely(text: str) -> None:
     """Text that once cost seconds per line (a=b=c=..., long words) is handled, and nothing is lost."""
     assert Scrubber().scrub_text(text) == text  # nothing secret in it, so nothing changes
+
+
+def _reset(user_id: int, new_password: str, options: dict[str, str] | None = None, note: str = "") -> None:
+    """A task's signature, for ``argument_secrets``."""
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        ((7, "hunter2-secret"), {}, ("hunter2-secret",)),  # positional, by the parameter's name
+        ((7,), {"new_password": "hunter2-secret", "note": "weekly-report"}, ("hunter2-secret",)),
+        ((7, "short"), {}, ()),  # under six characters: left to the other rules
+        ((7, "x" * 8, {"api_key": "k" * 12, "mode": "fast-mode"}), {}, ("k" * 12, "x" * 8)),  # a dict by its keys
+        ((1, 2, 3, 4, 5), {"token": "t" * 10}, ("t" * 10,)),  # not the signature: its keywords still count
+    ],
+)
+def test_argument_secrets(args: tuple[object, ...], kwargs: dict[str, object], expected: tuple[str, ...]) -> None:
+    assert scrubbing.argument_secrets(_reset, args, kwargs) == expected

@@ -1,4 +1,4 @@
-"""Celery on real workers (solo and prefork) over the shared Redis, database 7.
+"""Celery on real workers (solo and prefork) over the Redis of REDIS_URL, its database included.
 
 The workers are ``celery -A tests.jobs.celery_app worker`` subprocesses,
 started and stopped here, each on a queue of its own; publishers are this
@@ -136,6 +136,29 @@ def test_a_failing_task_is_one_error_line_counted_failed_and_a_tagged_event(
     assert len(events) == 1, events
     assert events[0]["tags"]["request_id"] == "req-fail-1"
     assert events[0]["tags"]["task_name"] == "jobs.fail"
+
+
+def test_a_failed_tasks_arguments_reach_no_line_and_no_event(
+    solo: tuple[Worker, int], jobs: ModuleType, side_files: dict[str, Path]
+) -> None:
+    """A real worker: Celery's failure line shows ``[redacted]`` for the arguments, and the
+    password (a ``new_password`` argument) is in no line and not in the Sentry event."""
+    import json
+
+    worker, _ = solo
+    password = "plain-password-" + str(73)
+    task_id = jobs.reset_password.apply_async((7, password), queue=worker.queue).id
+    _wait_task_line(worker, task_id, "failure")
+    (failure,) = [line for line in _lines_of(worker, task_id) if line["logger"] == "celery.app.trace"]
+    assert failure["data"]["args"] == failure["data"]["kwargs"] == "[redacted]"
+    assert password not in json.dumps(worker.lines())
+    deadline = time.monotonic() + 10
+    events: list[str] = []
+    while time.monotonic() < deadline and not events:
+        if side_files["sentry"].exists():
+            events = [line for line in side_files["sentry"].read_text().splitlines() if task_id in line]
+        time.sleep(0.1)
+    assert events and all(password not in event for event in events)
 
 
 def test_a_retried_task_keeps_its_ids(solo: tuple[Worker, int], jobs: ModuleType) -> None:

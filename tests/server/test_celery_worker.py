@@ -70,6 +70,9 @@ def test_a_killed_child_is_counted_failed_once_and_celerys_error_line_has_the_id
     worker, port, _ = prefork
     with bind(request_id="req-limit-1"):
         limited = jobs.sleep.apply_async((30,), queue=worker.queue).id
+    # One at a time: the pool's hard-limit handling of the first run must be over before the next
+    # child is killed, else on a loaded machine the two losses can be told apart only by timing.
+    worker.wait_for(lambda lines: bool(_task_lines(worker, limited)), 60, "the time-limited run")
     with bind(request_id="req-kill-1"):
         killed = jobs.kill_own_child.apply_async(queue=worker.queue).id
     with bind(request_id="req-late-1"):

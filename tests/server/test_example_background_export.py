@@ -9,7 +9,6 @@ db_worker; with REDIS_URL it is Celery's, on the same Redis as the cache.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ import pytest
 
 from tests.helpers.servers import BIN, EXAMPLE, run_server
 from tests.helpers.services import require_redis
+from tests.jobs.worker import forget_queues
 
 pytestmark = pytest.mark.server
 
@@ -89,12 +89,7 @@ def jobs_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     redis_url = require_redis()
     queue = f"lantern-example-{uuid.uuid4().hex[:12]}"  # no leftovers from another run
     yield {**env, "REDIS_URL": redis_url, "EXAMPLE_CELERY_QUEUE": queue}
-    import redis
-
-    with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(redis_url)
-        # The queue and kombu's bindings for it; nothing else in the database.
-        client.delete(queue, *client.scan_iter(match=f"_kombu.binding*.{queue}"))
+    forget_queues(redis_url, queue)
 
 
 def test_make_run_exports_a_large_org_in_the_background(

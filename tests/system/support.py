@@ -135,7 +135,12 @@ def run_concurrently(jobs: Sequence[Callable[[], Any]], concurrency: int, timeou
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = [pool.submit(job) for job in jobs]
         deadline = time.monotonic() + timeout
-        return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
+        try:
+            return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
+        except BaseException:
+            # The first failure ends the run: jobs not started yet are not waited for.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10.0, max_bytes: int = 1 << 20) -> bytes:

@@ -28,7 +28,7 @@ if os.environ.get("LANTERN_SYSTEM_REDIS_NO_TIMEOUTS") == "1" and "OPTIONS" in CA
         if k not in ("socket_timeout", "socket_connect_timeout")
     }
 
-# The suite counts one access line per request, probes included: no sampling.
+# The suite counts one access line per request: no sampling (a healthy probe writes none: SLOW_PROBE_MS).
 LANTERN = {**_EXAMPLE_LANTERN, "ACCESS_LOG_SAMPLE_PATHS": {}}
 if os.environ.get("LANTERN_SYSTEM_DRAIN"):
     LANTERN["SHUTDOWN_DRAIN_SECONDS"] = float(os.environ["LANTERN_SYSTEM_DRAIN"])

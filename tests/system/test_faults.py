@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import pytest
 
-from tests.helpers.servers import ROOT
 from tests.system import faults, support
+from tests.system import storm as storms
 from tests.system.conftest import Services
 
 READINESS_TIMEOUT = 0.5  # LANTERN["READINESS_TIMEOUT"] in these runs
@@ -178,15 +176,6 @@ def test_requests_recover_after_a_black_hole(env: dict[str, str], services: Serv
     print(f"\n[system] requests after a black hole: ready again in {recovered * 1000:.0f} ms; 40 db pages all 200")
 
 
-def _storm(port: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.system.storm", str(port), str(STORM_PROBERS), str(STORM_SECONDS)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.system
 @pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
 def test_probe_storm_with_the_database_black_holed(env: dict[str, str], services: Services, kind: str) -> None:
@@ -205,7 +194,7 @@ def test_probe_storm_with_the_database_black_holed(env: dict[str, str], services
         pid = server.worker_pids()[0]
         threads: list[int] = []
         pages: list[float] = []
-        storm = _storm(server.port)
+        storm = storms.launch(server.port, STORM_PROBERS, STORM_SECONDS)
         stop = threading.Event()
 
         def count_threads() -> None:

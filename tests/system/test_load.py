@@ -1,7 +1,8 @@
-"""Load through gunicorn with several workers: no 5xx, one access line each, exact metrics totals."""
+"""Load through real servers: no 5xx, one access line each, exact metrics totals; a storm of healthy probes."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.system import storm as storms
 from tests.system import support
 
 CLIENTS = 50
@@ -75,3 +77,42 @@ def test_fifty_clients_against_a_database_page(env: dict[str, str], tmp_path: Pa
         f"\n[system] load: {CLIENTS} clients x {DURATION:.0f}s, {sent} requests ({sent / DURATION:.0f}/s), "
         f"statuses {dict(statuses)}, metrics total {total:.0f}"
     )
+
+
+HEALTHY_STORM_PROBERS = 400
+HEALTHY_STORM_SECONDS = 4.0
+PROBE_P95_BOUND = 1.0  # Kubernetes' default probe timeoutSeconds: a deadline, not a benchmark
+SLOW_PROBE_MS = 250.0  # LANTERN["SLOW_PROBE_MS"], the default
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_storm_of_healthy_probes(env: dict[str, str], kind: str, path: str) -> None:
+    """400 probers (each on its own keep-alive connection, one probe a second) against a healthy app,
+    gunicorn gthread 1 x 4 or uvicorn: every probe 200, p95 under the kubelet's 1 s default timeout,
+    and no access line written for them (healthy probes are left out by default)."""
+    args = support.gunicorn_args(workers=1, threads=4) if kind == "gunicorn" else []
+    with support.serve(kind, env, args=args) as server:
+        # A first verdict (imports, connections) before the storm: the storm measures the steady state.
+        assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
+        storm = storms.launch(server.port, HEALTHY_STORM_PROBERS, HEALTHY_STORM_SECONDS, path)
+        try:
+            out, _ = storm.communicate(timeout=HEALTHY_STORM_SECONDS + 90)
+        finally:
+            if storm.poll() is None:
+                storm.kill()
+        result = json.loads(out)
+        time.sleep(0.5)  # the writer thread writes asynchronously
+        probe_lines = [ln for ln in server.json_lines() if ln["logger"] == "access" and ln.get("route") == path]
+    # Only slow ones (the first, cold /readyz among them) may be written.
+    healthy_lines = [ln for ln in probe_lines if ln["status"] == 200 and ln["duration_ms"] < SLOW_PROBE_MS]
+    print(
+        f"\n[system] healthy storm under {kind}, {path}: {result['count']} probes from {HEALTHY_STORM_PROBERS} "
+        f"probers in {HEALTHY_STORM_SECONDS:.0f} s, statuses {result['statuses']}, p50 {result['p50'] * 1000:.0f} ms "
+        f"p95 {result['p95'] * 1000:.0f} ms p99 {result['p99'] * 1000:.0f} ms max {result['max'] * 1000:.0f} ms; "
+        f"access lines written: {len(probe_lines)} (none under {SLOW_PROBE_MS:.0f} ms)"
+    )
+    assert set(result["statuses"]) == {"200"}, result
+    assert result["p95"] < PROBE_P95_BOUND, f"probe p95 {result['p95']:.3f}s"
+    assert not healthy_lines, healthy_lines[:2]

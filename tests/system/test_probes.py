@@ -112,3 +112,24 @@ def test_metrics_report_the_non_critical_failure_and_one_route_label(server: sup
         >= 20
     )
     assert "unknown-1" not in text
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_detail_only_for_callers_the_metrics_rule_admits(services: Services, kind: str) -> None:
+    """With /metrics limited to a token and 10.0.0.0/8, a loopback caller without the token gets the chapter's
+    keys, a bare verdict for ?verbose and no check names in a 404; with the token, every detail."""
+    token = "system-detail-token-5b1e"
+    env = {**support.base_env(services.database_url, services.redis_url), "LANTERN_SYSTEM_METRICS_TOKEN": token}
+    args = support.gunicorn_args(workers=1, threads=4) if kind == "gunicorn" else []
+    auth = {"Authorization": f"Bearer {token}"}
+    with support.serve(kind, env, args=args) as server, httpx.Client(base_url=server.url, timeout=15) as client:
+        anonymous = client.get("/readyz")
+        verbose = client.get("/readyz?verbose")
+        missing = client.get("/readyz/nope")
+        allowed = client.get("/readyz", headers=auth)
+        allowed_verbose = client.get("/readyz?verbose", headers=auth)
+    assert anonymous.status_code == 200 and anonymous.json() == {"status": "ready", "db": "ok", "cache": "ok"}
+    assert verbose.text == "readyz check passed\n"
+    assert missing.status_code == 404 and missing.json() == {"status": "not_found"}
+    assert allowed.status_code == 200 and allowed.json()["checks"]["db:default"]["ok"] is True
+    assert "[+]db:default ok" in allowed_verbose.text

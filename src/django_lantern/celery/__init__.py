@@ -43,6 +43,8 @@ from django_lantern.celery import _worker as celery_worker
 from django_lantern.context import UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import record_task
+from django_lantern.logging import _levels_apply
+from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
 __all__ = ["instrument"]
@@ -103,7 +105,11 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         now = time.time()
         message = celery_headers.incoming(celery_headers.from_task_request(request), now)
         wait = message.queue_wait(now)
-        token = celery_main.enter(message, task_name=str(task.name))
+        # Arguments under sensitive names (a ``new_password``) are redacted in
+        # every sink while the task runs, as a request's cookies are.
+        args, kwargs = getattr(request, "args", None) or (), getattr(request, "kwargs", None) or {}
+        secrets = argument_secrets(getattr(task, "run", None), args, kwargs)
+        token = celery_main.enter(message, secrets, task_name=str(task.name))
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
         celery_integrations.start(task, run, message)
@@ -186,6 +192,12 @@ def _connect_signals() -> None:
     signals.worker_process_init.connect(
         celery_worker.on_child_start, weak=False, dispatch_uid="django_lantern.child_start"
     )
+    signals.worker_process_shutdown.connect(
+        celery_worker.on_child_exit, weak=False, dispatch_uid="django_lantern.child_exit"
+    )
+    # Run-time log levels (docs/logging.md): the poller in every pool child and in the main process.
+    signals.worker_process_init.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels")
+    signals.worker_ready.connect(_levels_apply.on_worker_start, weak=False, dispatch_uid="django_lantern.levels_main")
     signals.celeryd_init.connect(celery_logging.on_worker_starting, weak=False, dispatch_uid="django_lantern.starting")
     celery_main.prepare()
     celery_main.install(Task)

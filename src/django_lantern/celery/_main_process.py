@@ -97,15 +97,18 @@ def prepare() -> None:
         reported = Reported()
 
 
-def enter(message: celery_headers.Incoming, **fields: str) -> Token[RequestContext | None]:
+def enter(
+    message: celery_headers.Incoming, secrets: tuple[str, ...] = (), **fields: str
+) -> Token[RequestContext | None]:
     """Bind a run's context from its message, in the child and in the main process alike.
 
     Inside a context already (an eager run in a request or a bind), a message
     without an id keeps the current one; outside, such a message gets the id
-    derived from its task id, the same in both processes.
+    derived from its task id, the same in both processes. ``secrets`` are the
+    run's sensitive argument values (``scrubbing.argument_secrets``).
     """
     request_id = message.request_id if current.get() is not None else message.run_request_id
-    return enter_context(request_id, {**message.fields(), **fields})
+    return enter_context(request_id, {**message.fields(), **fields}, secrets)
 
 
 @contextlib.contextmanager

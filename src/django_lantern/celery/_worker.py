@@ -56,6 +56,31 @@ def on_child_start(**_: Any) -> None:
     fold_dead_processes()
 
 
+def on_child_exit(**_: Any) -> None:
+    """``worker_process_shutdown`` (a pool child about to end): write the queued log lines.
+
+    A prefork child ends with ``os._exit``, which skips ``logging.shutdown``:
+    the lines the non-blocking handler still queues (a task's last lines, its
+    task line) would be lost with the process. Each handler waits at most its
+    ``flush_timeout``.
+    """
+    for handler in _log_handlers():
+        try:
+            handler.flush()
+        except Exception as exc:
+            report_internal_error("log_flush", exc)
+
+
+def _log_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger()]
+    loggers += [item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)]
+    seen: dict[int, logging.Handler] = {}
+    for each in loggers:
+        for handler in each.handlers:
+            seen.setdefault(id(handler), handler)
+    return list(seen.values())
+
+
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
     """Start the metrics server in the worker's main process (``worker_ready``)."""
     try:

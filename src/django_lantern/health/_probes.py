@@ -7,7 +7,8 @@
   matches no check is ignored, as kube-apiserver does, so that a probe keeps
   working after a check is renamed or removed; ``?verbose`` reports how many
   such names there were;
-- ``?verbose`` answers one plain-text line per check, for a person with curl;
+- ``?verbose`` answers one plain-text line per check, for a person with curl
+  (only the verdict line for a caller the ``/metrics`` rule does not admit);
 - a non-critical check is run and reported (``"critical": false``) but its
   failure never makes the aggregate ``/readyz`` 503. Asked for by name, a
   check reports its own state, critical or not.
@@ -108,5 +109,10 @@ def verbose_text(body: dict[str, Any], status: int, ignored_excludes: int) -> st
         lines.append("[-]draining: shutting down")
     if ignored_excludes:
         lines.append(f"warn: {ignored_excludes} excluded name(s) match no check and were ignored")
-    lines.append("readyz check passed" if status == 200 else "readyz check failed")
+    lines.append(verdict_line(status))
     return "\n".join(lines) + "\n"
+
+
+def verdict_line(status: int) -> str:
+    """The verdict alone: ``?verbose``'s last line, and all of it for a caller who may not see the checks."""
+    return "readyz check passed" if status == 200 else "readyz check failed"

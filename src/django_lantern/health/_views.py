@@ -4,6 +4,11 @@ They are built here and served twice: by ``LanternMiddleware`` before any other
 middleware runs (so no ``ALLOWED_HOSTS``, HTTPS or trailing-slash redirect,
 login or CSRF rule can get in a probe's way), and by ``django_lantern.urls``
 for projects that turn the middleware's probe paths off.
+
+Who sees the detail (each check's entry, ``?verbose``'s lines, the names of
+the checks) is decided by the ``/metrics`` rule (``metrics._views.is_allowed``:
+the bearer token or ``METRICS_ALLOWED_NETWORKS``); anyone else gets the
+chapter's keys (``status``, ``db``, ``cache``) and the HTTP status.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from django_lantern.health._drain import is_draining
 from django_lantern.health._registry import get_runner
 from django_lantern.health._worker import CheckResult
 from django_lantern.metrics import _recorder as recorder
+from django_lantern.metrics._views import is_allowed
 from django_lantern.scrubbing import scrub_text
 
 ALLOWED_METHODS = ("GET", "HEAD")
+# What every caller may see: the chapter's keys.
+PUBLIC_KEYS = ("status", "db", "cache")
 
 
 def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -102,8 +110,9 @@ def _plan(request: HttpRequest, check: str | None) -> _ReadinessPlan | HttpRespo
         check = probes.check_from_path(request.path_info, get_settings().readyz_check_prefix)
     if check is not None:
         if not probes.is_known(check, registered):
-            # Lists the real names; the requested one is never echoed back.
-            return JsonResponse({"status": "not_found", "checks": registered}, status=404)
+            # Lists the real names to a caller who may see them; the requested one is never echoed back.
+            found = {"status": "not_found", "checks": registered} if is_allowed(request) else {"status": "not_found"}
+            return JsonResponse(found, status=404)
         return _ReadinessPlan([check], non_critical, False, query)
     if not query.exclude:
         return _ReadinessPlan(None, non_critical, True, query)
@@ -114,9 +123,14 @@ def _plan(request: HttpRequest, check: str | None) -> _ReadinessPlan | HttpRespo
 def _answer(request: HttpRequest, plan: _ReadinessPlan, results: Sequence[CheckResult]) -> HttpResponse:
     body, status = readiness_body(results, plan.non_critical, judged=plan.judged)
     _publish(results, ready=_process_ready(plan, status, results))
+    detail = is_allowed(request)
     if plan.query.verbose:
-        text = probes.verbose_text(body, status, plan.ignored_excludes)
+        text = (
+            probes.verbose_text(body, status, plan.ignored_excludes) if detail else probes.verdict_line(status) + "\n"
+        )
         return _finish(request, HttpResponse(text, content_type="text/plain; charset=utf-8", status=status))
+    if not detail:
+        body = {key: body[key] for key in PUBLIC_KEYS if key in body}
     return _finish(request, JsonResponse(body, status=status))
 
 

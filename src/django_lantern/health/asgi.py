@@ -14,7 +14,8 @@ It also speaks the lifespan protocol, which Django's handler refuses: at
 shutdown (uvicorn sends it on SIGTERM once the requests in flight are done)
 it flushes pending error events and spans, as gunicorn's ``worker_exit`` hook
 does (``django_lantern.shutdown.flush``), so spans a batch processor still
-holds are not lost with the process.
+holds are not lost with the process. At start-up it starts the process's
+run-time log level poller (``django_lantern.logging._levels_apply``).
 
     # asgi.py
     from django_lantern.health.asgi import get_asgi_application
@@ -33,6 +34,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django_lantern.conf import get_settings
 from django_lantern.health._drain import server_stopping
 from django_lantern.http._probes import HEALTHZ, READYZ, probe_kind
+from django_lantern.logging import _levels_apply
 
 __all__ = ["LanternASGIHandler", "get_asgi_application"]
 
@@ -52,6 +54,7 @@ class LanternASGIHandler(ASGIHandler):
         while True:
             message = await receive()
             if message.get("type") == "lifespan.startup":
+                _levels_apply.ensure_running()  # run-time log levels reach a worker before its first request
                 await send({"type": "lifespan.startup.complete"})
             elif message.get("type") == "lifespan.shutdown":
                 try:

@@ -1,4 +1,5 @@
-"""The one probe rule: which paths are ``/healthz``, ``/readyz`` (and ``/readyz/<check>``) and ``/metrics``.
+"""The one probe rule: which paths are ``/healthz``, ``/readyz`` (and ``/readyz/<check>``), ``/metrics``
+and ``/statusz``.
 
 Every path that treats probes apart calls :func:`probe_kind` (or
 :func:`untraced_probe`): the middleware, which answers them before any other
@@ -19,11 +20,13 @@ if TYPE_CHECKING:
     from django_lantern.conf import LanternSettings
     from django_lantern.context import RequestContext
 
-HEALTHZ, READYZ, METRICS = "healthz", "readyz", "metrics"
+HEALTHZ, READYZ, METRICS, STATUS = "healthz", "readyz", "metrics", "status"
+# What an orchestrator or a load balancer polls (a scrape of /metrics or /statusz is not a health probe).
+HEALTH_PROBES = frozenset({HEALTHZ, READYZ})
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
-    """``HEALTHZ``, ``READYZ`` or ``METRICS`` for a probe path (``path_info``), else None."""
+    """``HEALTHZ``, ``READYZ``, ``METRICS`` or ``STATUS`` for a probe path (``path_info``), else None."""
     if path not in cfg.probe_paths:
         # /readyz/<check>: the readiness view validates the name (404 for an unknown one).
         prefix = cfg.readyz_check_prefix
@@ -32,7 +35,7 @@ def probe_kind(path: str, cfg: LanternSettings) -> str | None:
         return HEALTHZ
     if path in cfg.readyz_paths:
         return READYZ
-    return METRICS
+    return METRICS if path in cfg.metrics_paths else STATUS
 
 
 def untraced_probe(path: str, cfg: LanternSettings) -> bool:

@@ -1,4 +1,13 @@
-"""Finding the authenticated user's id without surprising side effects."""
+"""Finding the authenticated user's id without surprising side effects.
+
+The id comes from what the application itself loaded during the request: the
+user (``request.user`` evaluated, ``login()``, ``logout()``) or, failing that,
+the session (read by the view or a middleware). Loading either one ourselves
+would cost a query, often a new connection, on views that never asked who the
+user is, so by default a request whose application read neither has no
+``user_id``. ``LANTERN["LOAD_USER"] = True`` restores the lookup, for a
+session cookie only, at that cost (docs/logging.md#user_id).
+"""
 
 from __future__ import annotations
 
@@ -59,6 +68,31 @@ def known_user_id(ctx: RequestContext) -> Any:
     return cached_user_id(ctx.request) if ctx.request is not None else None
 
 
+def _session_user_id(request: HttpRequest) -> Any:
+    """The user id in a session the application already read, else None; never reads it.
+
+    ``SessionBase`` keeps what it loaded in ``_session_cache``; the attribute is
+    absent until the first read. The session holds the primary key as a string,
+    turned back into the field's type so the id logged is the same whichever
+    way it was found. Only for ``USER_ID_ATTRIBUTE`` ``"pk"``: another attribute
+    needs the user row.
+    """
+    session = request.__dict__.get("session")
+    loaded = getattr(session, "_session_cache", None) if session is not None else None
+    if not loaded or not isinstance(loaded, dict):
+        return None
+    # django.contrib.auth imports the models: not at this module's import (settings files import it).
+    from django.contrib.auth import SESSION_KEY, get_user_model
+
+    if SESSION_KEY not in loaded or get_settings().user_id_attribute != "pk":
+        return None
+
+    try:
+        return get_user_model()._meta.pk.to_python(loaded[SESSION_KEY])
+    except Exception:  # a session from another user model: no id rather than a wrong one
+        return None
+
+
 def _has_session_cookie(request: HttpRequest) -> bool:
     return settings.SESSION_COOKIE_NAME in request.COOKIES
 
@@ -70,10 +104,13 @@ def _needs_lookup(request: HttpRequest) -> bool:
 
 
 def resolve_user_id(request: HttpRequest) -> Any:
-    """The authenticated user's id, loading the user only when a session cookie came in."""
+    """The authenticated user's id from what the request loaded; with ``LOAD_USER``, loaded
+    when a session cookie came in."""
     user = _loaded_user(request)
     if user is not _NOT_LOADED:
         return _id_of(user)
+    if not get_settings().load_user:
+        return _session_user_id(request)
     if not _needs_lookup(request):
         return None
     return _id_of(getattr(request, "user", None))
@@ -84,6 +121,8 @@ async def aresolve_user_id(request: HttpRequest) -> Any:
     user = _loaded_user(request)
     if user is not _NOT_LOADED:
         return _id_of(user)
+    if not get_settings().load_user:
+        return _session_user_id(request)
     if not _needs_lookup(request):
         return None
     return _id_of(await request.auser())

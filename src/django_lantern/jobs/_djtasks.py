@@ -37,6 +37,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
+from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
 # The key in django-tasks-db's args_kwargs JSON that holds what we carry.
@@ -134,7 +135,10 @@ def on_task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
     try:
         key = str(task_result.id)
         fields = {"task_id": key[:64], "task_name": task_name(task_result)}
-        token = enter_context(run_request_id(task_result), fields)
+        # Arguments under sensitive names are redacted in every sink while it runs.
+        task = getattr(task_result, "task", None)
+        secrets = argument_secrets(getattr(task, "func", None), task_result.args, task_result.kwargs)
+        token = enter_context(run_request_id(task_result), fields, secrets)
         with _lock:
             if len(_running) >= MAX_RUNNING:
                 _running.clear()

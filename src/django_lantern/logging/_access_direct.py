@@ -18,7 +18,8 @@ subclass of ours (``assertLogs``, ``caplog``, a project's own), a formatter
 or filter not ours, a filter on the logger, ``propagate`` on, a record
 factory or a ``Logger`` class or method replaced (OpenTelemetry's and
 Sentry's logging integrations do that). So do lines the filters or a
-``bind()`` would change: an exception, a streaming outcome, bound fields.
+``bind()`` would change: an exception, a streaming outcome, bound fields,
+a healthy probe (``SkipHealthyProbes`` drops it, or another handler writes it).
 
 The decision is made again only when what it depends on changes: each line
 compares a few identities with the ones it was made from (``_shape``).
@@ -31,7 +32,7 @@ from typing import Any, cast
 
 from django_lantern.context import RequestContext
 from django_lantern.logging._access_record import AccessEvent, OriginFile, access_message, created_now
-from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter
+from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter, SkipHealthyProbes
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import ERRORS, NonBlockingStreamHandler, SafeStreamHandler, _count
 from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter, SchemaFormatter
@@ -41,9 +42,10 @@ __all__ = ["DirectAccess"]
 # Exact classes: a subclass may override what the direct path skips.
 _HANDLERS = frozenset({SafeStreamHandler, NonBlockingStreamHandler})
 _FORMATTERS = frozenset({JsonFormatter, TextFormatter, SchemaFormatter, EcsFormatter, GcpFormatter, DatadogFormatter})
-# They pass an access line without an exception unchanged (``add_context``
-# finds its fields set; ``RepeatedErrorFilter`` reads only lines with one).
-_FILTERS = frozenset({RequestContextFilter, RepeatedErrorFilter})
+# They pass the direct path's lines unchanged: ``add_context`` finds their fields
+# set, ``RepeatedErrorFilter`` reads only lines with an exception, and
+# ``SkipHealthyProbes`` drops only healthy probes' lines, which take the record path.
+_FILTERS = frozenset({RequestContextFilter, RepeatedErrorFilter, SkipHealthyProbes})
 # The steps of ``Logger`` the record path runs; integrations replace them to see every record.
 _LOGGER_STEPS = ("makeRecord", "handle", "callHandlers")
 

@@ -2,8 +2,14 @@
 
 Its message is the chapter's ``key=value`` line, every client-supplied value
 escaped, rendered from the record's typed fields (``logging/_access_record.py``);
-the level follows the status (and slowness), routine lines can be
-skipped or sampled by path, and errors and slow requests are always kept.
+the level follows the status (and slowness), static files and the favicon
+are DEBUG (``http/_assets.py``), routine lines can be skipped or sampled by
+path, and errors and slow requests are always kept.
+
+A healthy probe (``healthy_probe``) keeps the chapter's INFO level, so that
+``assertLogs("access")`` sees it, but its message is a ``HealthyProbeLine``,
+which ``SkipHealthyProbes`` (on ``build_logging_config()``'s handler) drops;
+when every handler that would write the line drops it, the record is not built.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import random
 
 from django_lantern.conf import LanternSettings
 from django_lantern.context import NO_FIELDS, RequestContext
+from django_lantern.http._assets import is_static_asset
 from django_lantern.http._client_ip import client_ip
 from django_lantern.http._streaming import COMPLETED
 from django_lantern.logging._access_direct import DirectAccess, write_direct
 from django_lantern.logging._access_record import make_access_record, origin_file
+from django_lantern.logging.filters import SkipHealthyProbes
 
 # Where an access line comes from, for the formats that say it (ECS, GCP).
 _ORIGIN = origin_file(__file__)
@@ -37,17 +45,22 @@ class AccessLog:
         duration_ms: float,
         outcome: str = COMPLETED,
         error: BaseException | None = None,
+        health_probe: bool = False,
     ) -> None:
         """One line; the user is ``ctx.user_id`` (the middleware decides it); ``outcome`` and
-        ``error`` are for a streaming body that failed or was abandoned."""
+        ``error`` are for a streaming body that failed or was abandoned; ``health_probe``
+        for ``/healthz`` and ``/readyz`` (``http/_probes.HEALTH_PROBES``)."""
         access = self._loggers.get(cfg.access_logger)
         if access is None:
             access = self._loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
         level = _level(ctx.path, cfg, status, duration_ms, outcome)
         if level is None or not access.isEnabledFor(level):
             return
+        healthy = health_probe and healthy_probe(cfg, status, duration_ms, outcome)
+        if healthy and not _written_anywhere(access):
+            return
         ip = client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None
-        if outcome == COMPLETED and error is None and ctx.fields is NO_FIELDS:
+        if not healthy and outcome == COMPLETED and error is None and ctx.fields is NO_FIELDS:
             handler = self._direct.handler(access)
             if handler is not None:  # the default configuration: no record needed (``_access_direct.py``)
                 limit = cfg.log_field_max_length
@@ -69,6 +82,7 @@ class AccessLog:
             line_limit=cfg.log_field_max_length,
             error=error,
             origin=__file__,
+            healthy_probe=healthy,
         )
         if outcome != COMPLETED:
             record.outcome = outcome  # a streaming body that failed or that the client abandoned
@@ -81,12 +95,36 @@ class AccessLog:
         access.handle(record)
 
 
+def healthy_probe(cfg: LanternSettings, status: int, duration_ms: float, outcome: str = COMPLETED) -> bool:
+    """A health probe's answer that is routine: 2xx or 3xx, complete, faster than ``SLOW_PROBE_MS``."""
+    slow = cfg.slow_probe_ms
+    return status < 400 and outcome == COMPLETED and (slow is None or duration_ms < slow)
+
+
+def _written_anywhere(logger: logging.Logger) -> bool:
+    """Whether a handler that ``logger``'s INFO records reach would write a healthy probe's line,
+    as ``Logger.callHandlers`` walks them (up the tree while ``propagate`` is on)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if handler.level <= logging.INFO and not any(type(f) is SkipHealthyProbes for f in handler.filters):
+                return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False  # no handler at all: logging's last resort writes WARNING and above only
+
+
 def _level(path: str, cfg: LanternSettings, status: int, duration_ms: float, outcome: str) -> int | None:
     """The line's level from the status and slowness, or None when the path is
     skipped or sampled out; errors and slow requests are never sampled out."""
     for pattern in cfg.access_log_skip:
         if pattern.search(path):
             return None
+    if status < 500 and outcome == COMPLETED and is_static_asset(path):
+        # The files a page pulls in, not pages: DEBUG unless the server failed or was slow.
+        slow_asset = cfg.slow_request_ms is not None and duration_ms >= cfg.slow_request_ms
+        return logging.WARNING if slow_asset else logging.DEBUG
     if status >= 400 or outcome != COMPLETED:
         return logging.WARNING if status < 500 else logging.ERROR
     slow = cfg.slow_request_ms

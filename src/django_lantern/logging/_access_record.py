@@ -32,6 +32,7 @@ __all__ = [
     "MARKER",
     "AccessEvent",
     "AccessLine",
+    "HealthyProbeLine",
     "access_line",
     "access_message",
     "created_now",
@@ -95,10 +96,24 @@ class AccessLine:
         return repr(str(self))
 
 
-def access_message(method: str, path: str, status: int, duration_ms: float, user_id: Any, limit: int) -> AccessLine:
-    """The message of an access line; ``user_id`` None or ``"-"`` when unknown (shown ``None``)."""
+class HealthyProbeLine(AccessLine):
+    """The message of a healthy probe's access line (``_access_log.healthy_probe``).
+
+    The type is the mark ``SkipHealthyProbes`` looks for: an attribute on the
+    record would take it off the formatters' fast path (``_access_fields.py``).
+    """
+
+    __slots__ = ()
+
+
+def access_message(
+    method: str, path: str, status: int, duration_ms: float, user_id: Any, limit: int, healthy_probe: bool = False
+) -> AccessLine:
+    """The message of an access line; ``user_id`` None or ``"-"`` when unknown (shown ``None``);
+    a ``HealthyProbeLine`` for ``healthy_probe``."""
     shown = None if user_id is None or user_id == UNKNOWN else user_id
-    return AccessLine(method, path, status, duration_ms, shown, limit)
+    line_class = HealthyProbeLine if healthy_probe else AccessLine
+    return line_class(method, path, status, duration_ms, shown, limit)
 
 
 def make_access_record(
@@ -118,13 +133,15 @@ def make_access_record(
     line_limit: int = 4096,
     error: BaseException | None = None,
     origin: str = __file__,
+    healthy_probe: bool = False,
 ) -> logging.LogRecord:
     """One request's access record on ``logger``, from ``origin`` (the writer's module), function ``write``.
 
-    ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows.
+    ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows;
+    ``healthy_probe`` makes the message a ``HealthyProbeLine``.
     """
     exc_info = (type(error), error, error.__traceback__) if error is not None else None
-    message = access_message(method, path, status, duration_ms, user_id, line_limit)
+    message = access_message(method, path, status, duration_ms, user_id, line_limit, healthy_probe)
     # ``args`` None: the message is complete and takes none (typeshed asks for a tuple).
     record = logger.makeRecord(logger.name, level, origin, 0, message, None, exc_info, "write")  # type: ignore[arg-type]
     set_access_fields(

@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 # query string; the context already says the method and path.
 _NEVER_EMIT = frozenset({"request", "exc_info", "exc_text", "stack_info", "lantern_access", FOLD_MARK})
 
+# Celery's worker puts a failed task's arguments (their repr) into the ``data``
+# extra of its ``celery.app.trace`` records. Arguments are the publisher's data
+# (a password, an address) with no key to mark them, so they are never shown,
+# as in the task line and in Sentry's Celery events.
+_TASK_ARGUMENTS = ("args", "kwargs")
+
+
+def _without_task_arguments(data: object, replacement: str) -> object:
+    if not isinstance(data, dict) or not any(key in data for key in _TASK_ARGUMENTS):
+        return data
+    return {key: replacement if key in _TASK_ARGUMENTS else value for key, value in data.items()}
+
+
 # Context fields whose text comes from the client and is scrubbed.
 _CLIENT_TEXT_FIELDS = frozenset({"path", "method"})
 
@@ -101,17 +114,20 @@ class _BaseFormatter(logging.Formatter):
             for key, value in attrs.items()
             if key not in LOG_RECORD_ATTRIBUTES and key not in _NEVER_EMIT and key not in out
         }
+        if "data" in extras and record.name.startswith("celery."):
+            extras["data"] = _without_task_arguments(extras["data"], scrubbing.REDACTED)
         if type(extras.get("status_code")) is int and "status" not in extras:
             # One name per field: Django's django.request / django.server records
             # call the status ``status_code``; the access record calls it ``status``.
             extras["status"] = extras.pop("status_code")
         text = self._scrub_text
-        request = self._request_of(attrs) if self._scrub_enabled else None
-        if request is not None and scrubbing.request_secrets(request):
-            # The request's own secrets (cookie, credential headers) have no
-            # shape to find them by: replaced wherever the line quotes them.
+        request, task_secrets = self._request_of(attrs) if self._scrub_enabled else (None, ())
+        if (request is not None or task_secrets) and scrubbing.known_secrets(request, task_secrets):
+            # The request's own secrets (cookie, credential headers) and a
+            # task's sensitive arguments have no shape to find them by:
+            # replaced wherever the line quotes them.
             def text(value: str) -> str:
-                return scrubbing.redact_request_secrets(self._scrub_text(value), request)  # type: ignore[no-any-return]
+                return scrubbing.redact_request_secrets(self._scrub_text(value), request, task_secrets)  # type: ignore[no-any-return]
 
         message = None
         if attrs.get("lantern_access") is True:
@@ -126,7 +142,9 @@ class _BaseFormatter(logging.Formatter):
         out["message"] = capped(safe_message(record), self.field_limit, text) if message is None else message
         if extras:
             fields = self._extra_fields(extras)
-            out.update(fields if text is self._scrub_text else scrubbing.redact_request_secrets(fields, request))
+            out.update(
+                fields if text is self._scrub_text else scrubbing.redact_request_secrets(fields, request, task_secrets)
+            )
         exc = _exception_fields(record)
         if exc:
             out["exc_type"] = self._cap(exc["exc_type"])
@@ -138,16 +156,18 @@ class _BaseFormatter(logging.Formatter):
         return out
 
     @staticmethod
-    def _request_of(attrs: dict[str, Any]) -> HttpRequest | None:
-        """The request a record belongs to: Django's ``django.request`` records
-        carry it; any other record written during a request gets the current one."""
+    def _request_of(attrs: dict[str, Any]) -> tuple[HttpRequest | None, tuple[str, ...]]:
+        """The request a record belongs to and the current task's secrets: Django's
+        ``django.request`` records carry the request; any other record written
+        during a request gets the current one."""
         request = attrs.get("request")
+        ctx = current.get()
+        task_secrets = ctx.secrets if ctx is not None else ()
         # Duck-typed: importing django.http here would load the ORM before
         # settings, and settings files import this module.
         if hasattr(request, "COOKIES") and hasattr(request, "META"):
-            return request
-        ctx = current.get()
-        return ctx.request if ctx is not None else None
+            return request, task_secrets
+        return (ctx.request if ctx is not None else None), task_secrets
 
     def _context_value(self, name: str, value: object) -> Any:
         if value is None:

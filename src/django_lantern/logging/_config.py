@@ -12,6 +12,8 @@ from django_lantern.logging.schemas import FORMATTERS, chosen_format
 __all__ = ["build_logging_config"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTER_PATH = "django_lantern.logging.RequestContextFilter"
+SKIP_HEALTHY_PROBES = "django_lantern.logging.filters.SkipHealthyProbes"
+SKIP_CLIENT_ERRORS = "django_lantern.logging.filters.SkipClientErrorRequestLines"
 SKIP_RUNSERVER_LINES = "django_lantern.logging.servers.SkipRunserverRequestLines"
 REPEATED_ERRORS_PATH = "django_lantern.logging.filters.RepeatedErrorFilter"
 
@@ -46,13 +48,19 @@ def build_logging_config(
     - format: ``log_format`` argument, else ``LANTERN_LOG_FORMAT``, else
       ``text`` when ``debug`` is true and ``json`` otherwise.
     - the access logger writes to the same handler with ``propagate`` off, so
-      each access line appears once.
-    - handler: ``SafeStreamHandler`` (a write failure is counted, never printed
-      or raised; a blocked stdout blocks the writer, as the standard handler
-      does). With ``nonblocking`` (or ``LANTERN_LOG_NONBLOCKING=1``) lines go
-      through a bounded queue to one writer thread and are dropped and counted
-      when it is full, so requests never wait on the log sink. See
-      docs/reliability.md for the trade-off.
+      each access line appears once. The handler leaves out healthy probes
+      (``SkipHealthyProbes``: ``/healthz`` and ``/readyz`` answered 2xx/3xx
+      faster than ``LANTERN["SLOW_PROBE_MS"]``); failing and slow ones are written.
+    - handler: ``NonBlockingStreamHandler``: each line is formatted in the
+      caller's thread and written by one writer thread through a bounded
+      queue; when the sink stalls (a full pipe) the queue fills and further
+      lines are dropped and counted (``lantern_log_records_dropped_total``,
+      and one WARNING line where the gap is), so no request, probe or server
+      loop waits on the log sink; at a normal exit the queue is flushed.
+      ``nonblocking=False`` (or ``LANTERN_LOG_NONBLOCKING=0``) writes in the
+      caller's thread instead (``SafeStreamHandler``): nothing is dropped,
+      and a stalled sink stalls the app. See docs/reliability.md for the
+      trade-off.
     - ``log_format`` may also be ``ecs``, ``gcp`` or ``datadog`` (vendor field
       names, docs/logging.md); ``field_map`` renames fields of any JSON
       schema; ``formatter_options`` go to the formatter (``service_name``
@@ -61,6 +69,9 @@ def build_logging_config(
       the same handler and format, and their access logs are off (ours is the
       one line per request); runserver's per-request ``django.server`` line is
       dropped for the same reason.
+    - ``django.request``'s WARNING for a 4xx response is dropped too (the
+      access line records it, with the request id); its 5xx ERRORs stay, for
+      the admins' e-mail and error trackers.
     - ``mail_admins`` (default on): Django's ``AdminEmailHandler`` stays on the
       ``django`` logger, as in Django's own default, so a project with
       ``ADMINS`` still gets its error e-mails (with ``DEBUG`` off; without
@@ -79,14 +90,18 @@ def build_logging_config(
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": FILTER_PATH}},
+        "filters": {
+            "request_context": {"()": FILTER_PATH},
+            "skip_healthy_probes": {"()": SKIP_HEALTHY_PROBES},
+            "skip_client_error_request_lines": {"()": SKIP_CLIENT_ERRORS},
+        },
         "formatters": {format_name: formatter_entry(format_name, field_map, formatter_options)},
         "handlers": {
             "console": {
                 "class": f"django_lantern.logging.handlers.{handler_class}",
                 "stream": stream,
                 "formatter": format_name,
-                "filters": ["request_context"],
+                "filters": ["skip_healthy_probes", "request_context"],
             },
         },
         "root": {"handlers": ["console"], "level": chosen_level},
@@ -95,6 +110,8 @@ def build_logging_config(
             # handler is replaced by ours, its mail_admins kept (below).
             "django": {"handlers": [], "level": chosen_level, "propagate": True},
             "django.server": {"handlers": [], "level": chosen_level, "propagate": True},
+            # Its 4xx WARNINGs repeat the access line; its 5xx ERRORs stay.
+            "django.request": {"handlers": [], "propagate": True, "filters": ["skip_client_error_request_lines"]},
             access_logger: {"handlers": ["console"], "level": access, "propagate": False},
             # Python warnings (a library's UserWarning at start-up) become
             # records of this logger once LanternConfig.ready() turns capture
@@ -120,13 +137,13 @@ def _add_repeated_errors(config: dict[str, Any], interval: float) -> None:
 
 
 def _nonblocking(chosen: bool | None) -> bool:
-    """The ``nonblocking`` argument, else ``LANTERN_LOG_NONBLOCKING`` (``0`` or ``1``)."""
+    """The ``nonblocking`` argument, else ``LANTERN_LOG_NONBLOCKING`` (``0`` or ``1``), else on."""
     if chosen is not None:
         return chosen
-    flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "0").strip()
+    flag = os.environ.get("LANTERN_LOG_NONBLOCKING", "1").strip()
     if flag not in ("0", "1", ""):
         raise ImproperlyConfigured(f"LANTERN_LOG_NONBLOCKING is {flag!r}; it must be '0' or '1'.")
-    return flag == "1"
+    return flag != "0"
 
 
 def _add_mail_admins(config: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""The logging filters: request context on every record; repeated errors folded."""
+"""The logging filters: request context on every record; repeated errors folded; Django's 4xx lines
+that repeat the access line dropped; healthy probes' access lines left out."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from django_lantern._errors import report_internal_error
 from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestContext, current
 from django_lantern.http._users import known_user_id
+from django_lantern.logging._access_record import HealthyProbeLine
 from django_lantern.logging._folding import DEFAULT_INTERVAL, DEFAULT_MAX_ERRORS, RepeatBudget, fold
 
-__all__ = ["RepeatedErrorFilter", "RequestContextFilter"]
+__all__ = ["RepeatedErrorFilter", "RequestContextFilter", "SkipClientErrorRequestLines", "SkipHealthyProbes"]
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -91,3 +93,30 @@ class RepeatedErrorFilter(logging.Filter):
             # Better a repeated stack than a lost one.
             report_internal_error("log_fold", exc)
             return True
+
+
+class SkipClientErrorRequestLines(logging.Filter):
+    """Drops ``django.request``'s WARNING for a 4xx response ("Not Found: /favicon.ico").
+
+    The access line already records that request, status and path, with its
+    request id, so the WARNING would be a second line for one request.
+    ``django.request``'s 5xx ERRORs pass: they carry the traceback, and the
+    admins' e-mail and Sentry's logging integration read them.
+    ``build_logging_config()`` puts it on the ``django.request`` logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and 400 <= status < 500)
+
+
+class SkipHealthyProbes(logging.Filter):
+    """Drops the access lines of healthy probes: ``/healthz`` and ``/readyz`` answered
+    2xx or 3xx faster than ``LANTERN["SLOW_PROBE_MS"]`` (docs/logging.md).
+
+    ``build_logging_config()`` puts it on its handler. The access log does not
+    even build such a line when every handler that would write it has this filter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return type(record.msg) is not HealthyProbeLine

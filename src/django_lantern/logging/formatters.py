@@ -21,6 +21,7 @@ import json
 import logging
 from typing import Any
 
+from django_lantern._release import identity
 from django_lantern.context import UNKNOWN, get_request_id
 
 # Exported: logging/_access_fields.py annotates with it from here.
@@ -65,7 +66,15 @@ class JsonFormatter(_BaseFormatter):
     # regroup these same fields, so every hardening above applies to them too.
     def payload(self, record: logging.LogRecord) -> dict[str, Any]:
         """The object one record becomes."""
-        return self.fields(record)
+        return self.with_release(self.fields(record), record)
+
+    @staticmethod
+    def with_release(fields: dict[str, Any], record: logging.LogRecord) -> dict[str, Any]:
+        """The default schema's ``release``: on access lines and lines at ERROR and above
+        only, where a deploy is what one asks about; every other line stays lean."""
+        if record.levelno >= logging.ERROR or record.__dict__.get("lantern_access") is True:
+            fields.setdefault("release", identity().release)
+        return fields
 
     def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:
         """The object written instead when ``payload`` failed: what is left of the

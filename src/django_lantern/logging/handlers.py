@@ -14,7 +14,10 @@ traceback on stderr per record and the second into a hung request thread.
   queue fills and further records are *dropped and counted*
   (``lantern_log_records_dropped_total``); the request thread never waits.
   Memory is bounded by ``max_queue`` lines and ``max_bytes`` characters,
-  whichever is reached first (defaults: 10,000 lines, 8 MiB).
+  whichever is reached first (defaults: 10,000 lines, 8 MiB). The first line
+  accepted after a run of drops is preceded by one WARNING line saying how
+  many were lost there, so the gap is visible in the log itself. This is
+  ``build_logging_config()``'s default (docs/reliability.md, "Log sinks failing").
 
 ``OffThreadQueue`` is the bounded queue and single worker thread underneath,
 also used for the admins' error e-mail (``reporting.py``).
@@ -37,11 +40,15 @@ from typing import Any, Generic, TextIO, TypeVar
 
 from django.conf import settings
 
+from django_lantern.context import CONTEXT_FIELDS, UNKNOWN
+
 __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 
 DROPPED = "dropped"
 ERRORS = "errors"
 FOLDED = "folded"  # repeated errors not written (logging/_folding.py)
+# The logger name of the line that reports a gap (the handler writes it itself).
+GAP_LOGGER = "django_lantern.logging"
 
 # Counted since the process started, whatever the settings.
 _counts = {DROPPED: 0, ERRORS: 0, FOLDED: 0}
@@ -264,6 +271,8 @@ class NonBlockingStreamHandler(logging.Handler):
         self.max_bytes = max_bytes
         self.flush_timeout = flush_timeout
         self._queued_chars = 0
+        # Records dropped since the last one accepted: reported in front of the next one.
+        self._gap = 0
         self._size_lock = threading.Lock()
         self._writer: OffThreadQueue[str] = OffThreadQueue(
             self._write, max_queue, "lantern-log-writer", on_restart=self._forget_queued
@@ -287,20 +296,51 @@ class NonBlockingStreamHandler(logging.Handler):
         size = len(line)
         with self._size_lock:
             if self._queued_chars + size > self.max_bytes:
+                self._gap += 1
                 _count(DROPPED)
                 return
             self._queued_chars += size
-        if not self._writer.put(line):
+            gap, self._gap = self._gap, 0
+        notice = ""
+        if gap:
+            # One queue item: the gap's report goes out right where the lost lines were.
+            notice = self._gap_line(gap)
             with self._size_lock:
-                self._queued_chars -= size
+                self._queued_chars += len(notice)  # may pass max_bytes by this one line
+        if not self._writer.put(notice + line):
+            with self._size_lock:
+                self._queued_chars -= len(notice) + size
+                self._gap += gap + 1
             _count(DROPPED)
+
+    def _gap_line(self, dropped: int) -> str:
+        """The WARNING line that reports ``dropped`` lost records, formatted like every other line."""
+        record = logging.LogRecord(
+            GAP_LOGGER,
+            logging.WARNING,
+            __file__,
+            0,
+            "%d log records were dropped here: the log sink did not keep up (lantern_log_records_dropped_total)",
+            (dropped,),
+            None,
+        )
+        for name in CONTEXT_FIELDS:
+            record.__dict__[name] = UNKNOWN  # not the current request's: the lines were anyone's
+        record.dropped = dropped
+        try:
+            return self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return ""
 
     def handleError(self, record: logging.LogRecord) -> None:
         _count(ERRORS)
 
     def _forget_queued(self) -> None:
-        # Called under the writer's start lock after a fork: the new queue is empty.
+        # Called under the writer's start lock after a fork: the new queue is empty,
+        # and the parent's drops are the parent's to report.
         self._queued_chars = 0
+        self._gap = 0
 
     # -- writer side (one daemon thread) --------------------------------------
     def _target(self) -> TextIO:

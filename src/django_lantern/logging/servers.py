@@ -9,7 +9,8 @@ handler and formatter and turns off the servers' own access logs, since
 hands that config to the servers.
 
 - gunicorn: ``logconfig_dict = gunicorn_logconfig_dict()`` in ``gunicorn.conf.py``
-  (applied by the arbiter before any worker starts).
+  (applied by the arbiter before any worker starts), or, with no config file,
+  ``--log-config-json`` and the same JSON file as uvicorn's.
 - uvicorn: ``uvicorn --log-config <UVICORN_LOG_CONFIG>`` (the JSON file shipped
   here; its formatter follows ``LANTERN_LOG_FORMAT``), or
   ``uvicorn.run(..., log_config=uvicorn_log_config())``.
@@ -25,8 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from django_lantern.logging._config import build_logging_config
+from django_lantern.logging.formatters import JsonFormatter
 
 __all__ = ["SkipRunserverRequestLines", "gunicorn_logconfig_dict", "uvicorn_log_config"]
+
+# What a master given no logging configuration writes in its own text format, and the one flag that fixes it.
+_MASTER_LINES = {
+    "gunicorn": ("gunicorn.error", "Starting gunicorn, Booting worker, Handling signal", "--log-config-json"),
+    "uvicorn": ("uvicorn", "Started parent process, Waiting for child process", "--log-config"),
+}
 
 UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn.json")
 
@@ -59,12 +67,32 @@ def uvicorn_log_config(**options: Any) -> dict[str, Any]:
     return build_logging_config(**options)
 
 
+def master_text_lines(server: str) -> str | None:
+    """A warning for a worker whose app logs JSON while its ``server`` master logs text, or None.
+
+    Called only when the master was given no logging configuration; the
+    worker's own ``LOGGING`` tells whether the app wants JSON (a text app
+    and a text master agree).
+    """
+    logger_name, lines, flag = _MASTER_LINES[server]
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger(logger_name).handlers):
+        return None
+    return (
+        f"{server}'s master writes its own lines ({lines}) as text, not JSON: it logs before Django loads "
+        f'and was given no logging configuration. Start it with {flag} "$(python -m '
+        f'django_lantern.logging.servers {server}-config)" (docs/logging.md, server logs).'
+    )
+
+
 def main(argv: list[str]) -> int:
-    """``python -m django_lantern.logging.servers uvicorn-config``: print the file's path."""
-    if argv[1:] == ["uvicorn-config"]:
+    """``python -m django_lantern.logging.servers gunicorn-config|uvicorn-config``: print the file's path.
+
+    One file for both: it configures gunicorn's loggers and uvicorn's.
+    """
+    if argv[1:] in (["gunicorn-config"], ["uvicorn-config"]):
         print(UVICORN_LOG_CONFIG)
         return 0
-    print("usage: python -m django_lantern.logging.servers uvicorn-config", file=sys.stderr)
+    print("usage: python -m django_lantern.logging.servers gunicorn-config|uvicorn-config", file=sys.stderr)
     return 2
 
 

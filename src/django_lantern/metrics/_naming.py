@@ -5,12 +5,12 @@ The families themselves are all in :mod:`django_lantern.metrics._families`.
 
 from __future__ import annotations
 
-import os
 import platform
 
 import django
 
 from django_lantern import __version__
+from django_lantern._release import identity
 from django_lantern.conf import LanternSettings
 from django_lantern.context import UNKNOWN_LABEL
 
@@ -30,10 +30,10 @@ def _info_value(value: object) -> str:
 
 
 def build_labels(cfg: LanternSettings) -> dict[str, str]:
-    """``release`` and ``environment``: the LANTERN setting, else Sentry's
-    variables, so that a deploy tags metrics and errors with the same values."""
-    release = cfg.metrics_release or os.environ.get("SENTRY_RELEASE")
-    environment = cfg.metrics_environment or os.environ.get("SENTRY_ENVIRONMENT")
+    """``release`` and ``environment``: the process's identity (``_release``), the
+    values every other sink uses, so a deploy is named the same everywhere."""
+    found = identity()
+    release, environment = found.release, found.environment
     return {
         "version": __version__,
         "django_version": django.get_version(),

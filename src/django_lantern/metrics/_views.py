@@ -24,6 +24,7 @@ from django_lantern.metrics._families import get_families
 from django_lantern.metrics._naming import metric_name
 from django_lantern.metrics._pool import PoolCollector
 from django_lantern.metrics._process_start import process_start
+from django_lantern.metrics._workers import refusal
 from django_lantern.metrics.archive import LockedCollector
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
@@ -134,7 +135,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
-def _forbidden() -> HttpResponse:
+def forbidden() -> HttpResponse:
     response = HttpResponse("Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
@@ -147,7 +148,12 @@ def metrics_response(request: HttpRequest) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     if not is_allowed(request):
-        return _forbidden()
+        return forbidden()
+    refused = refusal()
+    if refused is not None:  # one worker's numbers would read as the service's totals
+        response = HttpResponse(refused + "\n", status=503, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-store"
+        return response
     get_families()  # make sure the families exist before the first scrape
     registry = scrape_registry()
     if _wants_json(request):

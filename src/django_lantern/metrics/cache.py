@@ -21,8 +21,9 @@ construction, by matching the backend's own location and parameters against
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -52,6 +53,18 @@ def find_alias(backend: type[BaseCache], location: Any, params: dict[str, Any]) 
         if rest == params:
             return str(alias)
     return UNKNOWN_LABEL
+
+
+@contextlib.contextmanager
+def uncounted() -> Iterator[None]:
+    """Cache operations in this block are not counted: lantern's own reads (the log level
+    pollers, once a second per process) are not the application's cache traffic."""
+    busy = getattr(_local, "busy", False)
+    _local.busy = True
+    try:
+        yield
+    finally:
+        _local.busy = busy
 
 
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:

@@ -18,6 +18,7 @@ which Prometheus sees as an ordinary counter reset on process restart.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -51,6 +52,10 @@ def prepare_multiproc_dir(path: str | os.PathLike[str] | None = None) -> str:
     chosen = os.environ.get(ENV) or (os.fspath(path) if path is not None else None)
     if not chosen:
         chosen = _owned = tempfile.mkdtemp(prefix="lantern-prometheus-")
+        # on_exit removes it; a master that exits before gunicorn calls on_exit
+        # (a busy port, a failed start-up) removes it here. Forked workers inherit
+        # the handler, so it only acts in this process.
+        atexit.register(_remove_owned_dir, os.getpid())
     Path(chosen).mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = chosen
     return chosen
@@ -126,7 +131,12 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def on_exit(server: Any) -> None:
     """gunicorn ``on_exit`` (master, last): remove the directory if this process made it up."""
+    _remove_owned_dir(os.getpid())
+
+
+def _remove_owned_dir(creator: int) -> None:
+    """Remove the directory ``prepare_multiproc_dir`` made up, in the process that made it."""
     global _owned
-    if _owned is not None and os.environ.get(ENV) == _owned:
+    if _owned is not None and os.getpid() == creator and os.environ.get(ENV) == _owned:
         shutil.rmtree(_owned, ignore_errors=True)
         _owned = None

@@ -17,13 +17,16 @@ import contextlib
 import functools
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from django_lantern._caching import settings_cache
 from django_lantern.conf import get_settings
+from django_lantern.scrubbing._paths import redact_path
+from django_lantern.scrubbing._patterns import normalise_key
 from django_lantern.scrubbing._scanner import MAX_TEXT_LENGTH, REDACTED, TextScrubber
 
 if TYPE_CHECKING:
@@ -124,9 +127,10 @@ class Scrubber(TextScrubber):
         """The values ``request`` carries under sensitive names, longest first.
 
         Cookies (all of them: any may be a session), headers whose name is
-        sensitive (and the credential after an auth scheme), query parameters
-        and, once the view has parsed it, form fields with sensitive names or
-        named by ``sensitive_post_parameters``. Never reads the body itself.
+        sensitive (and the credential after an auth scheme), query parameters,
+        the URL parameters ``redacted_path`` took out of the path and, once
+        the view has parsed it, form fields with sensitive names or named by
+        ``sensitive_post_parameters``. Never reads the body itself.
         Values shorter than ``MIN_KNOWN_SECRET_LENGTH`` are left to the key
         and pattern rules: replacing "1" or "737" everywhere would garble events.
         """
@@ -143,6 +147,10 @@ class Scrubber(TextScrubber):
                 add(value)
                 if isinstance(value, str) and " " in value:
                     add(value.split(" ", 1)[1].strip())
+        redacted = noted_path(request)
+        if redacted is not None:
+            for value in redacted.values:
+                add(value)
         query = getattr(request, "GET", None)
         if query is not None:
             for key in query:
@@ -227,9 +235,11 @@ def scrub(value: Any) -> Any:
 def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     """``Scrubber.request_secrets`` of the configured scrubber, cached on the request.
 
-    Recomputed once the form has been parsed, since that adds values.
+    Recomputed once the URL is resolved and once the form has been parsed,
+    since both add values.
     """
-    parsed = "_post" in getattr(request, "__dict__", {})
+    attributes = getattr(request, "__dict__", {})
+    parsed = ("_post" in attributes, REDACTED_PATH_ATTRIBUTE in attributes)
     cached = getattr(request, "_lantern_secrets", None)
     if cached is not None and cached[0] == parsed:
         return cached[1]  # type: ignore[no-any-return]
@@ -239,19 +249,138 @@ def request_secrets(request: HttpRequest) -> tuple[str, ...]:
     return secrets
 
 
-def redact_request_secrets(value: Any, request: HttpRequest | None) -> Any:
-    """``value`` with ``request``'s own secret values (``request_secrets``) replaced.
+def known_secrets(request: HttpRequest | None, task_secrets: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The exact values to replace while ``request`` (or a task) is current, longest first:
+    ``request_secrets(request)`` and the running task's ``task_secrets`` (``argument_secrets``)."""
+    secrets = request_secrets(request) if request is not None else ()
+    if not task_secrets:
+        return secrets
+    if not secrets:
+        return task_secrets
+    return tuple(sorted({*secrets, *task_secrets}, key=len, reverse=True))
 
-    The one call every sink makes for the request that is current while it
-    writes (log lines, span events, Sentry, error reports): a session cookie or
-    API key quoted in an exception message has neither a key nor a shape that
-    gives it away. The caller passes the current request (``context.current``):
-    this package imports nothing that logs, and the context module does. Costs a
-    cached lookup and one substring test per secret; nothing without a request.
+
+def redact_request_secrets(value: Any, request: HttpRequest | None, task_secrets: tuple[str, ...] = ()) -> Any:
+    """``value`` with the current request's or task's own secret values (``known_secrets``) replaced.
+
+    The one call every sink makes for the request or task that is current
+    while it writes (log lines, span events, Sentry, error reports): a session
+    cookie, an API key or a task's ``new_password`` argument quoted in an
+    exception message has neither a key nor a shape that gives it away. The
+    caller passes the current request and the context's ``secrets``
+    (``context.current``): this package imports nothing that logs, and the
+    context module does. Costs a cached lookup and one substring test per
+    secret; nothing without a request or task secrets.
     """
-    if request is None:
-        return value
-    secrets = request_secrets(request)
+    secrets = known_secrets(request, task_secrets)
     if not secrets:
         return value
     return _configured_or_default().redact_known(value, secrets)
+
+
+_MAX_ARGUMENTS = 64
+
+
+def argument_secrets(func: Any, args: Any, kwargs: Any) -> tuple[str, ...]:
+    """The values a call passes under sensitive parameter names, longest first.
+
+    For a task run: ``reset_password(user_id, new_password)`` called with
+    ``(7, "hunter22")`` gives ``("hunter22",)``, since the parameter is named
+    ``new_password``; keyword arguments are matched by their own names, and a
+    dictionary argument by its keys. Values shorter than
+    ``MIN_KNOWN_SECRET_LENGTH`` are left to the key and pattern rules, as for
+    a request. Never raises: a call that does not fit the signature gives what
+    its keyword arguments give.
+    """
+    import inspect
+
+    scrubber = _configured_or_default()
+    named: dict[str, Any] = {}
+    try:
+        named.update(inspect.signature(func).bind_partial(*args, **kwargs).arguments)
+    except Exception:
+        if isinstance(kwargs, Mapping):
+            named.update(kwargs)
+    found: set[str] = set()
+    for name, value in list(named.items())[:_MAX_ARGUMENTS]:
+        pairs = value.items() if isinstance(value, Mapping) and not scrubber.is_sensitive_key(name) else [(name, value)]
+        for key, item in list(pairs)[:_MAX_ARGUMENTS]:
+            if isinstance(item, str) and len(item) >= MIN_KNOWN_SECRET_LENGTH and scrubber.is_sensitive_key(key):
+                found.add(item)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+# Where the middleware keeps a request's ``RedactedPath`` once its URL is resolved.
+REDACTED_PATH_ATTRIBUTE = "_lantern_redacted_path"
+_MAX_REMEMBERED_ROUTES = 4096
+
+
+class RedactedPath(NamedTuple):
+    """The path as sinks show it, and the parameter values taken out of it."""
+
+    path: str
+    values: tuple[str, ...]
+
+
+class _PathRule:
+    """Which URL parameter names are redacted: ``REDACT_PATH_KWARGS`` and sensitive keys.
+
+    Verdicts are remembered per set of parameter names (one per route), so a
+    resolved request pays one dictionary lookup.
+    """
+
+    def __init__(self, names: frozenset[str], scrubber: Scrubber) -> None:
+        self._names = frozenset(normalise_key(n) for n in names)
+        self._scrubber = scrubber
+        self._verdicts: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def redacted_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        verdict = self._verdicts.get(names)
+        if verdict is None:
+            verdict = tuple(
+                n for n in names if normalise_key(n) in self._names or self._scrubber.is_sensitive_query_parameter(n)
+            )
+            if len(self._verdicts) >= _MAX_REMEMBERED_ROUTES:
+                self._verdicts.clear()
+            self._verdicts[names] = verdict
+        return verdict
+
+
+@settings_cache
+def _path_rule() -> _PathRule:
+    return _PathRule(get_settings().redact_path_kwargs, get_scrubber())
+
+
+def redacted_path(request: HttpRequest) -> RedactedPath | None:
+    """``request.path`` with the URL parameters named by ``REDACT_PATH_KWARGS``
+    (or with a sensitive name) replaced, from the resolved match; None when
+    the route has no such parameter (or is not resolved yet).
+
+    ``/accounts/reset/MQ/c4h1v7-0f5c.../`` becomes
+    ``/accounts/reset/[redacted]/[redacted]/``. The middleware calls this once,
+    when the URL is resolved; every sink then shows the result.
+    """
+    match = getattr(request, "resolver_match", None)
+    kwargs = getattr(match, "kwargs", None)
+    if not kwargs:
+        return None
+    names = _path_rule().redacted_names(tuple(kwargs))
+    if not names:
+        return None
+    replacement = _configured_or_default().replacement
+    path = redact_path(request.path, request.path_info, match.route or "", kwargs, names, replacement)  # type: ignore[union-attr]
+    return RedactedPath(path, tuple(str(kwargs[name]) for name in names))
+
+
+def noted_path(request: HttpRequest | None) -> RedactedPath | None:
+    """The ``RedactedPath`` the middleware noted on ``request`` at URL resolution, if any."""
+    return getattr(request, "__dict__", {}).get(REDACTED_PATH_ATTRIBUTE) if request is not None else None
+
+
+def replace_url_path(url: str, path: str) -> str:
+    """``url`` with its path replaced by ``path`` (a redacted one), query and all else kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django_lantern.scrubbing._cut import truncate
+from django_lantern.scrubbing._driver import may_hold_driver_value, redact_driver_values
 from django_lantern.scrubbing._patterns import (
     DEFAULT_SENSITIVE_KEYS,
     SECRET_PATTERN,
@@ -80,6 +81,9 @@ class TextScrubber:
             return text
         if len(text) > MAX_TEXT_LENGTH:
             text = truncate(text, MAX_TEXT_LENGTH)
+        # Database error messages quote the offending row or value: here, so
+        # the exception message is clean in every sink that prints it.
+        text = redact_driver_values(text, self.replacement)
         if may_hold_token(text):
             # First, so a token is replaced whole before the other rules cut
             # it ("xoxb-...@", "ghp_...:").
@@ -102,6 +106,7 @@ class TextScrubber:
             and len(text) <= MAX_TEXT_LENGTH
             and not may_hold_secret(text)
             and not may_hold_token(text)
+            and not may_hold_driver_value(text)
         )
 
     def _scan(self, text: str, pattern: re.Pattern[str]) -> str:

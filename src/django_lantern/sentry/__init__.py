@@ -3,7 +3,7 @@
 Call :func:`init` once, from settings or ``wsgi.py``/``asgi.py``::
 
     import django_lantern.sentry
-    django_lantern.sentry.init()          # SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_RELEASE
+    django_lantern.sentry.init()          # SENTRY_DSN, SENTRY_ENVIRONMENT; the release as /statusz shows it
 
 What it adds over a bare ``sentry_sdk.init``:
 
@@ -36,17 +36,21 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_lantern._errors import report_internal_error
+from django_lantern._release import identity
 from django_lantern.context import RequestContext, get_context
-from django_lantern.scrubbing import get_scrubber, request_secrets
+from django_lantern.scrubbing import get_scrubber, known_secrets, noted_path, request_secrets
 from django_lantern.sentry._event import Event, add_context, clean_request, reduce_user
 from django_lantern.sentry._frames import apply_sensitive_variables
 from django_lantern.sentry._own_lines import is_own_line, is_repeat_of_own_line
 from django_lantern.sentry._privacy import clean_span_data, personal_data_allowed, redact_identity
 from django_lantern.sentry._sampling import make_traces_sampler, with_probe_sampling
 from django_lantern.sentry._transport import count_lost_events
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 __all__ = ["count_lost_events", "init", "make_before_send", "make_traces_sampler"]
 
@@ -69,6 +73,7 @@ class _State:
 
     enabled = False
     user_fields: frozenset[str] = frozenset({"id"})
+    release_given = False  # init(release=...): the caller's choice, not ours to question
 
 
 state = _State()
@@ -78,8 +83,8 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     """Initialise sentry-sdk with django-lantern's context and scrubbing.
 
     ``overrides`` are passed to ``sentry_sdk.init`` and win over the defaults
-    (``dsn``, ``environment`` and ``release`` from ``SENTRY_DSN``,
-    ``SENTRY_ENVIRONMENT``, ``SENTRY_RELEASE``). A
+    (``dsn`` from ``SENTRY_DSN``; ``environment`` and ``release`` as ``/statusz``
+    shows them, see ``docs/status.md``). A
     ``before_send`` or ``before_send_transaction`` of yours runs first; the
     scrubber always runs last. ``user_fields`` lists the user attributes
     kept on events (``"id"``, ``"username"``, ``"email"``, ``"ip_address"``);
@@ -100,12 +105,15 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     if not dsn:
         state.enabled = False
         return False
+    state.release_given = "release" in overrides
     user_before_send = overrides.pop("before_send", None)
     user_before_send_transaction = overrides.pop("before_send_transaction", None)
+    found = identity()
     options: dict[str, Any] = {
         "dsn": dsn,
-        "environment": os.environ.get("SENTRY_ENVIRONMENT") or None,
-        "release": os.environ.get("SENTRY_RELEASE") or None,
+        # The one identity: None lets sentry-sdk look for its own, as without lantern.
+        "environment": found.environment,
+        "release": found.release,
         # send_default_pii is left to Sentry (off by default, and deprecated
         # in favour of data_collection since 2.5x): the user is reduced to its
         # id and the event scrubbed either way.
@@ -122,6 +130,18 @@ def init(*, user_fields: Iterable[str] = ("id",), **overrides: Any) -> bool:
     count_lost_events()
     state.enabled = True
     return True
+
+
+def release_disagreement() -> tuple[object, str] | None:
+    """(Sentry's release, the process's) when :func:`init` chose a release other than the one
+    resolved now: it ran before settings were loaded, so ``LANTERN["RELEASE"]`` was not read."""
+    ours = identity().release
+    if not state.enabled or state.release_given or ours is None:
+        return None
+    import sentry_sdk
+
+    theirs = sentry_sdk.get_client().options.get("release")
+    return None if theirs == ours else (theirs, ours)
 
 
 def make_before_send(user_callback: EventCallback | None = None) -> EventCallback:
@@ -165,10 +185,15 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     add_context(event, ctx)
     reduce_user(event, ctx, state.user_fields)
     request = ctx.request if ctx is not None else None
+    # A transaction ends after the middleware, outside the request context:
+    # for it, use what the middleware noted while the request ran.
+    pending = _pop_transaction(event) if request is None else None
+    noted = noted_path(request)
+    path = noted.path if noted is not None else pending.path if pending is not None else None
     req = event.get("request")
     identities: set[str] = set()
     if isinstance(req, dict):
-        clean_request(req, request, scrubber, keep_ip="ip_address" in state.user_fields)
+        clean_request(req, request, scrubber, keep_ip="ip_address" in state.user_fields, path=path)
         # As for the user: identity stays out unless both Sentry and init(user_fields=...) let it in.
         keep_identity = bool(state.user_fields - {"id", "ip_address"}) and personal_data_allowed()
         if "data" in req and not keep_identity:
@@ -180,9 +205,8 @@ def process_event(event: Event, hint: Hint) -> Event | None:
     scrubbed = scrubber.scrub(event)
     if not isinstance(scrubbed, dict):  # a custom scrubber must keep the shape
         raise TypeError(f"the scrubber returned {type(scrubbed).__name__} for an event")
-    # A transaction ends after the middleware, outside the request context:
-    # for it, use what ``bind_request`` noted at the start.
-    secrets = request_secrets(request) if request is not None else _pop_transaction_secrets(event)
+    task_secrets = ctx.secrets if ctx is not None else ()
+    secrets = pending.secrets if pending is not None else known_secrets(request, task_secrets)
     return scrubber.redact_known(scrubbed, secrets)  # type: ignore[no-any-return]
 
 
@@ -197,29 +221,44 @@ def _is_lifespan_refusal(hint: Hint) -> bool:
     return isinstance(exc, ValueError) and str(exc) == LIFESPAN_REFUSAL
 
 
-# Per sampled transaction (by span id): the request's secret values, noted at
-# the start of the request for ``before_send_transaction``. Bounded, since a
-# transaction that is dropped before sending never collects its entry.
+class _Pending(NamedTuple):
+    """What ``before_send_transaction`` needs from a request that has ended."""
+
+    secrets: tuple[str, ...]
+    path: str | None
+
+
+# Per sampled transaction (by span id): the request's secret values and its
+# redacted path, noted at the start of the request and again once its URL is
+# resolved. Bounded, since a transaction dropped before sending never
+# collects its entry.
 _MAX_PENDING = 1024
-_pending: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_pending: OrderedDict[str, _Pending] = OrderedDict()
 _pending_lock = threading.Lock()
 
 
-def _note_transaction_secrets(span_id: str, secrets: tuple[str, ...]) -> None:
+def _note_transaction(span_id: str, pending: _Pending) -> None:
     with _pending_lock:
-        _pending[span_id] = secrets
+        _pending[span_id] = pending
         while len(_pending) > _MAX_PENDING:
             _pending.popitem(last=False)
 
 
-def _pop_transaction_secrets(event: Event) -> tuple[str, ...]:
+def _pop_transaction(event: Event) -> _Pending | None:
     contexts = event.get("contexts")
     trace = contexts.get("trace") if isinstance(contexts, dict) else None
     span_id = trace.get("span_id") if isinstance(trace, dict) else None
     if not isinstance(span_id, str):
-        return ()
+        return None
     with _pending_lock:
-        return _pending.pop(span_id, ())
+        return _pending.pop(span_id, None)
+
+
+def _sampled_transaction() -> Any:
+    import sentry_sdk
+
+    span = sentry_sdk.get_current_span()
+    return getattr(span, "containing_transaction", None) if span is not None else None
 
 
 def bind_request(ctx: RequestContext) -> None:
@@ -233,13 +272,24 @@ def bind_request(ctx: RequestContext) -> None:
         import sentry_sdk
 
         sentry_sdk.get_isolation_scope().set_tag("request_id", ctx.request_id)
-        span = sentry_sdk.get_current_span()
-        transaction = getattr(span, "containing_transaction", None) if span is not None else None
+        transaction = _sampled_transaction()
         if transaction is not None:
             transaction.set_tag("request_id", ctx.request_id)
             if transaction.sampled and ctx.request is not None:
                 secrets = request_secrets(ctx.request)
                 if secrets:
-                    _note_transaction_secrets(transaction.span_id, secrets)
+                    _note_transaction(transaction.span_id, _Pending(secrets, None))
+    except Exception as exc:
+        report_internal_error("sentry_bind", exc)
+
+
+def note_resolved(request: HttpRequest, path: str) -> None:
+    """Called by ``LanternMiddleware`` when the URL's parameters made a redacted
+    path: the transaction, sent after the request, shows that path and loses
+    the parameters' values wherever else they appear."""
+    try:
+        transaction = _sampled_transaction()
+        if transaction is not None and transaction.sampled:
+            _note_transaction(transaction.span_id, _Pending(request_secrets(request), path))
     except Exception as exc:
         report_internal_error("sentry_bind", exc)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.http._users import known_user_id
-from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS
+from django_lantern.scrubbing import RAW_TARGET_ENVIRON_KEYS, replace_url_path
 from django_lantern.scrubbing._cut import capped
 from django_lantern.tracing._attributes import URL_QUERY_LIMIT
 
@@ -69,12 +69,16 @@ def reduce_user(event: Event, ctx: RequestContext | None, allowed: frozenset[str
         event.pop("user", None)
 
 
-def clean_request(req: dict[str, Any], request: HttpRequest | None, scrubber: Scrubber, *, keep_ip: bool) -> None:
-    """Scrub and cap the event's request: URL, query, headers, environment, body."""
+def clean_request(
+    req: dict[str, Any], request: HttpRequest | None, scrubber: Scrubber, *, keep_ip: bool, path: str | None = None
+) -> None:
+    """Scrub and cap the event's request: URL (its path replaced by ``path``, the
+    redacted one, when given), query, headers, environment, body."""
     # Client-sized values are capped as on spans: sentry-sdk no longer cuts
     # them, and a 142 kB query string would otherwise travel whole.
     if isinstance(req.get("url"), str):
-        req["url"] = capped(req["url"], URL_QUERY_LIMIT, scrubber.scrub_url)
+        url = req["url"] if path is None else replace_url_path(req["url"], path)
+        req["url"] = capped(url, URL_QUERY_LIMIT, scrubber.scrub_url)
     if isinstance(req.get("query_string"), str):
         req["query_string"] = capped(req["query_string"], URL_QUERY_LIMIT, scrubber.scrub_query_string)
     headers = req.get("headers")

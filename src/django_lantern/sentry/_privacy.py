@@ -13,7 +13,12 @@ transactions alike:
   whose text mentions "session" (``django_session`` or a custom session
   table; a few other queries lose their parameters too, the safe side) are
   replaced, since they carry the session key and the session data; cache
-  keys of Django's cache-backed sessions lose the key.
+  keys of Django's cache-backed sessions lose the key;
+- **SQL literals in query breadcrumbs and spans**: sentry-sdk records the
+  statement as written, with any literal inlined by raw SQL, ``extra()`` or
+  a migration. The text goes through the scrubber of our own query spans
+  (:func:`django_lantern.scrubbing._sql.scrub_sql`, same cap), so Sentry and
+  the traces show the same ``?``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import functools
 import re
 from typing import Any
 
+from django_lantern.conf import get_settings
 from django_lantern.scrubbing._patterns import normalise_key
+from django_lantern.scrubbing._sql import scrub_sql
 
 # Fragments of body field names that identify a person, compared like the
 # scrubber's keys (case-folded, without "-", "_", "." and spaces).
@@ -111,9 +118,34 @@ def clean_span_data(event: dict[str, Any], known: set[str], replacement: str) ->
                 _clean_item(item, text_key, known, replacement)
 
 
-def _clean_item(item: dict[str, Any], text_key: str, known: set[str], replacement: str) -> None:
+def _default_vendor() -> str:
+    try:
+        from django.db import connection
+
+        return str(connection.vendor)
+    except Exception:
+        return "postgresql"
+
+
+def _is_query(item: dict[str, Any], text_key: str) -> bool:
+    """A query breadcrumb (category ``query``) or a query span (op ``db``), as sentry-sdk records them."""
+    return item.get("category") == "query" if text_key == "message" else item.get("op") == "db"
+
+
+def _scrub_query(item: dict[str, Any], text_key: str, data: object) -> None:
     text = item.get(text_key)
+    if not isinstance(text, str):
+        return
+    vendor = data.get("db.system") if isinstance(data, dict) else None
+    limit = get_settings().tracing_query_max_length
+    item[text_key] = scrub_sql(text, limit, vendor if isinstance(vendor, str) else _default_vendor())
+
+
+def _clean_item(item: dict[str, Any], text_key: str, known: set[str], replacement: str) -> None:
     data = item.get("data")
+    if _is_query(item, text_key):
+        _scrub_query(item, text_key, data)
+    text = item.get(text_key)
     if isinstance(data, dict) and "db.params" in data:
         if isinstance(text, str) and _SESSION_SQL.search(text):
             data["db.params"] = replacement

@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern import __version__
 from django_lantern._errors import report_internal_error
+from django_lantern._release import identity
 from django_lantern.context import UNKNOWN, RequestContext, current
 from django_lantern.scrubbing import redact_request_secrets, scrub_text
+from django_lantern.scrubbing._cut import capped
 from django_lantern.tracing import _hooks as tracing_hooks
-from django_lantern.tracing._attributes import STANDARD_METHODS, scrubbed, start_attributes
+from django_lantern.tracing._attributes import STANDARD_METHODS, URL_PATH_LIMIT, scrubbed, start_attributes
 from django_lantern.tracing._exclusion import excluded_urls_from_env, wants_server_span
 from django_lantern.tracing._exporters import span_exporters
 from django_lantern.tracing._propagation import parent_context
@@ -100,7 +102,8 @@ def configure(*, set_global: bool = True) -> Any:
     """Build the SDK tracer provider from the ``OTEL_*`` variables and enable tracing.
 
     - ``OTEL_SDK_DISABLED=true``: nothing is configured, returns None;
-    - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``;
+    - resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``; ``service.version`` is the
+      release ``/statusz`` shows unless ``OTEL_RESOURCE_ATTRIBUTES`` sets it;
     - sampler: ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default parent-based, always on);
     - exporters: ``OTEL_TRACES_EXPORTER`` (``otlp`` default, ``console``, ``none``, entry points);
       the OTLP exporter speaks HTTP/protobuf or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL``, see
@@ -122,13 +125,21 @@ def configure(*, set_global: bool = True) -> Any:
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
     exporters = span_exporters()  # validates every name and protocol before anything is built
-    provider = TracerProvider(resource=Resource.create())
+    provider = TracerProvider(resource=release_resource(Resource))
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     if set_global:
         trace.set_tracer_provider(provider)
     enable(provider)
     return provider
+
+
+def release_resource(resource_class: Any) -> Any:
+    """The SDK's resource from the environment, over ``service.version`` = the release."""
+    release = identity().release
+    base = resource_class({"service.version": release} if release else {})
+    # merge(): the argument's attributes win, so OTEL_RESOURCE_ATTRIBUTES' own service.version does.
+    return base.merge(resource_class.create())
 
 
 # -- the middleware's hooks ---------------------------------------------------
@@ -229,6 +240,16 @@ def end(server_span: ServerSpan, ctx: RequestContext, response: HttpResponseBase
         report_internal_error("tracing_end", exc)
 
 
+def redact_path(span: Any, path: str) -> None:
+    """Replace the span's ``url.path`` with the redacted one (URL parameters
+    named secret, known once the URL is resolved): the span is exported only
+    when it ends, so the raw path never leaves. Never raises."""
+    try:
+        span.set_attribute("url.path", capped(path, URL_PATH_LIMIT))
+    except Exception as exc:
+        report_internal_error("tracing_path", exc)
+
+
 def detach(server_span: ServerSpan) -> None:
     """Detach the span's context (once) and leave the span open: the middleware
     calls this when it returns a streaming response, whose end calls :func:`end`."""
@@ -254,12 +275,13 @@ def record_exception(span: Any, exc: BaseException) -> None:
         # as in the log line and the Sentry event of the same exception.
         ctx = current.get()
         request = ctx.request if ctx is not None else None
+        secrets = ctx.secrets if ctx is not None else ()
         span.add_event(
             "exception",
             {
                 "exception.type": exc_type,
-                "exception.message": redact_request_secrets(scrub_text(message), request)[:4096],
-                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request)[:32768],
+                "exception.message": redact_request_secrets(scrub_text(message), request, secrets)[:4096],
+                "exception.stacktrace": redact_request_secrets(scrub_text(stack), request, secrets)[:32768],
             },
         )
         span.set_attribute("error.type", exc_type)

@@ -154,7 +154,7 @@ class SchemaFormatter(JsonFormatter):
 
     def render(self, fields: dict[str, Any], extras: dict[str, Any], record: logging.LogRecord) -> dict[str, Any]:
         """The finished line for this schema (the default schema: as it is)."""
-        return self.renamed(fields)
+        return self.renamed(self.with_release(fields, record))
 
     def renamed(self, flat: dict[str, Any]) -> dict[str, Any]:
         """``flat`` with ``field_map`` applied; order kept."""

@@ -22,6 +22,7 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern._release import identity
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
@@ -57,9 +58,10 @@ def dd_span_id(span_id: Any) -> str:
 class DatadogFormatter(SchemaFormatter):
     """One Datadog JSON object per line (``LANTERN_LOG_FORMAT=datadog``).
 
-    ``dd.service``, ``dd.env`` and ``dd.version`` come from ``DD_SERVICE``,
-    ``DD_ENV`` and ``DD_VERSION`` (empty strings when unset, as ``ddtrace``
-    writes them).
+    ``dd.service`` and ``dd.env`` come from ``DD_SERVICE`` and ``DD_ENV``;
+    ``dd.version`` is the release ``/statusz`` shows, which is ``DD_VERSION``
+    unless a setting, ``SENTRY_RELEASE`` or ... names it first (``docs/status.md``).
+    Each is an empty string when unknown, as ``ddtrace`` writes them.
     """
 
     name: ClassVar[str] = "datadog"
@@ -69,7 +71,6 @@ class DatadogFormatter(SchemaFormatter):
         super().__init__(*args, **kwargs)
         self.service = env("DD_SERVICE")
         self.env = env("DD_ENV")
-        self.version = env("DD_VERSION")
         self.full_128 = os.environ.get("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", "").strip().lower() in {
             "1",
             "true",
@@ -87,7 +88,7 @@ class DatadogFormatter(SchemaFormatter):
             "dd.span_id": dd_span_id(span_id) if known(span_id) else "0",
             "dd.service": self.service,
             "dd.env": self.env,
-            "dd.version": self.version,
+            "dd.version": identity().release or "",
         }
         for source, target in (
             ("request_id", "http.request_id"),

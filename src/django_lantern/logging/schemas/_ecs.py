@@ -18,6 +18,7 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern._release import identity
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
@@ -39,7 +40,8 @@ class EcsFormatter(SchemaFormatter):
 
     ``service_name`` defaults to ``OTEL_SERVICE_NAME``, then
     ``ELASTIC_APM_SERVICE_NAME``; when set, ``event.dataset`` is
-    ``<service>.log`` as the ECS logging spec asks.
+    ``<service>.log`` as the ECS logging spec asks. ``service.version`` is the
+    release ``/statusz`` shows (``docs/status.md``), on every line.
     """
 
     name: ClassVar[str] = "ecs"
@@ -68,6 +70,7 @@ class EcsFormatter(SchemaFormatter):
         if self.service_name:
             flat["service.name"] = self.service_name
             flat["event.dataset"] = f"{self.service_name}.log"
+        flat["service.version"] = identity().release  # left out when None, as every empty field
         for source, target in (
             ("trace_id", "trace.id"),
             ("span_id", "span.id"),

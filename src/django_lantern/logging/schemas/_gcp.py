@@ -15,6 +15,7 @@ import logging
 import os
 from typing import Any, ClassVar
 
+from django_lantern._release import identity
 from django_lantern.conf import get_settings
 from django_lantern.context import current
 from django_lantern.logging.schemas._base import (
@@ -116,6 +117,9 @@ class GcpFormatter(SchemaFormatter):
                 out[SAMPLED_KEY] = sampled
         if known(fields.get("request_id")):
             out[LABELS_KEY] = {"request_id": fields["request_id"]}
+        release = identity().release
+        if release:  # Error Reporting groups and filters by it
+            out["serviceContext"] = {"version": release}
         out[SOURCE_KEY] = {
             "file": truncate(str(record.pathname), 512),
             "line": record.lineno,  # a number, as google-cloud-logging's own handler writes it

@@ -1,0 +1,121 @@
+"""The floor: the smallest middleware that produces the same outputs as lantern's per request.
+
+A request id in a context variable (the valid incoming ``X-Request-Id`` or a
+fresh random one), echoed on the response; one JSON access line built by
+``orjson`` and written with one ``os.write`` on an ``O_APPEND`` descriptor; a
+Prometheus counter and histogram per request (their label children kept in a
+dict, so a request costs one ``inc`` and one ``observe``), a histogram per
+query through an execute wrapper put on each connection as it is created
+(nothing per request). Nothing else: no settings, no fail-safe guards,
+no scrubbing, no probes, no sampling, no async path. It is what the issue-21
+targets compare lantern against (``settings_floor``, ``settings_pagefloor``),
+never something to deploy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from django.db.backends.signals import connection_created
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import LazyObject, empty
+from prometheus_client import Counter, Histogram
+
+from benchproj.base import CONFIG, log_file
+
+request_id: ContextVar[str] = ContextVar("floor_request_id", default="-")
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A path whose characters need no escaping in the key=value message (anything else is JSON-quoted).
+_PLAIN = re.compile(r"[!-~]*")
+_FD = os.open(log_file(CONFIG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+_REQUESTS = Counter("floor_requests_total", "Requests.", ["method", "route", "status"])
+_LATENCY = Histogram("floor_request_duration_seconds", "Request duration.", ["method", "route"])
+_QUERY = Histogram("floor_db_query_duration_seconds", "Query duration.", ["alias"])
+_clock = time.perf_counter
+_query_children: dict[str, Any] = {}
+
+
+def _time_query(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
+    start = _clock()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        alias = context["connection"].alias
+        child = _query_children.get(alias)
+        if child is None:
+            child = _query_children[alias] = _QUERY.labels(alias)
+        child.observe(_clock() - start)
+
+
+def _instrument(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if _time_query not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _time_query)
+
+
+connection_created.connect(_instrument, dispatch_uid="benchproj.floor")
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    key = (method, route, status)
+    pair = _children.get(key)
+    if pair is None:
+        pair = _children[key] = (_REQUESTS.labels(method, route, status), _LATENCY.labels(method, route))
+    return pair
+
+
+def _user_id(request: HttpRequest) -> Any:
+    """The user's id only if the request already loaded the user (never a query of our own)."""
+    user = request.__dict__.get("user")
+    if isinstance(user, LazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+class FloorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        incoming = request.META.get("HTTP_X_REQUEST_ID")
+        rid = incoming if incoming and _VALID_ID.fullmatch(incoming) else os.urandom(16).hex()
+        token = request_id.set(rid)
+        start = _clock()
+        try:
+            response = self.get_response(request)
+            seconds = _clock() - start
+            match = request.resolver_match
+            route = match.route if match is not None else "<unmatched>"
+            method, path, status = request.method or "", request.path, response.status_code
+            requests, latency = _metrics(method, route, status)
+            requests.inc()
+            latency.observe(seconds)
+            user_id = _user_id(request)
+            shown = path if _PLAIN.fullmatch(path) else orjson.dumps(path).decode()
+            duration_ms = round(seconds * 1000, 2)
+            line = {
+                "ts": datetime.datetime.now(datetime.UTC),
+                "level": "INFO",
+                "logger": "access",
+                "message": f"method={method} path={shown} status={status} duration_ms={duration_ms} user_id={user_id}",
+                "request_id": rid,
+                "user_id": user_id,
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": duration_ms,
+                "client_ip": request.META.get("REMOTE_ADDR"),
+            }
+            os.write(_FD, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            response["X-Request-Id"] = rid
+            return response
+        finally:
+            request_id.reset(token)
