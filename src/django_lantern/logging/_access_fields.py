@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from django_lantern.context import UNKNOWN
-from django_lantern.logging._access_record import ACCESS_KEYS, MARKER, access_line
+from django_lantern.logging._access_record import ACCESS_KEYS, MARKER, AccessEvent, access_line
 from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
 
 if TYPE_CHECKING:
@@ -38,10 +38,13 @@ _PLAIN_SIZE = len(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__d
 _INT64 = (-(2**63), 2**64)
 
 
-def access_fields(formatter: _BaseFormatter, record: logging.LogRecord) -> dict[str, Any] | None:
+def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessEvent) -> dict[str, Any] | None:
     """The ordered fields of a plain access record, or ``None`` to use the general path."""
     attrs = record.__dict__
-    if not _is_plain(record, attrs):
+    if isinstance(record, AccessEvent):  # the direct path's: no user attribute can be on it
+        if not _typed(attrs):
+            return None
+    elif not _is_plain(record, attrs):
         return None
     user_id = attrs["user_id"]
     if user_id is None or user_id == UNKNOWN:
@@ -90,8 +93,11 @@ def _is_plain(record: logging.LogRecord, attrs: dict[str, Any]) -> bool:
     """The record is the access log's, as it built it: its attributes, their types, no exception."""
     if attrs.get(MARKER) is not True or record.exc_info or record.stack_info:
         return False
-    if len(attrs) != _PLAIN_SIZE:
-        return False
+    return len(attrs) == _PLAIN_SIZE and _typed(attrs)
+
+
+def _typed(attrs: dict[str, Any]) -> bool:
+    """Every access attribute is there with the type the access log gives it."""
     try:
         request_id, method, path, route = attrs["request_id"], attrs["method"], attrs["path"], attrs["route"]
         trace_id, span_id, status, duration_ms = (

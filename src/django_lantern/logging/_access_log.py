@@ -22,8 +22,12 @@ from django_lantern.context import NO_FIELDS, RequestContext
 from django_lantern.http._assets import is_static_asset
 from django_lantern.http._client_ip import client_ip
 from django_lantern.http._streaming import COMPLETED
-from django_lantern.logging._access_record import make_access_record
+from django_lantern.logging._access_direct import DirectAccess, write_direct
+from django_lantern.logging._access_record import make_access_record, origin_file
 from django_lantern.logging.filters import SkipHealthyProbes
+
+# Where an access line comes from, for the formats that say it (ECS, GCP).
+_ORIGIN = origin_file(__file__)
 
 
 class AccessLog:
@@ -31,6 +35,7 @@ class AccessLog:
 
     def __init__(self) -> None:
         self._loggers: dict[str, logging.Logger] = {}
+        self._direct = DirectAccess()
 
     def write(
         self,
@@ -54,6 +59,13 @@ class AccessLog:
         healthy = health_probe and healthy_probe(cfg, status, duration_ms, outcome)
         if healthy and not _written_anywhere(access):
             return
+        ip = client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None
+        if not healthy and outcome == COMPLETED and error is None and ctx.fields is NO_FIELDS:
+            handler = self._direct.handler(access)
+            if handler is not None:  # the default configuration: no record needed (``_access_direct.py``)
+                limit = cfg.log_field_max_length
+                write_direct(handler, access.name, level, _ORIGIN, ctx, status, duration_ms, ip, limit)
+                return
         record = make_access_record(
             access,
             level,
@@ -64,7 +76,7 @@ class AccessLog:
             status=status,
             duration_ms=duration_ms,
             user_id=ctx.user_id,
-            client_ip=client_ip(ctx.request.META, cfg.trusted_proxies) if ctx.request is not None else None,
+            client_ip=ip,
             trace_id=ctx.trace_id,
             span_id=ctx.span_id,
             line_limit=cfg.log_field_max_length,

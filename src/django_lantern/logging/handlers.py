@@ -122,6 +122,25 @@ class SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def handleError(self, record: logging.LogRecord) -> None:
         _count(ERRORS)
 
+    def write_line(self, message: str) -> None:
+        """``emit`` for a message already formatted: one write of the line, then a flush.
+
+        Under the handler's lock, as ``emit`` is: the stream is a Python file
+        object whose write and flush other threads' records also use, and
+        no size of line is atomic through its buffer. Uncontended, the lock
+        costs little next to the write.
+        """
+        with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+            try:
+                stream = self.stream
+                stream.write(message + self.terminator)
+                if stream and hasattr(stream, "flush"):
+                    stream.flush()
+            except RecursionError:
+                raise
+            except Exception:
+                _count(ERRORS)
+
 
 class SafeFileHandler(logging.FileHandler):
     """``logging.FileHandler`` that counts failures; opens the file lazily.
@@ -266,6 +285,13 @@ class NonBlockingStreamHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        self.enqueue(line)
+
+    def enqueue(self, line: str) -> None:
+        """Queue a finished line (newline included) for the writer; dropped and counted when full.
+
+        Takes no handler lock: the queue is the only shared state, and it has its own.
+        """
         self._writer.start()  # before the size is counted: a fork's restart forgets the old count
         size = len(line)
         with self._size_lock:
