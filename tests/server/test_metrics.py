@@ -270,8 +270,8 @@ def test_query_and_request_totals_are_exact_across_workers(tmp_path: Path) -> No
     def delta(name: str, **labels: str) -> float:
         return _sample_sum(after, name, **labels) - _sample_sum(before, name, **labels)
 
-    assert delta("http_server_requests_total", route="queries/", status_code="200") == n
-    assert delta("http_server_request_duration_seconds_count", route="queries/") == n
+    assert delta("http_server_requests_total", route="/queries/", status_code="200") == n
+    assert delta("http_server_request_duration_seconds_count", route="/queries/") == n
     assert delta("django_db_query_duration_seconds_count", alias="default") == n * QUERIES_PER_REQUEST
     assert delta("django_db_query_errors_total", alias="default") == 0
     # The scrape itself is in flight while it is taken; nothing else is.

@@ -78,7 +78,7 @@ def _unmatched_total(text: str) -> float:
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "http_server_requests_total" and sample.labels.get("route") == "<unmatched>"
+        if sample.name == "http_server_requests_total" and sample.labels.get("route") == "-"
     )
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.server
 
 ERRORS = 1000
 INTERVAL = 10.0  # seconds; long enough that the 1,000 requests need few full lines
-ROUTE = "errors/fail/"
+ROUTE = "/errors/fail/"
 
 
 @pytest.fixture(params=["json", "text"])
@@ -71,10 +71,10 @@ def test_a_thousand_identical_errors(server: Server) -> None:
     counts add up, one access line per request, ``http_server_exceptions_total`` = every error."""
     with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
         started = time.monotonic()
-        statuses = list(pool.map(lambda _: client.get(f"{server.url}/{ROUTE}", timeout=30).status_code, range(ERRORS)))
+        statuses = list(pool.map(lambda _: client.get(f"{server.url}{ROUTE}", timeout=30).status_code, range(ERRORS)))
         elapsed = time.monotonic() - started
         time.sleep(INTERVAL + 0.5)  # the interval passes: the next error is written in full
-        statuses.append(client.get(f"{server.url}/{ROUTE}", timeout=30).status_code)
+        statuses.append(client.get(f"{server.url}{ROUTE}", timeout=30).status_code)
         scrape = parse(client.get(server.url + "/metrics", timeout=10).text)
     assert statuses == [500] * (ERRORS + 1)
     records = _records(server.output(), server.log_format)  # type: ignore[attr-defined]
