@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
@@ -96,7 +97,10 @@ def test_a_created_logger_its_parents_a_configured_one_and_a_module_are_known(su
     _levels.check_name("tests.levels")  # a parent of a created logger
     _levels.check_name("django_lantern.logging._levels")  # a module: logging.getLogger(__name__) before it runs
     _levels.check_name("root")
-    with override_settings(LOGGING={"loggers": {"payments.gateway": {}}}):
+    # Patched, not overridden: from Django 6 a LOGGING override reconfigures logging itself.
+    from django.conf import settings
+
+    with mock.patch.object(settings, "LOGGING", {"loggers": {"payments.gateway": {}}}):
         _levels.check_name("payments.gateway")
 
 
