@@ -9,7 +9,6 @@ waits W020-W021 (deploy), error reports W030.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shlex
@@ -29,6 +28,7 @@ from django_lantern import reporting, sentry
 from django_lantern._validators import Network, parse_networks
 from django_lantern.conf import KEYS, SETTINGS_HINT, docs_url, settings_errors, settings_for_checks
 from django_lantern.health._registry import build_checks
+from django_lantern.logging._attached import attached_handlers
 from django_lantern.logging.filters import RequestContextFilter
 from django_lantern.metrics import _workers
 from django_lantern.scrubbing import build_scrubber
@@ -271,13 +271,7 @@ def check_log_file_directories(app_configs: Configs = None, **kwargs: object) ->
 
 def _mail_handlers() -> list[AdminEmailHandler]:
     """Every ``AdminEmailHandler`` attached to a logger, as logging is configured now."""
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    found: dict[int, AdminEmailHandler] = {}
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", ()):  # a PlaceHolder has none
-            if isinstance(handler, AdminEmailHandler):
-                found[id(handler)] = handler
-    return list(found.values())
+    return [handler for handler in attached_handlers() if isinstance(handler, AdminEmailHandler)]
 
 
 @register(Tags.security)

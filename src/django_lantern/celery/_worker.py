@@ -19,6 +19,7 @@ from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
+from django_lantern.logging._attached import attached_handlers
 from django_lantern.metrics.multiprocess import ENV, fold_dead_processes
 
 logger = logging.getLogger("django_lantern.celery")
@@ -64,21 +65,11 @@ def on_child_exit(**_: Any) -> None:
     task line) would be lost with the process. Each handler waits at most its
     ``flush_timeout``.
     """
-    for handler in _log_handlers():
+    for handler in attached_handlers():
         try:
             handler.flush()
         except Exception as exc:
             report_internal_error("log_flush", exc)
-
-
-def _log_handlers() -> list[logging.Handler]:
-    loggers = [logging.getLogger()]
-    loggers += [item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)]
-    seen: dict[int, logging.Handler] = {}
-    for each in loggers:
-        for handler in each.handlers:
-            seen.setdefault(id(handler), handler)
-    return list(seen.values())
 
 
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
