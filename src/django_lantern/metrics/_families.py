@@ -35,12 +35,15 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 # Query latencies sit an order of magnitude below request latencies.
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+# Our request duration histogram's name, without the namespace: OpenTelemetry's, too.
+DURATION = "http_server_request_duration_seconds"
+
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
 # The three task families share one cap on task names, reported as the first.
 TASK_FAMILY = "lantern_tasks"
 CAPPED_FAMILIES = (
     "http_server_requests",
-    "http_server_request_duration_seconds",  # DURATION
+    DURATION,
     "http_server_exceptions",
     "django_db_query_duration_seconds",
     "django_cache_operations",
@@ -122,7 +125,6 @@ class _Declare:
         return Gauge(metric_name(self.prefix, name), doc, labels, registry=self.registry, multiprocess_mode=mode)
 
 
-DURATION = "http_server_request_duration_seconds"
 DURATION_DOC = "Time from the first middleware to the response"
 
 
@@ -141,12 +143,13 @@ def _durations(d: _Declare, naming: str, buckets: Sequence[float]) -> tuple[Hist
 
     if naming == "otel":
         return otel(), "otel", None
-    ours = ["method", "route"]
+    ours, doc = ["method", "route"], DURATION_DOC + ", by method and route template"
     merged = naming == "both" and metric_name(d.prefix, DURATION) == OTEL_DURATION
     if merged:
         ours += OTEL_LABELS
+        doc += " (and by OpenTelemetry's labels)"
         buckets = sorted({*buckets, *OTEL_BUCKETS})
-    duration = d.histogram(DURATION, DURATION_DOC + ", by method and route template.", ours, buckets)
+    duration = d.histogram(DURATION, doc + ".", ours, buckets)
     if naming == "lantern" or merged:
         return duration, "both" if merged else "lantern", None
     return duration, "lantern", otel()

@@ -35,7 +35,7 @@ from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _exemplars as exemplars
 from django_lantern.metrics._capped import CappedFamily
-from django_lantern.metrics._families import Families, get_families, get_label_overflow
+from django_lantern.metrics._families import DURATION, Families, get_families, get_label_overflow
 from django_lantern.metrics._naming import OTEL_DURATION, metric_name, otel_labels
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class RecorderState:
             self.durations = otel(fams.duration)
         else:
             arity = 6 if self.duration_labels == "both" else 2
-            self.durations = capped(fams.duration, "http_server_request_duration_seconds", arity)
+            self.durations = capped(fams.duration, DURATION, arity)
         self.otel = None if fams.otel_duration is None else otel(fams.otel_duration)
         self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
         self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
