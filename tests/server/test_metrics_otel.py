@@ -86,3 +86,25 @@ def test_otel_dashboard_queries_have_data_and_random_paths_add_no_series(tmp_pat
             print(f"\n[metrics-otel] both: {_http_series(after)} request series before and after "
                   f"{random_paths} random paths; {len(routes)} http_route values in Prometheus; "
                   f"3 OpenTelemetry queries and {len(queries)} shipped queries returned data")  # fmt: skip
+
+
+def test_otel_naming_keeps_every_shipped_query_answering_but_drops_route(tmp_path: Path) -> None:
+    """ "otel": what docs/metrics.md says it drops. Every shipped rule and panel still has data
+    (the duration histogram keeps its name without a namespace), but the p95 by route has no
+    ``route`` left; the OpenTelemetry query groups by ``http_route`` instead."""
+    paths = ["/"] * 30 + ["/cached/"] * 10 + ["/boom/"] * 3 + ["/no-such-page/"] * 3
+    with example_under_gunicorn(tmp_path, "tests.server.metrics_otelonly_settings") as (server, _):
+        send(server, paths)
+        for _ in range(4):
+            httpx.get(server.url + "/readyz", timeout=10)
+        scrape = httpx.get(server.url + "/metrics", timeout=10).text
+        assert {tuple(sorted(labels)) for labels, _ in parse(scrape)[DURATION + "_count"]} == {
+            ("error_type", "http_request_method", "http_response_status_code", "http_route")
+        }
+        with prometheus_scraping(server.port, tmp_path) as prom:
+            queries = shipped_queries()
+            assert_every_query_has_data(prom, queries)
+            by_route = query(prom, f'job_route:{DURATION}:p95_5m{{job="{JOB}"}}')
+            assert [r["metric"].get("route") for r in by_route] == [None]
+            routes = wait_for(lambda: query(prom, OTEL_P95_BY_ROUTE) or None, "the OpenTelemetry p95 by route")
+            assert {"/", "/boom/", "/cached/"} <= {r["metric"].get("http_route") for r in routes}
