@@ -51,6 +51,7 @@ def test_header_name_derives_the_meta_key() -> None:
         ("READINESS_CHECKS", "a.b", "a list of strings"),
         ("HEALTHZ_PATH", "healthz", "an absolute path"),
         ("METRICS_LATENCY_BUCKETS", [1, 0.5], "a sorted, non-empty list"),
+        ("METRICS_NAMING", "OpenTelemetry", "one of 'lantern', 'otel', 'both'"),
         ("LOG_FIELD_MAX_LENGTH", 10, "a whole number >= 64"),
         ("ACCESS_LOGGER", "", "a non-empty string"),
     ],

@@ -14,6 +14,8 @@ LABELS = {
     "lanternnometrics": "lantern, metrics off",
     "lanterncore": "lantern, log + metrics off",
     "lanterntext": "lantern, text formatter",
+    "lanternboth": 'lantern, METRICS_NAMING "both"',
+    "lanternbothns": 'lantern, METRICS_NAMING "both" + namespace',
     "lanternfile": "django-lantern, plain FileHandler",
     "litebare": "bare Django, no sessions/auth",
     "litechapter": "chapter's own code, no sessions/auth",

@@ -94,6 +94,16 @@ def whole(*, minimum: int) -> Validator[int]:
     return validate
 
 
+def one_of(*choices: str) -> Validator[str]:
+    def validate(key: str, value: object, problems: Problems) -> str:
+        if not isinstance(value, str) or value not in choices:
+            problems.add(key, value, "one of " + ", ".join(repr(c) for c in choices))
+            return choices[0]
+        return value
+
+    return validate
+
+
 def text(*, allow_none: bool = False) -> Validator[str | None]:
     def validate(key: str, value: object, problems: Problems) -> str | None:
         if value is None and allow_none:

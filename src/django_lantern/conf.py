@@ -125,6 +125,8 @@ KEYS: dict[str, Key] = {
     "METRICS_LATENCY_BUCKETS": Key([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0], v.buckets),
     "METRICS_EXCLUDE_PROBES_FROM_LATENCY": Key(True, v.boolean),
     "METRICS_MAX_LABEL_SETS": Key(1000, v.whole(minimum=1)),
+    # "otel" or "both": the OpenTelemetry HTTP server histogram too (docs/metrics.md).
+    "METRICS_NAMING": Key("lantern", v.one_of("lantern", "otel", "both")),
     "METRICS_BEARER_TOKEN": Key(None, v.text(allow_none=True)),
     # lantern_build_info labels; None falls back to the SENTRY_RELEASE /
     # SENTRY_ENVIRONMENT variables. Not a string: ignored, and lantern.W012 says so.
@@ -233,6 +235,7 @@ class LanternSettings:
     metrics_latency_buckets: tuple[float, ...]
     metrics_exclude_probes_from_latency: bool
     metrics_max_label_sets: int
+    metrics_naming: str
     metrics_bearer_token: str | None
     metrics_release: str | None
     metrics_environment: str | None

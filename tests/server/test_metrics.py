@@ -49,20 +49,22 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = WAIT) ->
     pytest.fail(f"gave up waiting for {what} (last: {last})")
 
 
-def _server_env(tmp_path: Path) -> dict[str, str]:
+def _server_env(tmp_path: Path, settings: str = "tests.server.metrics_settings") -> dict[str, str]:
     multiproc = tmp_path / "prometheus-multiproc"
     multiproc.mkdir()
     return {
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "DJANGO_SETTINGS_MODULE": "tests.server.metrics_settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
         "LANTERN_LOG_FORMAT": "json",
     }
 
 
 @contextlib.contextmanager
-def example_under_gunicorn(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    env = _server_env(tmp_path)
+def example_under_gunicorn(
+    tmp_path: Path, settings: str = "tests.server.metrics_settings"
+) -> Iterator[tuple[Server, Path]]:
+    env = _server_env(tmp_path, settings)
     # The example's own config (multiprocess hooks), 2 workers; --bind from run_server wins.
     with run_server("gunicorn", args=["-c", "gunicorn.conf.py", "--workers", "2"], env=env) as server:
         yield server, Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -144,6 +146,32 @@ def _dashboard_queries() -> list[str]:
     return [t["expr"].replace("$job", JOB) for panel in data["panels"] for t in panel["targets"]]
 
 
+def shipped_queries() -> dict[str, str]:
+    """Every rule, recorded series and dashboard query of deploy/, by a name for the failure message."""
+    rules = load_rules(RULES.read_text())
+    queries = {f"rule {r.get('record') or r.get('alert')}": _as_data_query(r["expr"]) for r in rules}
+    queries |= {f"recorded {r['record']}": r["record"] for r in rules if "record" in r}
+    queries |= {f"dashboard {i}": expr for i, expr in enumerate(_dashboard_queries())}
+    if not POOLED:
+        # SQLite (no DATABASE_URL): there is no connection pool to report on.
+        queries = {name: q for name, q in queries.items() if "django_db_pool" not in q}
+    return queries
+
+
+def assert_every_query_has_data(prom: str, queries: dict[str, str]) -> None:
+    def without_data() -> dict[str, str]:
+        return {name: q for name, q in queries.items() if not query(prom, q)}
+
+    # Rules evaluate every second; give them a bounded number of rounds to catch up.
+    empty = without_data()
+    for _ in range(120):
+        if not empty:
+            break
+        time.sleep(0.5)
+        empty = without_data()
+    assert not empty, f"queries without data: {json.dumps(empty, indent=1)}"
+
+
 def _app_total(scrape: str) -> float:
     return sum(
         value
@@ -180,26 +208,8 @@ def test_prometheus_counts_exactly_and_every_query_has_data(tmp_path: Path) -> N
             assert total == n
             assert scalar(prom, APP_REQUESTS) == n
 
-            rules = load_rules(RULES.read_text())
-            queries = {f"rule {r.get('record') or r.get('alert')}": _as_data_query(r["expr"]) for r in rules}
-            queries |= {f"recorded {r['record']}": r["record"] for r in rules if "record" in r}
-            queries |= {f"dashboard {i}": expr for i, expr in enumerate(_dashboard_queries())}
-
-            if not POOLED:
-                # SQLite (no DATABASE_URL): there is no connection pool to report on.
-                queries = {name: q for name, q in queries.items() if "django_db_pool" not in q}
-
-            def without_data() -> dict[str, str]:
-                return {name: q for name, q in queries.items() if not query(prom, q)}
-
-            # Rules evaluate every second; give them a bounded number of rounds to catch up.
-            empty = without_data()
-            for _ in range(120):
-                if not empty:
-                    break
-                time.sleep(0.5)
-                empty = without_data()
-            assert not empty, f"queries without data: {json.dumps(empty, indent=1)}"
+            queries = shipped_queries()
+            assert_every_query_has_data(prom, queries)
             assert scalar(prom, f'sum(http_server_exceptions_total{{job="{JOB}"}})') == boom
             assert scalar(prom, f'up{{job="{JOB}"}}') == 1
             print(f"\n[metrics] prometheus: {APP_REQUESTS} = {total:.0f} for N={n} sent; "

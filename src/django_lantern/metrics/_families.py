@@ -4,7 +4,9 @@ Names follow Prometheus conventions (base units, ``_total`` added by the
 client for counters, never doubled) and OpenTelemetry's HTTP semantic
 conventions for meaning: ``http_server_requests_total`` is
 ``http.server.request`` counted, the histogram is
-``http.server.request.duration``.
+``http.server.request.duration``. ``METRICS_NAMING`` adds (or, "otel", puts
+in its place) OpenTelemetry's own spelling of that histogram: see
+:func:`_durations`.
 
 Every gauge names its multi-process mode on purpose: under gunicorn each
 worker writes its own file and the mode says how the scrape combines them.
@@ -23,7 +25,7 @@ from prometheus_client.registry import Collector
 from django_lantern._caching import settings_cache
 from django_lantern.conf import get_settings
 from django_lantern.metrics._capped import CappedFamily
-from django_lantern.metrics._naming import build_labels, metric_name
+from django_lantern.metrics._naming import OTEL_BUCKETS, OTEL_DURATION, OTEL_LABELS, build_labels, metric_name
 from django_lantern.metrics._pool import PoolCollector
 from django_lantern.metrics._process_start import process_start
 
@@ -33,12 +35,15 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 # Query latencies sit an order of magnitude below request latencies.
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+# Our request duration histogram's name, without the namespace: OpenTelemetry's, too.
+DURATION = "http_server_request_duration_seconds"
+
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
 # The three task families share one cap on task names, reported as the first.
 TASK_FAMILY = "lantern_tasks"
 CAPPED_FAMILIES = (
     "http_server_requests",
-    "http_server_request_duration_seconds",
+    DURATION,
     "http_server_exceptions",
     "django_db_query_duration_seconds",
     "django_cache_operations",
@@ -69,9 +74,15 @@ class Families:
     readiness_check_up: Gauge
     readiness_check_duration: Gauge
     sentry_lost_events: Counter
+    # Which labels ``duration`` has: "lantern" (method, route), "otel"
+    # (``OTEL_LABELS``) or "both" (the two, one family: see ``_durations``).
+    duration_labels: str = "lantern"
+    # OpenTelemetry's histogram beside ours, when both are asked for under a namespace.
+    otel_duration: Histogram | None = None
 
     def collectors(self) -> list[Collector]:
-        return [getattr(self, f.name) for f in fields(self) if f.name not in ("registry", "prefix")]
+        found = (getattr(self, f.name) for f in fields(self) if f.name not in ("registry", "prefix", "duration_labels"))
+        return [c for c in found if c is not None]
 
     def unregister(self) -> None:
         for collector in self.collectors():
@@ -114,12 +125,43 @@ class _Declare:
         return Gauge(metric_name(self.prefix, name), doc, labels, registry=self.registry, multiprocess_mode=mode)
 
 
+DURATION_DOC = "Time from the first middleware to the response"
+
+
+def _durations(d: _Declare, naming: str, buckets: Sequence[float]) -> tuple[Histogram, str, Histogram | None]:
+    """The request duration histogram, which labels it has, and OpenTelemetry's beside it.
+
+    With no namespace our name is OpenTelemetry's, and one name is one family:
+    "both" then declares one histogram with both label sets and both bucket
+    lists, so each request is observed once and the shipped rules (which sum
+    by ``route`` or ``le``) read it as before. Under a namespace the names
+    differ and "both" declares two.
+    """
+
+    def otel() -> Histogram:
+        return _Declare("", d.registry).histogram(OTEL_DURATION, DURATION_DOC + ".", OTEL_LABELS, OTEL_BUCKETS)
+
+    if naming == "otel":
+        return otel(), "otel", None
+    ours, doc = ["method", "route"], DURATION_DOC + ", by method and route template"
+    merged = naming == "both" and metric_name(d.prefix, DURATION) == OTEL_DURATION
+    if merged:
+        ours += OTEL_LABELS
+        doc += " (and by OpenTelemetry's labels)"
+        buckets = sorted({*buckets, *OTEL_BUCKETS})
+    duration = d.histogram(DURATION, doc + ".", ours, buckets)
+    if naming == "lantern" or merged:
+        return duration, "both" if merged else "lantern", None
+    return duration, "lantern", otel()
+
+
 def build(registry: CollectorRegistry = REGISTRY) -> Families:
     cfg = get_settings()
     p = cfg.metrics_namespace
     info = build_labels(cfg)
     d = _Declare(p, registry)
     check = ["check", "kind"]
+    duration, duration_labels, otel_duration = _durations(d, cfg.metrics_naming, cfg.metrics_latency_buckets)
     families = Families(
         registry=registry,
         prefix=p,
@@ -128,12 +170,9 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             "HTTP requests served, by method, route template and status code.",
             ["method", "route", "status_code"],
         ),
-        duration=d.histogram(
-            "http_server_request_duration_seconds",
-            "Time from the first middleware to the response, by method and route template.",
-            ["method", "route"],
-            cfg.metrics_latency_buckets,
-        ),
+        duration=duration,
+        duration_labels=duration_labels,
+        otel_duration=otel_duration,
         active=d.gauge("http_server_active_requests", "Requests being served right now.", mode="livesum"),
         exceptions=d.counter(
             "http_server_exceptions", "Unhandled exceptions raised by views, by exception type.", ["exception_type"]
@@ -224,15 +263,19 @@ def _unregister(counter: Counter) -> None:
 def get_label_overflow() -> Counter:
     """``lantern_label_overflow_total``, apart from the HTTP families: a Celery
     worker builds only the task families, and their cap is counted here too."""
-    p = get_settings().metrics_namespace
+    cfg = get_settings()
+    p = cfg.metrics_namespace
     counter = _Declare(p, REGISTRY).counter(
         "lantern_label_overflow",
         "Observations folded into the overflow label set because a family hit its cap.",
         ["family"],
     )
     # Known label values start at zero, so "no overflow" is a 0, not an absent series.
-    for name in CAPPED_FAMILIES:
-        counter.labels(metric_name(p, name)).inc(0)
+    names = [metric_name(p, name) for name in CAPPED_FAMILIES]
+    if cfg.metrics_naming != "lantern":
+        names.append(OTEL_DURATION)
+    for name in dict.fromkeys(names):
+        counter.labels(name).inc(0)
     return counter
 
 

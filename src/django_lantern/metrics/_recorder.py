@@ -35,8 +35,8 @@ from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _exemplars as exemplars
 from django_lantern.metrics._capped import CappedFamily
-from django_lantern.metrics._families import Families, get_families, get_label_overflow
-from django_lantern.metrics._naming import metric_name
+from django_lantern.metrics._families import DURATION, Families, get_families, get_label_overflow
+from django_lantern.metrics._naming import OTEL_DURATION, metric_name, otel_labels
 
 if TYPE_CHECKING:
     from django_lantern.health._worker import CheckResult
@@ -49,7 +49,23 @@ MAX_EXCEPTION_TYPE = 100
 W = TypeVar("W", bound=MetricWrapperBase)
 
 RequestKey = tuple[str, str, int, bool]
-RequestSeries = tuple[Counter, Histogram | None]
+
+
+class _Pair:
+    """Our histogram child and OpenTelemetry's, observed as one (``METRICS_NAMING``
+    "both" under a namespace), so the hot path stays the same in every mode."""
+
+    __slots__ = ("otel", "ours")
+
+    def __init__(self, ours: Histogram, otel: Histogram) -> None:
+        self.ours, self.otel = ours, otel
+
+    def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
+        self.ours.observe(amount, exemplar)
+        self.otel.observe(amount, exemplar)
+
+
+RequestSeries = tuple[Counter, Histogram | _Pair | None]
 
 
 class RecorderState:
@@ -73,7 +89,19 @@ class RecorderState:
             return fams.readiness_check_up.labels(*values), fams.readiness_check_duration.labels(*values)
 
         self.requests: CappedFamily[Counter] = capped(fams.requests, "http_server_requests", 3)
-        self.durations: CappedFamily[Histogram] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+
+        def otel(metric: Histogram) -> CappedFamily[Histogram]:  # never prefixed
+            return CappedFamily(lambda v: metric.labels(*v), OTEL_DURATION, 4, cap, overflow.labels(OTEL_DURATION))
+
+        # The duration family's labels: ours, OpenTelemetry's, or both (``_families._durations``).
+        self.duration_labels = fams.duration_labels
+        self.durations: CappedFamily[Histogram]
+        if self.duration_labels == "otel":
+            self.durations = otel(fams.duration)
+        else:
+            arity = 6 if self.duration_labels == "both" else 2
+            self.durations = capped(fams.duration, DURATION, arity)
+        self.otel = None if fams.otel_duration is None else otel(fams.otel_duration)
         self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
         self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
         self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
@@ -96,12 +124,21 @@ class RecorderState:
         method, route, status, probe = key
         requests, durations = self.requests, self.durations
         counter = requests.fast.get(key) or requests.resolve(key, (method, route, str(status)))
-        histogram: Histogram | None = None
         kept = key in requests.fast
+        histogram: Histogram | _Pair | None = None
         if not (probe and self.exclude_probes):
-            hkey = (method, route, probe)
-            histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route))
+            if self.duration_labels == "lantern":
+                hkey: tuple[object, ...] = (method, route, probe)
+                values: tuple[str, ...] = (method, route)
+            else:
+                hkey, otel = key, otel_labels(method, route, status)
+                values = otel if self.duration_labels == "otel" else (method, route, *otel)
+            histogram = ours = durations.fast.get(hkey) or durations.resolve(hkey, values)
             kept = kept and hkey in durations.fast
+            if self.otel is not None:
+                theirs = self.otel.fast.get(key) or self.otel.resolve(key, otel_labels(method, route, status))
+                kept = kept and key in self.otel.fast
+                histogram = _Pair(ours, theirs)
         series = (counter, histogram)
         # A key either family folded is not kept: it comes back here each time,
         # so each fold is counted, and this dict stays within the cap.
