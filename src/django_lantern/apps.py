@@ -48,6 +48,9 @@ class LanternConfig(AppConfig):
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         _inflight.start_watcher(get_settings().stuck_request_ms)  # STUCK_REQUEST_MS: a thread only when set
+        # uvicorn's --timeout-graceful-shutdown running out: the requests it cancels, with their stacks.
+        # Here, not in the lifespan: uvicorn says it on its logger whatever ASGI handler the project uses.
+        _inflight.watch_uvicorn_shutdown()
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
         if _workers.refusal() is not None:  # /metrics answers 503 with the same text
             logging.getLogger("django_lantern.metrics").error("%s", _workers.refusal())

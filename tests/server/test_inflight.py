@@ -10,7 +10,6 @@ the line gets out of the log writer's thread before the process ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.servers import EXAMPLE, ROOT, Server, run_server
+from tests.helpers.servers import EXAMPLE, Server, run_server, settings_env
 from tests.server import inflight_settings, inflight_urls
 
 pytestmark = pytest.mark.server
@@ -31,14 +30,7 @@ GUNICORN = ["-c", str(EXAMPLE / "gunicorn.conf.py"), "--workers", "1", "--timeou
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    multiproc = tmp_path / "prometheus-multiproc"
-    multiproc.mkdir()
-    return {
-        "DJANGO_SETTINGS_MODULE": "tests.server.inflight_settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "LANTERN_LOG_FORMAT": "json",
-    }
+    return settings_env(tmp_path, "tests.server.inflight_settings")
 
 
 def _send(server: Server, path: str, request_id: str) -> threading.Thread:
@@ -144,3 +136,18 @@ def test_the_thread_dump_is_protected_and_names_the_serving_thread(tmp_path: Pat
     serving = [t for t in body.json()["threads"] if t["request_id"] == f"dumped-{kind}"]
     assert len(serving) == 1 and serving[0]["route"] == "/stuck/<int:n>/" and serving[0]["elapsed_ms"] >= 900
     assert any(line.endswith(SLEEP_FRAME) for line in serving[0]["stack"])
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_stuck_request_ms_warns_once_with_the_stack(tmp_path: Path, kind: str) -> None:
+    args = [*GUNICORN, "--worker-class", "gthread", "--threads", "4"] if kind == "gunicorn" else []
+    env = {**_env(tmp_path), "INFLIGHT_TEST_STUCK_MS": "500"}
+    with run_server(kind, args=args, env=env, stop_timeout=2) as server:
+        sender = _send(server, "/stuck/6/", f"slow-{kind}")
+        lines = _inflight_lines(server, "warning")
+        time.sleep(1.5)  # several more rounds of the watcher: still one line
+        lines = _inflight_lines(server, "warning")
+    sender.join(1)
+    assert len(lines) == 1, lines
+    assert lines[0]["request_id"] == f"slow-{kind}" and lines[0]["route"] == "/stuck/<int:n>/"
+    assert lines[0]["elapsed_ms"] >= 500 and SLEEP_FRAME in lines[0]["stack"]

@@ -15,10 +15,7 @@ shutdown (uvicorn sends it on SIGTERM once the requests in flight are done)
 it flushes pending error events and spans, as gunicorn's ``worker_exit`` hook
 does (``django_lantern.shutdown.flush``), so spans a batch processor still
 holds are not lost with the process. At start-up it starts the process's
-run-time log level poller (``django_lantern.logging._levels_apply``) and
-watches for uvicorn giving up on the requests still running at shutdown
-(``--timeout-graceful-shutdown``): one CRITICAL ``lantern.inflight`` line
-each (``django_lantern.logging._inflight``).
+run-time log level poller (``django_lantern.logging._levels_apply``).
 
     # asgi.py
     from django_lantern.health.asgi import get_asgi_application
@@ -38,7 +35,6 @@ from django_lantern.conf import get_settings
 from django_lantern.health._drain import server_stopping
 from django_lantern.http._probes import HEALTHZ, READYZ, probe_kind
 from django_lantern.logging import _levels_apply
-from django_lantern.logging._inflight import watch_uvicorn_shutdown
 
 __all__ = ["LanternASGIHandler", "get_asgi_application"]
 
@@ -59,7 +55,6 @@ class LanternASGIHandler(ASGIHandler):
             message = await receive()
             if message.get("type") == "lifespan.startup":
                 _levels_apply.ensure_running()  # run-time log levels reach a worker before its first request
-                watch_uvicorn_shutdown()  # the requests in flight, when a graceful shutdown times out
                 await send({"type": "lifespan.startup.complete"})
             elif message.get("type") == "lifespan.shutdown":
                 try:

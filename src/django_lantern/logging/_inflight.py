@@ -89,7 +89,7 @@ _UVICORN_FILTER = _UvicornGivesUp()
 
 
 def watch_uvicorn_shutdown() -> None:
-    """Attach the filter that notices uvicorn giving up (once; called at lifespan start-up)."""
+    """Attach the filter that notices uvicorn giving up (once; called at start-up, ``apps.py``)."""
     server_logger = logging.getLogger("uvicorn.error")
     if _UVICORN_FILTER not in server_logger.filters:
         server_logger.addFilter(_UVICORN_FILTER)
