@@ -14,9 +14,9 @@ Which stack a request has depends on where it runs (``http/_inflight.py``):
 - ASGI with an async view: the task's chain of coroutines, down to the
   ``await`` it is suspended at (no thread holds it between two steps).
 - ASGI with a sync middleware (WhiteNoise, say) above an async view: the
-  middleware's thread waits in asgiref for a task on the event loop; the
-  stack is the thread's, then that task's coroutines (the task holding this
-  ``request``).
+  middleware's thread waits in asgiref for a coroutine the event loop runs;
+  the stack is the thread's, then that coroutine's chain (the one asgiref's
+  ``AsyncToSync`` frame in that thread waits for).
 
 ``/threadz`` has the access rule of ``/metrics`` (``_views.is_allowed``), the
 same 403, ``Cache-Control: no-store``; text, or JSON with ``?format=json`` or
@@ -25,7 +25,6 @@ same 403, ``Cache-Control: no-store``; text, or JSON with ``?format=json`` or
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -63,10 +62,9 @@ def thread_frames(frame: FrameType | None) -> list[str]:
     return lines
 
 
-def _coroutine_chain(task: Any) -> list[FrameType]:
-    """An ``asyncio`` task's coroutine frames, from its own down to the ``await`` it waits at."""
+def _coroutine_chain(awaited: Any) -> list[FrameType]:
+    """A coroutine's frames, from its own down to the ``await`` the chain waits at."""
     found: list[FrameType] = []
-    awaited = task.get_coro()
     while awaited is not None and len(found) < _MAX_FRAMES:
         frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
         if frame is None:
@@ -76,34 +74,29 @@ def _coroutine_chain(task: Any) -> list[FrameType]:
     return found
 
 
-def task_frames(task: Any) -> list[str]:
-    return [_frame_line(frame) for frame in _coroutine_chain(task)]
+def coroutine_frames(coroutine: Any) -> list[str]:
+    return [_frame_line(frame) for frame in _coroutine_chain(coroutine)]
 
 
 def _holds(frame: FrameType, request: Any) -> bool:
-    return "request" in frame.f_code.co_varnames and frame.f_locals.get("request") is request
+    code = frame.f_code
+    return ("request" in code.co_varnames or "request" in code.co_cellvars) and frame.f_locals.get("request") is request
 
 
-def _waits_in_asgiref(frame: FrameType | None) -> bool:
-    """True when the thread's innermost frames are asgiref's: it waits for the event loop to run a coroutine."""
-    for _ in range(3):
+def _awaited_in(frame: FrameType | None) -> Any:
+    """The coroutine a thread waits for in asgiref (``AsyncToSync``, its ``awaitable``), or None.
+
+    Only when the thread's innermost frames are waits (``threading``) and asgiref's own: a thread
+    running its own code is where the request is."""
+    for _ in range(8):
         if frame is None:
-            return False
-        if "asgiref" in frame.f_code.co_filename:
-            return True
+            return None
+        code = frame.f_code
+        if "asgiref" not in code.co_filename and "threading" not in code.co_filename:
+            return None
+        if code.co_name == "__call__" and "awaitable" in (*code.co_varnames, *code.co_cellvars):
+            return frame.f_locals.get("awaitable")
         frame = frame.f_back
-    return False
-
-
-def _task_holding(request: Any) -> Any:
-    """The running ``asyncio`` task whose coroutines hold ``request`` and wait for no thread, or None.
-
-    (The server's task holds the request too, but waits in asgiref for the middleware's thread.)"""
-    every = getattr(asyncio.tasks, "_all_tasks", None)  # every loop's tasks; private, hence the fallback
-    for task in list(every or ()):
-        chain = [] if task.done() else _coroutine_chain(task)
-        if chain and "asgiref" not in chain[-1].f_code.co_filename and any(_holds(f, request) for f in chain):
-            return task
     return None
 
 
@@ -140,9 +133,9 @@ def _serving_thread(request: Any, frames: dict[int, FrameType]) -> int | None:
 class InFlight:
     """One request in flight: its facts and where it runs (a thread ident, else a task)."""
 
-    __slots__ = ("ctx", "elapsed_ms", "exchange", "request_id", "route", "task", "thread")
-    # ``thread``: the thread that runs the request, if any; ``task``: the task whose coroutines
-    # it is in (an async view), after the thread's frames when both are known.
+    __slots__ = ("coroutine", "ctx", "elapsed_ms", "exchange", "request_id", "route", "thread")
+    # ``thread``: the thread that runs the request, if any; ``coroutine``: the chain it is in
+    # (an async view), shown after the thread's frames when both are known.
 
     def __init__(self, exchange: Any, where: Any, frames: dict[int, FrameType], now: float) -> None:
         self.exchange = exchange
@@ -154,11 +147,13 @@ class InFlight:
             self.route = UNKNOWN
         self.elapsed_ms = round((now - exchange.started) * 1000, 1)
         self.thread: int | None = where if isinstance(where, int) else None
-        self.task = None if isinstance(where, int) else where
+        self.coroutine: Any = None
         if self.thread is None:
             self.thread = _serving_thread(exchange.request, frames)
-        elif _waits_in_asgiref(frames.get(self.thread)):
-            self.task = _task_holding(exchange.request)
+            if self.thread is None and where is not None:
+                self.coroutine = where.get_coro()  # an async view: the request's own task
+        if self.thread is not None:
+            self.coroutine = _awaited_in(frames.get(self.thread))
 
 
 def in_flight(frames: dict[int, FrameType] | None = None, older_than_ms: float = 0.0) -> list[InFlight]:
@@ -183,8 +178,8 @@ def request_stack(item: InFlight, frames: dict[int, FrameType], skip: FrameType 
         if item.thread == threading.get_ident() and skip is not None:
             frame = skip
         lines = thread_frames(frame)
-    if item.task is not None:
-        lines += task_frames(item.task)  # the coroutine the thread waits for, or the request's own task
+    if item.coroutine is not None:
+        lines += coroutine_frames(item.coroutine)  # what the thread waits for, or the request's own task
     return render(lines)
 
 
