@@ -60,6 +60,8 @@ def _assert_the_line(lines: list[dict[str, Any]], request_id: str, route: str, f
     assert line["request_id"] == request_id and line["route"] == route
     assert line["elapsed_ms"] >= 2000
     assert frame in line["stack"] and len(line["stack"].encode()) <= 4096
+    if frame == SLEEP_FRAME:  # time.sleep has no frame: the view's is the innermost, nothing of lantern's above it
+        assert line["stack"].splitlines()[-1].endswith(SLEEP_FRAME), line["stack"]
 
 
 def test_gunicorn_sync_worker_timeout_writes_the_stuck_request(tmp_path: Path) -> None:
