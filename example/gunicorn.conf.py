@@ -42,12 +42,15 @@ prepare_multiproc_dir()
 # LANTERN["SHUTDOWN_DRAIN_SECONDS"], then gunicorn's own graceful stop finishes
 # in-flight requests and worker_exit flushes pending error events and spans
 # (docs/reliability.md). The arbiter counts graceful_timeout from the SIGTERM,
-# so it must cover the drain plus the slowest request.
+# so it must cover the drain plus the slowest request. When a request outlives
+# --timeout, worker_abort writes its stack on lantern.inflight before the
+# worker dies (docs/status.md).
 from django_lantern.gunicorn import (  # noqa: E402 - gunicorn hooks by name
     child_exit,  # noqa: F401
     lantern_on_exit,
     lantern_on_starting,
     post_worker_init,  # noqa: F401
+    worker_abort,  # noqa: F401
     worker_exit,  # noqa: F401
 )
 

@@ -105,6 +105,8 @@ def test_get_settings_is_cached_and_cleared_on_change() -> None:
 
 def test_none_paths_turn_probes_off() -> None:
     """A probe path of None turns the middleware's probe off."""
-    built, errors = conf.build_settings({"HEALTHZ_PATH": None, "METRICS_PATH": None, "STATUS_PATH": None})
+    built, errors = conf.build_settings(
+        {"HEALTHZ_PATH": None, "METRICS_PATH": None, "STATUS_PATH": None, "THREADS_PATH": None}
+    )
     assert errors == [] and built.healthz_paths == frozenset()
     assert built.probe_paths == frozenset({"/readyz", "/readyz/"})

@@ -142,7 +142,7 @@ def test_fixed_names_are_importable(module: str, name: str) -> None:
 
 
 def test_url_names_and_paths() -> None:
-    """``django_lantern.urls`` serves healthz, readyz, metrics and statusz under the ``lantern`` namespace."""
+    """``django_lantern.urls`` serves healthz, readyz, metrics, statusz and threadz under the ``lantern`` namespace."""
     from django.urls import reverse
 
     assert reverse("lantern:healthz") in ("/healthz", "/healthz/")
@@ -152,6 +152,7 @@ def test_url_names_and_paths() -> None:
         "readyz-check",  # /readyz/<check> (docs/health.md)
         "metrics",
         "statusz",  # docs/status.md
+        "threadz",  # docs/status.md
     }
     assert reverse("lantern:readyz-check", args=["db:default"]) in ("/readyz/db:default", "/readyz/db:default/")
 

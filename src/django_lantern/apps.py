@@ -11,11 +11,11 @@ from django.core.signals import got_request_exception, request_started
 
 from django_lantern import _release, shutdown
 from django_lantern._exceptions import on_request_exception
-from django_lantern.conf import settings_errors
+from django_lantern.conf import get_settings, settings_errors
 from django_lantern.health._drain import server_stopping
 from django_lantern.http import _users
 from django_lantern.jobs import _commands, _djtasks
-from django_lantern.logging import _levels_apply, _levels_store, handlers, servers
+from django_lantern.logging import _inflight, _levels_apply, _levels_store, handlers, servers
 from django_lantern.metrics import _db, _recorder, _workers
 from django_lantern.metrics.cache import uncounted
 
@@ -47,6 +47,10 @@ class LanternConfig(AppConfig):
         _levels_store.read_context = uncounted  # its once-a-second reads are not the app's cache traffic
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
+        _inflight.start_watcher(get_settings().stuck_request_ms)  # STUCK_REQUEST_MS: a thread only when set
+        # uvicorn's --timeout-graceful-shutdown running out: the requests it cancels, with their stacks.
+        # Here, not in the lifespan: uvicorn says it on its logger whatever ASGI handler the project uses.
+        _inflight.watch_uvicorn_shutdown()
         handlers.ensure_metrics()  # log-failure counters visible at zero from the start
         if _workers.refusal() is not None:  # /metrics answers 503 with the same text
             logging.getLogger("django_lantern.metrics").error("%s", _workers.refusal())

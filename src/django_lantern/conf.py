@@ -110,6 +110,10 @@ KEYS: dict[str, Key] = {
     "METRICS_PATH": Key("/metrics", v.probe_path, "metrics_paths"),
     # What is running, as JSON; protected as /metrics is (docs/status.md).
     "STATUS_PATH": Key("/statusz", v.probe_path, "status_paths"),
+    # Every thread's stack, tagged with its request; protected as /metrics is (docs/status.md).
+    "THREADS_PATH": Key("/threadz", v.probe_path, "threads_paths"),
+    # A WARNING with the stack, once, for each request still running after this many ms; None: no watcher.
+    "STUCK_REQUEST_MS": Key(None, v.number(minimum=1, allow_none=True)),
     "READINESS_TIMEOUT": Key(0.5, v.number(minimum=0.001)),
     # Probes within this many seconds share one verdict per check (never served older).
     "READINESS_CACHE_SECONDS": Key(1.0, v.number(minimum=0)),
@@ -223,6 +227,8 @@ class LanternSettings:
     readyz_paths: frozenset[str]
     metrics_paths: frozenset[str]
     status_paths: frozenset[str]
+    threads_paths: frozenset[str]
+    stuck_request_ms: float | None
     readiness_timeout: float
     readiness_cache_seconds: float
     readiness_databases: str | tuple[str, ...]
@@ -272,7 +278,7 @@ class LanternSettings:
 def _derive(values: dict[str, Any], problems: Problems) -> None:
     """Values computed from several keys, and rules that span keys."""
     values["request_id_meta_key"] = header_to_meta_key(values["request_id_header"])
-    keys = ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH", "STATUS_PATH")
+    keys = ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH", "STATUS_PATH", "THREADS_PATH")
     paths = [values[field_name(key)] for key in keys]
     values["probe_paths"] = frozenset().union(*paths)
     readyz_paths = values["readyz_paths"]
@@ -280,7 +286,8 @@ def _derive(values: dict[str, Any], problems: Problems) -> None:
     if sum(map(len, paths)) != len(values["probe_paths"]):
         given = ", ".join(repr(sorted(p)[0] if p else None) for p in paths)
         problems.errors.append(
-            f"LANTERN['HEALTHZ_PATH'], ['READYZ_PATH'], ['METRICS_PATH'] and ['STATUS_PATH'] must differ; got {given}."
+            "LANTERN['HEALTHZ_PATH'], ['READYZ_PATH'], ['METRICS_PATH'], ['STATUS_PATH'] and ['THREADS_PATH'] "
+            f"must differ; got {given}."
         )
 
 

@@ -2,7 +2,9 @@
 
 Use them from your gunicorn config file::
 
-    from django_lantern.gunicorn import child_exit, on_exit, on_starting, post_worker_init, worker_exit  # noqa: F401
+    from django_lantern.gunicorn import (  # noqa: F401
+        child_exit, on_exit, on_starting, post_worker_init, worker_abort, worker_exit,
+    )
     from django_lantern.metrics.multiprocess import prepare_multiproc_dir
 
     prepare_multiproc_dir()  # at config load, before any worker imports prometheus_client
@@ -31,12 +33,20 @@ forwards it to every worker):
 3. ``worker_exit`` flushes pending error events and spans (bounded wait).
 
 SIGINT and SIGQUIT keep gunicorn's meaning: stop now, no drain.
+
+When the arbiter kills a worker whose request outlived ``--timeout`` (SIGABRT,
+then SIGKILL about a second later), ``worker_abort`` writes one CRITICAL
+``lantern.inflight`` line per request in flight, with its stack, and waits for
+the lines to be written (docs/status.md). The same lines come just before the
+arbiter's SIGKILL ends a graceful stop with requests still running: gthread's
+``--timeout`` watches only its main loop, never a busy thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -44,7 +54,12 @@ from typing import Any
 from django_lantern import shutdown
 from django_lantern.health._drain import drain_seconds
 from django_lantern.logging import _levels_apply
+from django_lantern.logging._inflight import report_in_flight
 from django_lantern.metrics import multiprocess
+
+# How long before the arbiter's SIGKILL the requests still running are reported: enough to write
+# the lines, though one may still finish in between.
+GRACEFUL_MARGIN = 0.5
 
 
 def lantern_post_worker_init(worker: Any) -> None:
@@ -58,6 +73,7 @@ def lantern_post_worker_init(worker: Any) -> None:
         if started.is_set():
             return  # a second SIGTERM does not shorten the drain
         started.set()
+        _watch_graceful_timeout(worker)
         shutdown.begin_drain()
         seconds = drain_seconds()
         with contextlib.suppress(Exception):
@@ -83,6 +99,41 @@ def lantern_worker_exit(server: Any, worker: Any) -> None:
         worker.log.info("lantern: %s", shutdown.describe_flush(results))
 
 
+def lantern_worker_abort(worker: Any) -> None:
+    """The worker timed out: one CRITICAL ``lantern.inflight`` line per request in flight, written out."""
+    report_in_flight("gunicorn's worker timeout (--timeout)", _interrupted_frame())
+
+
+def _watch_graceful_timeout(worker: Any) -> None:
+    """Just before the arbiter's SIGKILL ends a graceful stop (``graceful_timeout`` after its SIGTERM),
+    the requests still in flight get their CRITICAL lines: gthread's ``--timeout`` never fires for a
+    busy thread (its main loop keeps telling the arbiter it is alive), so this is where its stuck
+    requests show."""
+    try:
+        graceful = float(worker.cfg.graceful_timeout)
+    except (AttributeError, TypeError, ValueError):
+        return
+    timer = threading.Timer(
+        max(graceful - GRACEFUL_MARGIN, graceful / 2),
+        report_in_flight,
+        args=("gunicorn's graceful timeout (--graceful-timeout) is about to end",),
+    )
+    timer.name = "lantern-graceful-timeout"
+    timer.daemon = True
+    timer.start()
+
+
+def _interrupted_frame() -> FrameType | None:
+    """The frame SIGABRT interrupted (the caller of gunicorn's ``handle_abort``), where a sync worker's
+    request is: the handler runs on top of it, in the same thread."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "handle_abort":
+            return frame.f_back
+        frame = frame.f_back
+    return None
+
+
 lantern_on_starting = multiprocess.on_starting
 lantern_child_exit = multiprocess.child_exit
 lantern_on_exit = multiprocess.on_exit
@@ -93,6 +144,7 @@ child_exit = lantern_child_exit
 on_exit = lantern_on_exit
 post_worker_init = lantern_post_worker_init
 worker_exit = lantern_worker_exit
+worker_abort = lantern_worker_abort
 
 __all__ = [
     "child_exit",
@@ -100,9 +152,11 @@ __all__ = [
     "lantern_on_exit",
     "lantern_on_starting",
     "lantern_post_worker_init",
+    "lantern_worker_abort",
     "lantern_worker_exit",
     "on_exit",
     "on_starting",
     "post_worker_init",
+    "worker_abort",
     "worker_exit",
 ]

@@ -2,7 +2,7 @@
 
 Per request it: assigns the request id (validated incoming header or a fresh
 one), binds the request context for logging, answers ``/healthz``, ``/readyz``,
-``/metrics`` and ``/statusz`` itself before any other middleware can redirect or refuse a
+``/metrics``, ``/statusz`` and ``/threadz`` itself before any other middleware can redirect or refuse a
 probe, echoes the id on the response, records metrics, and writes exactly one
 access record.
 
@@ -16,9 +16,11 @@ response into a 500.
 from __future__ import annotations
 
 import time
+from asyncio import current_task
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from functools import partial
+from threading import get_ident
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -32,7 +34,8 @@ from django_lantern.conf import LanternSettings, get_settings, settings_for_serv
 from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
-from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, classify
+from django_lantern.http._inflight import INFLIGHT
+from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, THREADS, classify
 from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
@@ -42,6 +45,7 @@ from django_lantern.logging._access_log import AccessLog
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _views as metrics_views
 from django_lantern.metrics._status import status_response
+from django_lantern.metrics._threads import threads_response
 from django_lantern.scrubbing import REDACTED_PATH_ATTRIBUTE, redacted_path
 from django_lantern.tracing import ServerSpan
 
@@ -127,6 +131,7 @@ class LanternMiddleware:
         if self._is_async:
             return self.__acall__(request)
         exchange = self._enter(request)
+        INFLIGHT[exchange] = get_ident()  # the thread that runs the view (http/_inflight.py)
         try:
             exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
@@ -148,6 +153,7 @@ class LanternMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         exchange = self._enter(request)
+        INFLIGHT[exchange] = current_task()
         try:
             exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
@@ -304,6 +310,8 @@ def _simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:
         return health_views.healthz_response(request)
     if kind == STATUS:
         return status_response(request)
+    if kind == THREADS:
+        return threads_response(request)
     return metrics_views.metrics_response(request)
 
 
@@ -359,3 +367,4 @@ def _leave(exchange: _Exchange, *, streaming: bool) -> None:
         report_internal_error("tracing_end", exc)
     finally:
         current.reset(exchange.token)
+        del INFLIGHT[exchange]

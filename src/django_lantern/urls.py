@@ -1,5 +1,5 @@
 """``path("", include("django_lantern.urls"))``: ``healthz``, ``readyz``,
-``metrics`` and ``statusz``, each with and without a trailing slash and never redirected.
+``metrics``, ``statusz`` and ``threadz``, each with and without a trailing slash and never redirected.
 
 ``LanternMiddleware`` already answers these paths before other middleware
 runs; these routes serve them when a project turns that off (by setting a
@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_lantern.health._views import healthz_response, readyz_response
 from django_lantern.metrics._status import status_response
+from django_lantern.metrics._threads import threads_response
 from django_lantern.metrics._views import metrics_response
 
 __all__ = ["app_name", "urlpatterns"]
@@ -67,10 +68,18 @@ def statusz(request: HttpRequest) -> HttpResponseBase:
     return status_response(request)
 
 
+@csrf_exempt
+@login_not_required
+@_not_logged
+def threadz(request: HttpRequest) -> HttpResponseBase:
+    return threads_response(request)
+
+
 urlpatterns = [
     re_path(r"^healthz/?\Z", healthz, name="healthz"),
     re_path(r"^readyz/?\Z", readyz, name="readyz"),
     re_path(r"^readyz/(?P<check>[^/]+)/?\Z", readyz, name="readyz-check"),
     re_path(r"^metrics/?\Z", metrics, name="metrics"),
     re_path(r"^statusz/?\Z", statusz, name="statusz"),
+    re_path(r"^threadz/?\Z", threadz, name="threadz"),
 ]

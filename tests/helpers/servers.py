@@ -64,6 +64,18 @@ class Server:
         return pids or [self.process.pid]
 
 
+def settings_env(tmp_path: Path, settings_module: str) -> dict[str, str]:
+    """The environment of a server on the example with test settings: JSON lines, its own metrics directory."""
+    multiproc = tmp_path / "prometheus-multiproc"
+    multiproc.mkdir()
+    return {
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "LANTERN_LOG_FORMAT": "json",
+    }
+
+
 def wait_serving(proc: subprocess.Popen[bytes], url: str, timeout: float, output: Callable[[], str]) -> None:
     """Poll ``url``'s ``/healthz`` until it answers 200; fail with the end of ``output()`` if the process
     exits first or ``timeout`` passes."""

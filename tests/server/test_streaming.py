@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.servers import ROOT, Server, run_server
+from tests.helpers.servers import Server, run_server, settings_env
 from tests.metrics.conftest import parse
 from tests.server.streaming_urls import CHUNKS, DELAY
 
@@ -33,14 +32,7 @@ SERVERS = {
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    multiproc = tmp_path / "prometheus-multiproc"
-    multiproc.mkdir()
-    return {
-        "DJANGO_SETTINGS_MODULE": "tests.server.streaming_settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "LANTERN_LOG_FORMAT": "json",
-    }
+    return settings_env(tmp_path, "tests.server.streaming_settings")
 
 
 def _fetch(server: Server, path: str) -> bytes:

@@ -1,5 +1,5 @@
-"""The one probe rule: which paths are ``/healthz``, ``/readyz`` (and ``/readyz/<check>``), ``/metrics``
-and ``/statusz``.
+"""The one probe rule: which paths are ``/healthz``, ``/readyz`` (and ``/readyz/<check>``), ``/metrics``,
+``/statusz`` and ``/threadz``.
 
 Every path that treats probes apart calls :func:`probe_kind` (or
 :func:`untraced_probe`): the middleware, which answers them before any other
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from django_lantern.conf import LanternSettings
     from django_lantern.context import RequestContext
 
-HEALTHZ, READYZ, METRICS, STATUS = "healthz", "readyz", "metrics", "status"
+HEALTHZ, READYZ, METRICS, STATUS, THREADS = "healthz", "readyz", "metrics", "status", "threads"
 # What an orchestrator or a load balancer polls (a scrape of /metrics or /statusz is not a health probe).
 HEALTH_PROBES = frozenset({HEALTHZ, READYZ})
 # What every probe answers; anything else gets :func:`not_allowed`.
@@ -28,7 +28,7 @@ PROBE_METHODS = ("GET", "HEAD")
 
 
 def probe_kind(path: str, cfg: LanternSettings) -> str | None:
-    """``HEALTHZ``, ``READYZ``, ``METRICS`` or ``STATUS`` for a probe path (``path_info``), else None."""
+    """``HEALTHZ``, ``READYZ``, ``METRICS``, ``STATUS`` or ``THREADS`` for a probe path (``path_info``), else None."""
     if path not in cfg.probe_paths:
         # /readyz/<check>: the readiness view validates the name (404 for an unknown one).
         prefix = cfg.readyz_check_prefix
@@ -37,7 +37,9 @@ def probe_kind(path: str, cfg: LanternSettings) -> str | None:
         return HEALTHZ
     if path in cfg.readyz_paths:
         return READYZ
-    return METRICS if path in cfg.metrics_paths else STATUS
+    if path in cfg.metrics_paths:
+        return METRICS
+    return STATUS if path in cfg.status_paths else THREADS
 
 
 def untraced_probe(path: str, cfg: LanternSettings) -> bool:
