@@ -44,7 +44,9 @@ prepare_multiproc_dir()
 # (docs/reliability.md). The arbiter counts graceful_timeout from the SIGTERM,
 # so it must cover the drain plus the slowest request. When a request outlives
 # --timeout, worker_abort writes its stack on lantern.inflight before the
-# worker dies (docs/status.md).
+# worker dies; under gthread, which kills no busy thread, post_worker_init has
+# the stuck-request watcher write it once the request passes --timeout
+# (docs/status.md).
 from django_lantern.gunicorn import (  # noqa: E402 - gunicorn hooks by name
     child_exit,  # noqa: F401
     lantern_on_exit,

@@ -61,3 +61,29 @@ def test_worker_exit_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutdown, "flush", lambda: called.append(True) or {})
     gunicorn.worker_exit(object(), _Worker())
     assert called == [True]
+
+
+class _Config:
+    timeout = 2
+
+
+def _gthread_worker() -> Any:
+    """A gunicorn gthread worker, not started: the hook only asks what it is and its config."""
+    from gunicorn.workers.gthread import ThreadWorker
+
+    worker = ThreadWorker.__new__(ThreadWorker)
+    worker.log, worker.cfg = _Log(), _Config()
+    worker.handle_exit = lambda signum, frame: None  # type: ignore[method-assign]
+    return worker
+
+
+@pytest.mark.parametrize(("make", "armed"), [(_gthread_worker, [(2000.0, gunicorn.GTHREAD_TIMEOUT)]), (_Worker, [])])
+def test_gthread_arms_the_stuck_request_watcher_with_its_timeout(
+    restore_sigterm: None, monkeypatch: pytest.MonkeyPatch, make: Any, armed: list[Any]
+) -> None:
+    """gthread never kills a busy thread on --timeout: the watcher writes the CRITICAL line instead.
+    A sync worker is killed and writes it in worker_abort: no watcher for it."""
+    calls: list[tuple[float, str]] = []
+    monkeypatch.setattr(gunicorn, "watch_unkilled_timeout", lambda ms, reason: calls.append((ms, reason)))
+    gunicorn.post_worker_init(make())
+    assert calls == armed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,15 @@ def test_the_watcher_warns_once_per_request(stuck: dict[str, Any], logs: LogCapt
     assert WATCHER.check(60_000, set()) == set()  # not running that long: nothing
     [line] = logs.by_logger("lantern.inflight")
     assert line["level"] == "warning" and line["request_id"] == "stuck-1" and WAIT_FRAME in line["stack"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watcher_past_an_unkilled_timeout_writes_one_critical_line(stuck: dict[str, Any], logs: LogCapture) -> None:
+    seen = WATCHER.check(0, set(), logging.CRITICAL, "the server's timeout has passed; it runs on")
+    WATCHER.check(0, seen, logging.CRITICAL, "the server's timeout has passed; it runs on")
+    [line] = logs.by_logger("lantern.inflight")
+    assert line["level"] == "critical" and line["request_id"] == "stuck-1" and WAIT_FRAME in line["stack"]
+    assert line["route"] == "/wait/<int:n>/" and line["message"].endswith("the server's timeout has passed; it runs on")
 
 
 ONLY_LANTERN = ["django_lantern.middleware.LanternMiddleware"]

@@ -38,8 +38,12 @@ When the arbiter kills a worker whose request outlived ``--timeout`` (SIGABRT,
 then SIGKILL about a second later), ``worker_abort`` writes one CRITICAL
 ``lantern.inflight`` line per request in flight, with its stack, and waits for
 the lines to be written (docs/status.md). The same lines come just before the
-arbiter's SIGKILL ends a graceful stop with requests still running: gthread's
-``--timeout`` watches only its main loop, never a busy thread.
+arbiter's SIGKILL ends a graceful stop with requests still running.
+
+gthread's ``--timeout`` watches only its main loop, never a busy thread, so
+the arbiter never kills a worker for a stuck request there. Under gthread,
+``post_worker_init`` arms the stuck-request watcher with ``--timeout``: one
+CRITICAL line per request still running past it, saying it was not killed.
 """
 
 from __future__ import annotations
@@ -54,17 +58,20 @@ from typing import Any
 from django_lantern import shutdown
 from django_lantern.health._drain import drain_seconds
 from django_lantern.logging import _levels_apply
-from django_lantern.logging._inflight import report_in_flight
+from django_lantern.logging._inflight import report_in_flight, watch_unkilled_timeout
 from django_lantern.metrics import multiprocess
 
 # How long before the arbiter's SIGKILL the requests still running are reported: enough to write
 # the lines, though one may still finish in between.
 GRACEFUL_MARGIN = 0.5
+# Says why a gthread request past --timeout is still running: the line must not read as a kill.
+GTHREAD_TIMEOUT = "gunicorn's worker timeout (--timeout) has passed; gthread does not kill a busy thread, it runs on"
 
 
 def lantern_post_worker_init(worker: Any) -> None:
     """Replace the worker's SIGTERM handler with drain-then-stop; start the log level poller."""
     _levels_apply.ensure_running()  # before the first request: run-time log levels reach idle workers too
+    _watch_gthread_timeout(worker)
     original = worker.handle_exit
     started = threading.Event()
 
@@ -106,9 +113,7 @@ def lantern_worker_abort(worker: Any) -> None:
 
 def _watch_graceful_timeout(worker: Any) -> None:
     """Just before the arbiter's SIGKILL ends a graceful stop (``graceful_timeout`` after its SIGTERM),
-    the requests still in flight get their CRITICAL lines: gthread's ``--timeout`` never fires for a
-    busy thread (its main loop keeps telling the arbiter it is alive), so this is where its stuck
-    requests show."""
+    the requests still in flight get their CRITICAL lines: the SIGKILL runs no hook."""
     try:
         graceful = float(worker.cfg.graceful_timeout)
     except (AttributeError, TypeError, ValueError):
@@ -121,6 +126,21 @@ def _watch_graceful_timeout(worker: Any) -> None:
     timer.name = "lantern-graceful-timeout"
     timer.daemon = True
     timer.start()
+
+
+def _watch_gthread_timeout(worker: Any) -> None:
+    """Under gthread, a request still running past ``--timeout`` gets its CRITICAL line from the
+    stuck-request watcher: the worker's main loop keeps telling the arbiter it is alive while a thread
+    is busy, so the arbiter never kills it and ``worker_abort`` never runs. Other workers: nothing."""
+    gthread = sys.modules.get("gunicorn.workers.gthread")  # loaded by gunicorn when it runs that worker
+    if gthread is None or not isinstance(worker, gthread.ThreadWorker):
+        return
+    try:
+        timeout = float(worker.cfg.timeout)
+    except (AttributeError, TypeError, ValueError):
+        return
+    if timeout > 0:  # 0: the operator turned the timeout off
+        watch_unkilled_timeout(timeout * 1000, GTHREAD_TIMEOUT)
 
 
 def _interrupted_frame() -> FrameType | None:

@@ -5,6 +5,8 @@ SIGKILL); uvicorn cancels the requests still running when
 ``--timeout-graceful-shutdown`` runs out. Each time, the request's id, route,
 time so far and stack must be in the output: only a real server shows that
 the line gets out of the log writer's thread before the process ends.
+gthread never kills a busy thread: there the stuck-request watcher, armed
+with ``--timeout``, writes the line while the worker keeps serving.
 """
 
 from __future__ import annotations
@@ -74,15 +76,22 @@ def test_gunicorn_sync_worker_timeout_writes_the_stuck_request(tmp_path: Path) -
     assert "WORKER TIMEOUT" in server.output()  # the arbiter's own line: it was the timeout that killed it
 
 
-def test_gthread_timeout_never_fires_for_a_busy_thread(tmp_path: Path) -> None:
-    """gthread's main loop tells the arbiter it is alive while a thread sleeps: no kill, no line."""
+def test_gthread_timeout_writes_the_stuck_request_and_keeps_serving(tmp_path: Path) -> None:
+    """gthread's main loop tells the arbiter it is alive while a thread sleeps, so nothing kills the
+    worker: the watcher armed with --timeout writes the line, once, and the other threads keep serving."""
     args = [*GUNICORN, "--worker-class", "gthread", "--threads", "4"]
     with run_server("gunicorn", args=args, env=_env(tmp_path), stop_timeout=2) as server:
         sender = _send(server, "/stuck/3/", "stuck-gthread")
-        lines = _inflight_lines(server, "critical", wait=4.5)  # more than twice --timeout
-        served = httpx.get(server.url + "/healthz", timeout=5).status_code
+        time.sleep(0.5)  # the request is in the view
+        served = [httpx.get(server.url + "/healthz", timeout=5).status_code]
+        lines = _inflight_lines(server, "critical")
+        time.sleep(1.0)  # several more rounds of the watcher: still one line
+        served.append(httpx.get(server.url + "/healthz", timeout=5).status_code)
+        lines = _inflight_lines(server, "critical")
     sender.join(1)
-    assert lines == [] and served == 200 and "WORKER TIMEOUT" not in server.output()
+    _assert_the_line(lines, "stuck-gthread", "/stuck/<int:n>/", SLEEP_FRAME)
+    assert "worker timeout" in lines[0]["message"] and "does not kill" in lines[0]["message"]
+    assert served == [200, 200] and "WORKER TIMEOUT" not in server.output()
 
 
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
@@ -149,7 +158,17 @@ def test_stuck_request_ms_warns_once_with_the_stack(tmp_path: Path, kind: str) -
         lines = _inflight_lines(server, "warning")
         time.sleep(1.5)  # several more rounds of the watcher: still one line
         lines = _inflight_lines(server, "warning")
+        # gthread: --timeout 2 arms the same watcher, one CRITICAL past it beside the WARNING past 500 ms
+        critical = _inflight_lines(server, "critical", wait=15.0 if kind == "gunicorn" else 0.0)
+        if critical:
+            time.sleep(1.0)  # several more rounds of the watcher: still one line of each
+            critical = _inflight_lines(server, "critical")
+            lines = _inflight_lines(server, "warning")
     sender.join(1)
     assert len(lines) == 1, lines
     assert lines[0]["request_id"] == f"slow-{kind}" and lines[0]["route"] == "/stuck/<int:n>/"
     assert lines[0]["elapsed_ms"] >= 500 and SLEEP_FRAME in lines[0]["stack"]
+    if kind == "gunicorn":
+        _assert_the_line(critical, f"slow-{kind}", "/stuck/<int:n>/", SLEEP_FRAME)
+    else:  # uvicorn has no --timeout: no CRITICAL line while it runs
+        assert critical == []

@@ -8,8 +8,11 @@ gunicorn's ``worker_abort`` (``django_lantern.gunicorn``) and when uvicorn's
 graceful shutdown times out (``watch_uvicorn_shutdown``).
 
 With ``LANTERN["STUCK_REQUEST_MS"]`` set, a watcher thread writes one WARNING
-with the stack per request still running past that time; with it unset the
-thread is never started and nothing is added to any request.
+with the stack per request still running past that time. Under gunicorn's
+gthread worker, whose ``--timeout`` never ends a busy thread, the same thread
+also writes one CRITICAL line per request still running past that timeout
+(``watch_unkilled_timeout``, armed by ``django_lantern.gunicorn``). With
+neither, the thread is never started and nothing is added to any request.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ def _line(item: InFlight, level: int, message: str, frames: dict[int, FrameType]
         current.reset(token)
 
 
+def _message(reason: str) -> str:
+    return "request %s still running after %.0f ms" + (": " + reason if reason else "")
+
+
 def flush_handlers() -> None:
     """Wait for every attached handler to write what it holds (each within its own bound)."""
     for handler in attached_handlers():
@@ -63,7 +70,7 @@ def report_in_flight(reason: str, skip: FrameType | None = None) -> int:
     found = in_flight(frames)
     for item in found:
         try:
-            _line(item, logging.CRITICAL, "request %s still running after %.0f ms: " + reason, frames, skip)
+            _line(item, logging.CRITICAL, _message(reason), frames, skip)
         except Exception as exc:  # the next request's line still matters
             report_internal_error("inflight", exc)
     if found:
@@ -96,10 +103,14 @@ def watch_uvicorn_shutdown() -> None:
 
 
 class _Watcher:
-    """One daemon thread per process: a WARNING per request running past ``threshold_ms``, once."""
+    """One daemon thread per process: for each request running long, a WARNING past ``threshold_ms``
+    (``STUCK_REQUEST_MS``) and a CRITICAL past ``limit_ms`` (a server timeout that does not kill a busy
+    thread, ``arm_limit``), each once per request."""
 
     def __init__(self) -> None:
         self.threshold_ms: float | None = None
+        self.limit_ms: float | None = None
+        self.limit_reason = ""
         self._pid = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -109,39 +120,61 @@ class _Watcher:
             return
         with self._lock:
             self.threshold_ms = threshold_ms
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            thread = threading.Thread(target=self._run, name="lantern-stuck-requests", daemon=True)
-            thread.start()
+            self._ensure_thread()
+
+    def arm_limit(self, limit_ms: float, reason: str) -> None:
+        with self._lock:
+            self.limit_ms, self.limit_reason = limit_ms, reason
+            self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        thread = threading.Thread(target=self._run, name="lantern-stuck-requests", daemon=True)
+        thread.start()
 
     def _restart_after_fork(self) -> None:
         # Threads do not survive a fork (gunicorn --preload): the child starts its own.
         self._lock = threading.Lock()
         if self._pid:
             self._pid = 0
-            self.start(self.threshold_ms)
+            with self._lock:
+                self._ensure_thread()
 
     def _run(self) -> None:
         warned: set[object] = set()
+        limited: set[object] = set()
         while True:
-            threshold = self.threshold_ms or 0.0
-            # Often enough that a warning comes at most a quarter of the threshold late; at most once a second.
-            self._wake.wait(min(max(threshold / 4000, 0.05), 1.0))
+            thresholds = [t for t in (self.threshold_ms, self.limit_ms) if t is not None]
+            # Often enough that a line comes at most a quarter of its threshold late; at most once a second.
+            self._wake.wait(min(max(min(thresholds, default=0.0) / 4000, 0.05), 1.0))
             try:
-                warned = self.check(threshold, warned)
+                frames = sys._current_frames()
+                if self.threshold_ms is not None:
+                    warned = self.check(self.threshold_ms, warned, frames=frames)
+                if self.limit_ms is not None:
+                    limited = self.check(self.limit_ms, limited, logging.CRITICAL, self.limit_reason, frames)
             except Exception as exc:  # the watcher must outlive one bad round
                 report_internal_error("inflight", exc)
 
     @staticmethod
-    def check(threshold_ms: float, warned: set[object]) -> set[object]:
-        """Warn about each request past ``threshold_ms`` not warned about yet; those past it, still running."""
-        frames = sys._current_frames()
+    def check(
+        threshold_ms: float,
+        seen: set[object],
+        level: int = logging.WARNING,
+        reason: str = "",
+        frames: dict[int, FrameType] | None = None,
+    ) -> set[object]:
+        """A line for each request past ``threshold_ms`` not in ``seen``; those past it, still running."""
+        if frames is None:
+            frames = sys._current_frames()
+        message = _message(reason)
         still: set[object] = set()
         for item in in_flight(frames, threshold_ms):
             still.add(item.exchange)  # the exchange itself: an id could be reused by a later request
-            if item.exchange not in warned:
-                _line(item, logging.WARNING, "request %s still running after %.0f ms", frames, None)
+            if item.exchange not in seen:
+                _line(item, level, message, frames, None)
         return still
 
 
@@ -152,3 +185,10 @@ os.register_at_fork(after_in_child=WATCHER._restart_after_fork)
 def start_watcher(threshold_ms: float | None) -> None:
     """Start the stuck-request watcher in this process when ``threshold_ms`` is set (idempotent)."""
     WATCHER.start(threshold_ms)
+
+
+def watch_unkilled_timeout(limit_ms: float, reason: str) -> None:
+    """One CRITICAL line per request still running past ``limit_ms``, from the watcher thread: for a
+    server whose timeout does not end a busy request (gunicorn gthread), so the operator's limit
+    still shows the request and its stack."""
+    WATCHER.arm_limit(limit_ms, reason)
