@@ -1,0 +1,256 @@
+"""``LANTERN["DEBUG_ON_ERROR"]``: the DEBUG lines of the requests and task runs that failed, only.
+
+With a logger at INFO, ``logger.debug(...)`` normally ends at ``isEnabledFor``.
+When the setting is on, :func:`install` replaces ``logging.Logger.debug`` with
+:func:`_debug`: a call the logger would drop, made while a request or task run
+holds a buffer (``RequestContext.held``), is kept as its arguments, the caller's
+file and line, the time and the context it was made in; no ``LogRecord`` is
+built and nothing is formatted. At the end (:func:`settle`) a run that failed
+or was slow has its calls turned into records, in order, with their original
+time, thread and context, and handed to the logger's handlers, through the
+same filters, formatters and scrubber as any record; any other run's are
+simply forgotten.
+
+Why a patch of ``Logger.debug`` rather than lower levels and a filter: a
+filter sees a record, and building one costs several microseconds per call;
+a logger class applies only to loggers made after it is set, and Django's and
+the libraries' are made at import. The patch changes nothing a caller can
+see: an enabled logger (a ``DEBUG`` level set in ``LOGGING``, by
+``assertLogs(level="DEBUG")`` or by ``lantern_loglevel``) writes as before,
+with the same caller, and a logger set above INFO (a quiet library) is not
+buffered at all. What it does not see: ``logger.log(logging.DEBUG, ...)``, and
+adapters and structlog filters that test the level before calling ``debug``.
+
+Bounded: at most ``DEBUG_ON_ERROR_RECORDS`` calls and about
+``MAX_BYTES`` of message text per run; beyond that the oldest are dropped and
+counted (``lantern_log_debug_records_overflow_total``), and the written lines
+start with one that says how many. Arguments are formatted when written, so an
+object changed after the call shows its later state, as with any handler that
+formats late.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from django_lantern._errors import report_internal_error
+from django_lantern.context import RequestContext, current
+from django_lantern.logging import handlers
+
+__all__ = ["Held", "begin", "flush", "install", "installed", "on_setting_changed", "settle", "uninstall"]
+
+# About this much message text (the template and its string arguments) per run.
+MAX_BYTES = 1 << 20
+DEFAULT_RECORDS = 200
+# The logger of the line that says how many calls were dropped.
+OVERFLOW_LOGGER = handlers.GAP_LOGGER
+# What a non-string argument is counted as, towards MAX_BYTES.
+_ARG_BYTES = 16
+
+_DEBUG = logging.DEBUG
+_INFO = logging.INFO
+_stock_debug = logging.Logger.debug
+
+
+class Held:
+    """One run's buffered calls, oldest first, each
+    ``(created, logger, msg, args, kwargs, ctx, code, line, thread, size)``."""
+
+    __slots__ = ("entries", "limit", "overflow", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.entries: deque[tuple[Any, ...]] = deque()
+        self.size = 0
+        self.overflow = 0
+
+    def add(self, logger: logging.Logger, msg: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any) -> None:
+        # The caller of ``logger.debug``: this frame, then ``_debug``, then it.
+        frame = sys._getframe(2)
+        if kwargs:
+            frame, kwargs = _resolved_now(frame, kwargs)
+        size = len(msg) if type(msg) is str else _ARG_BYTES
+        for arg in args:
+            size += len(arg) if type(arg) is str else _ARG_BYTES
+        entries = self.entries
+        entries.append(
+            (time.time(), logger, msg, args, kwargs, ctx, frame.f_code, frame.f_lineno, threading.get_ident(), size)
+        )
+        self.size += size
+        if len(entries) > self.limit or self.size > MAX_BYTES:
+            self._trim()
+
+    def _trim(self) -> None:
+        entries = self.entries
+        while entries and (len(entries) > self.limit or self.size > MAX_BYTES):
+            self.size -= entries.popleft()[-1]
+            self.overflow += 1
+
+
+def _resolved_now(frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """What only the moment of the call knows: the exception being handled, the
+    stack, the frame ``stacklevel`` names. The rare path: most calls pass no keywords."""
+    kwargs = dict(kwargs)
+    for _ in range(max(int(kwargs.pop("stacklevel", 1) or 1), 1) - 1):
+        if frame.f_back is None:
+            break
+        frame = frame.f_back
+    exc_info = kwargs.get("exc_info")
+    if exc_info and not isinstance(exc_info, (tuple, BaseException)):
+        kwargs["exc_info"] = sys.exc_info()
+    if kwargs.pop("stack_info", False):
+        import traceback
+
+        kwargs["sinfo"] = "Stack (most recent call last):\n" + "".join(traceback.format_stack(frame)).rstrip("\n")
+    return frame, kwargs
+
+
+def _debug(self: logging.Logger, msg: Any, *args: Any, **kwargs: Any) -> None:
+    """``Logger.debug`` while DEBUG_ON_ERROR is on (see the module's text)."""
+    if self.isEnabledFor(_DEBUG):
+        # One frame more than the stock method: the caller stays the line's origin.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        self._log(_DEBUG, msg, args, **kwargs)
+        return
+    ctx = current.get()
+    if ctx is not None:
+        held = ctx.held
+        if held is not None and self.isEnabledFor(_INFO):
+            held.add(self, msg, args, kwargs, ctx)
+
+
+def install() -> None:
+    """Route ``Logger.debug`` through :func:`_debug` (idempotent)."""
+    logging.Logger.debug = _debug  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Give ``Logger.debug`` back; buffers already open are settled as usual."""
+    if logging.Logger.debug is _debug:
+        logging.Logger.debug = _stock_debug  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return logging.Logger.debug is _debug
+
+
+def begin(ctx: RequestContext, limit: int) -> None:
+    """Give ``ctx`` (a request's or a task run's) a buffer of ``limit`` calls.
+
+    Called only when DEBUG_ON_ERROR is on; the first call routes ``Logger.debug`` here,
+    so a process that never turns it on never changes ``logging``.
+    """
+    if logging.Logger.debug is not _debug:
+        install()
+    ctx.held = Held(limit)
+
+
+def on_setting_changed(setting: str = "", **kwargs: Any) -> None:
+    """``setting_changed`` (tests): turning DEBUG_ON_ERROR off gives ``Logger.debug`` back."""
+    if setting == "LANTERN":
+        value = kwargs.get("value")
+        if not (isinstance(value, Mapping) and value.get("DEBUG_ON_ERROR")):
+            uninstall()
+
+
+def flush(ctx: RequestContext | None) -> None:
+    """Write what ``ctx``'s run holds now (before an ERROR line); it keeps buffering. Never raises."""
+    held = None if ctx is None else ctx.held
+    if held is not None and (held.entries or held.overflow):
+        _write(held)
+
+
+def settle(ctx: RequestContext, keep: bool) -> None:
+    """The run's end: write what it holds if ``keep`` (it failed or was slow), else drop it
+    unformatted; either way the buffer is closed. Never raises."""
+    held = ctx.held
+    if held is None:
+        return
+    ctx.held = None
+    if keep:
+        _write(held)
+    elif held.overflow:
+        handlers.count_debug_overflow(held.overflow)
+
+
+def _write(held: Held) -> None:
+    entries, overflow = held.entries, held.overflow
+    held.entries, held.size, held.overflow = deque(), 0, 0
+    if overflow:
+        handlers.count_debug_overflow(overflow)
+        _guarded(_write_overflow, (overflow, entries))
+    for entry in entries:
+        _guarded(_write_one, entry)
+
+
+def _guarded(write: Any, item: Any) -> None:
+    try:
+        write(item)
+    except Exception as exc:  # one bad call (an ``extra`` that clashes) does not cost the others
+        report_internal_error("debug_on_error", exc)
+
+
+def _write_one(entry: tuple[Any, ...]) -> None:
+    created, logger, msg, args, kwargs, ctx, code, line, thread, _size = entry
+    extra = kwargs.get("extra") if kwargs else None
+    record = logger.makeRecord(
+        logger.name,
+        _DEBUG,
+        code.co_filename,
+        line,
+        msg,
+        args,
+        kwargs.get("exc_info") if kwargs else None,
+        code.co_name,
+        extra if isinstance(extra, Mapping) else None,
+        kwargs.get("sinfo") if kwargs else None,
+    )
+    _restamp(record, created, thread)
+    _handle(logger, record, ctx)
+
+
+def _restamp(record: logging.LogRecord, created: float, thread: int) -> None:
+    """The time and thread of the call, as ``LogRecord`` would have set them then."""
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0
+    start = logging._startTime  # type: ignore[attr-defined]
+    record.relativeCreated = (created - (start / 1e9 if start > 1e12 else start)) * 1000
+    if record.thread != thread:
+        record.thread = thread
+        found = threading._active.get(thread)  # type: ignore[attr-defined]
+        record.threadName = found.name if found is not None else str(thread)
+
+
+def _handle(logger: logging.Logger, record: logging.LogRecord, ctx: Any) -> None:
+    """Hand ``record`` to ``logger``'s handlers in the context it was made in, so the
+    context filter and the scrubber (the run's secrets) see what they would have seen."""
+    token = current.set(ctx)
+    try:
+        logger.handle(record)
+    finally:
+        current.reset(token)
+
+
+def _write_overflow(item: tuple[int, deque[tuple[Any, ...]]]) -> None:
+    overflow, entries = item
+    first = entries[0] if entries else None
+    logger = logging.getLogger(OVERFLOW_LOGGER)
+    record = logger.makeRecord(
+        logger.name,
+        _DEBUG,
+        __file__,
+        0,
+        "%d earlier DEBUG calls of this run were dropped; the last %d follow (DEBUG_ON_ERROR)",
+        (overflow, len(entries)),
+        None,
+        extra={"debug_dropped": overflow},
+    )
+    if first is not None:
+        _restamp(record, first[0], first[8])
+    _handle(logger, record, first[5] if first is not None else current.get())
