@@ -21,10 +21,11 @@ with the same caller, and a logger set above INFO (a quiet library) is not
 buffered at all. What it does not see: ``logger.log(logging.DEBUG, ...)``, and
 adapters and structlog filters that test the level before calling ``debug``.
 
-Bounded: at most ``DEBUG_ON_ERROR_RECORDS`` calls and about
-``MAX_BYTES`` of message text per run; beyond that the oldest are dropped and
-counted (``lantern_log_debug_records_overflow_total``), and the written lines
-start with one that says how many. Arguments are formatted when written, so an
+Bounded: at most ``DEBUG_ON_ERROR_RECORDS`` calls per run (references to
+their arguments, never copies), and at most ``MAX_BYTES`` of message text
+written; beyond either the oldest are dropped and counted
+(``lantern_log_debug_records_overflow_total``), and the written lines start
+with one that says how many. Arguments are formatted when written, so an
 object changed after the call shows its later state, as with any handler that
 formats late.
 """
@@ -45,52 +46,61 @@ from django_lantern.logging import handlers
 
 __all__ = ["Held", "begin", "flush", "install", "installed", "on_setting_changed", "settle", "uninstall"]
 
-# About this much message text (the template and its string arguments) per run.
+# At most this much message text written per run (the newest calls kept).
 MAX_BYTES = 1 << 20
 DEFAULT_RECORDS = 200
 # The logger of the line that says how many calls were dropped.
 OVERFLOW_LOGGER = handlers.GAP_LOGGER
-# What a non-string argument is counted as, towards MAX_BYTES.
-_ARG_BYTES = 16
 
 _DEBUG = logging.DEBUG
 _INFO = logging.INFO
 _stock_debug = logging.Logger.debug
+# Bound once: each is one look-up less on the call that is kept.
+_current_get = current.get
+_getframe = sys._getframe
+_now = time.time
+_thread = threading.get_ident
 
 
 class Held:
     """One run's buffered calls, oldest first, each
-    ``(created, logger, msg, args, kwargs, ctx, code, line, thread, size)``."""
+    ``(created, logger, msg, args, kwargs, ctx, code, offset, thread)``; the newest ``limit`` kept."""
 
-    __slots__ = ("entries", "limit", "overflow", "size")
+    __slots__ = ("calls", "entries")
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.entries: deque[tuple[Any, ...]] = deque()
-        self.size = 0
-        self.overflow = 0
+        self.entries: deque[tuple[Any, ...]] = deque(maxlen=limit)
+        self.calls = 0
 
-    def add(self, logger: logging.Logger, msg: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any) -> None:
-        # The caller of ``logger.debug``: this frame, then ``_debug``, then it.
-        frame = sys._getframe(2)
-        if kwargs:
-            frame, kwargs = _resolved_now(frame, kwargs)
-        size = len(msg) if type(msg) is str else _ARG_BYTES
-        for arg in args:
-            size += len(arg) if type(arg) is str else _ARG_BYTES
-        entries = self.entries
-        entries.append(
-            (time.time(), logger, msg, args, kwargs, ctx, frame.f_code, frame.f_lineno, threading.get_ident(), size)
-        )
-        self.size += size
-        if len(entries) > self.limit or self.size > MAX_BYTES:
-            self._trim()
+    @property
+    def overflow(self) -> int:
+        """Calls the buffer let go, oldest first, to keep ``limit``."""
+        return self.calls - len(self.entries)
 
-    def _trim(self) -> None:
-        entries = self.entries
-        while entries and (len(entries) > self.limit or self.size > MAX_BYTES):
-            self.size -= entries.popleft()[-1]
-            self.overflow += 1
+
+def _debug(self: logging.Logger, msg: Any, *args: Any, **kwargs: Any) -> None:
+    """``Logger.debug`` while DEBUG_ON_ERROR is on (see the module's text).
+
+    The kept call is the cost that counts (bench/harness/debug_cost.py): no
+    method call, no line number (the instruction offset is read, the line found
+    when written), no size (the byte bound is applied when written).
+    """
+    if self.isEnabledFor(_DEBUG):
+        # One frame more than the stock method: the caller stays the line's origin.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        self._log(_DEBUG, msg, args, **kwargs)
+        return
+    ctx = _current_get()
+    if ctx is None:
+        return
+    held = ctx.held
+    if held is None or not self.isEnabledFor(_INFO):
+        return
+    frame = _getframe(1)
+    if kwargs:
+        frame, kwargs = _resolved_now(frame, kwargs)
+    held.calls += 1
+    held.entries.append((_now(), self, msg, args, kwargs, ctx, frame.f_code, frame.f_lasti, _thread()))
 
 
 def _resolved_now(frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -109,20 +119,6 @@ def _resolved_now(frame: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, An
 
         kwargs["sinfo"] = "Stack (most recent call last):\n" + "".join(traceback.format_stack(frame)).rstrip("\n")
     return frame, kwargs
-
-
-def _debug(self: logging.Logger, msg: Any, *args: Any, **kwargs: Any) -> None:
-    """``Logger.debug`` while DEBUG_ON_ERROR is on (see the module's text)."""
-    if self.isEnabledFor(_DEBUG):
-        # One frame more than the stock method: the caller stays the line's origin.
-        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
-        self._log(_DEBUG, msg, args, **kwargs)
-        return
-    ctx = current.get()
-    if ctx is not None:
-        held = ctx.held
-        if held is not None and self.isEnabledFor(_INFO):
-            held.add(self, msg, args, kwargs, ctx)
 
 
 def install() -> None:
@@ -162,7 +158,7 @@ def on_setting_changed(setting: str = "", **kwargs: Any) -> None:
 def flush(ctx: RequestContext | None) -> None:
     """Write what ``ctx``'s run holds now (before an ERROR line); it keeps buffering. Never raises."""
     held = None if ctx is None else ctx.held
-    if held is not None and (held.entries or held.overflow):
+    if held is not None and held.calls:
         _write(held)
 
 
@@ -175,35 +171,58 @@ def settle(ctx: RequestContext, keep: bool) -> None:
     ctx.held = None
     if keep:
         _write(held)
-    elif held.overflow:
+    elif held.calls > len(held.entries):
         handlers.count_debug_overflow(held.overflow)
 
 
 def _write(held: Held) -> None:
-    entries, overflow = held.entries, held.overflow
-    held.entries, held.size, held.overflow = deque(), 0, 0
+    entries, overflow = list(held.entries), held.overflow
+    held.entries.clear()
+    held.calls = 0
+    records: list[tuple[logging.LogRecord, Any]] = []
+    size = 0
+    # Newest first, so that the byte bound keeps the calls nearest the failure.
+    for entry in reversed(entries):
+        try:
+            record = _record(entry)
+            size += len(record.getMessage())
+        except Exception as exc:  # one bad call (an ``extra`` that clashes) does not cost the others
+            report_internal_error("debug_on_error", exc)
+            continue
+        if size > MAX_BYTES and records:
+            overflow += len(entries) - len(records)
+            break
+        records.append((record, entry[5]))
     if overflow:
         handlers.count_debug_overflow(overflow)
-        _guarded(_write_overflow, (overflow, entries))
-    for entry in entries:
-        _guarded(_write_one, entry)
+        first = records[-1] if records else None
+        _guarded(_overflow_record(overflow, len(records), first))
+    for record, ctx in reversed(records):
+        _guarded((record, ctx))
 
 
-def _guarded(write: Any, item: Any) -> None:
+def _guarded(item: tuple[logging.LogRecord, Any]) -> None:
+    """Hand the record to its logger's handlers in the context it was made in, so the
+    context filter and the scrubber (the run's secrets) see what they would have seen."""
+    record, ctx = item
+    token = current.set(ctx)
     try:
-        write(item)
-    except Exception as exc:  # one bad call (an ``extra`` that clashes) does not cost the others
+        logging.getLogger(record.name).handle(record)
+    except Exception as exc:
         report_internal_error("debug_on_error", exc)
+    finally:
+        current.reset(token)
 
 
-def _write_one(entry: tuple[Any, ...]) -> None:
-    created, logger, msg, args, kwargs, ctx, code, line, thread, _size = entry
+def _record(entry: tuple[Any, ...]) -> logging.LogRecord:
+    created, msg, args, kwargs, _ctx, code, offset, thread = entry[0], *entry[2:]
+    logger: logging.Logger = entry[1]
     extra = kwargs.get("extra") if kwargs else None
     record = logger.makeRecord(
         logger.name,
         _DEBUG,
         code.co_filename,
-        line,
+        _line(code, offset),
         msg,
         args,
         kwargs.get("exc_info") if kwargs else None,
@@ -212,7 +231,15 @@ def _write_one(entry: tuple[Any, ...]) -> None:
         kwargs.get("sinfo") if kwargs else None,
     )
     _restamp(record, created, thread)
-    _handle(logger, record, ctx)
+    return record
+
+
+def _line(code: Any, offset: int) -> int:
+    """The source line of the instruction at ``offset`` (what ``frame.f_lineno`` would have said)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return int(line)
+    return int(code.co_firstlineno)
 
 
 def _restamp(record: logging.LogRecord, created: float, thread: int) -> None:
@@ -227,19 +254,9 @@ def _restamp(record: logging.LogRecord, created: float, thread: int) -> None:
         record.threadName = found.name if found is not None else str(thread)
 
 
-def _handle(logger: logging.Logger, record: logging.LogRecord, ctx: Any) -> None:
-    """Hand ``record`` to ``logger``'s handlers in the context it was made in, so the
-    context filter and the scrubber (the run's secrets) see what they would have seen."""
-    token = current.set(ctx)
-    try:
-        logger.handle(record)
-    finally:
-        current.reset(token)
-
-
-def _write_overflow(item: tuple[int, deque[tuple[Any, ...]]]) -> None:
-    overflow, entries = item
-    first = entries[0] if entries else None
+def _overflow_record(
+    overflow: int, kept: int, first: tuple[logging.LogRecord, Any] | None
+) -> tuple[logging.LogRecord, Any]:
     logger = logging.getLogger(OVERFLOW_LOGGER)
     record = logger.makeRecord(
         logger.name,
@@ -247,10 +264,11 @@ def _write_overflow(item: tuple[int, deque[tuple[Any, ...]]]) -> None:
         __file__,
         0,
         "%d earlier DEBUG calls of this run were dropped; the last %d follow (DEBUG_ON_ERROR)",
-        (overflow, len(entries)),
+        (overflow, kept),
         None,
         extra={"debug_dropped": overflow},
     )
-    if first is not None:
-        _restamp(record, first[0], first[8])
-    _handle(logger, record, first[5] if first is not None else current.get())
+    if first is None:
+        return record, _current_get()
+    _restamp(record, first[0].created, first[0].thread or 0)
+    return record, first[1]
