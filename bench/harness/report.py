@@ -14,6 +14,7 @@ LABELS = {
     "lanternnometrics": "lantern, metrics off",
     "lanterncore": "lantern, log + metrics off",
     "lanterntext": "lantern, text formatter",
+    "lanterndebug": "lantern, DEBUG_ON_ERROR on",
     "lanternfile": "django-lantern, plain FileHandler",
     "litebare": "bare Django, no sessions/auth",
     "litechapter": "chapter's own code, no sessions/auth",

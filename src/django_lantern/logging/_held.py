@@ -4,12 +4,14 @@ With a logger at INFO, ``logger.debug(...)`` normally ends at ``isEnabledFor``.
 When the setting is on, :func:`install` replaces ``logging.Logger.debug`` with
 :func:`_debug`: a call the logger would drop, made while a request or task run
 holds a buffer (``RequestContext.held``), is kept as its arguments, the caller's
-file and line, the time and the context it was made in; no ``LogRecord`` is
-built and nothing is formatted. At the end (:func:`settle`) a run that failed
-or was slow has its calls turned into records, in order, with their original
-time, thread and context, and handed to the logger's handlers, through the
-same filters, formatters and scrubber as any record; any other run's are
-simply forgotten.
+code and instruction offset, the time, the thread and the context it was made
+in; no ``LogRecord`` is built and nothing is formatted. A run that fails or is
+slow (:func:`settle`, at its end) or writes an ERROR record (:func:`flush`,
+from ``RequestContextFilter`` and the exception receivers, before that record)
+has its calls turned into records, in order, with their original time, line,
+thread and context, and handed to the logger's handlers, through the same
+filters, formatters and scrubber as any record; any other run's are simply
+forgotten.
 
 Why a patch of ``Logger.debug`` rather than lower levels and a filter: a
 filter sees a record, and building one costs several microseconds per call;
@@ -44,11 +46,10 @@ from django_lantern._errors import report_internal_error
 from django_lantern.context import RequestContext, current
 from django_lantern.logging import handlers
 
-__all__ = ["Held", "begin", "flush", "install", "installed", "on_setting_changed", "settle", "uninstall"]
+__all__ = ["Held", "begin", "flush", "install", "on_setting_changed", "settle", "uninstall"]
 
 # At most this much message text written per run (the newest calls kept).
 MAX_BYTES = 1 << 20
-DEFAULT_RECORDS = 200
 # The logger of the line that says how many calls were dropped.
 OVERFLOW_LOGGER = handlers.GAP_LOGGER
 
@@ -130,10 +131,6 @@ def uninstall() -> None:
     """Give ``Logger.debug`` back; buffers already open are settled as usual."""
     if logging.Logger.debug is _debug:
         logging.Logger.debug = _stock_debug  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    return logging.Logger.debug is _debug
 
 
 def begin(ctx: RequestContext, limit: int) -> None:
