@@ -12,7 +12,9 @@ call is ``logger.debug("row %s of %s", i, "orders")``. Three cases:
   buffer), each opened with ``begin`` and closed with ``settle(keep=False)``,
   so the figure includes a share of both;
 - ``outside``: the setting on, outside any request or task run (a management
-  command, start-up): the patched method finds no buffer.
+  command, start-up): the patched method finds no buffer;
+- ``record``: the design not taken, for comparison: the logger at DEBUG, so
+  every call builds a ``LogRecord``, which a handler's filter then drops.
 
 Each case runs N calls after a warm-up, for two values of N, each in its own
 process under ``valgrind --tool=callgrind``; the difference of the two totals
@@ -37,7 +39,7 @@ from pathlib import Path
 from harness.query_cost import _env, best_micros
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
-CASES = ("stock", "held", "outside")
+CASES = ("stock", "held", "outside", "record")
 RUN = 200  # calls per run in ``held``: the default DEBUG_ON_ERROR_RECORDS
 WARM_UP = 2 * RUN
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
@@ -53,10 +55,16 @@ def _loop(case: str) -> Callable[[int], None]:
 
     logger = logging.getLogger("bench.debug_cost")
     assert not logger.isEnabledFor(logging.DEBUG) and logger.isEnabledFor(logging.INFO)
+    if case == "record":
+        dropping = logging.NullHandler()
+        dropping.addFilter(lambda record: False)
+        logger.addHandler(dropping)
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
     ctx = RequestContext("bench-request-id", "GET", "/orders/", None)
     if case != "outside":
         current.set(ctx)
-    if case != "stock":
+    if case in ("held", "outside"):
         _held.install()
     debug = logger.debug
 
