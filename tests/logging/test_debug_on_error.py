@@ -284,3 +284,44 @@ def test_at_most_a_mebibyte_of_messages_is_written_the_newest_kept(logs: LogCapt
     (gap,) = [line for line in logs.parsed() if line.get("debug_dropped") is not None]
     assert gap["debug_dropped"] == 2
     assert overflow_total() == before + 2
+
+
+class _Plain(logging.Handler):
+    """A handler without lantern's context filter: only the exception receivers can order the lines."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.seen: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.name, record.levelname))
+
+
+@override_settings(LANTERN=ON)
+def test_without_the_context_filter_the_exception_receivers_still_write_them_first(client500: Client) -> None:
+    from celery import Celery
+
+    from django_lantern import celery as lantern_celery
+
+    plain = _Plain()
+    root = logging.getLogger()
+    configured = root.handlers
+    root.handlers = [plain]  # the configured console handler carries the filter
+    try:
+        client500.get("/debug/fail/")
+        app = lantern_celery.instrument(Celery("debug-plain"))
+
+        @app.task(name="debug.plain_fails")
+        def fails() -> None:
+            logging.getLogger(VIEW_LOGGER).debug("celery step")
+            raise ValueError("celery task failed")
+
+        fails.apply()
+    finally:
+        root.handlers = configured
+    seen = plain.seen
+    request_error = seen.index(("django.request", "ERROR"))
+    celery_error = seen.index(("celery.app.trace", "ERROR"))
+    debug = [i for i, item in enumerate(seen) if item == (VIEW_LOGGER, "DEBUG")]
+    assert len(debug) == 3
+    assert debug[1] < request_error < debug[2] < celery_error
