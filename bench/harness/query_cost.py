@@ -68,15 +68,19 @@ def _child(config: str, what: str, n: int) -> None:
     _loop(config, what)(n)
 
 
-def _timed(config: str, what: str, n: int) -> None:
-    """Prints the best microseconds per iteration of 7 rounds of ``n``."""
-    loop = _loop(config, what)
+def best_micros(loop: Callable[[int], None], n: int) -> float:
+    """The best microseconds per iteration of 7 rounds of ``loop(n)``."""
     best = float("inf")
     for _ in range(7):
         start = time.perf_counter()
         loop(n)
         best = min(best, (time.perf_counter() - start) / n)
-    print(f"{best * 1e6:.3f}")
+    return best * 1e6
+
+
+def _timed(config: str, what: str, n: int) -> None:
+    """Prints the best microseconds per iteration of 7 rounds of ``n``."""
+    print(f"{best_micros(_loop(config, what), n):.3f}")
 
 
 def _env(src: Path | None, scratch: Path) -> dict[str, str]:

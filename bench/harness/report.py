@@ -16,6 +16,7 @@ LABELS = {
     "lanterntext": "lantern, text formatter",
     "lanternboth": 'lantern, METRICS_NAMING "both"',
     "lanternbothns": 'lantern, METRICS_NAMING "both" + namespace',
+    "lanterndebug": "lantern, DEBUG_ON_ERROR on",
     "lanternfile": "django-lantern, plain FileHandler",
     "litebare": "bare Django, no sessions/auth",
     "litechapter": "chapter's own code, no sessions/auth",

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from django_lantern import tracing
 from django_lantern._errors import report_internal_error
+from django_lantern.context import current
+from django_lantern.logging import _held as debug_lines
 from django_lantern.metrics import _recorder as recorder
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ def on_exception(exc: BaseException, span: Any = None, *, count: bool = True) ->
 
 def on_request_exception(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
     """``got_request_exception``, connected once in ``AppConfig.ready``."""
+    # DEBUG_ON_ERROR: the request's DEBUG lines before the ERROR line Django writes next.
+    debug_lines.flush(current.get())
     exc = sys.exc_info()[1]
     if exc is not None:
         on_exception(exc, getattr(request, "_lantern_span", None))

@@ -84,10 +84,12 @@ def number(*, minimum: float, allow_none: bool = False) -> Validator[float | Non
     return validate
 
 
-def whole(*, minimum: int) -> Validator[int]:
+def whole(*, minimum: int, maximum: int | None = None) -> Validator[int]:
     def validate(key: str, value: object, problems: Problems) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            problems.add(key, value, f"a whole number >= {minimum}")
+        too_big = maximum is not None and isinstance(value, int) and value > maximum
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum or too_big:
+            bounds = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            problems.add(key, value, f"a whole number {bounds}")
             return minimum
         return value
 

@@ -7,7 +7,7 @@ import logging
 from django.apps import AppConfig
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
-from django.core.signals import got_request_exception, request_started
+from django.core.signals import got_request_exception, request_started, setting_changed
 
 from django_lantern import _release, shutdown
 from django_lantern._exceptions import on_request_exception
@@ -15,7 +15,7 @@ from django_lantern.conf import get_settings, settings_errors
 from django_lantern.health._drain import server_stopping
 from django_lantern.http import _users
 from django_lantern.jobs import _commands, _djtasks
-from django_lantern.logging import _inflight, _levels_apply, _levels_store, handlers, servers
+from django_lantern.logging import _held, _inflight, _levels_apply, _levels_store, handlers, servers
 from django_lantern.metrics import _db, _recorder, _workers
 from django_lantern.metrics.cache import uncounted
 
@@ -45,6 +45,8 @@ class LanternConfig(AppConfig):
         # Run-time log levels: a server's first request starts this process's poller (docs/logging.md).
         request_started.connect(_levels_apply.on_request_started, dispatch_uid="django_lantern.loglevels")
         _levels_store.read_context = uncounted  # its once-a-second reads are not the app's cache traffic
+        # DEBUG_ON_ERROR is turned on by the first request or task that uses it; a test's off gives logging back.
+        setting_changed.connect(_held.on_setting_changed, dispatch_uid="django_lantern.debug_on_error")
         _recorder.connect()  # internal errors counted in lantern_internal_errors_total
         _db.install()  # query timing on every new connection
         _inflight.start_watcher(get_settings().stuck_request_ms)  # STUCK_REQUEST_MS: a thread only when set

@@ -160,6 +160,10 @@ KEYS: dict[str, Key] = {
     # (password reset's uidb64 and token); sensitive key names are added.
     "REDACT_PATH_KWARGS": Key(["token", "uidb64", "uid", "key", "secret", "code", "otp", "signature"], v.identifiers),
     "LOG_FIELD_MAX_LENGTH": Key(4096, v.whole(minimum=64)),
+    # DEBUG calls of loggers at INFO held per request or task run, written only when it
+    # fails (5xx, raised) or is slow (SLOW_REQUEST_MS); docs/logging.md.
+    "DEBUG_ON_ERROR": Key(False, v.boolean),
+    "DEBUG_ON_ERROR_RECORDS": Key(200, v.whole(minimum=1, maximum=10000)),
     # Management commands: one request id per run (docs/jobs-celery.md)
     "COMMAND_REQUEST_ID": Key(True, v.boolean),
     "COMMAND_REQUEST_ID_SKIP": Key(["runserver", "testserver"], v.text_set),
@@ -257,6 +261,8 @@ class LanternSettings:
     scrub_extra_patterns: tuple[str, ...]
     redact_path_kwargs: frozenset[str]
     log_field_max_length: int
+    debug_on_error: bool
+    debug_on_error_records: int
     command_request_id: bool
     command_request_id_skip: frozenset[str]
     task_logger: str

@@ -50,6 +50,7 @@ class RequestContext:
 
     __slots__ = (
         "fields",
+        "held",
         "method",
         "path",
         "probe_route",
@@ -80,6 +81,8 @@ class RequestContext:
         # A task run's argument values under sensitive parameter names
         # (``scrubbing.argument_secrets``), redacted in every sink while it runs.
         self.secrets: tuple[str, ...] = ()
+        # The run's buffered DEBUG calls while LANTERN["DEBUG_ON_ERROR"] is on (``logging/_held.py``).
+        self.held: Any = None
 
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
@@ -90,6 +93,7 @@ class RequestContext:
         child.trace_sampled = self.trace_sampled
         child.probe_route = self.probe_route
         child.secrets = self.secrets
+        child.held = self.held
         child.fields = fields
         return child
 

@@ -41,6 +41,7 @@ from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
 from django_lantern.http._trace_context import incoming_trace_id
 from django_lantern.http._users import aresolve_user_id, resolve_user_id
+from django_lantern.logging import _held as debug_lines
 from django_lantern.logging._access_log import AccessLog
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _views as metrics_views
@@ -197,6 +198,8 @@ class LanternMiddleware:
         elif cfg.request_id_from_trace:
             trace_id = incoming_trace_id(request.META)
         ctx, rejected_length = open_context(request, cfg, trace_id, span_id)
+        if cfg.debug_on_error:
+            debug_lines.begin(ctx, cfg.debug_on_error_records)
         metrics = None
         try:
             metrics = recorder.request_started()
@@ -256,6 +259,8 @@ class LanternMiddleware:
         error: BaseException | None = None,
     ) -> None:
         try:
+            if exchange.ctx.held is not None:  # DEBUG_ON_ERROR: before the access line
+                debug_lines.settle(exchange.ctx, status >= 500 or _slow(exchange.cfg, seconds))
             health_probe = exchange.kind in HEALTH_PROBES
             self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
         except Exception as exc:
@@ -303,6 +308,10 @@ def _resolved(request: HttpRequest) -> None:
             sentry.note_resolved(request, found.path)
     except Exception as exc:
         report_internal_error("redact_path", exc)
+
+
+def _slow(cfg: LanternSettings, seconds: float) -> bool:
+    return cfg.slow_request_ms is not None and seconds * 1000 >= cfg.slow_request_ms
 
 
 def _simple_probe(kind: str, request: HttpRequest) -> HttpResponseBase:

@@ -104,3 +104,14 @@ def _kill_after_reporting(sender: object = None, **_: object) -> None:
         for handler in logging.getLogger().handlers + logging.getLogger("lantern.task").handlers:
             handler.flush()
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(name="jobs.debug_then_fail")
+def debug_then_fail(tag: str) -> None:
+    logger.debug("step before the failure tag=%s", tag)
+    raise ValueError("task failed after a debug line")
+
+
+@app.task(name="jobs.debug_then_succeed")
+def debug_then_succeed(tag: str) -> None:
+    logger.debug("step of a good run tag=%s", tag)

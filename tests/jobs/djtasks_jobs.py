@@ -31,3 +31,14 @@ def reset_password(user_id: int, new_password: str) -> None:
         "upstream rejected " + "xoxb-" + "2345678901-2345678901234-AbCdEfGhIjKlMnOpQrStUvWx"
         "\nDETAIL:  Key (email)=(" + "maria@" + "example.org" + ") already exists."
     )
+
+
+@task()
+def explode_after_debug() -> None:
+    logger.debug("task step %s", "djtask-step-7")
+    raise ValueError("the task failed after a debug line")
+
+
+@task()
+def debug_then_succeed() -> None:
+    logger.debug("task step %s", "djtask-quiet-7")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -12,7 +13,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.servers import BIN, EXAMPLE, stop_process
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, stop_process
+
+
+def shared_env(tmp: Path, settings_module: str, **extra: str) -> dict[str, str]:
+    """The environment a web server and a db_worker share: one SQLite file, JSON lines, no services."""
+    env = dict(os.environ)
+    env.update(
+        {
+            # Empty, not absent: run_server lays env over os.environ.
+            "DATABASE_URL": "",
+            "REDIS_URL": "",
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
+            "SQLITE_PATH": str(tmp / "db.sqlite3"),
+            "LANTERN_LOG_FORMAT": "json",
+            **extra,
+        }
+    )
+    return env
 
 
 @dataclass

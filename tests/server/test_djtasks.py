@@ -7,7 +7,6 @@ poll; nothing asserts how long anything took.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server
-from tests.jobs.djtasks_worker import Worker, migrate, run_db_worker
+from tests.helpers.servers import BIN, EXAMPLE, Server, run_server
+from tests.jobs.djtasks_worker import Worker, migrate, run_db_worker, shared_env
 
 pytestmark = pytest.mark.server
 
@@ -26,19 +25,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("djtasks")
     multiproc = tmp / "prometheus"
     multiproc.mkdir()
-    env = dict(os.environ)
-    env.update(
-        {
-            # Empty, not absent: run_server lays env over os.environ.
-            "DATABASE_URL": "",
-            "REDIS_URL": "",
-            "DJANGO_SETTINGS_MODULE": "tests.jobs.djtasks_settings",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
-            "SQLITE_PATH": str(tmp / "db.sqlite3"),
-            "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-            "LANTERN_LOG_FORMAT": "json",
-        }
-    )
+    env = shared_env(tmp, "tests.jobs.djtasks_settings", PROMETHEUS_MULTIPROC_DIR=str(multiproc))
     migrate(env)
     return env
 

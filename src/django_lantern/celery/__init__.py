@@ -42,7 +42,8 @@ from django_lantern.celery import _main_process as celery_main
 from django_lantern.celery import _worker as celery_worker
 from django_lantern.context import UNKNOWN_LABEL, current
 from django_lantern.health.builtin import watch_celery_app
-from django_lantern.jobs._task_line import record_task
+from django_lantern.jobs._task_line import begin_run, record_task
+from django_lantern.logging import _held as debug_lines
 from django_lantern.logging import _levels_apply
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
@@ -110,6 +111,7 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         args, kwargs = getattr(request, "args", None) or (), getattr(request, "kwargs", None) or {}
         secrets = argument_secrets(getattr(task, "run", None), args, kwargs)
         token = celery_main.enter(message, secrets, task_name=str(task.name))
+        begin_run()
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
         celery_integrations.start(task, run, message)
@@ -118,7 +120,9 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
 
 
 def on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
-    """Note the exception type for the task line (``task_failure`` comes before ``task_postrun``)."""
+    """Note the exception type for the task line (``task_failure`` comes before ``task_postrun``);
+    with DEBUG_ON_ERROR, write the run's DEBUG lines before Celery's ERROR line, which follows."""
+    debug_lines.flush(current.get())
     try:
         run = getattr(getattr(sender, "request", None), RUN_ATTRIBUTE, None)
         if isinstance(run, TaskRun) and exception is not None:

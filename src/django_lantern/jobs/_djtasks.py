@@ -36,7 +36,7 @@ from django_lantern import request_id as request_ids
 from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
-from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
+from django_lantern.jobs._task_line import FAILURE, SUCCESS, begin_run, record_task
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
@@ -139,6 +139,7 @@ def on_task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
         task = getattr(task_result, "task", None)
         secrets = argument_secrets(getattr(task, "func", None), task_result.args, task_result.kwargs)
         token = enter_context(run_request_id(task_result), fields, secrets)
+        begin_run()
         with _lock:
             if len(_running) >= MAX_RUNNING:
                 _running.clear()

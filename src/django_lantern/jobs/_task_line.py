@@ -17,11 +17,24 @@ from typing import Any
 
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
+from django_lantern.context import current
+from django_lantern.logging import _held as debug_lines
 from django_lantern.logging._escape import logfmt_value
 
 SUCCESS = "success"
 FAILURE = "failure"
 _LEVELS = {SUCCESS: logging.INFO, FAILURE: logging.ERROR, "retry": logging.WARNING}
+
+
+def begin_run() -> None:
+    """``DEBUG_ON_ERROR``: a buffer of DEBUG calls for the run whose context was just bound. Never raises."""
+    try:
+        cfg = get_settings()
+        ctx = current.get()
+        if cfg.debug_on_error and ctx is not None:
+            debug_lines.begin(ctx, cfg.debug_on_error_records)
+    except Exception as exc:
+        report_internal_error("debug_on_error", exc)
 
 
 def record_task(
@@ -33,7 +46,10 @@ def record_task(
     retries: int = 0,
     error_type: str | None = None,
 ) -> None:
-    """Log the task line and count the task. Never raises."""
+    """Log the task line and count the task; a failed run's DEBUG lines first. Never raises."""
+    ctx = current.get()
+    if ctx is not None and ctx.held is not None:
+        debug_lines.settle(ctx, outcome == FAILURE)
     try:
         # Here, not at module level: the Celery app module imports this through
         # django_lantern.celery in every process, and prometheus_client reads

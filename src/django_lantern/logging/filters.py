@@ -11,6 +11,7 @@ from django_lantern.context import CONTEXT_FIELDS, NO_FIELDS, UNKNOWN, RequestCo
 from django_lantern.http._users import known_user_id
 from django_lantern.logging._access_record import HealthyProbeLine
 from django_lantern.logging._folding import DEFAULT_INTERVAL, DEFAULT_MAX_ERRORS, RepeatBudget, fold
+from django_lantern.logging._held import flush as flush_debug_lines
 
 __all__ = ["RepeatedErrorFilter", "RequestContextFilter", "SkipClientErrorRequestLines", "SkipHealthyProbes"]
 
@@ -25,6 +26,9 @@ def add_context(record: logging.LogRecord) -> None:
         for name in CONTEXT_FIELDS:
             attrs.setdefault(name, UNKNOWN)
         return
+    if ctx.held is not None and record.levelno >= logging.ERROR:
+        # DEBUG_ON_ERROR: the run's DEBUG lines go out before its first ERROR line, to every handler.
+        flush_debug_lines(ctx)
     attrs.setdefault("request_id", ctx.request_id)
     attrs.setdefault("user_id", _user_id(ctx))
     attrs.setdefault("method", ctx.method)

@@ -47,11 +47,12 @@ __all__ = ["NonBlockingStreamHandler", "SafeFileHandler", "SafeStreamHandler"]
 DROPPED = "dropped"
 ERRORS = "errors"
 FOLDED = "folded"  # repeated errors not written (logging/_folding.py)
+DEBUG_OVERFLOW = "debug_overflow"  # DEBUG calls a full DEBUG_ON_ERROR buffer let go (logging/_held.py)
 # The logger name of the line that reports a gap (the handler writes it itself).
 GAP_LOGGER = "django_lantern.logging"
 
 # Counted since the process started, whatever the settings.
-_counts = {DROPPED: 0, ERRORS: 0, FOLDED: 0}
+_counts = {DROPPED: 0, ERRORS: 0, FOLDED: 0, DEBUG_OVERFLOW: 0}
 _counts_lock = threading.Lock()
 # The Prometheus counters the plain counts were last carried into. Not a
 # settings_cache: each new set (``get_log_families``, rebuilt when settings
@@ -74,6 +75,10 @@ def _count(kind: str, n: int = 1) -> None:
         # A metrics fault must not turn into a logging fault.
         with contextlib.suppress(Exception):
             getattr(families, kind).inc(n)
+
+
+def count_debug_overflow(n: int) -> None:
+    _count(DEBUG_OVERFLOW, n)
 
 
 def _families() -> Any:

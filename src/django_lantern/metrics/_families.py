@@ -342,9 +342,10 @@ class LogFamilies:
     errors: Counter
     mail_dropped: Counter
     folded: Counter
+    debug_overflow: Counter
 
     def unregister(self) -> None:
-        for collector in (self.dropped, self.errors, self.mail_dropped, self.folded):
+        for collector in (self.dropped, self.errors, self.mail_dropped, self.folded, self.debug_overflow):
             with contextlib.suppress(KeyError):
                 REGISTRY.unregister(collector)
 
@@ -376,6 +377,10 @@ def get_log_families() -> LogFamilies | None:
             "lantern_log_records_folded",
             "Error records not written because the same error was written in full within the interval "
             "(the next full line of that error carries the count as folded).",
+        ),
+        debug_overflow=d.counter(
+            "lantern_log_debug_records_overflow",
+            "DEBUG calls held for DEBUG_ON_ERROR and let go because a request's or task run's buffer was full.",
         ),
     )
     for reason in MAIL_DROP_REASONS:  # each series at zero before anything is dropped
