@@ -57,6 +57,7 @@ class RequestContext:
         "request_id",
         "secrets",
         "span_id",
+        "sql_comment",
         "trace_id",
         "trace_sampled",
         "user_id",
@@ -80,6 +81,9 @@ class RequestContext:
         # A task run's argument values under sensitive parameter names
         # (``scrubbing.argument_secrets``), redacted in every sink while it runs.
         self.secrets: tuple[str, ...] = ()
+        # The SQL comment built for this context (``metrics._sql_comments``), kept
+        # so that it is built once, not per query; a derived context builds its own.
+        self.sql_comment: Any = None
 
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
