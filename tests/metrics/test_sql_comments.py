@@ -249,10 +249,14 @@ def test_a_failing_comment_never_fails_the_query(monkeypatch: pytest.MonkeyPatch
     def broken(*args: Any) -> str:
         raise RuntimeError("comment bug")
 
-    monkeypatch.setattr(sql_comments, "comment_for", broken)
-    with received({"SQL_COMMENTS": ["request_id"]}) as seen, bind(), connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    assert seen == ["SELECT 1"]
+    reported: list[str] = []
+    monkeypatch.setattr(sql_comments, "_build", broken)
+    monkeypatch.setattr(sql_comments, "report_internal_error", lambda kind, exc: reported.append(kind))
+    for keys in (["request_id"], ["callsite", "request_id"]):
+        with received({"SQL_COMMENTS": keys}) as seen, bind(), connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert seen == ["SELECT 1"]
+    assert reported == ["sql_comments", "sql_comments"]
 
 
 # -- hostile values ----------------------------------------------------------------------

@@ -57,12 +57,20 @@ def encode(text: str) -> str:
     return quote(text[:MAX_VALUE_LENGTH], safe="", errors="replace").replace("'", "\\'")
 
 
+def pair(key: str, value: str) -> str:
+    """One ``key='value'``, both serialized."""
+    return f"{encode(key)}='{encode(value)}'"
+
+
 def serialize(pairs: Mapping[str, str]) -> str:
     """``/*key='value',...*/`` with the keys sorted; "" for no pairs."""
     if not pairs:
         return ""
-    body = ",".join(f"{encode(key)}='{encode(value)}'" for key, value in sorted(pairs.items()))
-    return f"/*{body}*/"
+    return "/*" + ",".join(pair(key, value) for key, value in sorted(pairs.items())) + "*/"
+
+
+# The end of a statement that needs more than a concatenation: blanks, or a final ";".
+_TRAILING = frozenset(" \t\r\n\f\v;")
 
 
 def append(sql: str, comment: str) -> str:
@@ -70,6 +78,8 @@ def append(sql: str, comment: str) -> str:
     already has a comment, before a final ``;``."""
     if not sql or not comment or "/*" in sql or "--" in sql:
         return sql
+    if sql[-1] not in _TRAILING:  # Django's statements: one concatenation
+        return f"{sql} {comment}"
     end = sql.rstrip()
     if end.endswith(";"):
         return f"{end[:-1].rstrip()} {comment};"
@@ -108,13 +118,14 @@ def context_pairs(keys: tuple[str, ...], ctx: RequestContext) -> dict[str, str]:
 class Built:
     """One context's comment, and what it was built from (identity-checked per query)."""
 
-    __slots__ = ("doubled", "match", "pairs", "plain", "span_id")
+    __slots__ = ("body", "doubled", "match", "plain", "span_id")
 
-    def __init__(self, match: object, span_id: str, pairs: dict[str, str]) -> None:
+    def __init__(self, match: object, span_id: str, pairs: Mapping[str, str]) -> None:
         self.match = match
         self.span_id = span_id
-        self.pairs = pairs
-        self.plain = serialize(pairs)
+        # The serialized pairs without the delimiters: "callsite" (first, sorted) is put in front per query.
+        self.body = ",".join(pair(key, value) for key, value in sorted(pairs.items()))
+        self.plain = f"/*{self.body}*/" if self.body else ""
         # With parameters the driver reads "%" as the start of a placeholder.
         self.doubled = self.plain.replace("%", "%%")
 
@@ -138,9 +149,11 @@ def _not_user_code() -> tuple[str, ...]:
 _SKIPPED = _not_user_code()
 _CWD = os.path.join(os.getcwd(), "")
 # Code object -> its file as the comment shows it, or None for code that is not the
-# user's. Code objects come from the program, not from input; bounded all the same.
+# user's; (code, line) -> the serialized pair. Code objects and lines come from the
+# program, not from input; both bounded all the same.
 _FILES: dict[CodeType, str | None] = {}
-_FILES_MAX = 4096
+_SITES: dict[tuple[CodeType, int], str] = {}
+_CACHE_MAX = 4096
 
 
 def _display(code: CodeType) -> str | None:
@@ -149,42 +162,63 @@ def _display(code: CodeType) -> str | None:
         shown = None
     else:
         shown = filename[len(_CWD) :] if filename.startswith(_CWD) else filename
-    if len(_FILES) < _FILES_MAX:
+    if len(_FILES) < _CACHE_MAX:
         _FILES[code] = shown
     return shown
 
 
-def callsite(frame: FrameType | None) -> str | None:
-    """``path/to/views.py:25``: the first frame above ``frame`` in the user's code, or None."""
+def callsite(frame: FrameType | None) -> tuple[CodeType, int, str] | None:
+    """The first frame from ``frame`` up that is the user's code: its code, line and ``path/to/views.py:25``."""
     files = _FILES
     while frame is not None:
         code = frame.f_code
         shown = files[code] if code in files else _display(code)
         if shown is not None:
-            return f"{shown}:{frame.f_lineno}"
+            return code, frame.f_lineno, shown
         frame = frame.f_back
     return None
 
 
-def _with_callsite(built: Built | None, frame: FrameType | None) -> str:
+def callsite_pair(frame: FrameType | None) -> str:
+    """``callsite='path%2Fto%2Fviews.py%3A25'`` for the user's frame above ``frame``, "" when there is none."""
     site = callsite(frame)
     if site is None:
-        return "" if built is None else built.plain
-    pairs = {"callsite": site} if built is None else {**built.pairs, "callsite": site}
-    return serialize(pairs)
+        return ""
+    code, line, shown = site
+    key = (code, line)
+    found = _SITES.get(key)
+    if found is None:
+        found = pair("callsite", f"{shown}:{line}")
+        if len(_SITES) < _CACHE_MAX:
+            _SITES[key] = found
+    return found
+
+
+def _with_callsite(built: Built | None, frame: FrameType | None) -> str:
+    site = callsite_pair(frame)
+    body = "" if built is None else built.body
+    if site and body:
+        return f"/*{site},{body}*/"
+    if site or body:
+        return f"/*{site or body}*/"
+    return ""
 
 
 # -- the execute wrapper ----------------------------------------------------------------
+def built_for(keys: tuple[str, ...], ctx: RequestContext) -> Built:
+    """The context's comment, rebuilt when what it was built from has changed."""
+    built: Built | None = ctx.sql_comment
+    request = ctx.request
+    match = None if request is None else getattr(request, "resolver_match", None)
+    if built is None or built.match is not match or built.span_id is not ctx.span_id:
+        built = _build(keys, ctx, match)
+    return built
+
+
 def comment_for(keys: tuple[str, ...], want_callsite: bool, parsed: bool, frame: FrameType | None) -> str:
     """The comment for a statement run now (``parsed``: with parameters), "" for none."""
     ctx = current.get()
-    built: Built | None = None
-    if ctx is not None and keys:
-        built = ctx.sql_comment
-        request = ctx.request
-        match = None if request is None else getattr(request, "resolver_match", None)
-        if built is None or built.match is not match or built.span_id is not ctx.span_id:
-            built = _build(keys, ctx, match)
+    built = built_for(keys, ctx) if ctx is not None and keys else None
     if want_callsite:
         text = _with_callsite(built, frame)
         return text.replace("%", "%%") if parsed else text
@@ -194,22 +228,30 @@ def comment_for(keys: tuple[str, ...], want_callsite: bool, parsed: bool, frame:
 
 
 def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrapper:
-    """The layer that comments each statement, then runs ``inner`` (or the query itself)."""
+    """The layer that comments each statement, then runs ``inner`` (or the query itself).
+
+    Strings only: psycopg's ``sql.Composed``, bytes and the like go through untouched.
+    A failure to comment runs the statement as written and is reported, never raised.
+    """
     keys = tuple(name for name in names if name != "callsite")
     want_callsite = "callsite" in names
+    current_get = current.get
     getframe = sys._getframe
 
     def lantern_sql_comment(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
     ) -> Any:
-        # Strings only: psycopg's sql.Composed, bytes and the like go through untouched.
-        if isinstance(sql, str):
+        if isinstance(sql, str) and sql:
             try:
-                frame = getframe(1) if want_callsite else None
-                comment = comment_for(keys, want_callsite, many or params is not None, frame)
-                if comment:
-                    sql = append(sql, comment)
-            except Exception as exc:  # the query runs uncommented rather than failing
+                if want_callsite:
+                    sql = append(sql, comment_for(keys, True, many or params is not None, getframe(1)))
+                elif (ctx := current_get()) is not None:
+                    # comment_for() and append() inlined: a call costs about as much as the rest.
+                    built = built_for(keys, ctx)
+                    comment = built.doubled if many or params is not None else built.plain
+                    if comment and "/*" not in sql and "--" not in sql:
+                        sql = f"{sql} {comment}" if sql[-1] not in _TRAILING else append(sql, comment)
+            except Exception as exc:
                 report_internal_error("sql_comments", exc)
         if inner is None:
             return execute(sql, params, many, context)
