@@ -1,15 +1,18 @@
 """What lantern adds to one database query, in instructions (callgrind) and microseconds.
 
-``python -m harness.query_cost [--what query|connection] [--n 200,600] [--src DIR] [--no-time]``
+``python -m harness.query_cost [--what query|connection] [--n 200,600] [--src DIR] [--no-time] [--configs ...]``
 
 Each configuration (``bare``, ``lantern``) runs ``SELECT 1`` on one SQLite
-cursor, outside any request, N times after a warm-up, for two values of N,
-each in its own process under ``valgrind --tool=callgrind``; the difference
+cursor, in a view's context (an id, a resolved route), N times after a
+warm-up, for two values of N, each in its own process under
+``valgrind --tool=callgrind``; the difference
 of the two totals over the difference of N is one query's instructions,
 start-up cancelled out. ``lantern`` minus ``bare`` is the per-query
 accounting (the execute wrapper and its histogram observation). With
 ``--what connection`` the loop opens and closes the connection instead
 (``connection_created``: the wrapper check and the connection counter).
+``--configs bare,lantern,lanterncomments,lanterncallsite`` adds SQL comments
+(``LANTERN["SQL_COMMENTS"]``), every per-context key and then ``callsite`` too.
 The timed figure is the same loop without valgrind, best of 7 rounds:
 machine load disturbs it, the instruction count not. The objects left by
 start-up and the warm-up are frozen out of the garbage collector's scans
@@ -32,6 +35,12 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 CONFIGS = ("bare", "lantern")
+# What each configuration adds over the one before it, for the rows after the table.
+ADDED_BY = {
+    "lantern": ("bare", "lantern's accounting"),
+    "lanterncomments": ("lantern", "SQL comment"),
+    "lanterncallsite": ("lanterncomments", "SQL comment's callsite"),
+}
 WARM_UP = 100
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -55,6 +64,7 @@ def _loop(config: str, what: str) -> Callable[[int], None]:
             connection.close()
 
     loop = queries if what == "query" else connections
+    _enter_request_context()
     loop(WARM_UP)
     # What Django and the warm-up left is moved out of the collector's reach: a
     # full collection landing in one run and not the other would otherwise
@@ -62,6 +72,21 @@ def _loop(config: str, what: str) -> Callable[[int], None]:
     gc.collect()
     gc.freeze()
     return loop
+
+
+def _enter_request_context() -> None:
+    """A view's context: an id, a resolved route, a trace (what SQL comments read; the rest ignores it)."""
+    from django_lantern.context import RequestContext, current
+
+    class Match:
+        route = "orgs/<slug:slug>/tasks/"
+
+    class Request:
+        resolver_match = Match()
+
+    ctx = RequestContext("0123456789abcdef0123456789abcdef", "GET", "/orgs/acme/tasks/", Request())  # type: ignore[arg-type]
+    ctx.trace_id, ctx.span_id, ctx.trace_sampled = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True
+    current.set(ctx)
 
 
 def _child(config: str, what: str, n: int) -> None:
@@ -122,22 +147,27 @@ def main() -> None:
     parser.add_argument("--n", default="200,600", help="the two loop counts, low,high")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--no-time", action="store_true", help="instructions only")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="configurations, bare first")
     args = parser.parse_args()
+    configs = tuple(args.configs.split(","))
     low, high = (int(n) for n in args.n.split(","))
     what = args.what
     with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
         scratch = Path(tmp)
         per = {
             c: (count(c, what, high, args.src, scratch) - count(c, what, low, args.src, scratch)) / (high - low)
-            for c in CONFIGS
+            for c in configs
         }
-        micros = {} if args.no_time else {c: timed(c, what, 2000, args.src, scratch) for c in CONFIGS}
+        micros = {} if args.no_time else {c: timed(c, what, 2000, args.src, scratch) for c in configs}
     print(f"| configuration | instructions per {what} | µs per {what} (best of 7) |")
     print("| --- | ---: | ---: |")
-    for config in CONFIGS:
+    for config in configs:
         print(f"| {config} | {per[config]:,.0f} | {micros.get(config, float('nan')):.2f} |")
-    extra_us = micros["lantern"] - micros["bare"] if micros else float("nan")
-    print(f"| lantern's accounting | {per['lantern'] - per['bare']:,.0f} | {extra_us:.2f} |")
+    for config in configs:
+        if config in ADDED_BY and ADDED_BY[config][0] in configs:
+            base, label = ADDED_BY[config]
+            extra_us = micros[config] - micros[base] if micros else float("nan")
+            print(f"| {label} | {per[config] - per[base]:,.0f} | {extra_us:.2f} |")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,9 @@ LANTERN = {
     "READINESS_CHECKS": ["django_lantern.health.builtin.MigrationsCheck"]
     if os.environ.get("LANTERN_MIGRATIONS_CHECK") == "1"
     else [],
+    # Where each statement came from, in a comment a DBA reads in pg_stat_activity
+    # (docs/sql-comments.md): LANTERN_SQL_COMMENTS=route,request_id,task,command. Off by default.
+    "SQL_COMMENTS": [key for key in os.environ.get("LANTERN_SQL_COMMENTS", "").split(",") if key],
 }
 
 LOGGING = build_logging_config(debug=DEBUG)

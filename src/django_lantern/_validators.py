@@ -137,6 +137,24 @@ def identifiers(key: str, value: object, problems: Problems) -> frozenset[str]:
     return frozenset(value)
 
 
+# What ``LANTERN["SQL_COMMENTS"]`` may name, in the order the comment writes them
+# (sqlcommenter sorts its keys).
+SQL_COMMENT_KEYS = ("callsite", "command", "request_id", "route", "task", "traceparent")
+
+
+def sql_comment_keys(key: str, value: object, problems: Problems) -> tuple[str, ...]:
+    """A list among ``SQL_COMMENT_KEYS``, returned sorted without repeats; an unknown name is refused."""
+    if not _is_strings(value):
+        problems.add(key, value, f"a list of keys among {', '.join(map(repr, SQL_COMMENT_KEYS))}")
+        return ()
+    unknown = [name for name in value if name not in SQL_COMMENT_KEYS]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        problems.add(key, value, f"a list of keys among {', '.join(map(repr, SQL_COMMENT_KEYS))} (unknown: {names})")
+        return ()
+    return tuple(name for name in SQL_COMMENT_KEYS if name in value)
+
+
 def info_label(key: str, value: object, problems: Problems) -> str | None:
     """A label value for ``lantern_build_info``: anything but a string is ignored (W012)."""
     if value is None or isinstance(value, str):

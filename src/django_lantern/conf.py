@@ -152,6 +152,8 @@ KEYS: dict[str, Key] = {
     "TRACING_RESPONSE_HOOK": Key(None, v.hook),
     "TRACING_QUERY_SPANS": Key(False, v.boolean),
     "TRACING_QUERY_MAX_LENGTH": Key(2048, v.whole(minimum=64)),
+    # sqlcommenter comments on every statement (docs/sql-comments.md); empty: no wrapper at all.
+    "SQL_COMMENTS": Key([], v.sql_comment_keys),
     # Scrubbing
     "SCRUBBER_CLASS": Key("django_lantern.scrubbing.Scrubber", v.text()),
     "SCRUB_EXTRA_KEYS": Key([], v.texts),
@@ -256,6 +258,7 @@ class LanternSettings:
     tracing_response_hook: Hook
     tracing_query_spans: bool
     tracing_query_max_length: int
+    sql_comments: tuple[str, ...]
     scrubber_class: str
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]

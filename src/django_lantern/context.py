@@ -58,6 +58,7 @@ class RequestContext:
         "request_id",
         "secrets",
         "span_id",
+        "sql_comment",
         "trace_id",
         "trace_sampled",
         "user_id",
@@ -83,6 +84,9 @@ class RequestContext:
         self.secrets: tuple[str, ...] = ()
         # The run's buffered DEBUG calls while LANTERN["DEBUG_ON_ERROR"] is on (``logging/_held.py``).
         self.held: Any = None
+        # The SQL comment built for this context (``metrics._sql_comments``), kept
+        # so that it is built once, not per query; a derived context builds its own.
+        self.sql_comment: Any = None
 
     def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
         """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""

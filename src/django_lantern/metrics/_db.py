@@ -8,8 +8,10 @@ alias's histogram and error-counter children bound in, so a query costs two
 clock reads and one ``observe``: no settings, label or tracing look-up.
 With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
 first that starts the query span (:mod:`django_lantern.tracing._queries`);
-with it off, nothing per query looks at tracing. With metrics and query
-spans both off, a connection gets no wrapper at all.
+with it off, nothing per query looks at tracing. With ``SQL_COMMENTS`` set,
+a layer between those two appends the statement's comment
+(:mod:`django_lantern.metrics._sql_comments`). With metrics, query spans and
+comments all off, a connection gets no wrapper at all.
 
 Settings changes: a wrapper holds children of the families it was built
 from, so when families are replaced (``setting_changed``, or a test
@@ -46,6 +48,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _families as families
 from django_lantern.metrics import _recorder as recorder
+from django_lantern.metrics import _sql_comments as sql_comments
 from django_lantern.tracing import _queries as tracing_queries
 
 # Django's execute wrapper: (execute, sql, params, many, context) -> the cursor's result.
@@ -116,6 +119,7 @@ class _Wrappers:
         cfg = get_settings()
         self.spans = cfg.tracing_query_spans
         self.max_length = cfg.tracing_query_max_length
+        self.sql_comments = cfg.sql_comments
         # Aliases come from DATABASES, so this stays as small as the settings.
         self.by_alias: dict[str, ExecuteWrapper | None] = {}
 
@@ -128,6 +132,8 @@ class _Wrappers:
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
         wrapper = None if series is None else _metrics_wrapper(*series)
+        if self.sql_comments:  # inside the span's layer: a span keeps the statement as written
+            wrapper = sql_comments.wrapper(wrapper, self.sql_comments)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
             wrapper = _span_wrapper(wrapper or _passthrough, base)
