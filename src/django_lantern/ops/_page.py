@@ -15,6 +15,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from django_lantern._release import identity
@@ -32,7 +33,10 @@ MAX_FOUND = 50
 class Shared:
     """What the cache gave (all empty when it is unavailable)."""
 
+    # host -> minute -> the snapshot without its routes
     snapshots: dict[str, dict[int, Snapshot]] = field(default_factory=dict)
+    # host -> (the newest minute's routes, the oldest in-window minute's routes or None)
+    routes: dict[str, tuple[Snapshot, Snapshot | None]] = field(default_factory=dict)
     batches: list[dict[str, Any]] = field(default_factory=list)
     processes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -49,6 +53,14 @@ def read_shared(now: float) -> Shared:
     for (h, m), key in keys.items():
         if isinstance(found.get(key), dict):
             shared.snapshots.setdefault(h, {})[m] = found[key]
+    ends = {h: (max(per), _oldest_minute(per, minute)) for h, per in shared.snapshots.items()}
+    wanted = [_store.routes_key(h, m) for h, pair in ends.items() for m in pair if m is not None]
+    routes = _store.get_many(backend, wanted)
+    for h, (newest, oldest) in ends.items():
+        got = routes.get(_store.routes_key(h, newest))
+        if isinstance(got, dict):
+            before = routes.get(_store.routes_key(h, oldest)) if oldest is not None else None
+            shared.routes[h] = (got, before if isinstance(before, dict) else None)
     shared.batches = _store.read_batches(backend)
     members = _store.read_index(backend, _store.PROCESSES)
     beats = _store.get_many(backend, [m for m in members if m.startswith(_store.PREFIX)])
@@ -77,22 +89,37 @@ def _history(snapshots: dict[str, dict[int, Snapshot]], minute: int) -> list[dic
     return rows
 
 
+def _oldest_minute(per_minute: dict[int, Snapshot], minute: int) -> int | None:
+    """The oldest snapshot's minute within the hour, before the newest one (None: there is only one)."""
+    window = [m for m in per_minute if minute - MINUTES <= m < max(per_minute)]
+    return min(window) if window else None
+
+
 def _oldest(per_minute: dict[int, Snapshot], minute: int) -> Snapshot | None:
-    window = [m for m in per_minute if minute - MINUTES <= m < minute]
-    return per_minute[min(window)] if window else None
+    found = _oldest_minute(per_minute, minute) if per_minute else None
+    return None if found is None else per_minute[found]
 
 
 def _grown_routes(now: Snapshot, before: Snapshot | None, into: dict[str, dict[str, Any]]) -> None:
+    """Add each route's growth between two snapshots to ``into``; the histograms are kept as they are
+    (``_routes`` reads them only for the few routes it shows)."""
     old_routes = before["routes"] if before else {}
     for name, route in now["routes"].items():
         old = old_routes.get(name) or {}
-        target = into.setdefault(
-            name, {"count": 0.0, "sum": 0.0, "e4": 0.0, "e5": 0.0, "buckets": {}, "dbq": 0.0, "dbs": 0.0}
-        )
+        target = into.get(name)
+        if target is None:
+            target = into[name] = {"count": 0.0, "sum": 0.0, "e4": 0.0, "e5": 0.0, "dbq": 0.0, "dbs": 0.0, "pairs": []}
         for key in ("count", "sum", "e4", "e5", "dbq", "dbs"):
             target[key] += increase(route[key], old.get(key))
-        for le, count in bucket_increase(route["buckets"], old.get("buckets")):
-            target["buckets"][le] = target["buckets"].get(le, 0.0) + count
+        target["pairs"].append((route["buckets"], old.get("buckets")))
+
+
+def _p95(pairs: list[tuple[list[tuple[float, float]], list[tuple[float, float]] | None]]) -> float | None:
+    summed: dict[float, float] = {}
+    for now, before in pairs:
+        for le, count in bucket_increase(now, before):
+            summed[le] = summed.get(le, 0.0) + count
+    return quantiles(sorted(summed.items()))["p95"]
 
 
 def _grown_tasks(now: Snapshot, before: Snapshot | None, into: dict[str, dict[str, float]]) -> None:
@@ -109,7 +136,6 @@ def _routes(grown: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     for name, r in grown.items():
         if r["count"] <= 0:
             continue
-        q = quantiles(sorted(r["buckets"].items()))
         rows.append(
             {
                 "route": name,
@@ -117,34 +143,45 @@ def _routes(grown: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
                 "errors": int(r["e4"] + r["e5"]),
                 "e5": int(r["e5"]),
                 "mean_ms": 1000 * r["sum"] / r["count"],
-                "p95_ms": None if q["p95"] is None else 1000 * q["p95"],
+                "p95_ms": None,
                 "queries": r["dbq"] / r["count"] if r["dbq"] else None,
                 "db_share": r["dbs"] / r["sum"] if r["dbs"] and r["sum"] else None,
+                "pairs": r["pairs"],
             }
         )
-    slowest = sorted(rows, key=lambda r: -(r["p95_ms"] or r["mean_ms"]))[:TOP]
+    # The percentile only for the routes that may be shown: the slowest by mean, a margin over the top.
+    candidates = sorted(rows, key=lambda r: -r["mean_ms"])[: TOP * 3]
+    for row in candidates:
+        p95 = _p95(row["pairs"])
+        row["p95_ms"] = None if p95 is None else 1000 * p95
+    for row in rows:
+        del row["pairs"]
+    slowest = sorted(candidates, key=lambda r: -(r["p95_ms"] or r["mean_ms"]))[:TOP]
     erring = sorted((r for r in rows if r["errors"]), key=lambda r: (-r["errors"], r["route"]))[:TOP]
     db = sorted((r for r in rows if r["queries"] is not None), key=lambda r: -(r["queries"] or 0))[:TOP]
     return {"slowest": slowest, "errors": erring, "db": db}
 
 
 def _merge_groups(batches: list[dict[str, Any]], name: str, key: tuple[str, ...]) -> list[dict[str, Any]]:
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    """One group per ``key`` over every batch: counts added, first and last seen, the newest ids."""
+    merged: dict[Any, dict[str, Any]] = {}
+    key_of = itemgetter(*key)
     for batch in batches:
         for group in batch.get(name, ()):
-            k = tuple(group.get(part) for part in key)
+            k = key_of(group)
             found = merged.get(k)
             if found is None:
-                merged[k] = {**group, "ids": list(group["ids"])}
+                merged[k] = dict(group)
                 continue
             found["count"] += group["count"]
-            found["first"] = min(found["first"], group["first"])
+            if group["first"] < found["first"]:
+                found["first"] = group["first"]
             if group["last"] >= found["last"]:
                 found["last"] = group["last"]
                 found["ids"] = (found["ids"] + group["ids"])[-_record.MAX_IDS :]
             for worst in ("n", "db_ms"):
-                if worst in group:
-                    found[worst] = max(found.get(worst, 0), group[worst])
+                if group.get(worst, 0) > found.get(worst, 0):
+                    found[worst] = group[worst]
     return sorted(merged.values(), key=lambda g: -g["last"])
 
 
@@ -188,52 +225,54 @@ def build(now: float | None = None, request_id: str = "", live: Snapshot | None 
     now = time.time() if now is None else now
     minute = int(now // 60)
     this_host = _record.host()
-    live = _snapshot.take() if live is None else live
-    backend = _store.cache()
-    scope = _store.scope(backend)
-    shared, problem = Shared(), None
-    if scope != "none":
-        try:
+    live = _snapshot.take_totals() if live is None else live
+    scope, shared, problem = "none", Shared(), None
+    try:
+        scope = _store.scope(_store.cache())
+        if scope != "none":
             shared = _store.bounded(lambda: read_shared(now))
-        except _store.CacheUnavailable as exc:
-            problem = str(exc)
+    except _store.CacheUnavailable as exc:
+        problem = str(exc)
+    except Exception as exc:  # no such cache alias: the page says which
+        problem = f"{type(exc).__name__}: {exc}"[:200]
     snapshots = shared.snapshots
-    # This host's numbers are the live ones; every other host's, its newest snapshot of the last minutes.
-    others = [per[max(per)] for h, per in snapshots.items() if h != this_host and per and max(per) >= minute - 2]
-    grown_routes: dict[str, dict[str, Any]] = {}
+    recent = {h: per for h, per in snapshots.items() if per and max(per) >= minute - 2}
+    # This host's totals are live; every other host's come from its newest snapshot.
+    others = [per[max(per)] for h, per in recent.items() if h != this_host]
     grown_tasks: dict[str, dict[str, float]] = {}
-    for h, per_minute in snapshots.items():
-        if h == this_host:
-            continue
-        newest = per_minute.get(max(per_minute)) if per_minute else None
-        if newest is not None and max(per_minute) >= minute - 2:
-            _grown_routes(newest, _oldest(per_minute, minute), grown_routes)
-            _grown_tasks(newest, _oldest(per_minute, minute), grown_tasks)
-    mine = _oldest(snapshots.get(this_host, {}), minute)
-    _grown_routes(live, mine, grown_routes)
-    _grown_tasks(live, mine, grown_tasks)
-    history = _history(snapshots, minute)
+    for h, per_minute in recent.items():
+        newest = live if h == this_host else per_minute[max(per_minute)]
+        _grown_tasks(newest, _oldest(per_minute, minute), grown_tasks)
+    if this_host not in recent:
+        _grown_tasks(live, None, grown_tasks)
+    grown_routes: dict[str, dict[str, Any]] = {}
+    for h, (newest_routes, oldest_routes) in shared.routes.items():
+        if h in recent:
+            _grown_routes(newest_routes, oldest_routes, grown_routes)
+    if this_host not in shared.routes:  # no snapshot yet (or no cache): this host's full registry, once
+        _grown_routes(_snapshot.take(), None, grown_routes)
     batches = shared.batches
     exceptions = _merge_groups(batches, "exceptions", ("type", "route"))
     insights = _merge_groups(batches, "insights", ("insight", "shape", "route"))
     slow = sorted((s for b in batches for s in b.get("slow", ())), key=lambda s: -s["at"])
     found = _search(request_id, exceptions, insights, slow) if request_id else None
-    found_identity = identity()
+    routes_as_of = max((max(per) for per in recent.values()), default=None)
     return {
         "now": now,
         "scope": scope,
         "cache_problem": problem,
-        "identity": found_identity,
+        "identity": identity(),
         "this_process": {"host": this_host, "pid": os.getpid(), "start": process_start()},
         "processes": shared.processes,
         "totals": _sum_totals([live, *others]),
         "server_start": live.get("server_start"),
-        "history": history,
+        "history": _history(snapshots, minute),
         "checks": [
             {"name": k, "up": v.get("up"), "ms": 1000 * v.get("seconds", math.nan)} for k, v in live["checks"].items()
         ],
         "transitions": _transitions(snapshots),
         "routes": _routes(grown_routes),
+        "routes_as_of": None if routes_as_of is None or this_host not in shared.routes else routes_as_of * 60,
         "window_minutes": _window(snapshots, minute),
         "tasks": _tasks(grown_tasks),
         "exceptions": exceptions[: TOP * 2],

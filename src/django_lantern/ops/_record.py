@@ -38,7 +38,7 @@ INSIGHT_LOGGER = "lantern.db"
 # Bounds per process between two flushes (and so per batch).
 MAX_GROUPS = 100
 MAX_IDS = 5
-MAX_SLOW = 50
+MAX_SLOW = 20
 MAX_TEXT = 500
 MAX_SQL = 1000
 MAX_ID = 200
@@ -248,7 +248,9 @@ def _snapshot_minute(backend: Any, minute: int) -> None:
     name = host()
     if not _store.claim(backend, _store.claim_key(name, minute)):
         return  # another process of this host took this minute
-    _store.put(backend, _store.snapshot_key(name, minute), _snapshot.take())
+    small, routes = _snapshot.split(_snapshot.take())
+    _store.put(backend, _store.routes_key(name, minute), routes)
+    _store.put(backend, _store.snapshot_key(name, minute), small)
     _store.remember(backend, _store.HOSTS, name)
 
 

@@ -17,11 +17,12 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from django_lantern.metrics._families import get_families
 from django_lantern.metrics._naming import metric_name
-from django_lantern.metrics._views import histogram_quantile, scrape_registry
+from django_lantern.metrics._views import histogram_quantile, multiprocess_dir, scrape_registry
+from django_lantern.metrics.archive import collect_locked
 
 # The most routes one snapshot keeps, busiest first; the registry's own cap is usually lower.
 MAX_ROUTES = 1000
@@ -55,12 +56,41 @@ def _route(routes: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def take(registry: CollectorRegistry | None = None, prefix: str | None = None) -> Snapshot:
-    """What the registry holds now (the scrape registry by default)."""
+    """What the registry holds now (the scrape registry by default), every family: the flush thread's minute."""
     if registry is None:
         registry = scrape_registry()
     if prefix is None:
         prefix = get_families().prefix
     return from_samples(_samples(registry.collect()), prefix)
+
+
+def take_totals(prefix: str | None = None) -> Snapshot:
+    """The counters and gauges only (no histogram): the page's live totals, cheap with many routes.
+
+    The latency histograms hold most of the samples (a series per bucket), and
+    the totals need none of them: under the multi-process mode only the counter
+    and gauge files are read; in one process only those families are collected.
+    """
+    if prefix is None:
+        prefix = get_families().prefix
+    directory = multiprocess_dir()
+    if directory:
+        families: Iterable[Any] = collect_locked(directory, kinds=("counter", "gauge"))
+    else:
+        n = _names(prefix)
+        wanted = {n["requests"] + "_total", n["exceptions"] + "_total", n["tasks"] + "_total"}
+        wanted |= {n["check_up"], n["check_seconds"], n["server_start"]}
+        families = REGISTRY.restricted_registry(wanted).collect()
+    return from_samples(_samples(families), prefix)
+
+
+ROUTE_KEYS = ("routes",)
+
+
+def split(snapshot: Snapshot) -> tuple[Snapshot, Snapshot]:
+    """(everything but the routes, the routes): the page reads the first for every minute, the second twice."""
+    small = {k: v for k, v in snapshot.items() if k not in ROUTE_KEYS}
+    return small, {k: snapshot[k] for k in ROUTE_KEYS}
 
 
 def _samples(families: Iterable[Any]) -> Iterable[tuple[str, dict[str, str], float]]:

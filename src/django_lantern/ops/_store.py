@@ -4,8 +4,9 @@ Nothing here is a read-modify-write that loses data under concurrency:
 
 - recent records go in numbered batches (``batch:<n>``), the number taken
   from the cache's atomic ``incr``; the page reads the newest ``MAX_BATCHES``;
-- each host writes its own per-minute snapshot (``snap:<host>:<minute>``);
-  one process per host wins the minute with ``add``;
+- each host writes its own per-minute snapshot (``snap:<host>:<minute>``, and
+  its per-route part apart, ``routes:<host>:<minute>``, read only for the two
+  ends of the hour); one process per host wins the minute with ``add``;
 - each process writes its own heartbeat (``proc:<host>:<pid>``).
 
 The two indexes (hosts, processes) are rewritten by whoever is missing from
@@ -39,9 +40,10 @@ PROCESSES = PREFIX + "procs"
 HOUR = 3600
 KEEP_SECONDS = HOUR + 300
 HEARTBEAT_SECONDS = 60
-# The newest batches the page reads; with one batch per worker every few seconds
-# at most, this covers the hour of a busy few-worker app, and bounds the read.
-MAX_BATCHES = 400
+# The newest batches the page reads. A batch is written only when a process saw
+# something (at most one per worker every few seconds), so in a flood this is
+# the last minutes, otherwise the hour; it bounds the page's read.
+MAX_BATCHES = 150
 MAX_INDEX = 200
 PAGE_DEADLINE = 2.0
 
@@ -60,6 +62,10 @@ def snapshot_key(host: str, minute: int) -> str:
     return f"{PREFIX}snap:{host}:{minute}"
 
 
+def routes_key(host: str, minute: int) -> str:
+    return f"{PREFIX}routes:{host}:{minute}"
+
+
 def claim_key(host: str, minute: int) -> str:
     return f"{PREFIX}claim:{host}:{minute}"
 
@@ -68,8 +74,24 @@ def process_key(host: str, pid: int) -> str:
     return f"{PREFIX}proc:{host}:{pid}"
 
 
+# Room for an hour of one process's records and snapshots.
+_PRIVATE_ENTRIES = 2 * (MAX_BATCHES + 3 * 62 + MAX_INDEX)
+_private: BaseCache | None = None
+
+
 def cache() -> BaseCache:
-    return caches[get_settings().ops_cache]
+    """The configured cache; in place of a local-memory one, a local-memory cache of the page's own.
+
+    A local-memory cache is this process's anyway, so the page loses nothing,
+    and its entries never evict the application's (``MAX_ENTRIES`` is shared).
+    """
+    global _private
+    configured = caches[get_settings().ops_cache]
+    if not isinstance(configured, LocMemCache):
+        return configured
+    if _private is None:
+        _private = LocMemCache("lantern-ops", {"OPTIONS": {"MAX_ENTRIES": _PRIVATE_ENTRIES}})
+    return _private
 
 
 def scope(backend: BaseCache) -> str:

@@ -87,6 +87,7 @@ def ops(request: HttpRequest) -> HttpResponse:
         row["when"] = _clock(row["at"])
     for proc in model["processes"]:
         proc["uptime"] = _duration(model["now"] - proc["start"])
+    model["routes_as_of_text"] = _clock(model["routes_as_of"]) if model["routes_as_of"] else None
     model["this_process"]["uptime"] = _duration(model["now"] - model["this_process"]["start"])
     body = _engine().get_template("lantern_ops.html").render(Context(model))
     return HttpResponse(body, status=status)
