@@ -75,6 +75,7 @@ def ops(request: HttpRequest) -> HttpResponse:
         invalid_id=bool(wanted) and request_id is None,
         notice=notice,
         charts=_charts(model["history"]),
+        history_known=any(row["known"] for row in model["history"]),
         overrides=_overrides(),
         level_names=list(LEVEL_NAMES),
         default_minutes=DEFAULT_SECONDS // 60,
