@@ -170,3 +170,12 @@ def test_the_log_level_form_uses_the_command_s_code_and_audits_the_user(
     assert bad.status_code == 400
     client.post(OPS, {"logger": "django.request", "action": "reset"})
     assert _client(_user("member")).post(OPS, {"logger": "x", "level": "DEBUG"}).status_code == 403
+
+
+def test_the_form_says_when_the_shared_store_is_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    client = _client(_user("boss", staff=True))
+    with mock.patch("django_lantern.ops._view.set_level", side_effect=ConnectionError("down")):
+        response = client.post(OPS, {"logger": "django.request", "level": "DEBUG", "action": "set"})
+    assert response.status_code == 400
+    assert "the shared store did not answer (ConnectionError)" in response.content.decode()

@@ -32,7 +32,7 @@ from django_lantern.logging._levels import (
     reset,
     set_level,
 )
-from django_lantern.ops import _page, _record
+from django_lantern.ops import _page, _record, _store
 from django_lantern.request_id import rejected_length
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -106,13 +106,16 @@ def _change_level(request: HttpRequest) -> tuple[str, bool]:
         override = set_level(name, request.POST.get("level", ""), seconds=parse_duration(duration), actor=actor)
     except LevelChangeError as exc:
         return str(exc), True
+    except Exception as exc:  # the shared store is down: say so, as the page does for its own cache
+        return f"The change was not made: the shared store did not answer ({type(exc).__name__}).", True
     return f"{override.logger} is {level_name(override.level)} until {_clock(override.expires_at)}.", False
 
 
 def _overrides() -> list[dict[str, str]]:
+    """The overrides in force, read from the levels' shared store under the page's deadline."""
     try:
-        found = current_overrides()
-    except LevelChangeError:  # no shared store: the form says why when used
+        found = _store.bounded(current_overrides)
+    except _store.CacheUnavailable:  # no shared store (the form says why when used), or it is down
         return []
     return [
         {"logger": o.logger, "level": level_name(o.level), "until": _clock(o.expires_at), "by": o.set_by} for o in found
