@@ -61,19 +61,19 @@ def test_redis_down_leaves_every_other_page_answering_and_the_ops_page_says_so(
     env: dict[str, str], services: Services, fault: str
 ) -> None:
     session = _staff_session({**env, "DATABASE_URL": services.database_url})
-    with faults.proxied(env, services) as net:
-        with (
-            support.serve("gunicorn", net.env, args=support.gunicorn_args(workers=2)) as server,
-            httpx.Client(base_url=server.url, timeout=10, cookies={"sessionid": session}) as client,
-        ):
-            healthy = client.get("/ops/")
-            assert healthy.status_code == 200 and UNAVAILABLE not in healthy.text
-            before = _statuses(client)
-            assert before["/"] == before["/orgs/"] == before["/admin/"] == 200, before
-            getattr(net.redis, fault)()
-            after = _statuses(client)
-            page = client.get("/ops/")
-            net.redis.forward()
+    with (
+        faults.proxied(env, services) as net,
+        support.serve("gunicorn", net.env, args=support.gunicorn_args(workers=2)) as server,
+        httpx.Client(base_url=server.url, timeout=10, cookies={"sessionid": session}) as client,
+    ):
+        healthy = client.get("/ops/")
+        assert healthy.status_code == 200 and UNAVAILABLE not in healthy.text
+        before = _statuses(client)
+        assert before["/"] == before["/orgs/"] == before["/admin/"] == 200, before
+        getattr(net.redis, fault)()
+        after = _statuses(client)
+        page = client.get("/ops/")
+        net.redis.forward()
     assert after == before
     assert page.status_code == 200
     assert UNAVAILABLE in page.text and "The application is not affected" in page.text
