@@ -10,7 +10,12 @@ task that fails; then:
   the request-id box finds it;
 - anonymous users are sent to login and a non-staff user gets 403.
 
-A screenshot of the page is saved to ``build/test-artifacts/ops-page.png``.
+The page's form controls are labelled, its headings in order, its charts
+described; at phone width in dark mode it fits without sideways scrolling.
+A screenshot of the page is saved to ``build/test-artifacts/ops-page.png``
+(and ``ops-page-phone-dark.png``)
+(``LANTERN_OPS_WALK_MINUTES=4`` keeps the traffic going first, so that the
+charts have points: docs/images/ops-page.png is such a run's).
 Needs DATABASE_URL and REDIS_URL (the database ``<name>_opswalk`` is made
 afresh; the cache keys carry a prefix of this run's own).
 """
@@ -46,6 +51,28 @@ EXAMPLE = ROOT / "example"
 MISSING_EXPORT = "00000000-0000-4000-8000-000000000000"
 
 
+# Every form control has a label, headings do not skip a level, every chart has a text alternative.
+ACCESSIBILITY_PROBE = """
+const controls = [...document.querySelectorAll('input:not([type=hidden]), select, button')];
+const levels = [...document.querySelectorAll('h1, h2, h3')].map((h) => Number(h.tagName[1]));
+return {
+  unlabelled: controls.filter((c) => c.tagName !== 'BUTTON' && c.labels.length === 0).map((c) => c.outerHTML),
+  unnamedButtons: controls.filter((c) => c.tagName === 'BUTTON' && !c.textContent.trim()).length,
+  skips: levels.filter((level, i) => i > 0 && level > levels[i - 1] + 1).length,
+  firstHeading: levels[0],
+  charts: [...document.querySelectorAll('svg')].map((svg) => svg.getAttribute('role') === 'img'
+    && (svg.getAttribute('aria-labelledby') || '').split(' ').every((id) => document.getElementById(id))),
+};
+"""
+PHONE_PROBE = """
+return {
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  dark: window.matchMedia('(prefers-color-scheme: dark)').matches,
+  background: getComputedStyle(document.body).backgroundColor,
+};
+"""
+
+
 @dataclass
 class Seen:
     metrics: dict[str, float]  # read just before the page
@@ -58,6 +85,8 @@ class Seen:
     anonymous_location: str
     member_status: int
     screenshot: Path
+    accessibility: dict[str, object]
+    phone: dict[str, object]
 
 
 def _totals(base: str) -> dict[str, float]:
@@ -107,6 +136,18 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
+def _keep_busy(base: str, minutes: float) -> None:
+    """Traffic for ``minutes`` (0 by default), so that the charts have points: the docs' screenshot is taken
+    with ``LANTERN_OPS_WALK_MINUTES=4``."""
+    end = time.monotonic() + minutes * 60
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        path = "/this-page-does-not-exist/" if n % 7 == 0 else "/accounts/login/"
+        httpx.get(base + path, timeout=10)
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def _served(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
     database = _database(require_postgres())
@@ -137,6 +178,7 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
             visit(browser, base + path)
         for _ in range(20):  # anonymous traffic: new connections, spread over both workers
             httpx.get(base + "/accounts/login/", timeout=10)
+        _keep_busy(base, float(os.environ.get("LANTERN_OPS_WALK_MINUTES", "0")))
         visit(browser, base + "/")
         failed = submit(browser, "form[action='/raise-error/'] [type=submit]", base + "/raise-error/")
         assert failed.document is not None and failed.document.status == 500
@@ -166,6 +208,16 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1280, min(int(height) + 40, 4000))
         browser.save_screenshot(str(screenshot))
+        accessibility = browser.execute_script(ACCESSIBILITY_PROBE)
+        # Phone width, dark: the page must fit without sideways scrolling of the page itself.
+        browser.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+        )
+        browser.set_window_size(390, 2400)
+        visit(browser, base + "/ops/")
+        phone = browser.execute_script(PHONE_PROBE)
+        browser.save_screenshot(str(ARTIFACTS / "ops-page-phone-dark.png"))
+        browser.set_window_size(1280, 900)
         box = browser.find_element(By.ID, "request_id")
         box.clear()
         box.send_keys(error_id)
@@ -184,6 +236,8 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
         anonymous.headers.get("location", ""),
         member_status,
         screenshot,
+        accessibility,
+        phone,
     )
 
 
@@ -227,3 +281,12 @@ def test_anonymous_and_non_staff_are_refused(seen: Seen) -> None:
 
 def test_a_screenshot_was_saved(seen: Seen) -> None:
     assert seen.screenshot.stat().st_size > 10_000
+
+
+def test_the_page_is_labelled_and_fits_a_phone_in_dark_mode(seen: Seen) -> None:
+    a = seen.accessibility
+    assert a["unlabelled"] == [] and a["unnamedButtons"] == 0, a
+    assert a["firstHeading"] == 1 and a["skips"] == 0, a
+    assert a["charts"] and all(a["charts"]), a  # type: ignore[arg-type]
+    assert seen.phone["dark"] is True and seen.phone["background"] == "rgb(13, 17, 23)", seen.phone
+    assert seen.phone["overflow"] <= 0, seen.phone  # wide tables scroll inside their own box (the scrollbar: < 0)
