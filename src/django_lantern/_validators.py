@@ -106,6 +106,17 @@ def text(*, allow_none: bool = False) -> Validator[str | None]:
     return validate
 
 
+def cache_alias(key: str, value: object, problems: Problems) -> str:
+    """An alias of ``settings.CACHES``."""
+    from django.conf import settings
+
+    known = sorted(getattr(settings, "CACHES", {}) or {})
+    if not isinstance(value, str) or value not in known:
+        problems.add(key, value, f"an alias of CACHES ({', '.join(repr(a) for a in known) or 'none configured'})")
+        return "default"
+    return value
+
+
 _PERMISSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+")
 
 

@@ -171,7 +171,7 @@ KEYS: dict[str, Key] = {
     # "app_label.codename" lets in whoever has that permission instead.
     "OPS_PERMISSION": Key(None, v.permission),
     # The cache alias where every worker's records and per-minute history meet.
-    "OPS_CACHE": Key("default", v.text()),
+    "OPS_CACHE": Key("default", v.cache_alias),
 }
 
 

@@ -12,7 +12,6 @@ from django.contrib.auth.models import Permission, User
 from django.core.cache import caches
 from django.test import Client, override_settings
 
-from django_lantern import _taps
 from django_lantern.ops import _record, _store
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +129,7 @@ def test_records_are_bounded() -> None:
 
 
 def test_slow_requests_are_listed() -> None:
-    with mock.patch.object(_taps, "slow_after", 0.0):
+    with override_settings(LANTERN={"SLOW_REQUEST_MS": 0}):  # the page follows the setting
         response = _client(None).get("/healthz/")  # probes are not the app's requests
         page = _client(None).get("/accounts/login/")
     _record.flush()
@@ -179,3 +178,21 @@ def test_the_form_says_when_the_shared_store_is_down(monkeypatch: pytest.MonkeyP
         response = client.post(OPS, {"logger": "django.request", "level": "DEBUG", "action": "set"})
     assert response.status_code == 400
     assert "the shared store did not answer (ConnectionError)" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("OPS_PERMISSION", "view_ops", 'a permission "app_label.codename"'),
+        ("OPS_PERMISSION", 7, 'a permission "app_label.codename"'),
+        ("OPS_CACHE", "nope", "an alias of CACHES ('default')"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_fix(key: str, value: object, says: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_lantern.conf import get_settings
+
+    with override_settings(LANTERN={key: value}), pytest.raises(ImproperlyConfigured, match=f"{key}.*") as refused:
+        get_settings()
+    assert says in str(refused.value)

@@ -23,6 +23,9 @@ import time
 from collections import deque
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
 from django_lantern import _taps
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
@@ -258,18 +261,24 @@ def _snapshot_minute(backend: Any, minute: int) -> None:
 _handler = InsightHandler()
 
 
+def _threshold(**kwargs: object) -> None:
+    """The slow-request threshold, read again when ``LANTERN`` changes (``override_settings``)."""
+    if kwargs.get("setting", "LANTERN") != "LANTERN" or _taps.slow_request is None:
+        return
+    try:
+        slow = get_settings().slow_request_ms
+    except ImproperlyConfigured:  # said where the settings are read; the threshold stays as it was
+        return
+    _taps.slow_after = float("inf") if slow is None else slow / 1000
+
+
 def start() -> None:
     """Record for the page in this process: the taps, the ``lantern.db`` handler, the flush thread."""
-    slow = get_settings().slow_request_ms
     _taps.exception = on_exception
     _taps.slow_request = on_slow_request
-    _taps.slow_after = float("inf") if slow is None else slow / 1000
+    _threshold()
+    setting_changed.connect(_threshold, dispatch_uid="lantern-ops-threshold")
     logger = logging.getLogger(INSIGHT_LOGGER)
     if _handler not in logger.handlers:
         logger.addHandler(_handler)
     ensure_flushing()
-
-
-def stop() -> None:
-    _taps.unplug()
-    logging.getLogger(INSIGHT_LOGGER).removeHandler(_handler)
