@@ -31,7 +31,7 @@ def _snap(requests: float, errors: float, slow: float, route_count: float) -> _s
 
 
 @pytest.fixture
-def stored(settings: object) -> Iterator[None]:
+def stored() -> Iterator[None]:
     backend = _store.cache()
     backend.clear()
     host = _record.host()
