@@ -48,6 +48,11 @@ def _names(prefix: str) -> dict[str, str]:
     return {key: metric_name(prefix, name) for key, name in n.items()}
 
 
+def _route_of(labels: dict[str, str]) -> str:
+    # OpenTelemetry's naming (METRICS_NAMING) spells the route label http_route.
+    return labels.get("route") or labels.get("http_route") or "-"
+
+
 def _route(routes: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     found = routes.get(name)
     if found is None:
@@ -113,21 +118,21 @@ def from_samples(samples: Iterable[tuple[str, dict[str, str], float]], prefix: s
             status = labels.get("status_code", "")
             klass = status[:1] + "xx" if status[:1] in "2345" and len(status) == 3 else "other"
             by_class[klass] += value
-            route = _route(routes, labels.get("route", "-"))
+            route = _route(routes, _route_of(labels))
             route["count"] += value
             if klass in ("4xx", "5xx"):
                 route["e" + klass[0]] += value
         elif name == n["duration"] + "_bucket":
             le = float(labels.get("le", "inf"))
             buckets[le] = buckets.get(le, 0.0) + value
-            per = _route(routes, labels.get("route", "-"))["buckets"]
+            per = _route(routes, _route_of(labels))["buckets"]
             per[le] = per.get(le, 0.0) + value
         elif name == n["duration"] + "_sum":
-            _route(routes, labels.get("route", "-"))["sum"] += value
+            _route(routes, _route_of(labels))["sum"] += value
         elif name == n["db_queries"] + "_sum":
-            _route(routes, labels.get("route", "-"))["dbq"] += value
+            _route(routes, _route_of(labels))["dbq"] += value
         elif name == n["db_time"] + "_sum":
-            _route(routes, labels.get("route", "-"))["dbs"] += value
+            _route(routes, _route_of(labels))["dbs"] += value
         elif name == n["exceptions"] + "_total":
             exceptions += value
         elif name == n["tasks"] + "_total":
