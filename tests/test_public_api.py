@@ -43,7 +43,13 @@ DJANGO_CONVENTIONS = {
     "django_lantern.templatetags.lantern",
 }
 # Packages with no public face: every module in them is private.
-INTERNAL_PACKAGES = {"django_lantern.http", "django_lantern.jobs", "django_lantern.health", "django_lantern.metrics"}
+INTERNAL_PACKAGES = {
+    "django_lantern.http",
+    "django_lantern.jobs",
+    "django_lantern.health",
+    "django_lantern.metrics",
+    "django_lantern.ops",  # its one public module is ops.urls, the include
+}
 
 
 def _is_private(name: str) -> bool:

@@ -14,3 +14,10 @@ def before_setup() -> None:
     path = getattr(settings, "BENCH_BEFORE_SETUP", None)
     if path:
         import_string(path)()
+
+
+def hold_ops_flush() -> None:
+    """``lanternopsquiet``: the operations page's flush thread sleeps through the count."""
+    from django_lantern.ops import _record
+
+    _record.FLUSH_SECONDS = 3600.0

@@ -7,6 +7,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("orgs/", include("tasks.urls")),
     path("admin/", admin.site.urls),
+    path("ops/", include("django_lantern.ops.urls")),  # the operations page, staff only (docs/ops.md)
     path("_system/", include("pages.system_views")),  # empty unless LANTERN_SYSTEM_VIEWS=1 (tests/system)
     # Last: LanternMiddleware answers /healthz, /readyz and /metrics before the URLconf is
     # consulted, so these routes only serve a path set to None in LANTERN; first, Django

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from django_lantern import tracing
+from django_lantern import _taps, tracing
 from django_lantern._errors import report_internal_error
 from django_lantern.context import current
 from django_lantern.logging import _held as debug_lines
@@ -29,6 +29,8 @@ def on_exception(exc: BaseException, span: Any = None, *, count: bool = True) ->
     if count:
         try:
             recorder.exception_raised(type(exc).__qualname__)
+            if _taps.exception is not None:
+                _taps.exception(exc)
         except Exception as error:
             report_internal_error("exception_signal", error)
     if span is not None:

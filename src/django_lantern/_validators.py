@@ -118,6 +118,30 @@ def text(*, allow_none: bool = False) -> Validator[str | None]:
     return validate
 
 
+def cache_alias(key: str, value: object, problems: Problems) -> str:
+    """An alias of ``settings.CACHES``."""
+    from django.conf import settings
+
+    known = sorted(getattr(settings, "CACHES", {}) or {})
+    if not isinstance(value, str) or value not in known:
+        problems.add(key, value, f"an alias of CACHES ({', '.join(repr(a) for a in known) or 'none configured'})")
+        return "default"
+    return value
+
+
+_PERMISSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+")
+
+
+def permission(key: str, value: object, problems: Problems) -> str | None:
+    """A Django permission as ``has_perm`` takes it (``"app_label.codename"``), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PERMISSION.fullmatch(value):
+        problems.add(key, value, 'a permission "app_label.codename" such as "myapp.view_ops", or None for staff')
+        return None
+    return value
+
+
 def texts(key: str, value: object, problems: Problems) -> tuple[str, ...]:
     if not _is_strings(value):
         problems.add(key, value, "a list of strings")

@@ -179,6 +179,11 @@ KEYS: dict[str, Key] = {
     # traceparent to every host; a list of host names ("api.example.com",
     # "*.internal") sends them only there.
     "OUTBOUND_HOSTS": Key(None, v.outbound_hosts),
+    # The operations page (django_lantern.ops, docs/ops.md): None lets staff in;
+    # "app_label.codename" lets in whoever has that permission instead.
+    "OPS_PERMISSION": Key(None, v.permission),
+    # The cache alias where every worker's records and per-minute history meet.
+    "OPS_CACHE": Key("default", v.cache_alias),
 }
 
 
@@ -273,6 +278,8 @@ class LanternSettings:
     task_metrics_address: str
     gcp_project: str | None
     outbound_hosts: tuple[str, ...] | None
+    ops_permission: str | None
+    ops_cache: str
     # Derived (see _derive)
     request_id_meta_key: str
     probe_paths: frozenset[str]

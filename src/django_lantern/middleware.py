@@ -26,8 +26,8 @@ from typing import Any, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
+from django_lantern import _taps, sentry, tracing
 from django_lantern import request_id as request_ids
-from django_lantern import sentry, tracing
 from django_lantern._errors import report_internal_error
 from django_lantern._exceptions import on_exception
 from django_lantern.conf import LanternSettings, get_settings, settings_for_server
@@ -358,6 +358,8 @@ def _account(exchange: _Exchange, status: int, seconds: float) -> None:
         recorder.request_finished(
             ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None, state=exchange.metrics
         )
+        if seconds >= _taps.slow_after and exchange.kind is None and _taps.slow_request is not None:
+            _taps.slow_request(ctx.method, ctx.route, status, seconds)
     except Exception as exc:
         report_internal_error("metrics", exc)
 

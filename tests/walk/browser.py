@@ -23,7 +23,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-# Reads every stylesheet link of the page and whether its rules loaded, and two
+# Reads every stylesheet link of the page and whether its rules loaded, how many
+# inline <style> elements it has (the operations page has no static files), and two
 # computed styles: the example's body font (site.css) and the admin's header
 # background (admin/css/base.css). Unstyled, both are the browser's defaults.
 PAGE_PROBE = """
@@ -35,6 +36,7 @@ const header = document.querySelector('#header');
 const quoted = document.querySelector('.request-id code');
 return {
   stylesheets: links.map((link) => link.href),
+  inlineStyles: document.querySelectorAll('style').length,
   loaded: loaded,
   bodyFont: getComputedStyle(document.body).fontFamily,
   adminHeaderBackground: header ? getComputedStyle(header).backgroundColor : null,

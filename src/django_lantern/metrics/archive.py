@@ -183,8 +183,9 @@ def _stage_archive(root: Path, pending: Path, kind: str, dead: list[Path]) -> No
 
 
 # -- the scrape side -----------------------------------------------------------
-def collect_locked(directory: str | os.PathLike[str]) -> list[Metric]:
-    """The multi-process samples of ``directory``, read under the shared lock."""
+def collect_locked(directory: str | os.PathLike[str], kinds: tuple[str, ...] = ()) -> list[Metric]:
+    """The multi-process samples of ``directory``, read under the shared lock; with ``kinds``
+    (``("counter", "gauge")``), only the files of those metric types, a fraction of a histogram-heavy read."""
     from prometheus_client.multiprocess import MultiProcessCollector
 
     root = Path(directory)
@@ -192,7 +193,8 @@ def collect_locked(directory: str | os.PathLike[str]) -> list[Metric]:
         with locked(root, exclusive=True):
             recover(root)
     with locked(root, exclusive=False):
-        files = scrape_order(str(p) for p in root.glob("*.db") if has_header(p))
+        found = (p for p in root.glob("*.db") if not kinds or p.name.startswith(kinds))
+        files = scrape_order(str(p) for p in found if has_header(p))
         return list(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
 
 
