@@ -49,7 +49,8 @@ class JsonFormatter(_BaseFormatter):
     """
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        out = super().fields(record)
+        # Named rather than ``super()``, which builds a proxy object on every line.
+        out = _BaseFormatter.fields(self, record)
         if out.get("user_id") == UNKNOWN:
             out["user_id"] = None
         return out
