@@ -44,7 +44,8 @@ def add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> N
     """``REQUEST_ID_HEADER: rid``, listed in ``Access-Control-Expose-Headers`` when configured."""
     header = cfg.request_id_header
     store = response.headers.__dict__.get("_store")
-    if type(store) is dict and _plain(header) and _plain(rid):
+    # Printable ASCII name and value: what Django's header conversion leaves as it is.
+    if type(store) is dict and header.isascii() and header.isprintable() and rid.isascii() and rid.isprintable():
         # What ``response.headers[name] = value`` stores for a value it accepts
         # unchanged (printable ASCII, no line break), without its per-call
         # conversion, and a look-up that raises no ``KeyError`` when the header is absent.
@@ -67,11 +68,6 @@ def add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> N
 
 _EXPOSE = "Access-Control-Expose-Headers"
 _EXPOSE_KEY = _EXPOSE.lower()
-
-
-def _plain(text: str) -> bool:
-    """Printable ASCII: what Django's header conversion leaves as it is."""
-    return type(text) is str and text.isascii() and text.isprintable()
 
 
 def _expose(response: HttpResponseBase, exposed: str, header: str) -> None:
