@@ -175,8 +175,13 @@ def request_finished(
     in_flight = state.in_flight
     if in_flight is None:
         state.fams.active.dec()
-    elif in_flight:  # never below zero, whatever a caller did
-        in_flight.pop()
+    else:
+        # Never below zero, whatever a caller did; one atomic step (no check-then-pop race),
+        # and no ``contextlib.suppress`` object built per request.
+        try:  # noqa: SIM105
+            in_flight.pop()
+        except IndexError:
+            pass
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
     key = (method, route, status, probe)
