@@ -220,3 +220,14 @@ def test_the_user_is_looked_up_once_and_the_context_carries_it(mode: str, monkey
     assert looked_up == [request] and written == [42]
     _through(mode, RequestFactory().get("/healthz"))
     assert looked_up == [request]  # a probe answered here has no user
+
+
+@pytest.mark.parametrize("rid", ["keep-me-1", "a" * 128])
+def test_id_header_is_what_djangos_own_setter_writes(client: Client, rid: str) -> None:
+    """The headers the middleware adds serialise exactly as ``response[name] = value`` would write them."""
+    response = client.get("/ok/", headers={"X-Request-Id": rid})
+    expected = HttpResponse()
+    for name, value in response.items():
+        expected[name] = value
+    assert response.serialize_headers() == expected.serialize_headers()
+    assert list(response.headers.items()) == list(expected.headers.items())

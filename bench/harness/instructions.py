@@ -24,6 +24,14 @@ checked to answer 200 with the list before anything is counted).
 Pass ``--src DIR`` to count another checkout's ``src`` (put first on
 ``PYTHONPATH``), e.g. a worktree of a branch or of the commit before a change;
 the bench, the example project and the database stay this checkout's.
+
+Pass ``--annotate DIR`` to see where the instructions go: each configuration's
+callgrind file is kept in DIR with ``callgrind_annotate``'s listing by
+function beside it, inclusive (``<config>.inclusive.txt``) and exclusive
+(``<config>.exclusive.txt``). The functions are the interpreter's C
+functions (``_PyEval_EvalFrameDefault`` is the bytecode itself); C calls
+such as ``os.urandom``, ``json``/``orjson``, ``ContextVar.set`` or a regular
+expression show under their own names.
 """
 
 from __future__ import annotations
@@ -145,7 +153,9 @@ def _expect(stream: IO[str], word: str) -> None:
     raise RuntimeError(f"the child ended before saying {word!r}")
 
 
-def count(config: str, n: int, src: Path | None, scratch: Path, cookie: str | None = None) -> int:
+def count(
+    config: str, n: int, src: Path | None, scratch: Path, cookie: str | None = None, annotate: Path | None = None
+) -> int:
     """Instructions executed by ``n`` requests of one child process, after its set-up and warm-up."""
     valgrind = shutil.which("valgrind")
     if valgrind is None or shutil.which("callgrind_control") is None:
@@ -193,8 +203,25 @@ def count(config: str, n: int, src: Path | None, scratch: Path, cookie: str | No
     match = _COLLECTED.search(stderr)
     if child.returncode != 0 or match is None:
         raise RuntimeError(f"{config} n={n} failed ({child.returncode}):\n{stderr[-3000:]}")
+    if annotate is not None:
+        _annotate(out, annotate, config)
     out.unlink(missing_ok=True)
     return int(match.group(1))
+
+
+def _annotate(out: Path, directory: Path, config: str) -> None:
+    """Keep ``out`` in ``directory`` with its by-function listings, inclusive and exclusive."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = directory / f"callgrind.{config}.out"
+    shutil.copyfile(out, kept)
+    for kind, inclusive in (("inclusive", "yes"), ("exclusive", "no")):
+        listing = subprocess.run(
+            ["callgrind_annotate", f"--inclusive={inclusive}", "--threshold=99.5", str(kept)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        (directory / f"{config}.{kind}.txt").write_text(listing.stdout or listing.stderr)
 
 
 def measure(
@@ -202,6 +229,7 @@ def measure(
     requests: dict[str, int] | None = None,
     src: Path | None = None,
     jobs: int = 2,
+    annotate: Path | None = None,
 ) -> dict[str, Any]:
     """``{"configs": {config: {"per_request", "overhead", "baseline"}}, "failed": {config: why}, ...}``."""
     requests = {**DEFAULT_REQUESTS, **(requests or {})}
@@ -214,7 +242,7 @@ def measure(
 
         def one(config: str) -> None:
             try:
-                totals[config] = count(config, requests[page_kind(config)], src, scratch, cookie)
+                totals[config] = count(config, requests[page_kind(config)], src, scratch, cookie, annotate)
             except (RuntimeError, subprocess.SubprocessError) as exc:
                 failed[config] = str(exc).strip().splitlines()[-1][:300]
 
@@ -255,10 +283,13 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--jobs", type=int, default=2, help="callgrind processes at once (counts are unaffected)")
     parser.add_argument("--out", type=Path, default=RESULTS / "instructions.json", help="'-' to write no file")
+    parser.add_argument("--annotate", type=Path, default=None, help="keep callgrind's files and listings here")
     args = parser.parse_args()
     requests = {"tiny": args.requests, "page": args.page_requests}
     src = args.src.resolve() if args.src else None
-    results = measure([c for c in args.configs.split(",") if c], requests, src, args.jobs)
+    configs = [c for c in args.configs.split(",") if c]
+    annotate = args.annotate.resolve() if args.annotate else None
+    results = measure(configs, requests, src, args.jobs, annotate)
     results["machine"] = machine.describe()
     if src is not None:
         results["machine"]["src_commit"] = machine.git_commit(src)

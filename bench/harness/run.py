@@ -280,7 +280,8 @@ def main() -> None:
     print(markdown)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        name = "quick" if args.quick else "latest"
+        # A full run of some stages only (``--stages page``) is kept apart from the full run's file.
+        name = "quick" if args.quick else "latest" if set(stages) == set(STAGES) else "-".join(stages)
         (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
         (RESULTS / f"{name}.md").write_text(markdown + "\n")
         if not args.quick and set(stages) == set(STAGES):

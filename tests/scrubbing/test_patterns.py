@@ -113,3 +113,17 @@ def test_token_precheck_stays_linear_on_hostile_text() -> None:
     """Thousands of separators and prefixes without bodies are scanned in one pass."""
     text = "sk_live_ xoxb- ghp_ _-." * 4000
     assert S.scrub_text(text) == text
+
+
+def test_leaves_unchanged_remembers_its_verdicts_boundedly() -> None:
+    """Asked again, the same text gets the same answer; many different texts keep the memory bounded."""
+    scrubber = Scrubber()
+    secret, plain = "GET /reset?token=abc 10.0.0.1", "GET /tasks/ 10.0.0.1"
+    for _ in range(2):
+        assert scrubber.leaves_unchanged(secret) is False
+        assert scrubber.leaves_unchanged(plain) is True
+        assert scrubber.scrub_text(secret) != secret
+    for i in range(10_000):
+        scrubber.leaves_unchanged(f"GET /p/{i} -")
+    assert len(scrubber._unchanged_cache) <= 4096
+    assert scrubber.leaves_unchanged(secret) is False

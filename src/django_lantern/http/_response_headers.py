@@ -43,10 +43,34 @@ def decorate(
 def add_headers(response: HttpResponseBase, rid: str, cfg: LanternSettings) -> None:
     """``REQUEST_ID_HEADER: rid``, listed in ``Access-Control-Expose-Headers`` when configured."""
     header = cfg.request_id_header
+    store = response.headers.__dict__.get("_store")
+    # Printable ASCII name and value: what Django's header conversion leaves as it is.
+    if type(store) is dict and header.isascii() and header.isprintable() and rid.isascii() and rid.isprintable():
+        # What ``response.headers[name] = value`` stores for a value it accepts
+        # unchanged (printable ASCII, no line break), without its per-call
+        # conversion, and a look-up that raises no ``KeyError`` when the header is absent.
+        store[header.lower()] = (header, rid)
+        if cfg.expose_request_id_header:
+            exposed = store.get(_EXPOSE_KEY)
+            if exposed is None or not exposed[1]:
+                store[_EXPOSE_KEY] = (_EXPOSE, header)
+            else:
+                _expose(response, exposed[1], header)
+        return
     response.headers[header] = rid
     if cfg.expose_request_id_header:
-        exposed = response.headers.get("Access-Control-Expose-Headers")
+        exposed = response.headers.get(_EXPOSE)
         if not exposed:
-            response.headers["Access-Control-Expose-Headers"] = header
-        elif header.lower() not in (h.strip().lower() for h in exposed.split(",")):
-            response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
+            response.headers[_EXPOSE] = header
+        else:
+            _expose(response, exposed, header)
+
+
+_EXPOSE = "Access-Control-Expose-Headers"
+_EXPOSE_KEY = _EXPOSE.lower()
+
+
+def _expose(response: HttpResponseBase, exposed: str, header: str) -> None:
+    """``header`` added to an ``Access-Control-Expose-Headers`` the view set, unless it lists it."""
+    if header.lower() not in (h.strip().lower() for h in exposed.split(",")):
+        response.headers[_EXPOSE] = f"{exposed}, {header}"

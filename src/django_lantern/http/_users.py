@@ -42,7 +42,8 @@ def _loaded_user(request: HttpRequest) -> Any:
     attrs = request.__dict__
     user = attrs.get("user", _NOT_LOADED)
     if isinstance(user, LazyObject):
-        wrapped = user._wrapped
+        # Past ``LazyObject.__getattribute__``, a Python method run on every attribute read.
+        wrapped = object.__getattribute__(user, "_wrapped")
         user = _NOT_LOADED if wrapped is empty else wrapped
     if user is _NOT_LOADED:
         for key in ("_cached_user", "_acached_user"):
@@ -78,7 +79,10 @@ def _session_user_id(request: HttpRequest) -> Any:
     needs the user row.
     """
     session = request.__dict__.get("session")
-    loaded = getattr(session, "_session_cache", None) if session is not None else None
+    # From the instance's attributes: ``getattr`` with a default raises and clears an
+    # AttributeError inside whenever the session was not read (most requests).
+    state = getattr(session, "__dict__", None) if session is not None else None
+    loaded = state.get("_session_cache") if type(state) is dict else None
     if not loaded or not isinstance(loaded, dict):
         return None
     # django.contrib.auth imports the models: not at this module's import (settings files import it).

@@ -11,7 +11,10 @@ formatter, and handed to the handler's stream or queue in one call.
 
 The formatter is the same object, and reads the event through the same
 functions as the record (``_access_fields.access_fields``), so both paths
-write the same bytes (``tests/logging/test_access_direct.py``).
+write the same bytes (``tests/logging/test_access_direct.py``). The default
+format (``JsonFormatter`` itself) goes one step further: its fields come
+from the values without an event (``typed_fields``, which ``access_fields``
+calls too), then the formatter's own steps for an access record.
 
 Any other configuration takes the record path: another handler or a
 subclass of ours (``assertLogs``, ``caplog``, a project's own), a formatter
@@ -30,8 +33,10 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from django_lantern.context import RequestContext
+from django_lantern.context import UNKNOWN, RequestContext
+from django_lantern.logging._access_fields import AccessValues, typed_fields
 from django_lantern.logging._access_record import AccessEvent, OriginFile, access_message, created_now
+from django_lantern.logging._record_parts import LEVEL_NAMES
 from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter, SkipHealthyProbes
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import ERRORS, NonBlockingStreamHandler, SafeStreamHandler, _count
@@ -125,23 +130,28 @@ def write_direct(
     if level < handler.level:
         return  # the record path's handler would skip it; the logger has no other
     user_id = ctx.user_id
-    event = AccessEvent(
-        logger_name,
-        level,
-        created_now(),
-        origin,
-        access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit),
+    created = created_now()
+    route = ctx.route
+    values = (
         ctx.request_id,
         user_id,
         ctx.method,
         ctx.path,
-        ctx.route,
+        route,
         ctx.trace_id,
         ctx.span_id,
         status,
         duration_ms,
         client_ip,
     )
+    formatter = handler.formatter
+    if type(formatter) is JsonFormatter:
+        line = _json_line(formatter, logger_name, level, created, values)
+        if line is not None:
+            _write(handler, line)
+            return
+    message = access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit)
+    event = AccessEvent(logger_name, level, created, origin, message, *values)
     try:
         # The formatter reads only the attributes a record has (``AccessEvent``).
         line = handler.formatter.format(cast(logging.LogRecord, event))  # type: ignore[union-attr]
@@ -150,6 +160,28 @@ def write_direct(
     except Exception:
         _count(ERRORS)  # as the handler's ``handleError`` counts it
         return
+    _write(handler, line)
+
+
+def _json_line(
+    formatter: JsonFormatter, logger_name: str, level: int, created: float, values: AccessValues
+) -> str | None:
+    """The default format's line straight from the values, as ``formatter.format`` writes the
+    access record's; None when the values need the general path (or its failure line)."""
+    request_id, user_id, *middle, duration_ms, client_ip = values
+    try:
+        # The user id and the duration as ``set_access_fields`` sets them on the record.
+        held = (request_id, UNKNOWN if user_id is None else user_id, *middle, round(duration_ms, 2), client_ip)
+        level_name = LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
+        fields = typed_fields(formatter, created, level_name, logger_name, held)
+    except Exception:
+        return None  # the event path's formatter writes its failure line
+    if fields is None:
+        return None
+    return formatter.serialise(formatter.add_release(formatter.json_fields(fields)))
+
+
+def _write(handler: Handler, line: str) -> None:
     if isinstance(handler, NonBlockingStreamHandler):
         handler.enqueue(line + "\n")
     else:

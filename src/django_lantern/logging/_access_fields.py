@@ -41,12 +41,56 @@ _INT64 = (-(2**63), 2**64)
 def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessEvent) -> dict[str, Any] | None:
     """The ordered fields of a plain access record, or ``None`` to use the general path."""
     attrs = record.__dict__
-    if isinstance(record, AccessEvent):  # the direct path's: no user attribute can be on it
-        if not _typed(attrs):
-            return None
-    elif not _is_plain(record, attrs):
+    # The direct path's event: no user attribute can be on it.
+    if not isinstance(record, AccessEvent) and not _is_plain(record, attrs):
         return None
-    user_id = attrs["user_id"]
+    try:
+        values = (
+            attrs["request_id"],
+            attrs["user_id"],
+            attrs["method"],
+            attrs["path"],
+            attrs["route"],
+            attrs["trace_id"],
+            attrs["span_id"],
+            attrs["status"],
+            attrs["duration_ms"],
+            attrs["client_ip"],
+        )
+    except KeyError:
+        return None
+    level = LEVEL_NAMES.get(record.levelno) or record.levelname.lower()
+    return typed_fields(formatter, record.created, level, record.name, values)
+
+
+# An access line's values, in ``ACCESS_KEYS``' order: request id, user id, method, path,
+# route, trace id, span id, status, duration (ms), client address.
+AccessValues = tuple[Any, ...]
+
+
+def typed_fields(
+    formatter: _BaseFormatter, created: float, level: str, logger: str, values: AccessValues
+) -> dict[str, Any] | None:
+    """The fields of an access line from its ``values`` as the access record holds them
+    (``set_access_fields``: the user id "-" when unknown, the duration rounded), or
+    ``None`` when one has another type, or caps are to be applied: the general path then.
+
+    Shared by the record's fields (``access_fields``) and the direct path's JSON line.
+    """
+    request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip = values
+    if not (
+        type(request_id) is str
+        and type(method) is str
+        and type(path) is str
+        and type(route) is str
+        and type(trace_id) is str
+        and type(span_id) is str
+        and type(status) is int
+        and type(duration_ms) is float
+        and math.isfinite(duration_ms)
+        and (client_ip is None or type(client_ip) is str)
+    ):
+        return None
     if user_id is None or user_id == UNKNOWN:
         user_id = UNKNOWN
     elif type(user_id) is int:
@@ -56,7 +100,6 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessE
         user_id = formatter._cap(user_id)
     else:
         return None  # a UUID or another type: the general path converts it
-    method, path, client_ip = attrs["method"], attrs["path"], attrs["client_ip"]
     limit = formatter.field_limit
     scrubber = formatter.active_scrubber()
     if scrubber is not None and scrubber.leaves_unchanged(f"{method} {path} {client_ip}"):
@@ -67,13 +110,11 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessE
         path = formatter._scrub_capped(path, limit)
         if client_ip is not None:  # as an extra it would be made JSON-native and scrubbed like any other
             client_ip = formatter._scrub(formatter._jsonable(client_ip))
-    status, duration_ms = attrs["status"], attrs["duration_ms"]
-    request_id, route, trace_id, span_id = attrs["request_id"], attrs["route"], attrs["trace_id"], attrs["span_id"]
     cap = formatter._cap
     return {
-        "ts": rfc3339(record.created),
-        "level": LEVEL_NAMES.get(record.levelno) or record.levelname.lower(),
-        "logger": record.name,
+        "ts": rfc3339(created),
+        "level": level,
+        "logger": logger,
         # Rendered from the scrubbed values, as the general path does.
         "message": access_line(method, path, status, duration_ms, None if user_id == UNKNOWN else user_id, limit),
         "request_id": request_id if len(request_id) <= limit else cap(request_id),
@@ -90,38 +131,11 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessE
 
 
 def _is_plain(record: logging.LogRecord, attrs: dict[str, Any]) -> bool:
-    """The record is the access log's, as it built it: its attributes, their types, no exception."""
+    """The record is the access log's, as it built it: its attributes, no exception
+    (their types are ``typed_fields``'s to check)."""
     if attrs.get(MARKER) is not True or record.exc_info or record.stack_info:
         return False
-    return len(attrs) == _PLAIN_SIZE and _typed(attrs)
-
-
-def _typed(attrs: dict[str, Any]) -> bool:
-    """Every access attribute is there with the type the access log gives it."""
-    try:
-        request_id, method, path, route = attrs["request_id"], attrs["method"], attrs["path"], attrs["route"]
-        trace_id, span_id, status, duration_ms = (
-            attrs["trace_id"],
-            attrs["span_id"],
-            attrs["status"],
-            attrs["duration_ms"],
-        )
-        client_ip = attrs["client_ip"]
-    except KeyError:
-        return False
-    return (
-        type(request_id) is str
-        and type(method) is str
-        and type(path) is str
-        and type(route) is str
-        and type(trace_id) is str
-        and type(span_id) is str
-        and type(status) is int
-        and type(duration_ms) is float
-        and math.isfinite(duration_ms)
-        and (client_ip is None or type(client_ip) is str)
-        and "user_id" in attrs
-    )
+    return len(attrs) == _PLAIN_SIZE
 
 
 def access_message(out: dict[str, Any], limit: int) -> str | None:

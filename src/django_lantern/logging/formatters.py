@@ -49,7 +49,12 @@ class JsonFormatter(_BaseFormatter):
     """
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        out = super().fields(record)
+        # Named rather than ``super()``, which builds a proxy object on every line.
+        return self.json_fields(_BaseFormatter.fields(self, record))
+
+    @staticmethod
+    def json_fields(out: dict[str, Any]) -> dict[str, Any]:
+        """The fields as this format shows them: ``user_id`` null when unknown."""
         if out.get("user_id") == UNKNOWN:
             out["user_id"] = None
         return out
@@ -73,7 +78,13 @@ class JsonFormatter(_BaseFormatter):
         """The default schema's ``release``: on access lines and lines at ERROR and above
         only, where a deploy is what one asks about; every other line stays lean."""
         if record.levelno >= logging.ERROR or record.__dict__.get("lantern_access") is True:
-            fields.setdefault("release", identity().release)
+            JsonFormatter.add_release(fields)
+        return fields
+
+    @staticmethod
+    def add_release(fields: dict[str, Any]) -> dict[str, Any]:
+        """``release`` added, as every access line has it."""
+        fields.setdefault("release", identity().release)
         return fields
 
     def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:

@@ -171,6 +171,8 @@ def instrument(connection: Any) -> ExecuteWrapper | None:
     """Give ``connection`` its alias's current wrapper and return it. Idempotent: a
     connection object reconnects (``CONN_MAX_AGE``) and fires the signal again."""
     wrapper = _wrappers().get(connection)
+    if wrapper is not None and wrapper in connection.execute_wrappers:
+        return wrapper  # the connection object reconnecting: only ``_swap`` puts it there
     with _lock:
         old = _installed.get(connection, _NEVER)
         if old is not wrapper or (wrapper is not None and wrapper not in connection.execute_wrappers):

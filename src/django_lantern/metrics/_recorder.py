@@ -8,6 +8,10 @@ seen. Settings are read once, when the state is bound, and re-read only after
 ``setting_changed``. A query's children are resolved once per alias
 (``db_query_series``) and kept by the query wrapper (``_db.py``).
 
+The in-flight gauge, in a single process, is read when scraped
+(``Gauge.set_function``) from a list a request appends to and pops from:
+two C calls instead of two locked ``inc``/``dec`` through the client.
+
 Multi-process mode (``PROMETHEUS_MULTIPROC_DIR``): each ``inc``/``observe``
 of a child is one locked write into this process's mmap file, so a request
 costs five writes (in-flight up and down, the counter, the histogram's sum
@@ -24,6 +28,7 @@ overflow label set and ``lantern_label_overflow_total`` counts each fold.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -77,6 +82,8 @@ class RecorderState:
         self.enabled = cfg.metrics_enabled
         self.exclude_probes = cfg.metrics_exclude_probes_from_latency
         self.exemplars = exemplars.supported()
+        # One entry per request in flight (single process; None: the gauge's own inc/dec).
+        self.in_flight = _in_flight(fams.active) if self.exemplars else None
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
         overflow = get_label_overflow()
@@ -156,6 +163,20 @@ class RecorderState:
         return series
 
 
+# The in-flight list of each gauge: states rebuilt after a settings change share it.
+_IN_FLIGHT: weakref.WeakKeyDictionary[Gauge, list[None]] = weakref.WeakKeyDictionary()
+
+
+def _in_flight(gauge: Gauge) -> list[None]:
+    """The list whose length ``gauge`` reports when scraped (a process's files do not see it,
+    hence single-process only: ``Gauge.set_function`` is the client's public way)."""
+    entries = _IN_FLIGHT.get(gauge)
+    if entries is None:
+        entries = _IN_FLIGHT[gauge] = []
+        gauge.set_function(entries.__len__)
+    return entries
+
+
 @settings_cache
 def _state() -> RecorderState:
     """The hot path's state, bound on first use and again after a settings change.
@@ -172,7 +193,11 @@ def request_started() -> RecorderState:
     request binds it once and comes down on the gauge it went up on."""
     state = _state()
     if state.enabled:
-        state.fams.active.inc()
+        in_flight = state.in_flight
+        if in_flight is not None:
+            in_flight.append(None)  # atomic, as the pop below
+        else:
+            state.fams.active.inc()
     return state
 
 
@@ -184,7 +209,16 @@ def request_finished(
         state = _state()
     if not state.enabled:
         return
-    state.fams.active.dec()
+    in_flight = state.in_flight
+    if in_flight is None:
+        state.fams.active.dec()
+    else:
+        # Never below zero, whatever a caller did; one atomic step (no check-then-pop race),
+        # and no ``contextlib.suppress`` object built per request.
+        try:  # noqa: SIM105
+            in_flight.pop()
+        except IndexError:
+            pass
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
     key = (method, route, status, probe)

@@ -34,6 +34,8 @@ REDACTED = "[redacted]"
 # Longer strings are cut (with a marker) before they are scanned, so one huge
 # value cannot make scrubbing slow; sinks cap their fields far below this.
 MAX_TEXT_LENGTH = 100_000
+# The longest text whose ``leaves_unchanged`` verdict is remembered (4,096 of them at most).
+_CACHED_TEXT_LENGTH = 512
 
 
 class TextScrubber:
@@ -55,6 +57,9 @@ class TextScrubber:
         # Key names repeat endlessly (header and field names); remember verdicts,
         # but boundedly, since names can come from clients.
         self._key_cache: dict[str, bool] = {}
+        # ``leaves_unchanged`` verdicts: the access line asks about the same few
+        # method, path and address texts on every request; bounded the same way.
+        self._unchanged_cache: dict[str, bool] = {}
 
     # -- keys ---------------------------------------------------------------
     def is_sensitive_key(self, key: object) -> bool:
@@ -101,13 +106,22 @@ class TextScrubber:
         once for its method, path and address joined, instead of three scans.
         A subclass that overrides ``scrub_text`` always gets False.
         """
-        return (
+        cache = self._unchanged_cache
+        verdict = cache.get(text)
+        if verdict is not None:
+            return verdict
+        verdict = bool(
             self._default_text_rules
             and len(text) <= MAX_TEXT_LENGTH
             and not may_hold_secret(text)
             and not may_hold_token(text)
             and not may_hold_driver_value(text)
         )
+        if len(text) <= _CACHED_TEXT_LENGTH:
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[text] = verdict
+        return verdict
 
     def _scan(self, text: str, pattern: re.Pattern[str]) -> str:
         search = pattern.search
