@@ -236,6 +236,7 @@ class LanternMiddleware:
         if response is not None and not response.streaming:
             try:
                 decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
+                exchange.ctx.cost.response_bytes = len(response.content)  # type: ignore[attr-defined]
             except Exception as exc:
                 report_internal_error("response", exc)
         self._log_access(exchange, status, seconds)
@@ -339,7 +340,13 @@ def _account(exchange: _Exchange, status: int, seconds: float) -> None:
     ctx = exchange.ctx
     try:
         recorder.request_finished(
-            ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None, state=exchange.metrics
+            ctx.method,
+            ctx.route,
+            status,
+            seconds,
+            probe=exchange.kind is not None,
+            state=exchange.metrics,
+            cost=ctx.cost,
         )
     except Exception as exc:
         report_internal_error("metrics", exc)

@@ -141,6 +141,7 @@ def write_direct(
         status,
         duration_ms,
         client_ip,
+        ctx.cost,
     )
     try:
         # The formatter reads only the attributes a record has (``AccessEvent``).

@@ -86,6 +86,16 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessE
         "status": status,
         "duration_ms": duration_ms,
         "client_ip": client_ip,
+        # What the request cost (``_cost.COST_FIELDS``): numbers the middleware counted, nothing to scrub.
+        "db_queries": attrs["db_queries"],
+        "db_ms": attrs["db_ms"],
+        "db_duplicates": attrs["db_duplicates"],
+        "cache_hits": attrs["cache_hits"],
+        "cache_misses": attrs["cache_misses"],
+        "outbound_calls": attrs["outbound_calls"],
+        "outbound_ms": attrs["outbound_ms"],
+        "cpu_ms": attrs["cpu_ms"],
+        "response_bytes": attrs["response_bytes"],
     }
 
 
@@ -107,6 +117,14 @@ def _typed(attrs: dict[str, Any]) -> bool:
             attrs["duration_ms"],
         )
         client_ip = attrs["client_ip"]
+        queries, duplicates, hits, misses = (
+            attrs["db_queries"],
+            attrs["db_duplicates"],
+            attrs["cache_hits"],
+            attrs["cache_misses"],
+        )
+        calls, db_ms, outbound_ms = attrs["outbound_calls"], attrs["db_ms"], attrs["outbound_ms"]
+        cpu_ms, response_bytes = attrs["cpu_ms"], attrs["response_bytes"]
     except KeyError:
         return False
     return (
@@ -121,6 +139,15 @@ def _typed(attrs: dict[str, Any]) -> bool:
         and math.isfinite(duration_ms)
         and (client_ip is None or type(client_ip) is str)
         and "user_id" in attrs
+        and type(queries) is int
+        and type(duplicates) is int
+        and type(hits) is int
+        and type(misses) is int
+        and type(calls) is int
+        and type(db_ms) is float
+        and type(outbound_ms) is float
+        and (cpu_ms is None or type(cpu_ms) is float)
+        and (response_bytes is None or type(response_bytes) is int)
     )
 
 

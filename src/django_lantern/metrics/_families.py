@@ -33,6 +33,9 @@ TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 # Query latencies sit an order of magnitude below request latencies.
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+# Queries one request runs: none, a few, an N+1 loop, a report.
+QUERIES_PER_REQUEST_BUCKETS = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
+
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
 # The three task families share one cap on task names, reported as the first.
 TASK_FAMILY = "lantern_tasks"
@@ -40,6 +43,8 @@ CAPPED_FAMILIES = (
     "http_server_requests",
     "http_server_request_duration_seconds",
     "http_server_exceptions",
+    "http_server_request_db_queries",
+    "http_server_request_db_duration_seconds",
     "django_db_query_duration_seconds",
     "django_cache_operations",
     "lantern_readiness_check",
@@ -53,6 +58,8 @@ class Families:
     prefix: str
     requests: Counter
     duration: Histogram
+    request_db_queries: Histogram
+    request_db_duration: Histogram
     active: Gauge
     exceptions: Counter
     internal_errors: Counter
@@ -132,6 +139,19 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
             "http_server_request_duration_seconds",
             "Time from the first middleware to the response, by method and route template.",
             ["method", "route"],
+            cfg.metrics_latency_buckets,
+        ),
+        # What each request cost in the database (``_cost.py``), by route: p95 queries, DB share of latency.
+        request_db_queries=d.histogram(
+            "http_server_request_db_queries",
+            "Database queries run by one request, by route template.",
+            ["route"],
+            QUERIES_PER_REQUEST_BUCKETS,
+        ),
+        request_db_duration=d.histogram(
+            "http_server_request_db_duration_seconds",
+            "Time one request spent in database queries, by route template.",
+            ["route"],
             cfg.metrics_latency_buckets,
         ),
         active=d.gauge("http_server_active_requests", "Requests being served right now.", mode="livesum"),

@@ -31,6 +31,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from django_lantern._caching import settings_cache
+from django_lantern._cost import Cost
 from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _exemplars as exemplars
@@ -49,7 +50,9 @@ MAX_EXCEPTION_TYPE = 100
 W = TypeVar("W", bound=MetricWrapperBase)
 
 RequestKey = tuple[str, str, int, bool]
-RequestSeries = tuple[Counter, Histogram | None]
+# The counter, the latency histogram (None when the request is kept out of it), and
+# the queries and DB time histograms (None for probes, which the app did not run).
+RequestSeries = tuple[Counter, Histogram | None, Histogram | None, Histogram | None]
 
 
 class RecorderState:
@@ -74,6 +77,10 @@ class RecorderState:
 
         self.requests: CappedFamily[Counter] = capped(fams.requests, "http_server_requests", 3)
         self.durations: CappedFamily[Histogram] = capped(fams.duration, "http_server_request_duration_seconds", 2)
+        self.db_queries: CappedFamily[Histogram] = capped(fams.request_db_queries, "http_server_request_db_queries", 1)
+        self.db_time: CappedFamily[Histogram] = capped(
+            fams.request_db_duration, "http_server_request_db_duration_seconds", 1
+        )
         self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
         self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
         self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
@@ -102,7 +109,12 @@ class RecorderState:
             hkey = (method, route, probe)
             histogram = durations.fast.get(hkey) or durations.resolve(hkey, (method, route))
             kept = kept and hkey in durations.fast
-        series = (counter, histogram)
+        queries = db_time = None
+        if not probe:
+            queries = self.db_queries.fast.get(route) or self.db_queries.resolve(route, (route,))
+            db_time = self.db_time.fast.get(route) or self.db_time.resolve(route, (route,))
+            kept = kept and route in self.db_queries.fast and route in self.db_time.fast
+        series = (counter, histogram, queries, db_time)
         # A key either family folded is not kept: it comes back here each time,
         # so each fold is counted, and this dict stays within the cap.
         if kept:
@@ -140,9 +152,17 @@ def request_started() -> RecorderState:
 
 
 def request_finished(
-    method: str, route: str, status: int, seconds: float, *, probe: bool, state: RecorderState | None = None
+    method: str,
+    route: str,
+    status: int,
+    seconds: float,
+    *,
+    probe: bool,
+    state: RecorderState | None = None,
+    cost: Cost | None = None,
 ) -> None:
-    """The in-flight gauge down, the request counted and timed, in one step."""
+    """The in-flight gauge down, the request counted and timed, and its ``cost``
+    (queries, DB time) by route, in one step."""
     if state is None:
         state = _state()
     if not state.enabled:
@@ -152,10 +172,13 @@ def request_finished(
         method = OTHER_METHOD
     key = (method, route, status, probe)
     # A series is never falsy: ``or`` reaches ``resolve_request`` only for a new key.
-    counter, histogram = state.request_series.get(key) or state.resolve_request(key)
+    counter, histogram, queries, db_time = state.request_series.get(key) or state.resolve_request(key)
     counter.inc()
     if histogram is not None:
         histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
+    if queries is not None and db_time is not None and cost is not None:
+        queries.observe(cost.db_queries)
+        db_time.observe(cost.db_seconds)
 
 
 def exception_raised(exc_type: str) -> None:
