@@ -52,20 +52,21 @@ pytestmark = [pytest.mark.urls(URLS), pytest.mark.django_db(transaction=True)]
 
 
 def cost_of(fmt: str, line: str) -> dict[str, Any]:
-    """The cost fields of one line, read from where the format puts them."""
+    """The cost fields of one line, read from where the format puts them (None: not on the line)."""
     if fmt == "text":
         pairs = dict(part.split("=", 1) for part in line.split(" ") if "=" in part)
-        return {key: json.loads(pairs[key]) if pairs[key] != "None" else None for key in _cost.COST_FIELDS}
+        return {key: json.loads(pairs[key]) if pairs.get(key, "None") != "None" else None for key in _cost.COST_FIELDS}
     payload = json.loads(line)
     if fmt == "json":
-        return {key: payload[key] for key in _cost.COST_FIELDS}
+        return {key: payload.get(key) for key in _cost.COST_FIELDS}
     fields = dict(payload["lantern"])
     if fmt == "ecs":
-        fields["response_bytes"] = payload["http"]["response"]["body"]["bytes"]
+        fields["response_bytes"] = payload.get("http", {}).get("response", {}).get("body", {}).get("bytes")
     elif fmt == "gcp":
-        fields["response_bytes"] = int(payload["httpRequest"]["responseSize"])
+        size = payload.get("httpRequest", {}).get("responseSize")
+        fields["response_bytes"] = None if size is None else int(size)
     else:
-        fields["response_bytes"] = payload["network"]["bytes_written"]
+        fields["response_bytes"] = payload.get("network", {}).get("bytes_written")
     return fields
 
 
