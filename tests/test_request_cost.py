@@ -248,3 +248,52 @@ def test_nothing_outside_the_request_is_counted(client: Client, clock: Recording
 def _db_roundtrip() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+def test_per_route_distributions(client: Client) -> None:
+    """Queries and DB time per request, by route, observed in the request's one metrics step; probes not."""
+    from prometheus_client import REGISTRY
+
+    from django_lantern.metrics import _families, _recorder
+
+    _families.get_families.cache_clear()
+    _recorder._state.cache_clear()
+    with attached_capture() as logs:
+        get(client, "/sync/25/")
+        get(client, "/sync/1/")
+        client.get("/healthz")
+    route = {"route": "/sync/<int:n>/"}
+    count = REGISTRY.get_sample_value("http_server_request_db_queries_count", route)
+    total = REGISTRY.get_sample_value("http_server_request_db_queries_sum", route)
+    assert (count, total) == (2, 26)
+    assert REGISTRY.get_sample_value("http_server_request_db_queries_bucket", {**route, "le": "1.0"}) == 1
+    spent = REGISTRY.get_sample_value("http_server_request_db_duration_seconds_sum", route)
+    lines = logs.access(get_settings().access_logger)
+    assert spent == pytest.approx(sum(r.db_ms for r in lines if r.path.startswith("/sync/")) / 1000, abs=2e-5)
+    assert REGISTRY.get_sample_value("http_server_request_db_queries_count", {"route": "/healthz"}) is None
+
+
+def test_outbound_calls_and_their_time(client: Client) -> None:
+    """Calls through lantern's transports, each counted once even when ``instrument()`` also patched the send."""
+    from django_lantern import outbound
+
+    outbound.instrument()
+    try:
+        with attached_capture() as logs:
+            get(client, "/outbound/")
+    finally:
+        outbound.uninstrument()
+    [record] = logs.access(get_settings().access_logger)
+    assert record.outbound_calls == 3
+    assert record.outbound_ms >= 0.0 and record.outbound_ms <= record.duration_ms
+
+
+def test_readiness_work_is_not_the_requests(client: Client, clock: RecordingClock) -> None:
+    """``/readyz`` runs its database check in a worker thread of its own: the query happens, and
+    is in no request's count, the probe's included."""
+    clock.reads.clear()
+    with attached_capture() as logs:
+        assert client.get("/readyz").status_code == 200
+    [record] = logs.access(get_settings().access_logger)
+    assert clock.queries >= 1  # the check's SELECT 1 ran
+    assert record.db_queries == 0 and record.cache_hits == record.cache_misses == 0

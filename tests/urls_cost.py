@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def run_queries(n: int, first: int = 0) -> None:
@@ -66,10 +66,40 @@ def cache_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("cached")
 
 
+def outbound_view(request: HttpRequest) -> HttpResponse:
+    """Two calls through lantern's httpx transport, one through its requests session (with
+    ``instrument()`` on, its inner send is patched too: still one call)."""
+    import httpx
+    import requests
+
+    from django_lantern import outbound
+
+    mock = httpx.MockTransport(lambda req: httpx.Response(200, text="fine"))
+    with httpx.Client(transport=outbound.HTTPXTransport(mock)) as client:
+        client.get("http://upstream.test/a")
+        client.get("http://upstream.test/b")
+
+    class Canned(requests.adapters.BaseAdapter):
+        def send(self, req: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+            response = requests.Response()
+            response.status_code, response.request, response._content = 200, req, b"fine"
+            return response
+
+        def close(self) -> None:
+            pass
+
+    session = outbound.RequestsSession()
+    session.mount("http://", Canned())
+    session.get("http://upstream.test/c")
+    return HttpResponse("called")
+
+
 VIEWS = {"sync": sync_view, "async": async_view, "streaming": streaming_view, "atomic": atomic_view}
 
 urlpatterns = [
     *(path(f"{mode}/<int:n>/", view) for mode, view in VIEWS.items()),
     path("repeat/", repeat_view),
     path("cache/", cache_view),
+    path("outbound/", outbound_view),
+    path("", include("django_lantern.urls")),
 ]
