@@ -150,7 +150,7 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
         ),
         request_db_duration=d.histogram(
             "http_server_request_db_duration_seconds",
-            "Time one request spent in database queries, by route template.",
+            "Time one request spent in database queries, by route template (requests that ran one).",
             ["route"],
             cfg.metrics_latency_buckets,
         ),
