@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["COST_FIELDS", "Cost"]
+__all__ = ["COST_FIELDS", "Cost", "ms"]
 
 # The fields, in the order every line shows them (DESIGN.md names them).
 COST_FIELDS = (
@@ -41,6 +41,11 @@ MAX_STATEMENTS = 1024
 
 _thread_time = time.thread_time
 _get_ident = threading.get_ident
+
+
+def ms(seconds: float) -> float:
+    """Seconds as milliseconds to 0.01, half up: a third of ``round(x, 2)``'s cost, paid on every line."""
+    return int(seconds * 100000.0 + 0.5) / 100 if seconds > 0 else 0.0
 
 
 class Cost:
@@ -114,18 +119,18 @@ class Cost:
         """This thread's CPU time since the scope opened; None when asked from another thread."""
         if _get_ident() != self.thread:
             return None
-        return round((_thread_time() - self.cpu_started) * 1000, 2)
+        return ms(_thread_time() - self.cpu_started)
 
     def fields(self) -> dict[str, Any]:
         """The cost fields of a task or command line, typed: ints, floats in ms to 0.01
         (``cpu_ms`` None when unknown); ``response_bytes`` only when a response said it."""
         return {
             "db_queries": self.db_queries,
-            "db_ms": round(self.db_seconds * 1000, 2),
+            "db_ms": ms(self.db_seconds),
             "db_duplicates": self.db_duplicates,
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
             "outbound_calls": self.outbound_calls,
-            "outbound_ms": round(self.outbound_seconds * 1000, 2),
+            "outbound_ms": ms(self.outbound_seconds),
             "cpu_ms": self.cpu_ms(),
         } | ({} if self.response_bytes is None else {"response_bytes": self.response_bytes})

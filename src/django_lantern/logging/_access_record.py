@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from django_lantern._cost import COST_FIELDS, Cost
+from django_lantern._cost import COST_FIELDS, Cost, ms
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._escape import is_bare, logfmt_value
 
@@ -189,12 +189,12 @@ def set_access_fields(
         cost = _NOTHING
     # ``_cost.COST_FIELDS``, in its order; the times in ms to 0.01, as ``duration_ms``.
     target.db_queries = cost.db_queries
-    target.db_ms = round(cost.db_seconds * 1000, 2)
+    target.db_ms = ms(cost.db_seconds)
     target.db_duplicates = cost.db_duplicates
     target.cache_hits = cost.cache_hits
     target.cache_misses = cost.cache_misses
     target.outbound_calls = cost.outbound_calls
-    target.outbound_ms = round(cost.outbound_seconds * 1000, 2)
+    target.outbound_ms = ms(cost.outbound_seconds)
     target.cpu_ms = cost.cpu_ms()
     target.response_bytes = cost.response_bytes
     target.lantern_access = True
