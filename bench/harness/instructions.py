@@ -293,11 +293,20 @@ def main() -> None:
     results["machine"] = machine.describe()
     if src is not None:
         results["machine"]["src_commit"] = machine.git_commit(src)
+    if "lantern" in args.configs.split(","):
+        # Issue 22: what a scope's cost adds to each query (``harness/query_cost.py``).
+        from harness import query_cost
+
+        results["per_query"] = query_cost.accounting(src)
     if str(args.out) != "-":
         args.out.parent.mkdir(exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
         print(f"wrote {args.out}", file=sys.stderr)
     print("\n".join(instructions_section(results)))
+    if "per_query" in results:
+        from harness import query_cost
+
+        print("\n".join(query_cost.accounting_rows(results["per_query"])))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """What lantern adds to one database query, in instructions (callgrind) and microseconds.
 
-``python -m harness.query_cost [--what query|connection] [--n 200,600] [--src DIR] [--no-time] [--configs ...]``
+``python -m harness.query_cost [--what query|scoped|request|connection] [--n 200,600] [--src DIR]``
+``[--no-time] [--configs ...]``
 
 Each configuration (``bare``, ``lantern``) runs ``SELECT 1`` on one SQLite
-cursor, in a view's context (an id, a resolved route), N times after a
+cursor, outside any context, N times after a
 warm-up, for two values of N, each in its own process under
 ``valgrind --tool=callgrind``; the difference
 of the two totals over the difference of N is one query's instructions,
@@ -11,8 +12,15 @@ start-up cancelled out. ``lantern`` minus ``bare`` is the per-query
 accounting (the execute wrapper and its histogram observation). With
 ``--what connection`` the loop opens and closes the connection instead
 (``connection_created``: the wrapper check and the connection counter).
-``--configs bare,lantern,lanterncomments,lanterncallsite`` adds SQL comments
-(``LANTERN["SQL_COMMENTS"]``), every per-context key and then ``callsite`` too.
+With ``--what scoped`` the queries run inside a ``bind()`` scope, as a
+request's, task's or command's do, so each is also counted in the scope's
+cost (``_cost.Cost.query``): ``scoped`` minus ``query`` is that per-query
+accounting (``instructions_rows`` puts both in ``make -C bench instructions``).
+
+``--what request --configs bare,lantern,lanterncomments,lanterncallsite`` adds SQL
+comments (``LANTERN["SQL_COMMENTS"]``), every per-context key and then ``callsite``
+too, the queries running in a view's context (an id, a route, a trace: what the
+comment reads; each configuration counts the scope's cost alike, so it cancels out).
 The timed figure is the same loop without valgrind, best of 7 rounds:
 machine load disturbs it, the instruction count not. The objects left by
 start-up and the warm-up are frozen out of the garbage collector's scans
@@ -58,13 +66,20 @@ def _loop(config: str, what: str) -> Callable[[int], None]:
         for _ in range(n):
             cursor.execute("SELECT 1")
 
+    def scoped(n: int) -> None:
+        from django_lantern import bind
+
+        with bind(bench="queries"):
+            queries(n)
+
     def connections(n: int) -> None:
         for _ in range(n):
             connection.ensure_connection()
             connection.close()
 
-    loop = queries if what == "query" else connections
-    _enter_request_context()
+    loop = {"query": queries, "scoped": scoped, "request": queries, "connection": connections}[what]
+    if what == "request":
+        _enter_request_context()
     loop(WARM_UP)
     # What Django and the warm-up left is moved out of the collector's reach: a
     # full collection landing in one run and not the other would otherwise
@@ -143,7 +158,7 @@ def main() -> None:
         (_child if sys.argv[1] == "--child" else _timed)(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--what", choices=("query", "connection"), default="query")
+    parser.add_argument("--what", choices=("query", "scoped", "request", "connection"), default="query")
     parser.add_argument("--n", default="200,600", help="the two loop counts, low,high")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--no-time", action="store_true", help="instructions only")
@@ -168,6 +183,38 @@ def main() -> None:
             base, label = ADDED_BY[config]
             extra_us = micros[config] - micros[base] if micros else float("nan")
             print(f"| {label} | {per[config] - per[base]:,.0f} | {extra_us:.2f} |")
+
+
+def accounting(src: Path | None, n: tuple[int, int] = (200, 600), timed_n: int = 2000) -> dict[str, float]:
+    """lantern's queries outside any scope and inside one: instructions and µs per query each,
+    and their difference, the per-query accounting of a scope's cost (``_cost.py``)."""
+    low, high = n
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
+        scratch = Path(tmp)
+        for what in ("query", "scoped"):
+            out[f"{what}_instructions"] = (
+                count("lantern", what, high, src, scratch) - count("lantern", what, low, src, scratch)
+            ) / (high - low)
+            out[f"{what}_us"] = timed("lantern", what, timed_n, src, scratch)
+    out["accounting_instructions"] = out["scoped_instructions"] - out["query_instructions"]
+    out["accounting_us"] = out["scoped_us"] - out["query_us"]
+    return out
+
+
+def accounting_rows(data: dict[str, float]) -> list[str]:
+    """The per-query accounting as the instructions report shows it (issue 22's target: 0.5 µs)."""
+    return [
+        "",
+        "**Per query: a scope's cost accounting** (lantern, `SELECT 1` on SQLite; µs best of 7, load-sensitive)",
+        "",
+        "| lantern | instructions per query | µs per query |",
+        "| --- | ---: | ---: |",
+        f"| outside any scope | {data['query_instructions']:,.0f} | {data['query_us']:.2f} |",
+        f"| inside a scope (request, task, command) | {data['scoped_instructions']:,.0f} | {data['scoped_us']:.2f} |",
+        f"| the accounting (issue 22 target: ≤ 0.5 µs) | {data['accounting_instructions']:,.0f} "
+        f"| {data['accounting_us']:.2f} |",
+    ]
 
 
 if __name__ == "__main__":

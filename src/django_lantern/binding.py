@@ -28,6 +28,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from django_lantern import request_id as request_ids
+from django_lantern._cost import Cost
 from django_lantern.context import CONTEXT_FIELDS, LOG_RECORD_ATTRIBUTES, UNKNOWN, RequestContext, current
 
 __all__ = ["ContextThreadPoolExecutor", "bind", "enter_context", "propagate"]
@@ -75,7 +76,7 @@ def _valid_id(value: str | None) -> str | None:
 
 
 def enter_context(
-    request_id: str | None, fields: Mapping[str, Any], secrets: tuple[str, ...] = ()
+    request_id: str | None, fields: Mapping[str, Any], secrets: tuple[str, ...] = (), *, own_cost: bool = False
 ) -> Token[RequestContext | None]:
     """Bind a context and return the token that restores the previous one.
 
@@ -83,6 +84,8 @@ def enter_context(
     a copy with the fields added; an HTTP request keeps its own id, any other
     context takes ``request_id`` when one is given. ``secrets`` (a task's
     sensitive argument values) join those of the context it runs in.
+    ``own_cost``: a task run or a command, whose line says what it cost; nested in
+    another scope, it counts apart and adds to it when it ends (``Cost.settle``).
     """
     parent = current.get()
     if parent is None:
@@ -90,7 +93,8 @@ def enter_context(
         ctx.fields = _merge(ctx.fields, fields)
     else:
         keep_id = parent.request is not None or request_id is None
-        ctx = parent.derive(parent.request_id if keep_id else str(request_id), _merge(parent.fields, fields))
+        cost = Cost(parent.cost) if own_cost else None
+        ctx = parent.derive(parent.request_id if keep_id else str(request_id), _merge(parent.fields, fields), cost)
     if secrets:
         ctx.secrets = tuple(sorted({*ctx.secrets, *secrets}, key=len, reverse=True))
     return current.set(ctx)

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from django_lantern._cost import Cost
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -49,6 +51,7 @@ class RequestContext:
     """What is known about the current request; read by log filters and integrations."""
 
     __slots__ = (
+        "cost",
         "fields",
         "held",
         "method",
@@ -64,7 +67,9 @@ class RequestContext:
         "user_id",
     )
 
-    def __init__(self, request_id: str, method: str, path: str, request: HttpRequest | None) -> None:
+    def __init__(
+        self, request_id: str, method: str, path: str, request: HttpRequest | None, cost: Cost | None = None
+    ) -> None:
         self.request_id = request_id
         self.method = method
         self.path = path
@@ -87,10 +92,13 @@ class RequestContext:
         # The SQL comment built for this context (``metrics._sql_comments``), kept
         # so that it is built once, not per query; a derived context builds its own.
         self.sql_comment: Any = None
+        # What the scope cost so far (``_cost.py``): its own, or the scope it is nested in.
+        self.cost = Cost() if cost is None else cost
 
-    def derive(self, request_id: str, fields: Mapping[str, Any]) -> RequestContext:
-        """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged."""
-        child = RequestContext(request_id, self.method, self.path, self.request)
+    def derive(self, request_id: str, fields: Mapping[str, Any], cost: Cost | None = None) -> RequestContext:
+        """A copy with another id and fields, for a nested ``bind()``; ``self`` is unchanged.
+        The copy adds to ``self``'s cost unless given one of its own (a task run, a command)."""
+        child = RequestContext(request_id, self.method, self.path, self.request, self.cost if cost is None else cost)
         child.user_id = self.user_id
         child.trace_id = self.trace_id
         child.span_id = self.span_id

@@ -245,6 +245,7 @@ class LanternMiddleware:
         if response is not None and not response.streaming:
             try:
                 decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
+                exchange.ctx.cost.response_bytes = len(response.content)  # type: ignore[attr-defined]
             except Exception as exc:
                 report_internal_error("response", exc)
         self._log_access(exchange, status, seconds)
@@ -356,7 +357,13 @@ def _account(exchange: _Exchange, status: int, seconds: float) -> None:
     ctx = exchange.ctx
     try:
         recorder.request_finished(
-            ctx.method, ctx.route, status, seconds, probe=exchange.kind is not None, state=exchange.metrics
+            ctx.method,
+            ctx.route,
+            status,
+            seconds,
+            probe=exchange.kind is not None,
+            state=exchange.metrics,
+            cost=ctx.cost,
         )
         if seconds >= _taps.slow_after and exchange.kind is None and _taps.slow_request is not None:
             _taps.slow_request(ctx.method, ctx.route, status, seconds)

@@ -53,6 +53,13 @@ def log_and_return(tag: str) -> str:
     return get_request_id()
 
 
+@app.task(name="jobs.queries")
+def queries(n: int) -> None:
+    from tests.jobs.costly import run_measured
+
+    run_measured(n)
+
+
 @app.task(name="jobs.fail")
 def fail() -> None:
     logger.info("about to fail")

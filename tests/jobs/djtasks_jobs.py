@@ -20,6 +20,13 @@ def record(note: str) -> str:
 
 
 @task()
+def queries(n: int) -> None:
+    from tests.jobs.costly import run_measured
+
+    run_measured(n)
+
+
+@task()
 def explode() -> None:
     raise ValueError("the task failed on purpose")
 

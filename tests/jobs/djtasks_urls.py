@@ -18,8 +18,14 @@ def enqueue_fail(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": str(result.id)})
 
 
+def enqueue_queries(request: HttpRequest, n: int) -> JsonResponse:
+    result = jobs.queries.enqueue(n)
+    return JsonResponse({"id": str(result.id)})
+
+
 urlpatterns = [
     path("", include("django_lantern.urls")),
     path("enqueue/ok/", enqueue_ok),
     path("enqueue/fail/", enqueue_fail),
+    path("enqueue/queries/<int:n>/", enqueue_queries),
 ]

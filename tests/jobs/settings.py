@@ -17,4 +17,5 @@ ROOT_URLCONF = "tests.jobs.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 # The tests pass extra LANTERN keys as JSON (command id switches, the task metrics port).
 LANTERN = json.loads(os.environ.get("JOBS_LANTERN", "{}"))
-LOGGING = build_logging_config(log_format="json", level="INFO")
+# JSON unless a test asks for another format (the cost fields' tests run all five).
+LOGGING = build_logging_config(log_format=os.environ.get("JOBS_LOG_FORMAT", "json"), level="INFO")

@@ -25,6 +25,7 @@ from _pytest.logging import LogCaptureHandler
 from django.test import Client, RequestFactory
 from django.test.client import AsyncClient
 
+from django_lantern import _cost
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.logging import _access_log
@@ -65,6 +66,11 @@ def cases() -> Iterator[dict[str, Any]]:
     yield {"status": 404, "request_id": "r" * 5000, "peer": None}
     yield {"peer": "2001:db8::1", "duration_ms": 0.005}
     yield {"path": "/a\x00b\x1b[31m/\u2028", "user_id": "a\nb", "duration_ms": 1e12}
+    # What the request cost (``_cost.py``): counted, none, huge, and its CPU time read in another thread.
+    yield {"cost": {"db_queries": 25, "db_seconds": 0.0123456, "db_duplicates": 3, "cache_hits": 2}}
+    yield {"cost": {"cache_misses": 1, "outbound_calls": 4, "outbound_seconds": 1.5, "response_bytes": 0}}
+    yield {"cost": {"db_queries": 10**12, "db_seconds": 1e9, "response_bytes": 2**62, "cpu_started": -1e6}}
+    yield {"cost": {"thread": -1}}
 
 
 @pytest.fixture
@@ -148,6 +154,8 @@ def context(case: dict[str, Any]) -> RequestContext:
         case.get("request_id", "0123456789abcdef"), case.get("method", "GET"), case.get("path", "/data/"), request
     )
     ctx.user_id = case.get("user_id")
+    for name, value in case.get("cost", {}).items():
+        setattr(ctx.cost, name, value)
     if "trace" in case:
         ctx.trace_id, ctx.span_id = case["trace"]
         ctx.trace_sampled = True
@@ -180,9 +188,11 @@ def both_paths(
 
 
 def freeze(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
-    """Both clocks a ``LogRecord`` may read (``time_ns`` from Python 3.13), at ``now``."""
+    """Both clocks a ``LogRecord`` may read (``time_ns`` from Python 3.13), at ``now``, and
+    the thread's CPU clock the cost's ``cpu_ms`` reads (0.5 s after every scope's start)."""
     monkeypatch.setattr("time.time", lambda: now)
     monkeypatch.setattr("time.time_ns", lambda: int(now * 1e9))
+    monkeypatch.setattr(_cost, "_thread_time", lambda: 0.5)
 
 
 def state(logger: logging.Logger) -> str:

@@ -138,7 +138,7 @@ def test_wrappers_follow_override_settings() -> None:
         assert _queries("replica") == 0  # the unprefixed family is gone with the old settings
     with override_settings(LANTERN={"METRICS_ENABLED": False}):
         _run(conn)
-        assert conn.execute_wrappers == []  # metrics and spans off: no wrapper at all
+        assert conn.execute_wrappers == [db._cost_wrapper]  # metrics off: the scope's cost only
         assert _queries("replica") == 0
     _run(conn)
     assert _queries("replica") == 1

@@ -12,6 +12,9 @@ FAMILIES = {
     "http_server_requests_total",
     "http_server_request_duration_seconds_bucket",
     "http_server_request_duration_seconds_count",
+    "http_server_request_duration_seconds_sum",
+    "http_server_request_db_queries_bucket",
+    "http_server_request_db_duration_seconds_sum",
     "http_server_active_requests",
     "http_server_exceptions_total",
     "django_db_query_duration_seconds_bucket",
@@ -102,3 +105,17 @@ def test_rules_and_dashboard_use_only_known_series() -> None:
     # The dashboard is built on the recorded series, not on raw ad-hoc queries.
     used = set().union(*(_series(e) for e in dashboard_exprs()))
     assert recorded <= used
+
+
+def test_dashboard_shows_what_requests_cost_by_route() -> None:
+    """Issue 22: queries per request p95 by route, and the DB share of latency, from the recorded rules."""
+    data = json.loads(DASHBOARD.read_text())
+    titles = {p["title"]: [t["expr"] for t in p["targets"]] for p in data["panels"]}
+    assert titles["Queries per request p95 by route"] == ['job_route:http_server_request_db_queries:p95_5m{job="$job"}']
+    assert titles["DB share of latency by route"] == ['job_route:http_server_request_db_time:ratio_rate5m{job="$job"}']
+    recorded = {r["record"]: r["expr"] for r in rules() if "record" in r}
+    assert "http_server_request_db_queries_bucket" in recorded["job_route:http_server_request_db_queries:p95_5m"]
+    share = recorded["job_route:http_server_request_db_time:ratio_rate5m"]
+    assert (
+        "http_server_request_db_duration_seconds_sum" in share and "http_server_request_duration_seconds_sum" in share
+    )

@@ -72,12 +72,14 @@ def test_off_by_default_adds_nothing(client: Client) -> None:
     assert not any("/*" in sql for sql in seen)
 
 
-def test_off_with_metrics_off_leaves_connections_without_a_wrapper() -> None:
-    """Metrics off, spans off, comments off: no execute wrapper at all (nothing to pay per query)."""
+def test_off_with_metrics_off_leaves_connections_the_cost_wrapper_only() -> None:
+    """Metrics off, spans off, comments off: only the scope's cost is counted (the access
+    line says it whatever the metrics settings); comments on add their layer."""
     with override_settings(LANTERN={"METRICS_ENABLED": False}):
-        assert db.instrument(connections["default"]) is None
+        assert db.instrument(connections["default"]) is db._cost_wrapper
     with override_settings(LANTERN={"METRICS_ENABLED": False, "SQL_COMMENTS": ["route"]}):
-        assert db.instrument(connections["default"]) is not None
+        wrapper = db.instrument(connections["default"])
+        assert wrapper is not None and wrapper is not db._cost_wrapper
 
 
 def test_a_request_comments_every_statement_with_its_route_and_id(client: Client) -> None:

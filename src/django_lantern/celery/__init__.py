@@ -110,7 +110,7 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         # every sink while the task runs, as a request's cookies are.
         args, kwargs = getattr(request, "args", None) or (), getattr(request, "kwargs", None) or {}
         secrets = argument_secrets(getattr(task, "run", None), args, kwargs)
-        token = celery_main.enter(message, secrets, task_name=str(task.name))
+        token = celery_main.enter(message, secrets, own_cost=True, task_name=str(task.name))
         begin_run()
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
@@ -152,8 +152,15 @@ def on_postrun(sender: Any = None, task: Any = None, state: str | None = None, *
         # Claimed first: the main process must not count this run again if this child dies now,
         # and a run it has counted already (the hard time limit) is not counted twice.
         if celery_main.claim(str(getattr(request, "id", "")), retries, os.getpid()):
+            ctx = current.get()  # the run's, bound in ``on_prerun``
             record_task(
-                str(task.name), outcome, duration=seconds, queue_wait=wait, retries=retries, error_type=error_type
+                str(task.name),
+                outcome,
+                duration=seconds,
+                queue_wait=wait,
+                retries=retries,
+                error_type=error_type,
+                cost=ctx.cost if ctx is not None else None,
             )
     except Exception as exc:
         _fail_safe("celery_postrun", exc)

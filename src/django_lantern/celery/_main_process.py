@@ -98,17 +98,18 @@ def prepare() -> None:
 
 
 def enter(
-    message: celery_headers.Incoming, secrets: tuple[str, ...] = (), **fields: str
+    message: celery_headers.Incoming, secrets: tuple[str, ...] = (), *, own_cost: bool = False, **fields: str
 ) -> Token[RequestContext | None]:
     """Bind a run's context from its message, in the child and in the main process alike.
 
     Inside a context already (an eager run in a request or a bind), a message
     without an id keeps the current one; outside, such a message gets the id
     derived from its task id, the same in both processes. ``secrets`` are the
-    run's sensitive argument values (``scrubbing.argument_secrets``).
+    run's sensitive argument values (``scrubbing.argument_secrets``); ``own_cost``
+    for the run itself, whose task line says what it cost.
     """
     request_id = message.request_id if current.get() is not None else message.run_request_id
-    return enter_context(request_id, {**message.fields(), **fields}, secrets)
+    return enter_context(request_id, {**message.fields(), **fields}, secrets, own_cost=own_cost)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ has returned. Two things follow:
 
 - the context var has already been reset, so it is re-bound around each
   chunk: log lines written inside the generator carry their request's id,
-  and only that id;
+  and only that id, and its queries count in the request's cost; the
+  chunks' bytes are counted too, unless ``Content-Length`` says them;
 - the request is not over when the middleware returns. Its access line,
   metrics and server span are deferred to :class:`StreamEnd`, which fires
   exactly once, at the first of: the body is exhausted (completed), the body
@@ -74,8 +75,11 @@ def _reporting_end(end: StreamEnd | None, early: tuple[type[BaseException], ...]
     end(COMPLETED)
 
 
-def _bind_sync(chunks: Iterable[bytes], ctx: RequestContext, end: StreamEnd | None) -> Iterator[bytes]:
+def _bind_sync(chunks: Iterable[bytes], ctx: RequestContext, end: StreamEnd | None, count: bool) -> Iterator[bytes]:
+    cost = ctx.cost
     with _reporting_end(end, (GeneratorExit,)):
+        if count:
+            cost.response_bytes = 0
         iterator = iter(chunks)
         while True:
             token = current.set(ctx)
@@ -85,12 +89,19 @@ def _bind_sync(chunks: Iterable[bytes], ctx: RequestContext, end: StreamEnd | No
                 break
             finally:
                 current.reset(token)
+            if count:
+                cost.response_bytes += len(chunk)  # type: ignore[operator]
             yield chunk
 
 
-async def _bind_async(chunks: AsyncIterable[bytes], ctx: RequestContext, end: StreamEnd | None) -> AsyncIterator[bytes]:
+async def _bind_async(
+    chunks: AsyncIterable[bytes], ctx: RequestContext, end: StreamEnd | None, count: bool
+) -> AsyncIterator[bytes]:
+    cost = ctx.cost
     # Cancelled: the client disconnected.
     with _reporting_end(end, (GeneratorExit, asyncio.CancelledError)):
+        if count:
+            cost.response_bytes = 0
         iterator = aiter(chunks)
         while True:
             token = current.set(ctx)
@@ -100,7 +111,15 @@ async def _bind_async(chunks: AsyncIterable[bytes], ctx: RequestContext, end: St
                 break
             finally:
                 current.reset(token)
+            if count:
+                cost.response_bytes += len(chunk)  # type: ignore[operator]
             yield chunk
+
+
+def _declared_length(response: StreamingHttpResponse) -> int | None:
+    """The body's length as its ``Content-Length`` says it (a ``FileResponse`` sets it), if valid."""
+    value = response.headers.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() and len(value) <= 18 else None
 
 
 def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext, end: StreamEnd | None = None) -> None:
@@ -110,10 +129,15 @@ def bind_streaming_context(response: StreamingHttpResponse, ctx: RequestContext,
     are never iterated through the wrapper.
     """
     content = response.streaming_content
+    # ``response_bytes``: the declared length, else the chunks counted as they pass
+    # (left unknown when the server sends the body without iterating it here).
+    length = _declared_length(response)
+    ctx.cost.response_bytes = length
+    count = length is None
     if response.is_async:
-        response.streaming_content = _bind_async(cast("AsyncIterator[bytes]", content), ctx, end)
+        response.streaming_content = _bind_async(cast("AsyncIterator[bytes]", content), ctx, end, count)
     else:
-        response.streaming_content = _bind_sync(cast("Iterator[bytes]", content), ctx, end)
+        response.streaming_content = _bind_sync(cast("Iterator[bytes]", content), ctx, end, count)
     if end is not None:
         # Django calls each closer from ``response.close()``; setting
         # streaming_content above already registered the wrapper's own close.

@@ -5,6 +5,8 @@ Django has no "command started" signal, so :func:`install` (called once from
 ``handle()`` method and everything they log run inside a ``bind()`` context
 with a fresh id and ``command=<name>``. A command called from inside a request
 or a bind (``call_command`` in a view or a job) keeps that id and adds the field.
+Each run ends with one line on the task logger (``_task_line.record_command``):
+its outcome, duration and what it cost.
 
 ``runserver`` and ``testserver`` are skipped by default (``COMMAND_REQUEST_ID_SKIP``):
 they serve requests, which get their own ids, and one id on hours of server
@@ -15,6 +17,7 @@ are read on each run, so ``override_settings`` works.
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -22,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django_lantern.binding import enter_context
 from django_lantern.conf import get_settings
 from django_lantern.context import current
+from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_command
 
 
 def command_name(command: BaseCommand) -> str:
@@ -48,10 +52,19 @@ def install() -> None:
         name = command_name(self)
         if not _wanted(name):
             return original(self, *args, **options)
-        token = enter_context(None, {"command": name})
+        token = enter_context(None, {"command": name}, own_cost=True)
+        started = time.perf_counter()
+        outcome = FAILURE
         try:
-            return original(self, *args, **options)
+            result = original(self, *args, **options)
+            outcome = SUCCESS
+            return result
         finally:
-            current.reset(token)
+            try:
+                ctx = current.get()
+                cost = ctx.cost if ctx is not None else None
+                record_command(name, outcome, duration=time.perf_counter() - started, cost=cost)
+            finally:
+                current.reset(token)
 
     BaseCommand.execute = execute  # type: ignore[method-assign]

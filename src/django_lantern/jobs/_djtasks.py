@@ -33,6 +33,7 @@ from importlib.util import find_spec
 from typing import Any
 
 from django_lantern import request_id as request_ids
+from django_lantern._cost import Cost
 from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
@@ -44,11 +45,11 @@ from django_lantern.sentry._own_lines import quiet_task_line
 CARRIER_KEY = "lantern"
 SIGNAL_MODULES = ("django.tasks.signals", "django_tasks.signals")
 
-# Runs in progress in this process: task result id -> (context token, start).
+# Runs in progress in this process: task result id -> (context token, start, its cost).
 # Bounded: a run whose task_finished never came (the worker was killed
 # between the signals) must not hold memory forever.
 MAX_RUNNING = 1000
-_running: dict[str, tuple[Token[RequestContext | None], float]] = {}
+_running: dict[str, tuple[Token[RequestContext | None], float, Cost | None]] = {}
 _lock = threading.Lock()
 
 
@@ -138,12 +139,13 @@ def on_task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
         # Arguments under sensitive names are redacted in every sink while it runs.
         task = getattr(task_result, "task", None)
         secrets = argument_secrets(getattr(task, "func", None), task_result.args, task_result.kwargs)
-        token = enter_context(run_request_id(task_result), fields, secrets)
+        token = enter_context(run_request_id(task_result), fields, secrets, own_cost=True)
         begin_run()
+        ctx = current.get()
         with _lock:
             if len(_running) >= MAX_RUNNING:
                 _running.clear()
-            _running[key] = (token, time.monotonic())
+            _running[key] = (token, time.monotonic(), ctx.cost if ctx is not None else None)
     except Exception as exc:
         report_internal_error("tasks_started", exc)
 
@@ -194,6 +196,7 @@ def on_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
             queue_wait=_queue_wait(task_result),
             retries=max(len(getattr(task_result, "worker_ids", None) or []) - 1, 0),
             error_type=error_type,
+            cost=running[2] if running is not None else None,
         )
     except Exception as exc:
         report_internal_error("tasks_finished", exc)

@@ -8,6 +8,10 @@ query does not care which framework ran a task: one record on
 failure; INFO, WARNING for a retry, ERROR for a failure), and
 :func:`django_lantern.metrics._tasks.task_finished`, counted first so that
 whoever sees the line finds the run counted.
+
+The line also says what the run cost (``_cost.COST_FIELDS``: queries, cache,
+outbound calls, CPU), as the access line does for a request; a management
+command ends with such a line too (:func:`record_command`), without metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django_lantern._cost import Cost
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.context import current
@@ -45,8 +50,10 @@ def record_task(
     queue_wait: float | None,
     retries: int = 0,
     error_type: str | None = None,
+    cost: Cost | None = None,
 ) -> None:
-    """Log the task line and count the task; a failed run's DEBUG lines first. Never raises."""
+    """Log the task line and count the task; a failed run's DEBUG lines first; ``cost``
+    is the run's (None: not known, a run another process lost). Never raises."""
     ctx = current.get()
     if ctx is not None and ctx.held is not None:
         debug_lines.settle(ctx, outcome == FAILURE)
@@ -71,6 +78,8 @@ def record_task(
         }
         if error_type is not None:
             extra["error_type"] = error_type
+        if cost is not None:
+            extra.update(_settled(cost))
         logging.getLogger(get_settings().task_logger).log(
             _LEVELS.get(outcome, logging.INFO),
             f"task={logfmt_value(task, 200)} outcome={outcome} duration_ms={duration_ms} "
@@ -79,3 +88,28 @@ def record_task(
         )
     except Exception as exc:
         report_internal_error("task_line", exc)
+
+
+def record_command(name: str, outcome: str, *, duration: float, cost: Cost | None) -> None:
+    """The line that ends a management command run (``jobs/_commands.py``), on the task
+    logger: ``outcome``, ``duration_ms`` and what the run cost; its ``command`` field is
+    bound already. Never raises."""
+    try:
+        duration_ms = round(duration * 1000, 2)
+        extra: dict[str, Any] = {"outcome": outcome, "duration_ms": duration_ms}
+        if cost is not None:
+            extra.update(_settled(cost))
+        logging.getLogger(get_settings().task_logger).log(
+            _LEVELS.get(outcome, logging.INFO),
+            f"command={logfmt_value(name, 200)} outcome={outcome} duration_ms={duration_ms}",
+            extra=extra,
+        )
+    except Exception as exc:
+        report_internal_error("task_line", exc)
+
+
+def _settled(cost: Cost) -> dict[str, Any]:
+    """The run's cost fields; its counts join the scope it ran inside (an eager run in a request)."""
+    fields = cost.fields()
+    cost.settle()
+    return fields

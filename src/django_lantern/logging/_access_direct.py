@@ -35,7 +35,13 @@ from typing import Any, cast
 
 from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.logging._access_fields import AccessValues, typed_fields
-from django_lantern.logging._access_record import AccessEvent, OriginFile, access_message, created_now
+from django_lantern.logging._access_record import (
+    AccessEvent,
+    OriginFile,
+    access_message,
+    cost_values,
+    created_now,
+)
 from django_lantern.logging._record_parts import LEVEL_NAMES
 from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter, SkipHealthyProbes
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
@@ -143,6 +149,7 @@ def write_direct(
         status,
         duration_ms,
         client_ip,
+        ctx.cost,
     )
     formatter = handler.formatter
     if type(formatter) is JsonFormatter:
@@ -168,12 +175,12 @@ def _json_line(
 ) -> str | None:
     """The default format's line straight from the values, as ``formatter.format`` writes the
     access record's; None when the values need the general path (or its failure line)."""
-    request_id, user_id, *middle, duration_ms, client_ip = values
+    request_id, user_id, *middle, duration_ms, client_ip, cost = values
     try:
-        # The user id and the duration as ``set_access_fields`` sets them on the record.
+        # The user id, the duration and the cost as ``set_access_fields`` sets them on the record.
         held = (request_id, UNKNOWN if user_id is None else user_id, *middle, round(duration_ms, 2), client_ip)
         level_name = LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
-        fields = typed_fields(formatter, created, level_name, logger_name, held)
+        fields = typed_fields(formatter, created, level_name, logger_name, held, cost_values(cost))
     except Exception:
         return None  # the event path's formatter writes its failure line
     if fields is None:

@@ -20,6 +20,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from django_lantern._cost import COST_FIELDS
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._access_record import ACCESS_KEYS, MARKER, AccessEvent, access_line
 from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
@@ -57,19 +58,22 @@ def access_fields(formatter: _BaseFormatter, record: logging.LogRecord | AccessE
             attrs["duration_ms"],
             attrs["client_ip"],
         )
+        cost = tuple(attrs[name] for name in COST_FIELDS)
     except KeyError:
         return None
     level = LEVEL_NAMES.get(record.levelno) or record.levelname.lower()
-    return typed_fields(formatter, record.created, level, record.name, values)
+    return typed_fields(formatter, record.created, level, record.name, values, cost)
 
 
 # An access line's values, in ``ACCESS_KEYS``' order: request id, user id, method, path,
-# route, trace id, span id, status, duration (ms), client address.
+# route, trace id, span id, status, duration (ms), client address; and what the request
+# cost, in ``_cost.COST_FIELDS``' order (``Cost.values``).
 AccessValues = tuple[Any, ...]
+CostValues = tuple[Any, ...]
 
 
 def typed_fields(
-    formatter: _BaseFormatter, created: float, level: str, logger: str, values: AccessValues
+    formatter: _BaseFormatter, created: float, level: str, logger: str, values: AccessValues, cost: CostValues
 ) -> dict[str, Any] | None:
     """The fields of an access line from its ``values`` as the access record holds them
     (``set_access_fields``: the user id "-" when unknown, the duration rounded), or
@@ -78,6 +82,7 @@ def typed_fields(
     Shared by the record's fields (``access_fields``) and the direct path's JSON line.
     """
     request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip = values
+    queries, db_ms, duplicates, hits, misses, calls, outbound_ms, cpu_ms, response_bytes = cost
     if not (
         type(request_id) is str
         and type(method) is str
@@ -89,6 +94,15 @@ def typed_fields(
         and type(duration_ms) is float
         and math.isfinite(duration_ms)
         and (client_ip is None or type(client_ip) is str)
+        and type(queries) is int
+        and type(duplicates) is int
+        and type(hits) is int
+        and type(misses) is int
+        and type(calls) is int
+        and type(db_ms) is float
+        and type(outbound_ms) is float
+        and (cpu_ms is None or type(cpu_ms) is float)
+        and (response_bytes is None or type(response_bytes) is int)
     ):
         return None
     if user_id is None or user_id == UNKNOWN:
@@ -127,6 +141,16 @@ def typed_fields(
         "status": status,
         "duration_ms": duration_ms,
         "client_ip": client_ip,
+        # What the request cost (``_cost.COST_FIELDS``): numbers the middleware counted, nothing to scrub.
+        "db_queries": queries,
+        "db_ms": db_ms,
+        "db_duplicates": duplicates,
+        "cache_hits": hits,
+        "cache_misses": misses,
+        "outbound_calls": calls,
+        "outbound_ms": outbound_ms,
+        "cpu_ms": cpu_ms,
+        "response_bytes": response_bytes,
     }
 
 

@@ -83,6 +83,7 @@ class AccessLog:
             error=error,
             origin=__file__,
             healthy_probe=healthy,
+            cost=ctx.cost,
         )
         if outcome != COMPLETED:
             record.outcome = outcome  # a streaming body that failed or that the client abandoned

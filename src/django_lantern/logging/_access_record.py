@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any
 
+from django_lantern._cost import COST_FIELDS, Cost
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._escape import is_bare, logfmt_value
 
@@ -44,11 +45,13 @@ __all__ = [
 # The attribute that tells an access record from any other.
 MARKER = "lantern_access"
 # What the access record sets beyond the standard attributes: the context
-# fields, the access fields, and the marker.
+# fields, the access fields, what the request cost (``_cost.py``), and the marker.
 ACCESS_KEYS = frozenset(
     {"request_id", "user_id", "method", "path", "route", "trace_id", "span_id"}
     | {"status", "duration_ms", "client_ip", MARKER}
+    | set(COST_FIELDS)
 )
+
 
 # How many characters of the method a line shows; an extension method is client text.
 METHOD_LIMIT = 32
@@ -134,18 +137,20 @@ def make_access_record(
     error: BaseException | None = None,
     origin: str = __file__,
     healthy_probe: bool = False,
+    cost: Cost | None = None,
 ) -> logging.LogRecord:
     """One request's access record on ``logger``, from ``origin`` (the writer's module), function ``write``.
 
     ``user_id`` is None when unknown; ``line_limit`` is how much of the path the message shows;
-    ``healthy_probe`` makes the message a ``HealthyProbeLine``.
+    ``healthy_probe`` makes the message a ``HealthyProbeLine``; ``cost`` is what it cost
+    (None: not known, every count 0).
     """
     exc_info = (type(error), error, error.__traceback__) if error is not None else None
     message = access_message(method, path, status, duration_ms, user_id, line_limit, healthy_probe)
     # ``args`` None: the message is complete and takes none (typeshed asks for a tuple).
     record = logger.makeRecord(logger.name, level, origin, 0, message, None, exc_info, "write")  # type: ignore[arg-type]
     set_access_fields(
-        record, request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip
+        record, request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip, cost
     )
     return record
 
@@ -162,6 +167,7 @@ def set_access_fields(
     status: int,
     duration_ms: float,
     client_ip: str | None,
+    cost: Cost | None,
 ) -> None:
     """``ACCESS_KEYS`` on a record or an :class:`AccessEvent`, in this order (a line's extras follow it).
 
@@ -179,6 +185,18 @@ def set_access_fields(
     target.status = status
     target.duration_ms = round(duration_ms, 2)
     target.client_ip = client_ip
+    # ``_cost.COST_FIELDS``, in its order; the times in ms to 0.01, as ``duration_ms``.
+    (
+        target.db_queries,
+        target.db_ms,
+        target.db_duplicates,
+        target.cache_hits,
+        target.cache_misses,
+        target.outbound_calls,
+        target.outbound_ms,
+        target.cpu_ms,
+        target.response_bytes,
+    ) = cost_values(cost)
     target.lantern_access = True
 
 
@@ -211,6 +229,7 @@ class AccessEvent:
         status: int,
         duration_ms: float,
         client_ip: str | None,
+        cost: Cost | None,
     ) -> None:
         self.name = name
         self.msg = message
@@ -225,7 +244,7 @@ class AccessEvent:
         self.funcName = "write"
         self.created = created
         set_access_fields(
-            self, request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip
+            self, request_id, user_id, method, path, route, trace_id, span_id, status, duration_ms, client_ip, cost
         )
 
     def getMessage(self) -> str:  # LogRecord's name: the formatters call it
@@ -244,6 +263,16 @@ def created_now() -> float:
     if _NANOSECOND_CLOCK:
         return time.time_ns() / 1e9
     return time.time()
+
+
+# A line whose scope is unknown: nothing counted, no CPU time (read from no thread).
+_NOTHING = Cost()
+_NOTHING.thread = -1
+
+
+def cost_values(cost: Cost | None) -> tuple[Any, ...]:
+    """What an access line says the request cost (``Cost.values``); every count 0 when unknown."""
+    return (_NOTHING if cost is None else cost).values()
 
 
 # Python 3.13's ``LogRecord`` reads ``time.time_ns()`` (earlier ones ``time.time()``).

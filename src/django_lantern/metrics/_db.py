@@ -5,13 +5,17 @@ No database backend swap (django-prometheus needs one per engine): Django's
 wrapper goes into that connection's ``execute_wrappers``. Each alias's
 wrapper is built once per settings generation (``_Wrappers``) with the
 alias's histogram and error-counter children bound in, so a query costs two
-clock reads and one ``observe``: no settings, label or tracing look-up.
+clock reads, one ``observe`` and the scope's count (``_cost.Cost.query``):
+no settings, label or tracing look-up.
 With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
 first that starts the query span (:mod:`django_lantern.tracing._queries`);
-with it off, nothing per query looks at tracing. With ``SQL_COMMENTS`` set,
-a layer between those two appends the statement's comment
-(:mod:`django_lantern.metrics._sql_comments`). With metrics, query spans and
-comments all off, a connection gets no wrapper at all.
+with it off, nothing per query looks at tracing. With metrics off, the
+wrapper only counts the query in the scope's cost (the access and task lines
+say it whatever the metrics settings). With ``SQL_COMMENTS`` set, a layer
+inside the metrics one appends the statement's comment
+(:mod:`django_lantern.metrics._sql_comments`): spans, the cost and the query
+insights all see the statement as the application wrote it, and a comment that
+carries the request id never makes each request's statements look new.
 
 Settings changes: a wrapper holds children of the families it was built
 from, so when families are replaced (``setting_changed``, or a test
@@ -46,6 +50,7 @@ from prometheus_client import Counter, Histogram
 from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
+from django_lantern.context import current
 from django_lantern.metrics import _families as families
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _sql_comments as sql_comments
@@ -55,23 +60,36 @@ from django_lantern.tracing import _queries as tracing_queries
 ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]], Any]
 
 _clock = time.perf_counter
+_scope = current.get
 
 
-def _metrics_wrapper(duration: Histogram, errors: Counter) -> ExecuteWrapper:
-    """Time the query and count it by the alias bound in; never swallow its error."""
-    observe = duration.observe
+def _metrics_wrapper(
+    duration: Histogram | None, errors: Counter | None, inner: ExecuteWrapper | None = None
+) -> ExecuteWrapper:
+    """Time the query and count it by the alias bound in (with metrics off, None: not
+    counted), and in the scope's cost (``_cost.Cost.query``, from the same two clock
+    reads); never swallow its error. ``inner``: a layer that runs the query (the SQL
+    comment), so that what is counted is the statement as written."""
+    observe = None if duration is None else duration.observe
 
     def lantern_query_metrics(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
     ) -> Any:
         start = _clock()
         try:
-            result = execute(sql, params, many, context)
+            if inner is None:
+                result = execute(sql, params, many, context)
+            else:
+                result = inner(execute, sql, params, many, context)
         except BaseException:
-            _failed(duration, errors, _clock() - start)
+            _failed(duration, errors, _clock() - start, sql, params)
             raise
         try:
-            observe(_clock() - start)
+            seconds = _clock() - start
+            if observe is not None:
+                observe(seconds)
+            if (ctx := _scope()) is not None:
+                ctx.cost.query(seconds, sql, params)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
         return result
@@ -79,16 +97,19 @@ def _metrics_wrapper(duration: Histogram, errors: Counter) -> ExecuteWrapper:
     return lantern_query_metrics
 
 
-def _failed(duration: Histogram, errors: Counter, seconds: float) -> None:
+def _failed(duration: Histogram | None, errors: Counter | None, seconds: float, sql: Any, params: Any) -> None:
     try:
-        duration.observe(seconds)
-        errors.inc()
+        if duration is not None and errors is not None:
+            duration.observe(seconds)
+            errors.inc()
+        if (ctx := _scope()) is not None:
+            ctx.cost.query(seconds, sql, params)
     except Exception as exc:
         report_internal_error("db_metrics", exc)
 
 
-def _passthrough(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
-    return execute(sql, params, many, context)
+# With metrics off: the scope's cost only (the access and task lines say it whatever the metrics settings).
+_cost_wrapper = _metrics_wrapper(None, None)
 
 
 def _span_wrapper(inner: ExecuteWrapper, base: tracing_queries.SpanBase) -> ExecuteWrapper:
@@ -131,12 +152,14 @@ class _Wrappers:
 
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
-        wrapper = None if series is None else _metrics_wrapper(*series)
-        if self.sql_comments:  # inside the span's layer: a span keeps the statement as written
-            wrapper = sql_comments.wrapper(wrapper, self.sql_comments)
+        comments = sql_comments.wrapper(None, self.sql_comments) if self.sql_comments else None
+        if series is None:
+            wrapper = _cost_wrapper if comments is None else _metrics_wrapper(None, None, comments)
+        else:
+            wrapper = _metrics_wrapper(*series, comments)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
-            wrapper = _span_wrapper(wrapper or _passthrough, base)
+            wrapper = _span_wrapper(wrapper, base)
         return wrapper
 
 

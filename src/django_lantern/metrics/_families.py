@@ -37,6 +37,8 @@ DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 # Our request duration histogram's name, without the namespace: OpenTelemetry's, too.
 DURATION = "http_server_request_duration_seconds"
+# Queries one request runs: none, a few, an N+1 loop, a report.
+QUERIES_PER_REQUEST_BUCKETS = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
 
 # The capped families, by the name ``lantern_label_overflow_total`` reports.
 # The three task families share one cap on task names, reported as the first.
@@ -45,6 +47,8 @@ CAPPED_FAMILIES = (
     "http_server_requests",
     DURATION,
     "http_server_exceptions",
+    "http_server_request_db_queries",
+    "http_server_request_db_duration_seconds",
     "django_db_query_duration_seconds",
     "django_cache_operations",
     "lantern_readiness_check",
@@ -58,6 +62,8 @@ class Families:
     prefix: str
     requests: Counter
     duration: Histogram
+    request_db_queries: Histogram
+    request_db_duration: Histogram
     active: Gauge
     exceptions: Counter
     internal_errors: Counter
@@ -173,6 +179,19 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
         duration=duration,
         duration_labels=duration_labels,
         otel_duration=otel_duration,
+        # What each request cost in the database (``_cost.py``), by route: p95 queries, DB share of latency.
+        request_db_queries=d.histogram(
+            "http_server_request_db_queries",
+            "Database queries run by one request, by route template.",
+            ["route"],
+            QUERIES_PER_REQUEST_BUCKETS,
+        ),
+        request_db_duration=d.histogram(
+            "http_server_request_db_duration_seconds",
+            "Time one request spent in database queries, by route template (requests that ran one).",
+            ["route"],
+            cfg.metrics_latency_buckets,
+        ),
         active=d.gauge("http_server_active_requests", "Requests being served right now.", mode="livesum"),
         exceptions=d.counter(
             "http_server_exceptions", "Unhandled exceptions raised by views, by exception type.", ["exception_type"]

@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from django_lantern._caching import settings_cache
+from django_lantern._cost import Cost
 from django_lantern._errors import internal_error_reported
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _exemplars as exemplars
@@ -70,7 +71,9 @@ class _Pair:
         self.otel.observe(amount, exemplar)
 
 
-RequestSeries = tuple[Counter, Histogram | _Pair | None]
+# The counter, the latency histogram (None when the request is kept out of it), and
+# the queries and DB time histograms (None for probes, which the app did not run).
+RequestSeries = tuple[Counter, Histogram | _Pair | None, Histogram | None, Histogram | None]
 
 
 class RecorderState:
@@ -109,6 +112,10 @@ class RecorderState:
             arity = 6 if self.duration_labels == "both" else 2
             self.durations = capped(fams.duration, DURATION, arity)
         self.otel = None if fams.otel_duration is None else otel(fams.otel_duration)
+        self.db_queries: CappedFamily[Histogram] = capped(fams.request_db_queries, "http_server_request_db_queries", 1)
+        self.db_time: CappedFamily[Histogram] = capped(
+            fams.request_db_duration, "http_server_request_db_duration_seconds", 1
+        )
         self.exceptions: CappedFamily[Counter] = capped(fams.exceptions, "http_server_exceptions", 1)
         self.db: CappedFamily[Histogram] = capped(fams.db_duration, "django_db_query_duration_seconds", 1)
         self.cache: CappedFamily[Counter] = capped(fams.cache_operations, "django_cache_operations", 3)
@@ -146,7 +153,12 @@ class RecorderState:
                 theirs = self.otel.fast.get(key) or self.otel.resolve(key, otel_labels(method, route, status))
                 kept = kept and key in self.otel.fast
                 histogram = _Pair(ours, theirs)
-        series = (counter, histogram)
+        queries = db_time = None
+        if not probe:
+            queries = self.db_queries.fast.get(route) or self.db_queries.resolve(route, (route,))
+            db_time = self.db_time.fast.get(route) or self.db_time.resolve(route, (route,))
+            kept = kept and route in self.db_queries.fast and route in self.db_time.fast
+        series = (counter, histogram, queries, db_time)
         # A key either family folded is not kept: it comes back here each time,
         # so each fold is counted, and this dict stays within the cap.
         if kept:
@@ -202,9 +214,17 @@ def request_started() -> RecorderState:
 
 
 def request_finished(
-    method: str, route: str, status: int, seconds: float, *, probe: bool, state: RecorderState | None = None
+    method: str,
+    route: str,
+    status: int,
+    seconds: float,
+    *,
+    probe: bool,
+    state: RecorderState | None = None,
+    cost: Cost | None = None,
 ) -> None:
-    """The in-flight gauge down, the request counted and timed, in one step."""
+    """The in-flight gauge down, the request counted and timed, and its ``cost``
+    (queries, DB time) by route, in one step."""
     if state is None:
         state = _state()
     if not state.enabled:
@@ -223,10 +243,16 @@ def request_finished(
         method = OTHER_METHOD
     key = (method, route, status, probe)
     # A series is never falsy: ``or`` reaches ``resolve_request`` only for a new key.
-    counter, histogram = state.request_series.get(key) or state.resolve_request(key)
+    counter, histogram, queries, db_time = state.request_series.get(key) or state.resolve_request(key)
     counter.inc()
     if histogram is not None:
         histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
+    if queries is not None and db_time is not None and cost is not None:
+        queries.observe(cost.db_queries)
+        # Only requests that ran a query: the sum (the DB share of latency) is the same,
+        # and a request without one, most probes of a page, costs one observe less.
+        if cost.db_queries:
+            db_time.observe(cost.db_seconds)
 
 
 def exception_raised(exc_type: str) -> None:

@@ -35,7 +35,7 @@ from django.core.cache.backends import db, filebased, locmem, redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_lantern._errors import report_internal_error
-from django_lantern.context import UNKNOWN_LABEL
+from django_lantern.context import UNKNOWN_LABEL, current
 from django_lantern.metrics import _recorder as recorder
 
 __all__ = ["DatabaseCache", "FileBasedCache", "InstrumentedCacheMixin", "LocMemCache", "RedisCache"]
@@ -74,6 +74,12 @@ def uncounted() -> Iterator[None]:
 def _count(alias: str, operation: str, result: str, amount: int = 1) -> None:
     try:
         recorder.cache_operation(alias, operation, result, amount)
+        # The scope's cost (``_cost.py``) counts look-ups, whatever the metrics settings.
+        if (result is HIT or result is MISS) and (ctx := current.get()) is not None:
+            if result is HIT:
+                ctx.cost.cache_hits += amount
+            else:
+                ctx.cost.cache_misses += amount
     except Exception as exc:
         report_internal_error("cache_metrics", exc)
 

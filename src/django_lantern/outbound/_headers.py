@@ -10,12 +10,37 @@ module would have added is taken off a hop to any other host.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import contextlib
+import time
+from collections.abc import Iterator, MutableMapping
+from contextvars import ContextVar
 
 from django_lantern import tracing
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN, get_request_id
+from django_lantern.context import UNKNOWN, current, get_request_id
+
+_clock = time.perf_counter
+# Inside a counted call: a ``RequestsSession`` or ``HTTPXTransport`` whose inner send
+# ``instrument()`` also patched is one call, not two.
+_in_call: ContextVar[bool] = ContextVar("django_lantern_outbound_call", default=False)
+
+
+@contextlib.contextmanager
+def counted() -> Iterator[None]:
+    """One call (one hop), counted with its time in the scope's cost (``_cost.py``)."""
+    if _in_call.get():
+        yield
+        return
+    token = _in_call.set(True)
+    started = _clock()
+    try:
+        yield
+    finally:
+        _in_call.reset(token)
+        ctx = current.get()
+        if ctx is not None:
+            ctx.cost.outbound(_clock() - started)
 
 
 def host_allowed(host: str | None, allowed: tuple[str, ...] | None) -> bool:

@@ -32,7 +32,8 @@ class HTTPXTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         prepare(request)
-        return self.transport.handle_request(request)
+        with headers.counted():
+            return self.transport.handle_request(request)
 
     def close(self) -> None:
         self.transport.close()
@@ -47,7 +48,8 @@ class AsyncHTTPXTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         prepare(request)
-        return await self.transport.handle_async_request(request)
+        with headers.counted():
+            return await self.transport.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -55,12 +57,14 @@ class AsyncHTTPXTransport(httpx.AsyncBaseTransport):
 
 def _instrumented_handle(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
     prepare(request)
-    return _originals["sync"](self, request)  # type: ignore[no-any-return]
+    with headers.counted():
+        return _originals["sync"](self, request)  # type: ignore[no-any-return]
 
 
 async def _instrumented_ahandle(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
     prepare(request)
-    return await _originals["async"](self, request)  # type: ignore[no-any-return]
+    with headers.counted():
+        return await _originals["async"](self, request)  # type: ignore[no-any-return]
 
 
 def instrument() -> None:

@@ -37,12 +37,14 @@ class RequestsSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         prepare(request)
-        return super().send(request, **kwargs)
+        with headers.counted():
+            return super().send(request, **kwargs)
 
 
 def _instrumented_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
     prepare(request)
-    return _original_send(self, request, **kwargs)  # type: ignore[no-any-return]
+    with headers.counted():
+        return _original_send(self, request, **kwargs)  # type: ignore[no-any-return]
 
 
 def instrument() -> None:

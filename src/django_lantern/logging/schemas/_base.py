@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django_lantern._cost import COST_FIELDS
 from django_lantern.context import CONTEXT_FIELDS, UNKNOWN, current
 from django_lantern.logging._record_parts import rfc3339
 from django_lantern.logging.formatters import JsonFormatter
@@ -35,6 +36,7 @@ KNOWN_FIELDS = frozenset(
         "exc_message",
         "stack",
         "stack_info",
+        *COST_FIELDS,
     }
 )
 
@@ -110,6 +112,24 @@ def add_extras(flat: dict[str, Any], extras: Mapping[str, Any]) -> dict[str, Any
         else:
             flat[key] = value
     return collisions
+
+
+def cost_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """What the line's request or run cost (``_cost.COST_FIELDS``), known values only, apart
+    from ``response_bytes`` (every schema has a place of its own for it), and ``response_bytes``."""
+    cost = {key: fields[key] for key in COST_FIELDS if key != "response_bytes" and fields.get(key) is not None}
+    return cost, fields.get("response_bytes")
+
+
+def add_lantern(out: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``out`` with ``values`` under its ``lantern`` object: where a schema without a
+    field of its own for them (the cost fields) keeps ours."""
+    if values:
+        holder = out.get("lantern")
+        if not isinstance(holder, dict):
+            holder = out["lantern"] = {}
+        holder.update(values)
+    return out
 
 
 def keep_collisions(out: dict[str, Any], collisions: Mapping[str, Any]) -> dict[str, Any]:

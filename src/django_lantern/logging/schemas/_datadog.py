@@ -5,7 +5,9 @@ and join a log to its trace on ``dd.trace_id`` / ``dd.span_id``; the standard
 attributes (``http.*``, ``network.client.ip``, ``usr.id``, ``duration`` in
 nanoseconds, ``error.*``, ``logger.*``) power the default facets. Nested
 objects are attribute paths (``{"dd": {"trace_id": ...}}`` is
-``dd.trace_id``).
+``dd.trace_id``). What a request or task run cost (``_cost.py``): the
+response's size is ``network.bytes_written`` (the standard attribute for bytes
+sent to the client), the rest, which has no standard attribute, ``lantern.*``.
 
 Trace ids: ``ddtrace`` writes ``dd.trace_id`` as a decimal string. For a
 128-bit id (every OpenTelemetry id) the form depends on its version and
@@ -26,6 +28,8 @@ from django_lantern._release import identity
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
+    add_lantern,
+    cost_fields,
     env,
     keep_collisions,
     known,
@@ -116,5 +120,8 @@ class DatadogFormatter(SchemaFormatter):
             flat["duration"] = round(duration_ms * 1_000_000)  # nanoseconds
         if "error.stack" not in flat and fields.get("stack_info"):
             flat["error.stack"] = fields["stack_info"]
+        cost, response_bytes = cost_fields(fields)
+        if response_bytes is not None:
+            flat["network.bytes_written"] = response_bytes
         collisions = add_extras(flat, extras)
-        return keep_collisions(nest(self.renamed(flat)), collisions)
+        return add_lantern(keep_collisions(nest(self.renamed(flat)), collisions), cost)

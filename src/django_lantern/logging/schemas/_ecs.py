@@ -9,7 +9,9 @@ both forms.
 
 The request id has no ECS field of its own: it is ``http.request.id``
 ("a unique identifier for each HTTP request", ECS 1.10+). The matched route
-has none either: it is ``labels.route``.
+has none either: it is ``labels.route``. What a request or task run cost
+(``_cost.py``) is ``http.response.body.bytes`` for the response's size, and
+the rest, which ECS has no fields for, under ``lantern`` (``lantern.db_queries``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from django_lantern._release import identity
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
+    add_lantern,
+    cost_fields,
     keep_collisions,
     known,
     nest,
@@ -95,12 +99,13 @@ class EcsFormatter(SchemaFormatter):
             flat["event.duration"] = round(duration_ms * 1_000_000)  # nanoseconds
         if "error.stack_trace" not in flat and fields.get("stack_info"):
             flat["error.stack_trace"] = fields["stack_info"]
+        cost, flat["http.response.body.bytes"] = cost_fields(fields)
         collisions = add_extras(flat, extras)
         # As ecs-logging does: a field without a value is left out, not null.
         flat = self.renamed({key: value for key, value in flat.items() if value is not None})
         # Spec order: the three indexed fields, ecs.version, then the rest nested and sorted.
         line: dict[str, Any] = {key: flat.pop(key) for key in HEAD if key in flat}
-        line.update(sorted_deep(keep_collisions(nest(flat), collisions)))
+        line.update(sorted_deep(add_lantern(keep_collisions(nest(flat), collisions), cost)))
         return line
 
     def fallback_payload(self, record: logging.LogRecord, exc: BaseException) -> dict[str, Any]:

@@ -6,7 +6,10 @@ a LogEntry and lifts the documented special fields out of the payload:
 ``httpRequest``, ``logging.googleapis.com/trace`` (``projects/P/traces/T``),
 ``.../spanId``, ``.../trace_sampled``, ``.../labels`` and
 ``.../sourceLocation``. Everything else stays in ``jsonPayload``. A stack
-trace in ``stack_trace`` is what Error Reporting picks up.
+trace in ``stack_trace`` is what Error Reporting picks up. What a request or
+task run cost (``_cost.py``): the response's size is ``httpRequest.responseSize``
+(an int64, so a string in JSON, as ``latency`` is a Duration string), the rest
+``jsonPayload.lantern``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from django_lantern.context import current
 from django_lantern.logging.schemas._base import (
     SchemaFormatter,
     add_extras,
+    add_lantern,
+    cost_fields,
     keep_collisions,
     known,
     user_agent,
@@ -127,8 +132,11 @@ class GcpFormatter(SchemaFormatter):
         if record.funcName:
             out[SOURCE_KEY]["function"] = truncate(str(record.funcName), 256)
         access = record.__dict__.get("lantern_access") is True
+        cost, response_bytes = cost_fields(fields)
         if access:
             out["httpRequest"] = self._http_request(fields)
+            if response_bytes is not None:
+                out["httpRequest"]["responseSize"] = str(response_bytes)
         for key in ("user_id", "route") if access else ("user_id", "method", "path", "route"):
             if known(fields.get(key)):
                 out[key] = fields[key]
@@ -139,7 +147,7 @@ class GcpFormatter(SchemaFormatter):
         if stack:
             out["stack_trace"] = stack
         collisions = add_extras(out, extras)
-        return keep_collisions(self.renamed(out), collisions)
+        return add_lantern(keep_collisions(self.renamed(out), collisions), cost)
 
     def _http_request(self, fields: dict[str, Any]) -> dict[str, Any]:
         http: dict[str, Any] = {"requestMethod": fields.get("method"), "requestUrl": fields.get("path")}
