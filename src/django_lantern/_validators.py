@@ -94,6 +94,16 @@ def whole(*, minimum: int) -> Validator[int]:
     return validate
 
 
+def choice(*choices: str | None) -> Validator[str | None]:
+    def validate(key: str, value: object, problems: Problems) -> str | None:
+        if value not in choices:
+            problems.add(key, value, " or ".join(repr(c) for c in choices))
+            return choices[0]
+        return value
+
+    return validate
+
+
 def text(*, allow_none: bool = False) -> Validator[str | None]:
     def validate(key: str, value: object, problems: Problems) -> str | None:
         if value is None and allow_none:

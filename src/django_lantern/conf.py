@@ -146,6 +146,10 @@ KEYS: dict[str, Key] = {
     "TRACING_RESPONSE_HOOK": Key(None, v.hook),
     "TRACING_QUERY_SPANS": Key(False, v.boolean),
     "TRACING_QUERY_MAX_LENGTH": Key(2048, v.whole(minimum=64)),
+    # Query insights on the lantern.db logger (metrics/_insights.py): "log", "raise" (tests) or None (off).
+    "N_PLUS_ONE": Key("log", v.choice("log", "raise", None)),
+    "N_PLUS_ONE_THRESHOLD": Key(5, v.whole(minimum=2)),
+    "SLOW_QUERY_MS": Key(500.0, v.number(minimum=0, allow_none=True)),
     # Scrubbing
     "SCRUBBER_CLASS": Key("django_lantern.scrubbing.Scrubber", v.text()),
     "SCRUB_EXTRA_KEYS": Key([], v.texts),
@@ -243,6 +247,9 @@ class LanternSettings:
     tracing_response_hook: Hook
     tracing_query_spans: bool
     tracing_query_max_length: int
+    n_plus_one: str | None
+    n_plus_one_threshold: int
+    slow_query_ms: float | None
     scrubber_class: str
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]

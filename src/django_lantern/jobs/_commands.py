@@ -10,6 +10,9 @@ or a bind (``call_command`` in a view or a job) keeps that id and adds the field
 they serve requests, which get their own ids, and one id on hours of server
 lines would only mislead. ``COMMAND_REQUEST_ID = False`` turns it all off; both
 are read on each run, so ``override_settings`` works.
+
+Each run is also a query-insights scope (``metrics/_insights.py``): its N+1
+WARNINGs are written when it ends, and ``N_PLUS_ONE = "raise"`` fails it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django_lantern.binding import enter_context
 from django_lantern.conf import get_settings
 from django_lantern.context import current
+from django_lantern.metrics import _insights as query_insights
 
 
 def command_name(command: BaseCommand) -> str:
@@ -49,9 +53,13 @@ def install() -> None:
         if not _wanted(name):
             return original(self, *args, **options)
         token = enter_context(None, {"command": name})
+        scope = query_insights.begin()
         try:
-            return original(self, *args, **options)
+            result = original(self, *args, **options)
+            query_insights.end(scope, fail=True)  # N_PLUS_ONE = "raise": the command fails
+            return result
         finally:
+            query_insights.end(scope)
             current.reset(token)
 
     BaseCommand.execute = execute  # type: ignore[method-assign]

@@ -37,6 +37,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_task
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
@@ -44,11 +45,11 @@ from django_lantern.sentry._own_lines import quiet_task_line
 CARRIER_KEY = "lantern"
 SIGNAL_MODULES = ("django.tasks.signals", "django_tasks.signals")
 
-# Runs in progress in this process: task result id -> (context token, start).
+# Runs in progress in this process: task result id -> (context token, start, query-insights scope).
 # Bounded: a run whose task_finished never came (the worker was killed
 # between the signals) must not hold memory forever.
 MAX_RUNNING = 1000
-_running: dict[str, tuple[Token[RequestContext | None], float]] = {}
+_running: dict[str, tuple[Token[RequestContext | None], float, query_insights.Scope | None]] = {}
 _lock = threading.Lock()
 
 
@@ -139,10 +140,11 @@ def on_task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
         task = getattr(task_result, "task", None)
         secrets = argument_secrets(getattr(task, "func", None), task_result.args, task_result.kwargs)
         token = enter_context(run_request_id(task_result), fields, secrets)
+        scope = query_insights.begin()
         with _lock:
             if len(_running) >= MAX_RUNNING:
                 _running.clear()
-            _running[key] = (token, time.monotonic())
+            _running[key] = (token, time.monotonic(), scope)
     except Exception as exc:
         report_internal_error("tasks_started", exc)
 
@@ -198,6 +200,7 @@ def on_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
         report_internal_error("tasks_finished", exc)
     finally:
         if running is not None:
+            query_insights.end(running[2])  # a run only logs: its result is already stored
             # A token from another thread's context cannot be reset there.
             with contextlib.suppress(ValueError, RuntimeError):
                 current.reset(running[0])

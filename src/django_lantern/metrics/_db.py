@@ -9,7 +9,9 @@ clock reads and one ``observe``: no settings, label or tracing look-up.
 With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
 first that starts the query span (:mod:`django_lantern.tracing._queries`);
 with it off, nothing per query looks at tracing. With metrics and query
-spans both off, a connection gets no wrapper at all.
+spans both off, a connection gets no wrapper at all, unless query insights
+(N+1 and slow queries, ``metrics/_insights.py``) are on: then it gets a
+wrapper that only times the query for them.
 
 Settings changes: a wrapper holds children of the families it was built
 from, so when families are replaced (``setting_changed``, or a test
@@ -45,6 +47,7 @@ from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.metrics import _families as families
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.tracing import _queries as tracing_queries
 
@@ -52,9 +55,11 @@ from django_lantern.tracing import _queries as tracing_queries
 ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]], Any]
 
 _clock = time.perf_counter
+# Query insights' per-query call (metrics/_insights.py), with the alias's vendor bound in.
+Note = Callable[[Any, float], None]
 
 
-def _metrics_wrapper(duration: Histogram, errors: Counter) -> ExecuteWrapper:
+def _metrics_wrapper(duration: Histogram, errors: Counter, note: Note | None = None) -> ExecuteWrapper:
     """Time the query and count it by the alias bound in; never swallow its error."""
     observe = duration.observe
 
@@ -68,12 +73,29 @@ def _metrics_wrapper(duration: Histogram, errors: Counter) -> ExecuteWrapper:
             _failed(duration, errors, _clock() - start)
             raise
         try:
-            observe(_clock() - start)
+            seconds = _clock() - start
+            observe(seconds)
+            if note is not None:
+                note(sql, seconds)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
         return result
 
     return lantern_query_metrics
+
+
+def _insights_wrapper(note: Note) -> ExecuteWrapper:
+    """Metrics off, query insights on: only the time, for ``note``."""
+
+    def lantern_query_insights(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
+    ) -> Any:
+        start = _clock()
+        result = execute(sql, params, many, context)
+        note(sql, _clock() - start)
+        return result
+
+    return lantern_query_insights
 
 
 def _failed(duration: Histogram, errors: Counter, seconds: float) -> None:
@@ -127,11 +149,19 @@ class _Wrappers:
 
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
-        wrapper = None if series is None else _metrics_wrapper(*series)
+        note = _insights_note(connection) if query_insights.enabled() else None
+        wrapper = None if series is None else _metrics_wrapper(*series, note)
+        if wrapper is None and note is not None:
+            wrapper = _insights_wrapper(note)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
             wrapper = _span_wrapper(wrapper or _passthrough, base)
         return wrapper
+
+
+def _insights_note(connection: Any) -> Note:
+    vendor: str = getattr(connection, "vendor", "") or ""
+    return functools.partial(query_insights.query, vendor)
 
 
 @settings_cache

@@ -1,0 +1,70 @@
+"""Views, a task and a command that read each task's org: one query per task (an
+N+1) or one join, for the query-insights tests (tests/metrics/test_insights.py)."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
+from tasks.models import Task
+
+if find_spec("django.tasks"):
+    from django.tasks import task
+else:
+    from django_tasks import task
+
+
+def org_names(joined: bool = False) -> list[str]:
+    tasks = Task.objects.order_by("pk")
+    if joined:
+        tasks = tasks.select_related("org")
+    return [t.org.name for t in tasks]  # N_PLUS_ONE_LINE
+
+
+def names(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(", ".join(org_names(joined="joined" in request.GET)))
+
+
+async def async_names(request: HttpRequest) -> HttpResponse:
+    found = await sync_to_async(org_names)(joined="joined" in request.GET)
+    return HttpResponse(", ".join(found))
+
+
+def streamed_names(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(name + "\n" for name in org_names())
+
+
+def hostile(request: HttpRequest) -> HttpResponse:
+    """Each value inlined as a literal (never do this), six times: an N+1 whose statements carry secrets."""
+    values = request.GET.getlist("v")
+    with connection.cursor() as cursor:
+        for _ in range(6):
+            for value in values:
+                cursor.execute("SELECT %s = '" + value.replace("'", "''") + "'", [value])
+    raise RuntimeError("the page failed")
+
+
+@task()
+def org_names_task(joined: bool = False) -> int:
+    return len(org_names(joined))
+
+
+class Command(BaseCommand):
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--joined", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        org_names(options["joined"])
+
+
+urlpatterns = [
+    path("insights/names/", names),
+    path("insights/async-names/", async_names),
+    path("insights/streamed-names/", streamed_names),
+    path("insights/hostile/", hostile),
+]
