@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
+
 from tasks.models import Task
 
 if find_spec("django.tasks"):
@@ -39,13 +40,22 @@ def streamed_names(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(name + "\n" for name in org_names())
 
 
-def hostile(request: HttpRequest) -> HttpResponse:
-    """Each value inlined as a literal (never do this), six times: an N+1 whose statements carry secrets."""
-    values = request.GET.getlist("v")
+# Set by the test: values that reach the view by no request field (so only the statements carry them).
+HOSTILE_VALUES: list[str] = []
+
+
+def _inline_each_value() -> None:
+    """Each value inlined as a literal (never do this), six times: an N+1 whose statements carry secrets.
+    A helper whose frame is gone when the view fails, so only the statements can carry the values."""
     with connection.cursor() as cursor:
         for _ in range(6):
-            for value in values:
-                cursor.execute("SELECT %s = '" + value.replace("'", "''") + "'", [value])
+            for value in HOSTILE_VALUES:
+                literal = value.replace("'", "''").replace("%", "%%")
+                cursor.execute("SELECT %s = '" + literal + "'", [value])
+
+
+def hostile(request: HttpRequest) -> HttpResponse:
+    _inline_each_value()
     raise RuntimeError("the page failed")
 
 

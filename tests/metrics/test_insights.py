@@ -5,6 +5,7 @@ django.tasks run and a Celery run; slow queries; the bounds; the "raise" mode.""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import Any
@@ -16,9 +17,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.client import AsyncClient
-from tasks.models import Org, Task
 
 from django_lantern.metrics import _insights as insights
+from tasks.models import Org, Task
 from tests import urls_insights
 from tests.conftest import LogCapture
 from tests.metrics.conftest import value
@@ -31,7 +32,10 @@ LOOP_LINE = next(
     n for n, line in enumerate(inspect.getsource(urls_insights).splitlines(), 1) if "N_PLUS_ONE_LINE" in line
 )
 CALLSITE = f"tests/urls_insights.py:{LOOP_LINE}"
-ORG_QUERY = 'SELECT "tasks_org"."id", "tasks_org"."name", "tasks_org"."slug" FROM "tasks_org" WHERE "tasks_org"."id" = %s LIMIT ?'
+ORG_QUERY = (
+    'SELECT "tasks_org"."id", "tasks_org"."name", "tasks_org"."slug" FROM "tasks_org" '
+    'WHERE "tasks_org"."id" = %s LIMIT ?'
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +60,7 @@ def assert_one_n_plus_one(logs: LogCapture, route: str | None) -> dict[str, Any]
     assert line["count"] == 10
     assert line["callsite"] == CALLSITE
     assert line["fingerprint"] == ORG_QUERY
-    assert line["message"] == f'n_plus_one count=10 callsite="{CALLSITE}" fingerprint="{ORG_QUERY.replace(chr(34), chr(92) + chr(34))}"'
+    assert line["message"] == f"n_plus_one count=10 callsite={json.dumps(CALLSITE)} fingerprint={json.dumps(ORG_QUERY)}"
     if route is not None:
         assert line["route"] == route
     assert line["request_id"] not in ("", "-")
