@@ -27,7 +27,9 @@ client raises it) and after a command's ``handle()``; task runs only log.
 
 The callsite is the first frame outside Django, django-lantern, the standard
 library and installed packages: the user's code, as ``app/views.py:25``,
-relative to the longest ``sys.path`` entry that holds it.
+relative to the longest ``sys.path`` entry that holds it. The entry point
+(``__main__``: ``manage.py``) does not count: a repeat with no frame of the
+project's own (a migration's bookkeeping) is Django's and is not reported.
 """
 
 from __future__ import annotations
@@ -304,6 +306,8 @@ def callsite() -> str:
     """``path/to/views.py:25``: the innermost frame of the user's code, or ``-``."""
     frame: Any = sys._getframe(1)
     while frame is not None:
+        if frame.f_globals.get("__name__") == "__main__":
+            break  # the entry point (manage.py, a server's script): it only started Django's own work
         filename = frame.f_code.co_filename
         shown = _files.get(filename)
         if shown is None:
