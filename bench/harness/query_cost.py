@@ -1,6 +1,6 @@
 """What lantern adds to one database query, in instructions (callgrind) and microseconds.
 
-``python -m harness.query_cost [--what query|connection] [--n 200,600] [--src DIR] [--no-time]``
+``python -m harness.query_cost [--what query|connection|scoped] [--n 200,600] [--src DIR] [--no-time]``
 
 Each configuration (``bare``, ``lantern``) runs ``SELECT 1`` on one SQLite
 cursor, outside any request, N times after a warm-up, for two values of N,
@@ -10,6 +10,10 @@ start-up cancelled out. ``lantern`` minus ``bare`` is the per-query
 accounting (the execute wrapper and its histogram observation). With
 ``--what connection`` the loop opens and closes the connection instead
 (``connection_created``: the wrapper check and the connection counter).
+With ``--what scoped`` the queries run inside a query-insights scope, as a
+request's do (lantern only): over ``query``, that is the N+1 fingerprinting
+(the fingerprint looked up by statement text and counted; the statement
+repeats, so past the threshold, as in an N+1).
 The timed figure is the same loop without valgrind, best of 7 rounds:
 machine load disturbs it, the instruction count not. The objects left by
 start-up and the warm-up are frozen out of the garbage collector's scans
@@ -54,7 +58,11 @@ def _loop(config: str, what: str) -> Callable[[int], None]:
             connection.ensure_connection()
             connection.close()
 
-    loop = queries if what == "query" else connections
+    if what == "scoped":
+        from django_lantern.metrics import _insights
+
+        _insights.begin()  # never ended: the loop is the scope's whole life
+    loop = connections if what == "connection" else queries
     loop(WARM_UP)
     # What Django and the warm-up left is moved out of the collector's reach: a
     # full collection landing in one run and not the other would otherwise
@@ -114,13 +122,15 @@ def main() -> None:
         (_child if sys.argv[1] == "--child" else _timed)(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--what", choices=("query", "connection"), default="query")
+    parser.add_argument("--what", choices=("query", "connection", "scoped"), default="query")
     parser.add_argument("--n", default="200,600", help="the two loop counts, low,high")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--no-time", action="store_true", help="instructions only")
     args = parser.parse_args()
     low, high = (int(n) for n in args.n.split(","))
     what = args.what
+    if what == "scoped":
+        return _scoped(low, high, args.src, args.no_time)
     with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
         scratch = Path(tmp)
         per = {
@@ -134,6 +144,24 @@ def main() -> None:
         print(f"| {config} | {per[config]:,.0f} | {micros.get(config, float('nan')):.2f} |")
     extra_us = micros["lantern"] - micros["bare"] if micros else float("nan")
     print(f"| lantern's accounting | {per['lantern'] - per['bare']:,.0f} | {extra_us:.2f} |")
+
+
+def _scoped(low: int, high: int, src: Path | None, no_time: bool) -> None:
+    """lantern's query outside any scope, then inside one: the difference is the N+1 fingerprinting."""
+    whats = ("query", "scoped")
+    with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
+        scratch = Path(tmp)
+        per = {
+            w: (count("lantern", w, high, src, scratch) - count("lantern", w, low, src, scratch)) / (high - low)
+            for w in whats
+        }
+        micros = {} if no_time else {w: timed("lantern", w, 2000, src, scratch) for w in whats}
+    print("| lantern, one query | instructions | µs (best of 7) |")
+    print("| --- | ---: | ---: |")
+    for w, label in zip(whats, ("outside any scope", "in a request's scope"), strict=True):
+        print(f"| {label} | {per[w]:,.0f} | {micros.get(w, float('nan')):.2f} |")
+    extra_us = micros["scoped"] - micros["query"] if micros else float("nan")
+    print(f"| N+1 fingerprinting | {per['scoped'] - per['query']:,.0f} | {extra_us:.2f} |")
 
 
 if __name__ == "__main__":

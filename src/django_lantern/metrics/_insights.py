@@ -110,7 +110,8 @@ class Scope:
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self.counts: dict[str, int] = {}
-        self.callsites: dict[str, str] = {}
+        # Fingerprint -> callsite, for those that reached the threshold: empty (most runs), nothing to report.
+        self.callsites: dict[str, str] | None = None
         self.overflow = 0
         self.closed = False
         self.token: Token[Scope | None] | None = None
@@ -123,6 +124,8 @@ class Scope:
             return
         counts[fingerprint] = n
         if n == self.threshold:
+            if self.callsites is None:
+                self.callsites = {}
             self.callsites[fingerprint] = callsite()
 
 
@@ -147,24 +150,26 @@ def end(scope: Scope | None, where: str | None = None, *, emit: bool = True, fai
     if scope is None or scope.closed:
         return
     scope.closed = True
+    # Not contextlib.suppress(): every request runs this, and the plain form is cheaper.
+    try:  # noqa: SIM105
+        _scope.reset(scope.token)  # type: ignore[arg-type]
+    except (ValueError, RuntimeError):  # another context's token: nothing to restore there
+        pass
+    if scope.callsites is None or not emit:
+        return  # the common case: nothing repeated
     found: list[str] = []
     try:
-        with contextlib.suppress(ValueError, RuntimeError):  # another context's token: nothing to restore
-            if scope.token is not None:
-                _scope.reset(scope.token)
-        if emit:
-            found = _report(scope, where)
+        found = _report(scope, scope.callsites, where)
     except Exception as exc:
         report_internal_error("query_insights", exc)
     if fail and found and config().raises:
         raise NPlusOneError(found[0])
 
 
-def _report(scope: Scope, where: str | None) -> list[str]:
-    repeated = [(fp, n) for fp, n in scope.counts.items() if n >= scope.threshold]
+def _report(scope: Scope, callsites: dict[str, str], where: str | None) -> list[str]:
     messages = []
-    for fingerprint, count in repeated:
-        site = scope.callsites.get(fingerprint, UNKNOWN)
+    for fingerprint, site in callsites.items():
+        count = scope.counts[fingerprint]
         if site == UNKNOWN:  # Django's own work (a migration): nothing the project can change
             continue
         message = f"n_plus_one count={count} callsite={_quoted(site)} fingerprint={_quoted(fingerprint)}"
