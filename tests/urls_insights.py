@@ -20,19 +20,23 @@ else:
     from django_tasks import task
 
 
-def org_names(joined: bool = False) -> list[str]:
-    tasks = Task.objects.order_by("pk")
+def org_names(joined: bool = False, limit: int | None = None) -> list[str]:
+    tasks = Task.objects.order_by("pk")[:limit]
     if joined:
         tasks = tasks.select_related("org")
     return [t.org.name for t in tasks]  # N_PLUS_ONE_LINE
 
 
+def _limit(request: HttpRequest) -> int | None:
+    return int(request.GET["limit"]) if "limit" in request.GET else None
+
+
 def names(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(", ".join(org_names(joined="joined" in request.GET)))
+    return HttpResponse(", ".join(org_names(joined="joined" in request.GET, limit=_limit(request))))
 
 
 async def async_names(request: HttpRequest) -> HttpResponse:
-    found = await sync_to_async(org_names)(joined="joined" in request.GET)
+    found = await sync_to_async(org_names)(joined="joined" in request.GET, limit=_limit(request))
     return HttpResponse(", ".join(found))
 
 
