@@ -53,6 +53,13 @@ def log_and_return(tag: str) -> str:
     return get_request_id()
 
 
+@app.task(name="jobs.repeat_query")
+def repeat_query(times: int) -> int:
+    from tests.jobs.repeat import repeat_query as run
+
+    return run(times)
+
+
 @app.task(name="jobs.fail")
 def fail() -> None:
     logger.info("about to fail")
