@@ -20,6 +20,13 @@ def record(note: str) -> str:
 
 
 @task()
+def repeat(times: int) -> int:
+    from tests.jobs.repeat import repeat_query
+
+    return repeat_query(times)
+
+
+@task()
 def explode() -> None:
     raise ValueError("the task failed on purpose")
 

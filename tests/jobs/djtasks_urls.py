@@ -13,6 +13,11 @@ def enqueue_ok(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": str(result.id)})
 
 
+def enqueue_repeat(request: HttpRequest) -> JsonResponse:
+    result = jobs.repeat.enqueue(int(request.GET["times"]))
+    return JsonResponse({"id": str(result.id)})
+
+
 def enqueue_fail(request: HttpRequest) -> JsonResponse:
     result = jobs.explode.enqueue()
     return JsonResponse({"id": str(result.id)})
@@ -22,4 +27,5 @@ urlpatterns = [
     path("", include("django_lantern.urls")),
     path("enqueue/ok/", enqueue_ok),
     path("enqueue/fail/", enqueue_fail),
+    path("enqueue/repeat/", enqueue_repeat),
 ]

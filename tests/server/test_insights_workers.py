@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.helpers.servers import run_server
 from tests.helpers.services import require_redis
 from tests.jobs import repeat
+from tests.jobs.djtasks_worker import migrate, run_db_worker
 from tests.jobs.worker import run_worker
 
 pytestmark = pytest.mark.server
@@ -66,3 +69,28 @@ def test_a_real_command_logs_one_n_plus_one() -> None:
     (line,) = _n_plus_one(lines)
     assert line["count"] == 10 and line["callsite"] == CALLSITE
     assert line["command"] == "lantern_repeat_query" and line["request_id"] not in ("", "-")
+
+
+def test_a_real_db_worker_logs_one_n_plus_one(tmp_path: Path) -> None:
+    """django.tasks: a task enqueued by a real gunicorn, run by a real db_worker (one shared SQLite file)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.djtasks_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example")]),
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "LANTERN_LOG_FORMAT": "json",
+    }
+    migrate(env)
+    with run_server("gunicorn", args=["--workers", "1"], env=env) as server, run_db_worker(env) as worker:
+        ids = [httpx.get(f"{server.url}/enqueue/repeat/?times={n}", timeout=10).json()["id"] for n in (3, 10)]
+
+        def done(lines: list[dict[str, Any]]) -> bool:
+            ended = {line.get("task_id") for line in lines if line["logger"] == "lantern.task"}
+            return set(ids) <= ended
+
+        lines = worker.wait_for(done)
+    (line,) = _n_plus_one(lines)
+    assert line["count"] == 10 and line["callsite"] == CALLSITE
+    assert line["task_id"] == ids[1] and line["task_name"] == "tests.jobs.djtasks_jobs.repeat"
