@@ -59,7 +59,6 @@ class _Exchange:
     __slots__ = (
         "cfg",
         "ctx",
-        "insights",
         "kind",
         "metrics",
         "rejected_length",
@@ -92,8 +91,6 @@ class _Exchange:
         self.metrics: recorder.RecorderState | None = None
         # The length of an incoming id that was refused, warned about at the end.
         self.rejected_length: int | None = None
-        # Its query insights' scope (N+1 counts), None when they are off.
-        self.insights: query_insights.Scope | None = None
 
     @property
     def otel_span(self) -> Any:
@@ -209,7 +206,6 @@ class LanternMiddleware:
         exchange = _Exchange(request, cfg, ctx, span, current.set(ctx), started)
         exchange.metrics = metrics
         exchange.rejected_length = rejected_length
-        exchange.insights = query_insights.begin()
         return exchange
 
     def _end(self, exchange: _Exchange) -> None:
@@ -352,7 +348,7 @@ def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     if fail and response is not None and response.streaming:
         return
     try:
-        query_insights.end(exchange.insights, emit=exchange.kind is None, fail=fail)
+        query_insights.end_request(exchange.request, emit=exchange.kind is None, fail=fail)
     except query_insights.NPlusOneError:
         exchange.response = None  # failed: a 500 in the access line and the metrics
         raise

@@ -138,8 +138,13 @@ def test_wrappers_follow_override_settings() -> None:
         assert _queries("replica") == 0  # the unprefixed family is gone with the old settings
     with override_settings(LANTERN={"METRICS_ENABLED": False}):
         _run(conn)
-        assert conn.execute_wrappers == []  # metrics and spans off: no wrapper at all
+        # Metrics off, query insights on (the default): a wrapper that only times the query for them.
+        assert [w.__name__ for w in conn.execute_wrappers] == ["lantern_query_insights"]
         assert _queries("replica") == 0
+    off = {"METRICS_ENABLED": False, "N_PLUS_ONE": None, "SLOW_QUERY_MS": None}
+    with override_settings(LANTERN=off):
+        _run(conn)
+        assert conn.execute_wrappers == []  # metrics, spans and insights off: no wrapper at all
     _run(conn)
     assert _queries("replica") == 1
 

@@ -1,8 +1,9 @@
 """Query insights: N+1 queries and slow queries, found in production, on the ``lantern.db`` logger.
 
 A *scope* is one request, Celery task run, ``django.tasks`` run or management
-command: :func:`begin` opens it (in its own ``ContextVar``, apart from the log
-context), :func:`end` closes it. The query wrapper (``metrics/_db.py``) calls
+command: :func:`begin` opens a task run's or command's (in its own
+``ContextVar``, apart from the log context); a request's is made at its first
+query and kept on the request (``end_request``); :func:`end` closes it. The query wrapper (``metrics/_db.py``) calls
 :func:`query` once per statement, after it ran:
 
 - N+1: the statement's fingerprint (the SQL scrubber's text: literals are
@@ -142,6 +143,36 @@ def begin() -> Scope | None:
     return scope
 
 
+# A request's scope is kept on the request object, made at its first query: a request
+# that runs none pays nothing, and the view's threads (``sync_to_async``) share it.
+REQUEST_ATTRIBUTE = "_lantern_query_scope"
+
+
+def _current_scope() -> Scope | None:
+    """The task run's or command's scope (``begin``), else the current request's, made now if need be."""
+    scope = _scope.get()
+    if scope is not None:
+        return scope
+    ctx = current.get()
+    request = None if ctx is None else ctx.request
+    if request is None:
+        return None
+    found: Scope | None = request.__dict__.get(REQUEST_ATTRIBUTE)
+    if found is None:
+        threshold = config().threshold
+        if threshold is None:
+            return None
+        found = request.__dict__.setdefault(REQUEST_ATTRIBUTE, Scope(threshold))
+    return found
+
+
+def end_request(request: Any, *, emit: bool = True, fail: bool = False) -> None:
+    """:func:`end` for a request's scope, if its queries made one."""
+    scope = request.__dict__.get(REQUEST_ATTRIBUTE)
+    if scope is not None:
+        end(scope, emit=emit, fail=fail)
+
+
 def end(scope: Scope | None, where: str | None = None, *, emit: bool = True, fail: bool = False) -> None:
     """Close ``scope`` (idempotent): a WARNING and a count per repeated fingerprint.
     ``where`` labels the metric (the route when None); ``emit=False`` drops the counts
@@ -150,11 +181,9 @@ def end(scope: Scope | None, where: str | None = None, *, emit: bool = True, fai
     if scope is None or scope.closed:
         return
     scope.closed = True
-    # Not contextlib.suppress(): every request runs this, and the plain form is cheaper.
-    try:  # noqa: SIM105
-        _scope.reset(scope.token)  # type: ignore[arg-type]
-    except (ValueError, RuntimeError):  # another context's token: nothing to restore there
-        pass
+    if scope.token is not None:
+        with contextlib.suppress(ValueError, RuntimeError):  # another context's token: nothing to restore there
+            _scope.reset(scope.token)
     if scope.callsites is None or not emit:
         return  # the common case: nothing repeated
     found: list[str] = []
@@ -193,7 +222,7 @@ def query(vendor: str, sql: Any, seconds: float) -> None:
     """One statement ran: count it in the current scope; report it if slow. Never raises."""
     try:
         c = config()
-        scope = _scope.get()
+        scope = _current_scope()
         slow = c.slow_seconds is not None and seconds >= c.slow_seconds
         if (scope is None or scope.closed) and not slow:
             return
