@@ -54,6 +54,10 @@ def test_header_name_derives_the_meta_key() -> None:
         ("METRICS_NAMING", "OpenTelemetry", "one of 'lantern', 'otel', 'both'"),
         ("LOG_FIELD_MAX_LENGTH", 10, "a whole number >= 64"),
         ("ACCESS_LOGGER", "", "a non-empty string"),
+        ("N_PLUS_ONE", "warn", "one of 'log', 'raise', None"),
+        ("N_PLUS_ONE", True, "one of 'log', 'raise', None"),
+        ("N_PLUS_ONE_THRESHOLD", 1, "a whole number >= 2"),
+        ("SLOW_QUERY_MS", "slow", "a number >= 0 or None"),
     ],
 )
 def test_bad_value_names_key_value_and_fix(key: str, value: Any, fix: str) -> None:

@@ -1,7 +1,7 @@
 """What lantern adds to one database query, in instructions (callgrind) and microseconds.
 
-``python -m harness.query_cost [--what query|scoped|request|connection] [--n 200,600] [--src DIR]``
-``[--no-time] [--configs ...]``
+``python -m harness.query_cost [--what query|scoped|insights|request|connection] [--n 200,600]``
+``[--src DIR] [--no-time] [--configs ...]``
 
 Each configuration (``bare``, ``lantern``) runs ``SELECT 1`` on one SQLite
 cursor, outside any context, N times after a
@@ -16,6 +16,10 @@ With ``--what scoped`` the queries run inside a ``bind()`` scope, as a
 request's, task's or command's do, so each is also counted in the scope's
 cost (``_cost.Cost.query``): ``scoped`` minus ``query`` is that per-query
 accounting (``instructions_rows`` puts both in ``make -C bench instructions``).
+With ``--what insights`` they also run inside a query-insights scope, as a
+request's do (lantern only): over ``scoped``, that is the N+1 fingerprinting
+(the fingerprint looked up by statement text and counted; the statement
+repeats, so past the threshold, as in an N+1).
 
 ``--what request --configs bare,lantern,lanterncomments,lanterncallsite`` adds SQL
 comments (``LANTERN["SQL_COMMENTS"]``), every per-context key and then ``callsite``
@@ -77,9 +81,13 @@ def _loop(config: str, what: str) -> Callable[[int], None]:
             connection.ensure_connection()
             connection.close()
 
-    loop = {"query": queries, "scoped": scoped, "request": queries, "connection": connections}[what]
+    loop = {"query": queries, "scoped": scoped, "insights": scoped, "request": queries, "connection": connections}[what]
     if what == "request":
         _enter_request_context()
+    if what == "insights":
+        from django_lantern.metrics import _insights
+
+        _insights.begin()  # never ended: the loop is the scope's whole life
     loop(WARM_UP)
     # What Django and the warm-up left is moved out of the collector's reach: a
     # full collection landing in one run and not the other would otherwise
@@ -158,7 +166,7 @@ def main() -> None:
         (_child if sys.argv[1] == "--child" else _timed)(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--what", choices=("query", "scoped", "request", "connection"), default="query")
+    parser.add_argument("--what", choices=("query", "scoped", "insights", "request", "connection"), default="query")
     parser.add_argument("--n", default="200,600", help="the two loop counts, low,high")
     parser.add_argument("--src", type=Path, default=None, help="count this checkout's src instead")
     parser.add_argument("--no-time", action="store_true", help="instructions only")
@@ -167,6 +175,8 @@ def main() -> None:
     configs = tuple(args.configs.split(","))
     low, high = (int(n) for n in args.n.split(","))
     what = args.what
+    if what == "scoped":
+        return _scoped(low, high, args.src, args.no_time)
     with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
         scratch = Path(tmp)
         per = {
@@ -215,6 +225,24 @@ def accounting_rows(data: dict[str, float]) -> list[str]:
         f"| the accounting (issue 22 target: ≤ 0.5 µs) | {data['accounting_instructions']:,.0f} "
         f"| {data['accounting_us']:.2f} |",
     ]
+
+
+def _scoped(low: int, high: int, src: Path | None, no_time: bool) -> None:
+    """lantern's query outside any scope, then inside one: the difference is the N+1 fingerprinting."""
+    whats = ("query", "scoped")
+    with tempfile.TemporaryDirectory(prefix="lantern-query-cost-") as tmp:
+        scratch = Path(tmp)
+        per = {
+            w: (count("lantern", w, high, src, scratch) - count("lantern", w, low, src, scratch)) / (high - low)
+            for w in whats
+        }
+        micros = {} if no_time else {w: timed("lantern", w, 2000, src, scratch) for w in whats}
+    print("| lantern, one query | instructions | µs (best of 7) |")
+    print("| --- | ---: | ---: |")
+    for w, label in zip(whats, ("outside any scope", "in a request's scope"), strict=True):
+        print(f"| {label} | {per[w]:,.0f} | {micros.get(w, float('nan')):.2f} |")
+    extra_us = micros["scoped"] - micros["query"] if micros else float("nan")
+    print(f"| N+1 fingerprinting | {per['scoped'] - per['query']:,.0f} | {extra_us:.2f} |")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,6 +16,8 @@ from tasks.models import Membership, Task
 
 # How many tasks to scan for one the user may not edit (the 403 example).
 FORBIDDEN_SCAN_LIMIT = 200
+# How many tasks the N+1 page lists.
+RECENT_TASKS = 20
 
 
 class DeliberateError(RuntimeError):
@@ -73,3 +76,13 @@ def raise_error(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied("Only staff may raise a deliberate error.")
     raise DeliberateError("Deliberate error from the home page's button: this is what a 500 looks like.")
+
+
+@require_GET
+@login_required
+def recent_tasks(request: HttpRequest) -> HttpResponse:
+    """An N+1 on purpose: each task's org is read without ``select_related``, one query per task,
+    so lantern.db logs one WARNING with the count and this line (the task list joins instead)."""
+    tasks = Task.objects.filter(org__memberships__user=request.user).order_by("-created_at", "-id")
+    rows = [(task.title, task.org.name) for task in tasks[:RECENT_TASKS]]
+    return render(request, "pages/recent_tasks.html", {"rows": rows})

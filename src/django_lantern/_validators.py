@@ -96,9 +96,11 @@ def whole(*, minimum: int, maximum: int | None = None) -> Validator[int]:
     return validate
 
 
-def one_of(*choices: str) -> Validator[str]:
-    def validate(key: str, value: object, problems: Problems) -> str:
-        if not isinstance(value, str) or value not in choices:
+def one_of(*choices: str | None) -> Validator[Any]:
+    """One of ``choices`` (None among them when it is a value of its own)."""
+
+    def validate(key: str, value: object, problems: Problems) -> Any:
+        if not (value is None or isinstance(value, str)) or value not in choices:
             problems.add(key, value, "one of " + ", ".join(repr(c) for c in choices))
             return choices[0]
         return value

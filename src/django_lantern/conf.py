@@ -154,6 +154,10 @@ KEYS: dict[str, Key] = {
     "TRACING_QUERY_MAX_LENGTH": Key(2048, v.whole(minimum=64)),
     # sqlcommenter comments on every statement (docs/sql-comments.md); empty: no wrapper at all.
     "SQL_COMMENTS": Key([], v.sql_comment_keys),
+    # Query insights on the lantern.db logger (metrics/_insights.py): "log", "raise" (tests) or None (off).
+    "N_PLUS_ONE": Key("log", v.one_of("log", "raise", None)),
+    "N_PLUS_ONE_THRESHOLD": Key(5, v.whole(minimum=2)),
+    "SLOW_QUERY_MS": Key(500.0, v.number(minimum=0, allow_none=True)),
     # Scrubbing
     "SCRUBBER_CLASS": Key("django_lantern.scrubbing.Scrubber", v.text()),
     "SCRUB_EXTRA_KEYS": Key([], v.texts),
@@ -264,6 +268,9 @@ class LanternSettings:
     tracing_query_spans: bool
     tracing_query_max_length: int
     sql_comments: tuple[str, ...]
+    n_plus_one: str | None
+    n_plus_one_threshold: int
+    slow_query_ms: float | None
     scrubber_class: str
     scrub_extra_keys: tuple[str, ...]
     scrub_extra_patterns: tuple[str, ...]

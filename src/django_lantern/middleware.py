@@ -43,6 +43,7 @@ from django_lantern.http._trace_context import incoming_trace_id
 from django_lantern.http._users import aresolve_user_id, resolve_user_id
 from django_lantern.logging import _held as debug_lines
 from django_lantern.logging._access_log import AccessLog
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _views as metrics_views
 from django_lantern.metrics._status import status_response
@@ -137,6 +138,7 @@ class LanternMiddleware:
             exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
                 exchange.response = cast(HttpResponseBase, self.get_response(request))  # sync mode: never a coroutine
+                _queries_done(exchange, fail=True)
             elif kind == READYZ:
                 exchange.response = health_views.readyz_response(request)
             else:
@@ -159,6 +161,7 @@ class LanternMiddleware:
             exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
                 exchange.response = await self.get_response(request)  # type: ignore[misc]
+                _queries_done(exchange, fail=True)
             elif kind == READYZ:
                 exchange.response = await health_views.areadyz_response(request)
             else:
@@ -241,6 +244,7 @@ class LanternMiddleware:
                 return True
             except Exception as exc:  # account for it now rather than never
                 report_internal_error("response", exc)
+        _queries_done(exchange)
         _account(exchange, status, seconds)
         if response is not None and not response.streaming:
             try:
@@ -281,6 +285,7 @@ class LanternMiddleware:
         token = current.set(exchange.ctx)
         try:
             # Each step guarded on its own (as in ``_finish``): metrics first.
+            _queries_done(exchange)
             _account(exchange, status, seconds)
             self._log_access(exchange, status, seconds, outcome, error)
             if error is not None:
@@ -351,6 +356,20 @@ async def _afind_user(exchange: _Exchange) -> None:
         exchange.note_user(await aresolve_user_id(exchange.request))
     except Exception as exc:
         report_internal_error("user_id", exc)
+
+
+def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
+    """The request's N+1 WARNINGs (a probe's queries are dropped). ``fail``: right after
+    the view, where ``N_PLUS_ONE = "raise"`` fails the request; a streaming body's
+    queries are still to come, so it ends with the stream."""
+    response = exchange.response
+    if fail and response is not None and response.streaming:
+        return
+    try:
+        query_insights.end_request(exchange.request, emit=exchange.kind is None, fail=fail)
+    except query_insights.NPlusOneError:
+        exchange.response = None  # failed: a 500 in the access line and the metrics
+        raise
 
 
 def _account(exchange: _Exchange, status: int, seconds: float) -> None:

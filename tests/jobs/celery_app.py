@@ -60,6 +60,13 @@ def queries(n: int) -> None:
     run_measured(n)
 
 
+@app.task(name="jobs.repeat_query")
+def repeat_query(times: int) -> int:
+    from tests.jobs.repeat import repeat_query as run
+
+    return run(times)
+
+
 @app.task(name="jobs.fail")
 def fail() -> None:
     logger.info("about to fail")

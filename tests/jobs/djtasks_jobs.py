@@ -26,6 +26,12 @@ def queries(n: int) -> None:
     run_measured(n)
 
 
+def repeat(times: int) -> int:
+    from tests.jobs.repeat import repeat_query
+
+    return repeat_query(times)
+
+
 @task()
 def explode() -> None:
     raise ValueError("the task failed on purpose")

@@ -13,6 +13,11 @@ def enqueue_ok(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": str(result.id)})
 
 
+def enqueue_repeat(request: HttpRequest) -> JsonResponse:
+    result = jobs.repeat.enqueue(int(request.GET["times"]))
+    return JsonResponse({"id": str(result.id)})
+
+
 def enqueue_fail(request: HttpRequest) -> JsonResponse:
     result = jobs.explode.enqueue()
     return JsonResponse({"id": str(result.id)})
@@ -28,4 +33,5 @@ urlpatterns = [
     path("enqueue/ok/", enqueue_ok),
     path("enqueue/fail/", enqueue_fail),
     path("enqueue/queries/<int:n>/", enqueue_queries),
+    path("enqueue/repeat/", enqueue_repeat),
 ]

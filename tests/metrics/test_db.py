@@ -138,8 +138,14 @@ def test_wrappers_follow_override_settings() -> None:
         assert _queries("replica") == 0  # the unprefixed family is gone with the old settings
     with override_settings(LANTERN={"METRICS_ENABLED": False}):
         _run(conn)
-        assert conn.execute_wrappers == [db._cost_wrapper]  # metrics off: the scope's cost only
+        # Metrics off, query insights on (the default): one wrapper for the scope's cost and the insights.
+        assert [w.__name__ for w in conn.execute_wrappers] == ["lantern_query_metrics"]
         assert _queries("replica") == 0
+    off = {"METRICS_ENABLED": False, "N_PLUS_ONE": None, "SLOW_QUERY_MS": None}
+    with override_settings(LANTERN=off):
+        _run(conn)
+        # Metrics, spans and insights off: the scope's cost only (the access line says it).
+        assert conn.execute_wrappers == [db._cost_wrapper]
     _run(conn)
     assert _queries("replica") == 1
 

@@ -73,11 +73,12 @@ def test_off_by_default_adds_nothing(client: Client) -> None:
 
 
 def test_off_with_metrics_off_leaves_connections_the_cost_wrapper_only() -> None:
-    """Metrics off, spans off, comments off: only the scope's cost is counted (the access
-    line says it whatever the metrics settings); comments on add their layer."""
-    with override_settings(LANTERN={"METRICS_ENABLED": False}):
+    """Metrics, spans, comments and query insights off: only the scope's cost is counted
+    (the access line says it whatever the metrics settings); comments on add their layer."""
+    off = {"METRICS_ENABLED": False, "N_PLUS_ONE": None, "SLOW_QUERY_MS": None}
+    with override_settings(LANTERN=off):
         assert db.instrument(connections["default"]) is db._cost_wrapper
-    with override_settings(LANTERN={"METRICS_ENABLED": False, "SQL_COMMENTS": ["route"]}):
+    with override_settings(LANTERN={**off, "SQL_COMMENTS": ["route"]}):
         wrapper = db.instrument(connections["default"])
         assert wrapper is not None and wrapper is not db._cost_wrapper
 

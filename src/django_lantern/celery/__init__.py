@@ -45,6 +45,7 @@ from django_lantern.health.builtin import watch_celery_app
 from django_lantern.jobs._task_line import begin_run, record_task
 from django_lantern.logging import _held as debug_lines
 from django_lantern.logging import _levels_apply
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
@@ -115,6 +116,9 @@ def on_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, 
         run = TaskRun(token, wait)
         setattr(request, RUN_ATTRIBUTE, run)
         celery_integrations.start(task, run, message)
+        scope = query_insights.begin()
+        # Appended last, so run first at the end, while the run's context is bound; a run only logs.
+        run.finish.append(lambda _run: query_insights.end(scope))
     except Exception as exc:
         _fail_safe("celery_prerun", exc)
 

@@ -12,6 +12,9 @@ its outcome, duration and what it cost.
 they serve requests, which get their own ids, and one id on hours of server
 lines would only mislead. ``COMMAND_REQUEST_ID = False`` turns it all off; both
 are read on each run, so ``override_settings`` works.
+
+Each run is also a query-insights scope (``metrics/_insights.py``): its N+1
+WARNINGs are written when it ends, and ``N_PLUS_ONE = "raise"`` fails it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from django_lantern.binding import enter_context
 from django_lantern.conf import get_settings
 from django_lantern.context import current
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_command
+from django_lantern.metrics import _insights as query_insights
 
 
 def command_name(command: BaseCommand) -> str:
@@ -53,14 +57,17 @@ def install() -> None:
         if not _wanted(name):
             return original(self, *args, **options)
         token = enter_context(None, {"command": name}, own_cost=True)
+        scope = query_insights.begin()
         started = time.perf_counter()
         outcome = FAILURE
         try:
             result = original(self, *args, **options)
+            query_insights.end(scope, fail=True)  # N_PLUS_ONE = "raise": the command fails
             outcome = SUCCESS
             return result
         finally:
             try:
+                query_insights.end(scope)
                 ctx = current.get()
                 cost = ctx.cost if ctx is not None else None
                 record_command(name, outcome, duration=time.perf_counter() - started, cost=cost)

@@ -38,6 +38,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.binding import enter_context
 from django_lantern.context import UNKNOWN, UNKNOWN_LABEL, RequestContext, current, get_request_id
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, begin_run, record_task
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.scrubbing import argument_secrets
 from django_lantern.sentry._own_lines import quiet_task_line
 
@@ -45,11 +46,11 @@ from django_lantern.sentry._own_lines import quiet_task_line
 CARRIER_KEY = "lantern"
 SIGNAL_MODULES = ("django.tasks.signals", "django_tasks.signals")
 
-# Runs in progress in this process: task result id -> (context token, start, its cost).
-# Bounded: a run whose task_finished never came (the worker was killed
-# between the signals) must not hold memory forever.
+# Runs in progress in this process: task result id -> (context token, start, its cost,
+# its query-insights scope). Bounded: a run whose task_finished never came (the worker
+# was killed between the signals) must not hold memory forever.
 MAX_RUNNING = 1000
-_running: dict[str, tuple[Token[RequestContext | None], float, Cost | None]] = {}
+_running: dict[str, tuple[Token[RequestContext | None], float, Cost | None, query_insights.Scope | None]] = {}
 _lock = threading.Lock()
 
 
@@ -141,11 +142,12 @@ def on_task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
         secrets = argument_secrets(getattr(task, "func", None), task_result.args, task_result.kwargs)
         token = enter_context(run_request_id(task_result), fields, secrets, own_cost=True)
         begin_run()
+        scope = query_insights.begin()
         ctx = current.get()
         with _lock:
             if len(_running) >= MAX_RUNNING:
                 _running.clear()
-            _running[key] = (token, time.monotonic(), ctx.cost if ctx is not None else None)
+            _running[key] = (token, time.monotonic(), ctx.cost if ctx is not None else None, scope)
     except Exception as exc:
         report_internal_error("tasks_started", exc)
 
@@ -202,6 +204,7 @@ def on_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
         report_internal_error("tasks_finished", exc)
     finally:
         if running is not None:
+            query_insights.end(running[3])  # a run only logs: its result is already stored
             # A token from another thread's context cannot be reset there.
             with contextlib.suppress(ValueError, RuntimeError):
                 current.reset(running[0])

@@ -11,11 +11,13 @@ With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
 first that starts the query span (:mod:`django_lantern.tracing._queries`);
 with it off, nothing per query looks at tracing. With metrics off, the
 wrapper only counts the query in the scope's cost (the access and task lines
-say it whatever the metrics settings). With ``SQL_COMMENTS`` set, a layer
-inside the metrics one appends the statement's comment
-(:mod:`django_lantern.metrics._sql_comments`): spans, the cost and the query
-insights all see the statement as the application wrote it, and a comment that
-carries the request id never makes each request's statements look new.
+say it whatever the metrics settings), and times it for the query insights
+(N+1 and slow queries, ``metrics/_insights.py``) when they are on. With
+``SQL_COMMENTS`` set, a layer inside the metrics one appends the statement's
+comment (:mod:`django_lantern.metrics._sql_comments`): spans, the cost and the
+query insights all see the statement as the application wrote it, and a
+comment that carries the request id never makes each request's statements
+look new.
 
 Settings changes: a wrapper holds children of the families it was built
 from, so when families are replaced (``setting_changed``, or a test
@@ -52,6 +54,7 @@ from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.context import current
 from django_lantern.metrics import _families as families
+from django_lantern.metrics import _insights as query_insights
 from django_lantern.metrics import _recorder as recorder
 from django_lantern.metrics import _sql_comments as sql_comments
 from django_lantern.tracing import _queries as tracing_queries
@@ -61,15 +64,21 @@ ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]
 
 _clock = time.perf_counter
 _scope = current.get
+# Query insights' per-query call (metrics/_insights.py), with the alias's vendor bound in.
+Note = Callable[[Any, float], None]
 
 
 def _metrics_wrapper(
-    duration: Histogram | None, errors: Counter | None, inner: ExecuteWrapper | None = None
+    duration: Histogram | None,
+    errors: Counter | None,
+    inner: ExecuteWrapper | None = None,
+    note: Note | None = None,
 ) -> ExecuteWrapper:
     """Time the query and count it by the alias bound in (with metrics off, None: not
-    counted), and in the scope's cost (``_cost.Cost.query``, from the same two clock
-    reads); never swallow its error. ``inner``: a layer that runs the query (the SQL
-    comment), so that what is counted is the statement as written."""
+    counted), in the scope's cost (``_cost.Cost.query``) and for the query insights
+    (``note``), all from the same two clock reads; never swallow its error. ``inner``:
+    a layer that runs the query (the SQL comment), so that what is counted is the
+    statement as written."""
     observe = None if duration is None else duration.observe
 
     def lantern_query_metrics(
@@ -90,6 +99,8 @@ def _metrics_wrapper(
                 observe(seconds)
             if (ctx := _scope()) is not None:
                 ctx.cost.query(seconds, sql, params)
+            if note is not None:
+                note(sql, seconds)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
         return result
@@ -153,14 +164,21 @@ class _Wrappers:
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
         comments = sql_comments.wrapper(None, self.sql_comments) if self.sql_comments else None
-        if series is None:
-            wrapper = _cost_wrapper if comments is None else _metrics_wrapper(None, None, comments)
+        note = _insights_note(connection) if query_insights.enabled() else None
+        if series is None and comments is None and note is None:
+            wrapper = _cost_wrapper
         else:
-            wrapper = _metrics_wrapper(*series, comments)
+            duration, errors = (None, None) if series is None else series
+            wrapper = _metrics_wrapper(duration, errors, comments, note)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
             wrapper = _span_wrapper(wrapper, base)
         return wrapper
+
+
+def _insights_note(connection: Any) -> Note:
+    vendor: str = getattr(connection, "vendor", "") or ""
+    return functools.partial(query_insights.query, vendor)
 
 
 @settings_cache
