@@ -249,7 +249,7 @@ class LanternMiddleware:
         if response is not None and not response.streaming:
             try:
                 decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
-                exchange.ctx.cost.response_bytes = len(response.content)  # type: ignore[attr-defined]
+                exchange.ctx.cost.response_bytes = _body_bytes(response)
             except Exception as exc:
                 report_internal_error("response", exc)
         self._log_access(exchange, status, seconds)
@@ -370,6 +370,15 @@ def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     except query_insights.NPlusOneError:
         exchange.response = None  # failed: a 500 in the access line and the metrics
         raise
+
+
+def _body_bytes(response: HttpResponseBase) -> int:
+    """A whole response's body size: its Content-Length when set (CommonMiddleware sets
+    it), else the body's parts summed, never joined (``.content`` would copy the body)."""
+    length = response.get("Content-Length")
+    if length is not None and length.isdigit():
+        return int(length)
+    return sum(len(part) for part in response._container)  # type: ignore[attr-defined]
 
 
 def _account(exchange: _Exchange, status: int, seconds: float) -> None:

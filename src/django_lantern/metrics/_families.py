@@ -182,7 +182,7 @@ def build(registry: CollectorRegistry = REGISTRY) -> Families:
         # What each request cost in the database (``_cost.py``), by route: p95 queries, DB share of latency.
         request_db_queries=d.histogram(
             "http_server_request_db_queries",
-            "Database queries run by one request, by route template.",
+            "Database queries run by one request, by route template (requests that ran one).",
             ["route"],
             QUERIES_PER_REQUEST_BUCKETS,
         ),

@@ -247,12 +247,12 @@ def request_finished(
     counter.inc()
     if histogram is not None:
         histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
-    if queries is not None and db_time is not None and cost is not None:
+    # Only requests that ran a query: the DB share of latency (the sum) is the same, the
+    # queries-per-request quantiles are those of the requests that query (an N+1 shows
+    # there, not diluted by a route's cached hits), and a request without one pays nothing.
+    if queries is not None and db_time is not None and cost is not None and cost.db_queries:
         queries.observe(cost.db_queries)
-        # Only requests that ran a query: the sum (the DB share of latency) is the same,
-        # and a request without one, most probes of a page, costs one observe less.
-        if cost.db_queries:
-            db_time.observe(cost.db_seconds)
+        db_time.observe(cost.db_seconds)
 
 
 def exception_raised(exc_type: str) -> None:
