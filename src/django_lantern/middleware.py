@@ -362,6 +362,8 @@ def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     """The request's N+1 WARNINGs (a probe's queries are dropped). ``fail``: right after
     the view, where ``N_PLUS_ONE = "raise"`` fails the request; a streaming body's
     queries are still to come, so it ends with the stream."""
+    if query_insights.REQUEST_ATTRIBUTE not in exchange.request.__dict__:
+        return  # no query made a scope: nothing to end (most requests of a cached page)
     response = exchange.response
     if fail and response is not None and response.streaming:
         return
@@ -378,7 +380,8 @@ def _body_bytes(response: HttpResponseBase) -> int:
     length = response.get("Content-Length")
     if length is not None and length.isdigit():
         return int(length)
-    return sum(len(part) for part in response._container)  # type: ignore[attr-defined]
+    parts: list[bytes] = response._container  # type: ignore[attr-defined]
+    return sum(map(len, parts))
 
 
 def _account(exchange: _Exchange, status: int, seconds: float) -> None:
