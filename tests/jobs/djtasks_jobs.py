@@ -26,6 +26,7 @@ def queries(n: int) -> None:
     run_measured(n)
 
 
+@task()
 def repeat(times: int) -> int:
     from tests.jobs.repeat import repeat_query
 

@@ -177,3 +177,28 @@ def test_runserver_requests_get_their_own_ids() -> None:
     access = [line for line in lines if line["logger"] == "access"]
     assert [line["request_id"] for line in access] == ids
     assert not any("command" in line for line in lines)
+
+
+def test_an_output_commands_stdout_stays_its_product() -> None:
+    """``diffsettings`` (like ``dumpdata``) writes its product to stdout, where the logs go:
+    no end-of-run line lands in it (``OUTPUT_COMMANDS``), while ``check`` ends with its cost line."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.settings",
+        "JOBS_LANTERN": "{}",
+        "PYTHONPATH": str(ROOT),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    dumped = run("diffsettings", "--output", "unified")
+    assert dumped.returncode == 0, dumped.stderr
+    assert "DJANGO_SETTINGS_MODULE" not in dumped.stdout and "+ LANTERN" in dumped.stdout
+    assert not [line for line in dumped.stdout.splitlines() if line.startswith("{")]  # the settings, only
+    assert "dumpdata" in commands.OUTPUT_COMMANDS and "check" not in commands.OUTPUT_COMMANDS
+    checked = run("check")
+    lines = [json.loads(line) for line in checked.stdout.splitlines() if line.startswith("{")]
+    assert [line["command"] for line in lines if line["logger"] == "lantern.task"] == ["check"]

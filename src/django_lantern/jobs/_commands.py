@@ -32,6 +32,25 @@ from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_command
 from django_lantern.metrics import _insights as query_insights
 
 
+# Commands whose standard output is their product (a fixture, SQL, a shell's printout,
+# settings): the end-of-run line would land in it, since logs go to stdout by default
+# (``dumpdata > fixture.json``). They keep their id and counts; only that line is left out.
+OUTPUT_COMMANDS = frozenset(
+    {
+        "dbshell",
+        "diffsettings",
+        "dumpdata",
+        "inspectdb",
+        "makemessages",
+        "shell",
+        "showmigrations",
+        "sqlflush",
+        "sqlmigrate",
+        "sqlsequencereset",
+    }
+)
+
+
 def command_name(command: BaseCommand) -> str:
     """``migrate`` for ``django.core.management.commands.migrate.Command``."""
     return type(command).__module__.rpartition(".")[2]
@@ -70,7 +89,8 @@ def install() -> None:
                 query_insights.end(scope)
                 ctx = current.get()
                 cost = ctx.cost if ctx is not None else None
-                record_command(name, outcome, duration=time.perf_counter() - started, cost=cost)
+                if name not in OUTPUT_COMMANDS:
+                    record_command(name, outcome, duration=time.perf_counter() - started, cost=cost)
             finally:
                 current.reset(token)
 
