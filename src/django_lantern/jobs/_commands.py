@@ -31,7 +31,6 @@ from django_lantern.context import current
 from django_lantern.jobs._task_line import FAILURE, SUCCESS, record_command
 from django_lantern.metrics import _insights as query_insights
 
-
 # Commands whose standard output is their product (a fixture, SQL, a shell's printout,
 # settings): the end-of-run line would land in it, since logs go to stdout by default
 # (``dumpdata > fixture.json``). They keep their id and counts; only that line is left out.
