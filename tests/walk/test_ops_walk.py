@@ -19,7 +19,7 @@ The page's form controls are labelled, its headings in order, its charts
 described; at phone width in dark mode it fits without sideways scrolling.
 A screenshot of the page is saved to ``build/test-artifacts/ops-page.png``
 (and ``ops-page-phone-dark.png``)
-(``LANTERN_OPS_WALK_MINUTES=4`` keeps the traffic going first, so that the
+(``LANTERN_OPS_WALK_MINUTES=3`` keeps the traffic going first, so that the
 charts have points: docs/images/ops-page.png is such a run's).
 Needs DATABASE_URL and REDIS_URL (the database ``<name>_opswalk`` is made
 afresh; the cache keys carry a prefix of this run's own).
@@ -172,7 +172,7 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
 
 def _keep_busy(base: str, minutes: float) -> None:
     """Traffic for ``minutes`` (0 by default), so that the charts have points: the docs' screenshot is taken
-    with ``LANTERN_OPS_WALK_MINUTES=4``."""
+    with ``LANTERN_OPS_WALK_MINUTES=3``."""
     end = time.monotonic() + minutes * 60
     n = 0
     while time.monotonic() < end:
