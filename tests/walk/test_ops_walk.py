@@ -8,13 +8,18 @@ task that fails; then:
   workers (requests, 5xx, task failures), and the page lists both workers;
 - the exception is listed with the request id its 500 response carried, and
   the request-id box finds it;
+- the example's N+1 page ("Recent tasks", visited as the demo user, who sees
+  its tasks) is listed with its callsite (``pages/views.py:<line>``), the box
+  finds it by the ``X-Request-Id`` its response carried, and "Database by
+  route" shows its queries per request as ``/metrics`` has them
+  (``http_server_request_db_queries`` sum over count for that route);
 - anonymous users are sent to login and a non-staff user gets 403.
 
 The page's form controls are labelled, its headings in order, its charts
 described; at phone width in dark mode it fits without sideways scrolling.
 A screenshot of the page is saved to ``build/test-artifacts/ops-page.png``
 (and ``ops-page-phone-dark.png``)
-(``LANTERN_OPS_WALK_MINUTES=4`` keeps the traffic going first, so that the
+(``LANTERN_OPS_WALK_MINUTES=3`` keeps the traffic going first, so that the
 charts have points: docs/images/ops-page.png is such a run's).
 Needs DATABASE_URL and REDIS_URL (the database ``<name>_opswalk`` is made
 afresh; the cache keys carry a prefix of this run's own).
@@ -49,6 +54,14 @@ pytestmark = pytest.mark.walk
 ARTIFACTS = Path(os.environ.get("LANTERN_ARTIFACT_DIR", ROOT / "build" / "test-artifacts"))
 EXAMPLE = ROOT / "example"
 MISSING_EXPORT = "00000000-0000-4000-8000-000000000000"
+N_PLUS_ONE_PATH = "/recent-tasks/"
+
+
+def _n_plus_one_callsite() -> str:
+    """The example's loop line, ``pages/views.py:<n>``: what lantern.db names as the N+1's callsite."""
+    lines = (EXAMPLE / "pages" / "views.py").read_text().splitlines()
+    (n,) = [i for i, text in enumerate(lines, 1) if "task.org.name) for task in" in text]
+    return f"pages/views.py:{n}"
 
 
 # Every form control has a label, headings do not skip a level, every chart has a text alternative.
@@ -81,6 +94,10 @@ class Seen:
     error_id: str
     page_html: str
     found_html: str
+    n_plus_one_id: str
+    n_plus_one_found_html: str
+    n_plus_one_route: str
+    n_plus_one_metrics: tuple[float, float]  # (queries, requests) of its route in /metrics
     anonymous_status: int
     anonymous_location: str
     member_status: int
@@ -101,6 +118,23 @@ def _totals(base: str) -> dict[str, float]:
             elif sample.name == "lantern_tasks_total" and sample.labels.get("outcome") == "failure":
                 totals["task_failures"] += sample.value
     return totals
+
+
+def _route_queries(base: str, path: str) -> tuple[str, float, float]:
+    """(route, queries, requests) of the route ``path`` was served by, from ``http_server_request_db_queries``."""
+    text = httpx.get(base + "/metrics", timeout=10).text
+    found: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            route = sample.labels.get("route", "")
+            if sample.name.startswith("http_server_request_db_queries_") and route.strip("/") == path.strip("/"):
+                kind = sample.name.rsplit("_", 1)[1]
+                if kind in ("sum", "count"):
+                    totals = found.setdefault(route, [0.0, 0.0])
+                    totals[kind == "count"] += sample.value
+    assert len(found) == 1, found
+    ((route, (queries, requests)),) = found.items()
+    return route, queries, requests
 
 
 def _number(browser: Chrome, element_id: str) -> int:
@@ -138,7 +172,7 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
 
 def _keep_busy(base: str, minutes: float) -> None:
     """Traffic for ``minutes`` (0 by default), so that the charts have points: the docs' screenshot is taken
-    with ``LANTERN_OPS_WALK_MINUTES=4``."""
+    with ``LANTERN_OPS_WALK_MINUTES=3``."""
     end = time.monotonic() + minutes * 60
     n = 0
     while time.monotonic() < end:
@@ -164,11 +198,18 @@ def _served(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
     anonymous = httpx.get(base + "/ops/", timeout=10, follow_redirects=False)
+    # First, so that the N+1 below falls inside the page's route window (its last minutes) however long this is.
+    _keep_busy(base, float(os.environ.get("LANTERN_OPS_WALK_MINUTES", "0")))
     browser = start_browser(tmp / "downloads")
     try:
         _log_in(browser, base + "/accounts/login/?next=/", "demo", "demo-password")
         member = visit(browser, base + "/ops/")
         member_status = member.document.status if member.document else 0
+        # The demo user is a member of the seeded orgs, so its "Recent tasks" reads each task's org: an N+1.
+        n_plus_one = visit(browser, base + N_PLUS_ONE_PATH)
+        assert n_plus_one.document is not None and n_plus_one.document.status == 200
+        n_plus_one_id = n_plus_one.document.request_id
+        assert n_plus_one_id
         visit(browser, base + "/")
         submit(browser, "header form [type=submit]", base + "/accounts/logout/")
         _log_in(browser, base + "/admin/login/?next=/", "admin", "admin-password")
@@ -178,7 +219,6 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
             visit(browser, base + path)
         for _ in range(20):  # anonymous traffic: new connections, spread over both workers
             httpx.get(base + "/accounts/login/", timeout=10)
-        _keep_busy(base, float(os.environ.get("LANTERN_OPS_WALK_MINUTES", "0")))
         visit(browser, base + "/")
         failed = submit(browser, "form[action='/raise-error/'] [type=submit]", base + "/raise-error/")
         assert failed.document is not None and failed.document.status == 500
@@ -189,9 +229,19 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
 
         def listed() -> bool:
             visit(browser, base + "/ops/")
-            return error_id in browser.page_source
+            return error_id in browser.page_source and n_plus_one_id in browser.page_source
 
-        _wait(listed, 30, "the exception on the page (flushed within a few seconds)")
+        _wait(listed, 30, "the exception and the N+1 on the page (flushed within a few seconds)")
+        route, _, _ = _route_queries(base, N_PLUS_ONE_PATH)
+
+        def route_listed() -> bool:
+            visit(browser, base + "/ops/")
+            table = browser.page_source.split('id="db-routes"', 1)[-1].split("</table>", 1)[0]
+            return f"<code>{route}</code>" in table
+
+        # The routes come from the minute snapshots once there are some: within a minute or two.
+        _wait(route_listed, 150, "the N+1 route under Database by route")
+        n_plus_one_route, *n_plus_one_metrics = _route_queries(base, N_PLUS_ONE_PATH)
         time.sleep(1)  # let the browser's own late requests (the favicon) end before counting
         before = _totals(base)
         page = visit(browser, base + "/ops/")
@@ -223,6 +273,11 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
         box.send_keys(error_id)
         submit(browser, "form[role=search] [type=submit]", base + "/ops/")
         found_html = browser.find_element(By.ID, "found").get_attribute("outerHTML") or ""
+        box = browser.find_element(By.ID, "request_id")
+        box.clear()
+        box.send_keys(n_plus_one_id)
+        submit(browser, "form[role=search] [type=submit]", base + "/ops/")
+        n_plus_one_found_html = browser.find_element(By.ID, "found").get_attribute("outerHTML") or ""
     finally:
         browser.quit()
     return Seen(
@@ -232,6 +287,10 @@ def _walk(base: str, extra: dict[str, str], tmp: Path) -> Seen:
         error_id,
         page_html,
         found_html,
+        n_plus_one_id,
+        n_plus_one_found_html,
+        n_plus_one_route,
+        (n_plus_one_metrics[0], n_plus_one_metrics[1]),
         anonymous.status_code,
         anonymous.headers.get("location", ""),
         member_status,
@@ -267,6 +326,25 @@ def test_the_exception_is_listed_with_its_request_id_and_the_box_finds_it(seen: 
     table = seen.page_html.split('id="exceptions"', 1)[1].split("</table>", 1)[0]
     assert "pages.views.DeliberateError" in table and seen.error_id in table
     assert "exception" in seen.found_html and "DeliberateError" in seen.found_html
+
+
+def test_the_n_plus_one_is_listed_with_its_callsite_and_the_box_finds_it(seen: Seen) -> None:
+    table = seen.page_html.split('id="n-plus-one"', 1)[1].split("</table>", 1)[0]
+    (row,) = [r for r in table.split("<tr>") if seen.n_plus_one_id in r]
+    assert f"<code>{_n_plus_one_callsite()}</code>" in row and f"<code>{seen.n_plus_one_route}</code>" in row
+    assert "N+1 query" in seen.n_plus_one_found_html and _n_plus_one_callsite() in seen.n_plus_one_found_html
+
+
+def test_the_n_plus_one_route_s_queries_per_request_are_those_of_metrics(seen: Seen) -> None:
+    """Every visit of the page runs the same queries, so the page's window and /metrics' totals agree."""
+    queries, requests = seen.n_plus_one_metrics
+    assert requests >= 1 and queries / requests > 10  # the seeded tasks' orgs, one query each
+    table = seen.page_html.split('id="db-routes"', 1)[1].split("</table>", 1)[0]
+    (row,) = [r for r in table.split("<tr>") if f"<code>{seen.n_plus_one_route}</code>" in r]
+    shown = row.split('class="num">', 2)[1].split("<", 1)[0]
+    assert shown == f"{queries / requests:.1f}", row
+    share = row.split('class="num">', 2)[2].split("<", 1)[0]
+    assert share.endswith(" %") and 0 < int(share[:-2]) <= 100, row
 
 
 def test_the_failed_task_is_listed(seen: Seen) -> None:

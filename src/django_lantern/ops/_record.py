@@ -144,9 +144,11 @@ class InsightHandler(logging.Handler):
                 shape, extra = _text(getattr(record, "sql", None), MAX_SQL), {"db_ms": _number(record, "db_ms")}
             else:
                 return
-            route = _text(getattr(record, "route", None) or "-", MAX_TEXT)
+            # lantern.db's records carry neither: the request or task they belong to is the current context's.
+            current_id, current_route = _ids()
+            route = _text(getattr(record, "route", None) or current_route, MAX_TEXT)
             callsite = _text(getattr(record, "callsite", None), MAX_TEXT)
-            request_id = cut(str(getattr(record, "request_id", None) or ""), MAX_ID)
+            request_id = cut(str(getattr(record, "request_id", None) or current_id), MAX_ID)
             fields = {"insight": insight, "shape": shape, "route": route, "callsite": callsite, **extra}
             buffer.group(buffer.insights, (insight, shape, route), fields, record.created, request_id)
             ensure_flushing()
