@@ -18,6 +18,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.client import AsyncClient
 
+from django_lantern.metrics import _callsite
 from django_lantern.metrics import _insights as insights
 from tasks.models import Org, Task
 from tests import urls_insights
@@ -206,7 +207,7 @@ def test_a_probe_counts_nothing(logs: LogCapture) -> None:
 
 def test_the_callsite_skips_libraries() -> None:
     assert insights.callsite().startswith("tests/metrics/test_insights.py:")
-    assert insights._shown(inspect.getfile(Client)) == ""
-    assert insights._shown(inspect.getfile(inspect)) == ""
-    assert insights._shown(inspect.getfile(pytest)) == ""
-    assert insights._shown(insights.__file__) == ""
+    assert _callsite._shown(inspect.getfile(Client)) == ""
+    assert _callsite._shown(inspect.getfile(inspect)) == ""
+    assert _callsite._shown(inspect.getfile(pytest)) == ""
+    assert _callsite._shown(insights.__file__) == ""

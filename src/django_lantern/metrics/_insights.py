@@ -38,9 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +52,7 @@ from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
 from django_lantern.context import UNKNOWN, current
+from django_lantern.metrics import _callsite
 from django_lantern.metrics._capped import CappedFamily
 from django_lantern.metrics._families import _Declare, get_label_overflow
 from django_lantern.metrics._naming import metric_name
@@ -303,53 +302,9 @@ def reset() -> None:
 
 
 # -- the callsite ----------------------------------------------------------------
-def _library_roots() -> tuple[str, ...]:
-    import django
-
-    import django_lantern
-
-    roots = {os.path.dirname(django.__file__), os.path.dirname(django_lantern.__file__)}
-    for name in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
-        with contextlib.suppress(KeyError):
-            roots.add(sysconfig.get_paths()[name])
-    return tuple(sorted(os.path.join(os.path.realpath(r), "") for r in roots if r))
-
-
-_ROOTS: tuple[str, ...] | None = None
-# filename -> its shown path, or "" for a library file; bounded by the code on disk.
-_files: dict[str, str] = {}
-
-
-def _shown(filename: str) -> str:
-    """``app/views.py`` for a file of the user's code; "" for a library's (or a frozen module's)."""
-    global _ROOTS
-    if _ROOTS is None:
-        _ROOTS = _library_roots()
-    path = os.path.realpath(filename)
-    if filename.startswith("<") or path.startswith(_ROOTS) or os.sep + "site-packages" + os.sep in path:
-        return ""
-    base = max(
-        (os.path.join(os.path.realpath(p), "") for p in sys.path if p),
-        key=lambda p: len(p) if path.startswith(p) else -1,
-        default="",
-    )
-    return path[len(base) :] if base and path.startswith(base) else os.path.basename(path)
-
-
 def callsite() -> str:
-    """``path/to/views.py:25``: the innermost frame of the user's code, or ``-``."""
-    frame: Any = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "__main__":
-            break  # the entry point (manage.py, a server's script): it only started Django's own work
-        filename = frame.f_code.co_filename
-        shown = _files.get(filename)
-        if shown is None:
-            shown = _files[filename] = _shown(filename)
-        if shown:
-            return f"{shown}:{frame.f_lineno}"
-        frame = frame.f_back
-    return UNKNOWN
+    """``path/to/views.py:25``: the innermost frame of the user's code that called this, or ``-``."""
+    return _callsite.callsite(sys._getframe(1))
 
 
 # -- metrics ---------------------------------------------------------------------

@@ -29,19 +29,15 @@ up the stack on every query (see the docs for its measured cost).
 
 from __future__ import annotations
 
-import os
 import sys
-import sysconfig
 from collections.abc import Callable, Mapping
 from types import CodeType, FrameType
 from typing import Any
 from urllib.parse import quote
 
-import django
-
-import django_lantern
 from django_lantern._errors import report_internal_error
 from django_lantern.context import UNKNOWN, RequestContext, current
+from django_lantern.metrics._callsite import user_frame
 
 # Django's execute wrapper: (execute, sql, params, many, context) -> the cursor's result.
 ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]], Any]
@@ -137,46 +133,11 @@ def _build(keys: tuple[str, ...], ctx: RequestContext, match: object) -> Built:
 
 
 # -- callsite -------------------------------------------------------------------------
-def _not_user_code() -> tuple[str, ...]:
-    """Where frames are not the user's: Django, this package, the standard library, installed packages."""
-    paths = [os.path.dirname(django.__file__), os.path.dirname(django_lantern.__file__ or "")]
-    installed = sysconfig.get_paths()
-    paths += [installed[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if installed.get(name)]
-    # As written and with links resolved: a frame's file name may be either.
-    return tuple({os.path.join(spelling, "") for path in paths for spelling in (path, os.path.realpath(path))})
-
-
-_SKIPPED = _not_user_code()
-_CWD = os.path.join(os.getcwd(), "")
-# Code object -> its file as the comment shows it, or None for code that is not the
-# user's; (code, line) -> the serialized pair. Code objects and lines come from the
-# program, not from input; both bounded all the same.
-_FILES: dict[CodeType, str | None] = {}
+# (code, line) -> the serialized pair; code objects and lines come from the program,
+# not from input, bounded all the same.
 _SITES: dict[tuple[CodeType, int], str] = {}
 _CACHE_MAX = 4096
-
-
-def _display(code: CodeType) -> str | None:
-    filename = code.co_filename
-    if filename.startswith(_SKIPPED) or filename.startswith("<"):
-        shown = None
-    else:
-        shown = filename[len(_CWD) :] if filename.startswith(_CWD) else filename
-    if len(_FILES) < _CACHE_MAX:
-        _FILES[code] = shown
-    return shown
-
-
-def callsite(frame: FrameType | None) -> tuple[CodeType, int, str] | None:
-    """The first frame from ``frame`` up that is the user's code: its code, line and ``path/to/views.py:25``."""
-    files = _FILES
-    while frame is not None:
-        code = frame.f_code
-        shown = files[code] if code in files else _display(code)
-        if shown is not None:
-            return code, frame.f_lineno, shown
-        frame = frame.f_back
-    return None
+callsite = user_frame
 
 
 def callsite_pair(frame: FrameType | None) -> str:
