@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from django.core.management import call_command
@@ -168,6 +168,10 @@ def test_runserver_requests_get_their_own_ids() -> None:
                     ids.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).headers["X-Request-Id"])
                 except httpx.HTTPError:
                     time.sleep(0.1)
+            # The lines go out through the handler's writer thread: wait for the second
+            # before stopping the server, or a loaded machine stops it first.
+            while time.monotonic() < deadline and _file_text(out).count('"logger":"access"') < len(ids):
+                time.sleep(0.05)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -177,6 +181,11 @@ def test_runserver_requests_get_their_own_ids() -> None:
     access = [line for line in lines if line["logger"] == "access"]
     assert [line["request_id"] for line in access] == ids
     assert not any("command" in line for line in lines)
+
+
+def _file_text(out: IO[bytes]) -> str:
+    # ``pread``: the server shares the file's offset, which a seek would move under its writes.
+    return os.pread(out.fileno(), 1 << 20, 0).decode(errors="replace")
 
 
 def test_an_output_commands_stdout_stays_its_product() -> None:
