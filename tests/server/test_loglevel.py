@@ -114,10 +114,13 @@ def _wait_applied(read: Any, pids: set[int], message: str, timeout: float) -> di
 
 
 def _hit_every_worker(server: Server, pids: set[int], timeout: float = 15.0) -> set[int]:
-    """Concurrent ``/probe/`` requests until every worker in ``pids`` has answered one."""
+    """Concurrent ``/probe/`` requests until every worker in ``pids`` has answered one.
+
+    Each request opens its own connection (``Connection: close``): a kept-alive connection stays with
+    the worker that accepted it, so a pooled client can keep missing a worker for the whole timeout."""
     answered: set[int] = set()
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as client, ThreadPoolExecutor(8) as pool:
+    with httpx.Client(timeout=10, headers={"Connection": "close"}) as client, ThreadPoolExecutor(8) as pool:
         while not pids <= answered and time.monotonic() < deadline:
             answers = pool.map(lambda _: client.get(server.url + "/probe/"), range(16))
             answered.update(int(a.text) for a in answers if a.status_code == 200)
