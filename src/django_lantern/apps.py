@@ -43,7 +43,7 @@ class LanternConfig(AppConfig):
         # The ASGI handler's lifespan shutdown: flush events and spans (gunicorn's worker_exit does it there).
         server_stopping.connect(shutdown.flush_at_server_stop, dispatch_uid="django_lantern.shutdown")
         # Run-time log levels: a server's first request starts this process's poller (docs/logging.md).
-        request_started.connect(_levels_apply.on_request_started, dispatch_uid="django_lantern.loglevels")
+        request_started.connect(_levels_apply.on_request_started, dispatch_uid=_levels_apply.REQUEST_STARTED_UID)
         _levels_store.read_context = uncounted  # its once-a-second reads are not the app's cache traffic
         # DEBUG_ON_ERROR is turned on by the first request or task that uses it; a test's off gives logging back.
         setting_changed.connect(_held.on_setting_changed, dispatch_uid="django_lantern.debug_on_error")

@@ -35,7 +35,7 @@ from django_lantern.context import RequestContext, current
 from django_lantern.health import _views as health_views
 from django_lantern.http import _streaming as streams
 from django_lantern.http._inflight import INFLIGHT
-from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, THREADS, classify
+from django_lantern.http._probes import HEALTH_PROBES, HEALTHZ, READYZ, STATUS, THREADS, probe_kind, probe_route
 from django_lantern.http._request_id import open_context
 from django_lantern.http._response_headers import decorate
 from django_lantern.http._streaming import StreamEnd, bind_streaming_context
@@ -82,6 +82,9 @@ class _Exchange:
         span: ServerSpan | None,
         token: Token[RequestContext | None],
         started: float,
+        metrics: recorder.RecorderState | None,
+        rejected_length: int | None,
+        kind: str | None,
     ) -> None:
         self.request = request
         self.cfg = cfg
@@ -89,22 +92,17 @@ class _Exchange:
         self.span = span
         self.token = token
         self.started = started
-        # The probe this middleware answers itself (``http/_probes.py``), None for the app's views.
-        self.kind: str | None = None
-        self.response: HttpResponseBase | None = None
         # The recorder's state, bound once at the start (``recorder.request_started``).
-        self.metrics: recorder.RecorderState | None = None
+        self.metrics = metrics
         # The length of an incoming id that was refused, warned about at the end.
-        self.rejected_length: int | None = None
+        self.rejected_length = rejected_length
+        # The probe this middleware answers itself (``http/_probes.py``), None for the app's views.
+        self.kind = kind
+        self.response: HttpResponseBase | None = None
 
     @property
     def otel_span(self) -> Any:
         return None if self.span is None else self.span.span
-
-    def note_user(self, user_id: Any) -> None:
-        """The one place the request's user id is decided: the access line and every later line read it."""
-        if user_id is not None:
-            self.ctx.user_id = user_id
 
 
 class LanternMiddleware:
@@ -134,11 +132,12 @@ class LanternMiddleware:
             return self.__acall__(request)
         exchange = self._enter(request)
         INFLIGHT[exchange] = get_ident()  # the thread that runs the view (http/_inflight.py)
+        kind = exchange.kind
         try:
-            exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
                 exchange.response = cast(HttpResponseBase, self.get_response(request))  # sync mode: never a coroutine
-                _queries_done(exchange, fail=True)
+                if query_insights.REQUEST_ATTRIBUTE in request.__dict__:  # else no query made a scope
+                    _queries_done(exchange, fail=True)
             elif kind == READYZ:
                 exchange.response = health_views.readyz_response(request)
             else:
@@ -149,19 +148,25 @@ class LanternMiddleware:
             raise
         finally:
             try:
-                if exchange.kind is None:
-                    _find_user(exchange)
+                if kind is None:  # a probe answered here has no user
+                    try:
+                        user_id = resolve_user_id(request)
+                        if user_id is not None:  # else keep one ``on_logged_out`` may have set
+                            exchange.ctx.user_id = user_id
+                    except Exception as exc:
+                        report_internal_error("user_id", exc)
             finally:
                 self._end(exchange)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         exchange = self._enter(request)
         INFLIGHT[exchange] = current_task()
+        kind = exchange.kind
         try:
-            exchange.kind = kind = classify(request, exchange.cfg, exchange.ctx)
             if kind is None:
                 exchange.response = await self.get_response(request)  # type: ignore[misc]
-                _queries_done(exchange, fail=True)
+                if query_insights.REQUEST_ATTRIBUTE in request.__dict__:
+                    _queries_done(exchange, fail=True)
             elif kind == READYZ:
                 exchange.response = await health_views.areadyz_response(request)
             else:
@@ -172,8 +177,13 @@ class LanternMiddleware:
             raise
         finally:
             try:
-                if exchange.kind is None:
-                    await _afind_user(exchange)
+                if kind is None:
+                    try:
+                        user_id = await aresolve_user_id(request)
+                        if user_id is not None:
+                            exchange.ctx.user_id = user_id
+                    except Exception as exc:
+                        report_internal_error("user_id", exc)
             finally:
                 self._end(exchange)
 
@@ -190,17 +200,17 @@ class LanternMiddleware:
     # -- shared helpers (no I/O) ---------------------------------------------
     @staticmethod
     def _enter(request: HttpRequest) -> _Exchange:
-        """Start the span, choose the id (once), bind the context."""
+        """Start the span, choose the id (once), tell a probe this middleware answers, bind the context."""
         started = time.perf_counter()
         cfg = get_settings()
         # Tracing and Sentry hooks: one attribute check each when they are off.
         span = tracing.begin(request, cfg) if tracing.state.tracer is not None else None
-        trace_id = span_id = None
         if span is not None:
-            trace_id, span_id = span.trace_id, span.span_id
+            ctx, rejected_length = open_context(request, cfg, span.trace_id, span.span_id)
         elif cfg.request_id_from_trace:
-            trace_id = incoming_trace_id(request.META)
-        ctx, rejected_length = open_context(request, cfg, trace_id, span_id)
+            ctx, rejected_length = open_context(request, cfg, incoming_trace_id(request.META))
+        else:
+            ctx, rejected_length = open_context(request, cfg)
         if cfg.debug_on_error:
             debug_lines.begin(ctx, cfg.debug_on_error_records)
         metrics = None
@@ -212,48 +222,65 @@ class LanternMiddleware:
             tracing.attach(span, request, ctx)  # never raises
         if sentry.state.enabled:
             sentry.bind_request(ctx)
-        exchange = _Exchange(request, cfg, ctx, span, current.set(ctx), started)
-        exchange.metrics = metrics
-        exchange.rejected_length = rejected_length
-        return exchange
+        kind = probe_kind(request.path_info, cfg)
+        if kind is not None:
+            ctx.probe_route = probe_route(request.path_info, cfg)
+        return _Exchange(request, cfg, ctx, span, current.set(ctx), started, metrics, rejected_length, kind)
 
     def _end(self, exchange: _Exchange) -> None:
-        """The request's end: headers, metrics, the access line, the span; the context reset always happens."""
+        """The request's end, in order: the refused id's warning, the headers, the N+1
+        WARNINGs, the metrics, the access line, the span; the context reset always happens.
+
+        A streaming body defers the metrics, the access line and the span's end to
+        the end of the stream (``_stream_ended``). Each step has its own guard: a
+        failure in one must not skip the others (metrics before the access line, so
+        the in-flight gauge always comes back down).
+        """
+        # Duration first, so it does not include this bookkeeping.
+        seconds = time.perf_counter() - exchange.started
+        ctx = exchange.ctx
+        response = exchange.response
         streaming = False
         try:
-            streaming = self._finish(exchange)
+            if exchange.rejected_length is not None:
+                _log_rejected(exchange.rejected_length)
+            status = response.status_code if response is not None else 500
+            if response is not None and response.streaming and exchange.kind is None:
+                try:
+                    decorate(exchange.request, response, ctx, exchange.cfg, status)
+                    end = StreamEnd(partial(self._stream_ended, exchange))
+                    bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
+                    streaming = True
+                    return
+                except Exception as exc:  # account for it now rather than never
+                    report_internal_error("response", exc)
+            if query_insights.REQUEST_ATTRIBUTE in exchange.request.__dict__:
+                _queries_done(exchange)
+            _account(exchange, status, seconds)
+            if response is not None and not response.streaming:
+                try:
+                    length = decorate(exchange.request, response, ctx, exchange.cfg, status)
+                    if length is None:  # no Content-Length (CommonMiddleware sets one)
+                        # The body's parts summed, never joined (``.content`` would copy the body).
+                        parts: list[bytes] = response._container  # type: ignore[attr-defined]
+                        length = sum(map(len, parts))
+                    ctx.cost.response_bytes = length
+                except Exception as exc:
+                    report_internal_error("response", exc)
+            self._log_access(exchange, status, seconds)
         finally:
-            _leave(exchange, streaming=streaming)
-
-    def _finish(self, exchange: _Exchange) -> bool:
-        """Headers, metrics and the access line; True when a streaming body defers
-        the last two (and the span's end) to the end of the stream."""
-        # Duration first, so it does not include this bookkeeping. Each step has
-        # its own guard: a failure in one must not skip the others (metrics
-        # first, so the in-flight gauge always comes back down).
-        seconds = time.perf_counter() - exchange.started
-        if exchange.rejected_length is not None:
-            _log_rejected(exchange.rejected_length)
-        response = exchange.response
-        status = response.status_code if response is not None else 500
-        if response is not None and response.streaming and exchange.kind is None:
+            span = exchange.span
             try:
-                decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
-                end = StreamEnd(partial(self._stream_ended, exchange))
-                bind_streaming_context(response, exchange.ctx, end)  # type: ignore[arg-type]
-                return True
-            except Exception as exc:  # account for it now rather than never
-                report_internal_error("response", exc)
-        _queries_done(exchange)
-        _account(exchange, status, seconds)
-        if response is not None and not response.streaming:
-            try:
-                decorate(exchange.request, response, exchange.ctx, exchange.cfg, status)
-                exchange.ctx.cost.response_bytes = _body_bytes(response)
+                if span is not None:
+                    if streaming:
+                        tracing.detach(span)  # the stream's end ends it
+                    else:
+                        tracing.end(span, ctx, exchange.response)
             except Exception as exc:
-                report_internal_error("response", exc)
-        self._log_access(exchange, status, seconds)
-        return False
+                report_internal_error("tracing_end", exc)
+            finally:
+                current.reset(exchange.token)
+                del INFLIGHT[exchange]
 
     def _log_access(
         self,
@@ -284,8 +311,9 @@ class LanternMiddleware:
         status = 500 if failed or response is None else response.status_code
         token = current.set(exchange.ctx)
         try:
-            # Each step guarded on its own (as in ``_finish``): metrics first.
-            _queries_done(exchange)
+            # Each step guarded on its own (as in ``_end``): metrics first.
+            if query_insights.REQUEST_ATTRIBUTE in exchange.request.__dict__:
+                _queries_done(exchange)
             _account(exchange, status, seconds)
             self._log_access(exchange, status, seconds, outcome, error)
             if error is not None:
@@ -344,26 +372,11 @@ def _log_rejected(length: int) -> None:
         report_internal_error("request_id", exc)
 
 
-def _find_user(exchange: _Exchange) -> None:
-    try:
-        exchange.note_user(resolve_user_id(exchange.request))
-    except Exception as exc:
-        report_internal_error("user_id", exc)
-
-
-async def _afind_user(exchange: _Exchange) -> None:
-    try:
-        exchange.note_user(await aresolve_user_id(exchange.request))
-    except Exception as exc:
-        report_internal_error("user_id", exc)
-
-
 def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     """The request's N+1 WARNINGs (a probe's queries are dropped). ``fail``: right after
     the view, where ``N_PLUS_ONE = "raise"`` fails the request; a streaming body's
-    queries are still to come, so it ends with the stream."""
-    if query_insights.REQUEST_ATTRIBUTE not in exchange.request.__dict__:
-        return  # no query made a scope: nothing to end (most requests of a cached page)
+    queries are still to come, so it ends with the stream. Called only when a query made
+    a scope (``query_insights.REQUEST_ATTRIBUTE``), which most requests of a cached page do not."""
     response = exchange.response
     if fail and response is not None and response.streaming:
         return
@@ -372,16 +385,6 @@ def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     except query_insights.NPlusOneError:
         exchange.response = None  # failed: a 500 in the access line and the metrics
         raise
-
-
-def _body_bytes(response: HttpResponseBase) -> int:
-    """A whole response's body size: its Content-Length when set (CommonMiddleware sets
-    it), else the body's parts summed, never joined (``.content`` would copy the body)."""
-    length = response.get("Content-Length")
-    if length is not None and length.isdigit():
-        return int(length)
-    parts: list[bytes] = response._container  # type: ignore[attr-defined]
-    return sum(map(len, parts))
 
 
 def _account(exchange: _Exchange, status: int, seconds: float) -> None:
@@ -400,20 +403,3 @@ def _account(exchange: _Exchange, status: int, seconds: float) -> None:
             _taps.slow_request(ctx.method, ctx.route, status, seconds)
     except Exception as exc:
         report_internal_error("metrics", exc)
-
-
-def _leave(exchange: _Exchange, *, streaming: bool) -> None:
-    """End the span (or, for a streaming body, only detach it: the stream's end ends it)
-    and unbind the context; the reset always happens."""
-    span = exchange.span
-    try:
-        if span is not None:
-            if streaming:
-                tracing.detach(span)
-            else:
-                tracing.end(span, exchange.ctx, exchange.response)
-    except Exception as exc:
-        report_internal_error("tracing_end", exc)
-    finally:
-        current.reset(exchange.token)
-        del INFLIGHT[exchange]

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from django.core.cache import caches
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_started
 from django.test import override_settings
 from django.test.client import ClientHandler
 
@@ -330,14 +331,49 @@ def test_a_record_gone_from_the_store_ends_its_overrides(subject: logging.Logger
     assert subject.level == logging.INFO
 
 
-def test_only_a_servers_first_request_starts_the_poller(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[bool] = []
+def _listening() -> bool:
+    return any(key[0] == _levels_apply.REQUEST_STARTED_UID for key, *_ in request_started.receivers)
+
+
+@pytest.fixture
+def request_started_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The receiver connected, as apps.py leaves it, and connected again afterwards whatever the test did:
+    a test that leaves it disconnected would stop every later test's server from starting its poller."""
     monkeypatch.setattr(_levels_apply, "_started", False)
+    monkeypatch.setattr(_levels_apply, "_stopped_listening", False)
+    monkeypatch.setattr(_levels_apply, "_start_lock", _levels_apply._start_lock)
+    monkeypatch.setattr(_levels_apply._applier, "lock", _levels_apply._applier.lock)
+    request_started.connect(_levels_apply.on_request_started, dispatch_uid=_levels_apply.REQUEST_STARTED_UID)
+    try:
+        yield
+    finally:
+        request_started.connect(_levels_apply.on_request_started, dispatch_uid=_levels_apply.REQUEST_STARTED_UID)
+
+
+@pytest.mark.usefixtures("request_started_receiver")
+def test_only_a_servers_first_request_starts_the_poller_then_stops_listening(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[bool] = []
     monkeypatch.setattr(_levels_apply, "ensure_running", lambda: started.append(True))
     _levels_apply.on_request_started(sender=ClientHandler)
-    assert started == []
+    assert started == [] and _listening()
     _levels_apply.on_request_started(sender=WSGIHandler)
-    assert started == [True]
+    assert started == [True] and not _listening()
+
+
+@pytest.mark.usefixtures("request_started_receiver")
+def test_a_forked_child_listens_for_its_own_first_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent stopped listening once its poller ran; a child has no poller thread, so it listens again."""
+    monkeypatch.setattr(_levels_apply, "ensure_running", lambda: None)
+    _levels_apply.on_request_started(sender=WSGIHandler)
+    assert not _listening()
+    _levels_apply._forget_threads()  # what os.fork() runs in the child
+    assert _listening() and not _levels_apply._started
+
+
+@pytest.mark.usefixtures("request_started_receiver")
+def test_a_child_that_never_stopped_listening_keeps_its_one_receiver() -> None:
+    _levels_apply._forget_threads()
+    assert sum(key[0] == _levels_apply.REQUEST_STARTED_UID for key, *_ in request_started.receivers) == 1
 
 
 def test_no_store_no_threads(monkeypatch: pytest.MonkeyPatch) -> None:

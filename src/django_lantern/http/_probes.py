@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpResponse
 
     from django_lantern.conf import LanternSettings
-    from django_lantern.context import RequestContext
 
 HEALTHZ, READYZ, METRICS, STATUS, THREADS = "healthz", "readyz", "metrics", "status", "threads"
 # What an orchestrator or a load balancer polls (a scrape of /metrics or /statusz is not a health probe).
@@ -57,15 +56,13 @@ def scope_path_info(scope: Mapping[str, Any]) -> str | None:
     return path[len(root) :] if isinstance(root, str) and root and path.startswith(root) else path
 
 
-def classify(request: HttpRequest, cfg: LanternSettings, ctx: RequestContext) -> str | None:
-    """The probe kind of this request, or None; a probe's route is its path."""
-    kind = probe_kind(request.path_info, cfg)
-    if kind is not None:
-        route = request.path_info.rstrip("/") or "/"
-        prefix = cfg.readyz_check_prefix
-        # /readyz/<check> is one route label, whatever name was asked for.
-        ctx.probe_route = prefix + "<check>" if prefix and route.startswith(prefix) else route
-    return kind
+def probe_route(path: str, cfg: LanternSettings) -> str:
+    """A probe's route label: its path (``path_info``) without the trailing slash, one label
+    for every ``/readyz/<check>``."""
+    route = path.rstrip("/") or "/"
+    prefix = cfg.readyz_check_prefix
+    # /readyz/<check> is one route label, whatever name was asked for.
+    return prefix + "<check>" if prefix and route.startswith(prefix) else route
 
 
 def not_allowed() -> HttpResponse:

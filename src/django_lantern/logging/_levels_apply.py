@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.core.signals import request_started
+
 from django_lantern._errors import report_internal_error
 from django_lantern.logging._levels import MAX_SECONDS, _logger, level_name
 from django_lantern.logging._levels_store import Override, Record, Store, resolve_store
@@ -149,14 +151,27 @@ def _close_thread_connections() -> None:
 _applier = Applier()
 _started = False
 _start_lock = threading.Lock()
+# ``apps.py`` connects :func:`on_request_started` under this uid; the receiver disconnects
+# itself once a server's first request has started the poller, so that no later request calls it.
+REQUEST_STARTED_UID = "django_lantern.loglevels"
+_stopped_listening = False
 
 
 def _forget_threads() -> None:
     # A forked child has no threads; what was applied (and the levels it replaced) is inherited and stays.
-    global _started, _start_lock
+    global _started, _start_lock, _stopped_listening
     _started = False
     _start_lock = threading.Lock()
     _applier.lock = threading.Lock()
+    if _stopped_listening:
+        # Its first request starts its own poller again. The signal's lock is held only
+        # by a thread the fork left behind: then connecting would wait forever (and so would
+        # the child's every request_started), so the child is left as it is.
+        lock = request_started.lock
+        if lock.acquire(blocking=False):
+            lock.release()
+            request_started.connect(on_request_started, dispatch_uid=REQUEST_STARTED_UID)
+            _stopped_listening = False
 
 
 os.register_at_fork(after_in_child=_forget_threads)
@@ -180,14 +195,15 @@ def ensure_running() -> None:
 
 
 def on_request_started(sender: Any = None, **_: Any) -> None:
-    """``request_started``: a server's first request starts the poller (one flag test afterwards)."""
-    if _started:
-        return
+    """``request_started``: a server's first request starts the poller, then stops listening."""
+    global _stopped_listening
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
 
     if isinstance(sender, type) and issubclass(sender, (WSGIHandler, ASGIHandler)):
         ensure_running()
+        if request_started.disconnect(dispatch_uid=REQUEST_STARTED_UID):
+            _stopped_listening = True
 
 
 def on_worker_start(**_: Any) -> None:
