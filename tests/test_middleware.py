@@ -125,7 +125,7 @@ def test_user_lookup_error_is_fail_safe(client: Client, monkeypatch: pytest.Monk
     """A failure while finding the user id does not turn the response into a 500."""
     from django_lantern import middleware
 
-    def broken(request: HttpRequest) -> Any:
+    def broken(request: HttpRequest, cfg: Any) -> Any:
         raise RuntimeError("user lookup failed")
 
     monkeypatch.setattr(middleware, "resolve_user_id", broken)
@@ -204,12 +204,12 @@ def test_the_user_is_looked_up_once_and_the_context_carries_it(mode: str, monkey
 
     looked_up: list[HttpRequest] = []
 
-    def lookup(request: HttpRequest) -> int:
+    def lookup(request: HttpRequest, cfg: Any) -> int:
         looked_up.append(request)
         return 42
 
-    async def alookup(request: HttpRequest) -> int:
-        return lookup(request)
+    async def alookup(request: HttpRequest, cfg: Any) -> int:
+        return lookup(request, cfg)
 
     monkeypatch.setattr(middleware, "resolve_user_id", lookup)
     monkeypatch.setattr(middleware, "aresolve_user_id", alookup)

@@ -150,7 +150,7 @@ class LanternMiddleware:
             try:
                 if kind is None:  # a probe answered here has no user
                     try:
-                        user_id = resolve_user_id(request)
+                        user_id = resolve_user_id(request, exchange.cfg)
                         if user_id is not None:  # else keep one ``on_logged_out`` may have set
                             exchange.ctx.user_id = user_id
                     except Exception as exc:
@@ -179,7 +179,7 @@ class LanternMiddleware:
             try:
                 if kind is None:
                     try:
-                        user_id = await aresolve_user_id(request)
+                        user_id = await aresolve_user_id(request, exchange.cfg)
                         if user_id is not None:
                             exchange.ctx.user_id = user_id
                     except Exception as exc:

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
 from django.utils.functional import SimpleLazyObject, empty
 
+from django_lantern.conf import get_settings
 from django_lantern.http._users import aresolve_user_id, cached_user_id, resolve_user_id
 
 
@@ -33,27 +34,27 @@ def test_cached_user_is_used() -> None:
     request = _request()
     request._cached_user = FakeUser(7, "ada")  # type: ignore[attr-defined]
     assert cached_user_id(request) == 7
-    assert resolve_user_id(request) == 7
+    assert resolve_user_id(request, get_settings()) == 7
 
 
 def test_async_cached_user_is_used() -> None:
     """A user loaded with ``auser()`` is found too."""
     request = _request()
     request._acached_user = FakeUser(8, "bob")  # type: ignore[attr-defined]
-    assert resolve_user_id(request) == 8
+    assert resolve_user_id(request, get_settings()) == 8
 
 
 def test_anonymous_cached_user_gives_none() -> None:
     """An anonymous user has no id."""
     request = _request(cookie=True)
     request._cached_user = AnonymousUser()  # type: ignore[attr-defined]
-    assert resolve_user_id(request) is None
+    assert resolve_user_id(request, get_settings()) is None
 
 
 def test_no_auth_middleware_gives_none() -> None:
     """Without AuthenticationMiddleware (no ``auser``) nothing is looked up."""
     request = _request(cookie=True)
-    assert resolve_user_id(request) is None
+    assert resolve_user_id(request, get_settings()) is None
 
 
 def test_no_session_cookie_never_evaluates_user() -> None:
@@ -70,7 +71,7 @@ def test_no_session_cookie_never_evaluates_user() -> None:
     # As AuthenticationMiddleware installs it: a lazy object, loaded on first use.
     request.user = SimpleLazyObject(Exploding)  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
-    assert resolve_user_id(request) is None
+    assert resolve_user_id(request, get_settings()) is None
     assert touched == []
 
 
@@ -79,7 +80,7 @@ def test_session_cookie_alone_never_evaluates_user() -> None:
     request = _request(cookie=True)
     request.user = SimpleLazyObject(lambda: FakeUser(9, "cy"))  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
-    assert resolve_user_id(request) is None
+    assert resolve_user_id(request, get_settings()) is None
     assert request.user._wrapped is empty  # type: ignore[attr-defined]
 
 
@@ -89,7 +90,7 @@ def test_session_cookie_loads_the_user_with_load_user() -> None:
     request = _request(cookie=True)
     request.user = SimpleLazyObject(lambda: FakeUser(9, "cy"))  # type: ignore[assignment]
     request.auser = lambda: None  # type: ignore[attr-defined]
-    assert resolve_user_id(request) == 9
+    assert resolve_user_id(request, get_settings()) == 9
 
 
 @override_settings(LANTERN={"USER_ID_ATTRIBUTE": "username"})
@@ -97,7 +98,7 @@ def test_user_id_attribute_is_configurable() -> None:
     """USER_ID_ATTRIBUTE picks which attribute identifies the user."""
     request = _request()
     request._cached_user = FakeUser(10, "dee")  # type: ignore[attr-defined]
-    assert resolve_user_id(request) == "dee"
+    assert resolve_user_id(request, get_settings()) == "dee"
 
 
 @override_settings(LANTERN={"LOAD_USER": True})
@@ -111,7 +112,7 @@ async def test_aresolve_uses_auser() -> None:
         return FakeUser(11, "eve")
 
     request.auser = auser  # type: ignore[attr-defined]
-    assert await aresolve_user_id(request) == 11
+    assert await aresolve_user_id(request, get_settings()) == 11
     assert calls == [True]
 
 
@@ -123,7 +124,7 @@ async def test_aresolve_without_cookie_never_calls_auser() -> None:
         raise AssertionError("must not be called")
 
     request.auser = auser  # type: ignore[attr-defined]
-    assert await aresolve_user_id(request) is None
+    assert await aresolve_user_id(request, get_settings()) is None
 
 
 @pytest.mark.parametrize("attr", ["_cached_user", "_acached_user"])
@@ -136,4 +137,4 @@ async def test_aresolve_prefers_the_cached_user(attr: str) -> None:
         raise AssertionError("must not be called")
 
     request.auser = auser  # type: ignore[attr-defined]
-    assert await aresolve_user_id(request) == 12
+    assert await aresolve_user_id(request, get_settings()) == 12

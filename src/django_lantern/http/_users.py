@@ -22,6 +22,8 @@ from django_lantern.context import RequestContext, current
 if TYPE_CHECKING:  # django.http imports django.db.models; settings files import this module
     from django.http import HttpRequest
 
+    from django_lantern.conf import LanternSettings
+
 
 def _id_of(user: Any) -> Any:
     if user is None or not getattr(user, "is_authenticated", False):
@@ -44,11 +46,13 @@ def _loaded_user(request: HttpRequest) -> Any:
     if isinstance(user, LazyObject):
         # Past ``LazyObject.__getattribute__``, a Python method run on every attribute read.
         wrapped = object.__getattribute__(user, "_wrapped")
-        user = _NOT_LOADED if wrapped is empty else wrapped
+        if wrapped is not empty:
+            return wrapped
+        user = _NOT_LOADED
     if user is _NOT_LOADED:
-        for key in ("_cached_user", "_acached_user"):
-            if key in attrs:
-                return attrs[key]
+        user = attrs.get("_cached_user", _NOT_LOADED)
+        if user is _NOT_LOADED:
+            return attrs.get("_acached_user", _NOT_LOADED)
     return user
 
 
@@ -107,25 +111,25 @@ def _needs_lookup(request: HttpRequest) -> bool:
     return hasattr(request, "auser") and _has_session_cookie(request)
 
 
-def resolve_user_id(request: HttpRequest) -> Any:
+def resolve_user_id(request: HttpRequest, cfg: LanternSettings) -> Any:
     """The authenticated user's id from what the request loaded; with ``LOAD_USER``, loaded
     when a session cookie came in."""
     user = _loaded_user(request)
     if user is not _NOT_LOADED:
         return _id_of(user)
-    if not get_settings().load_user:
+    if not cfg.load_user:
         return _session_user_id(request)
     if not _needs_lookup(request):
         return None
     return _id_of(getattr(request, "user", None))
 
 
-async def aresolve_user_id(request: HttpRequest) -> Any:
+async def aresolve_user_id(request: HttpRequest, cfg: LanternSettings) -> Any:
     """The async twin of :func:`resolve_user_id`: uses ``await request.auser()``."""
     user = _loaded_user(request)
     if user is not _NOT_LOADED:
         return _id_of(user)
-    if not get_settings().load_user:
+    if not cfg.load_user:
         return _session_user_id(request)
     if not _needs_lookup(request):
         return None
