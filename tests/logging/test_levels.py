@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -374,6 +375,25 @@ def test_a_forked_child_listens_for_its_own_first_request(monkeypatch: pytest.Mo
 def test_a_child_that_never_stopped_listening_keeps_its_one_receiver() -> None:
     _levels_apply._forget_threads()
     assert sum(key[0] == _levels_apply.REQUEST_STARTED_UID for key, *_ in request_started.receivers) == 1
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_the_pollers_store_opens_no_cache_in_the_calling_thread(tmp_path: Path, shared: bool) -> None:
+    """Started by a request, the poller leaves that thread's ``caches`` as it found them:
+    else Django's request_finished closes the cache after every request the thread serves."""
+    backend = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
+    found: list[Any] = []
+
+    def in_a_fresh_thread() -> None:
+        found.append(resolve_store(dedicated=True))
+        found.append(caches.all(initialized_only=True))
+
+    with override_settings(CACHES={"default": backend} if shared else LOCMEM):
+        thread = threading.Thread(target=in_a_fresh_thread)
+        thread.start()
+        thread.join()
+    store, opened = found
+    assert isinstance(store, CacheStore) is shared and opened == []
 
 
 def test_no_store_no_threads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -220,12 +220,20 @@ class FileStore:
 
 
 def cache_is_per_process(alias: str = "default") -> bool:
-    """Whether ``caches[alias]`` lives inside one process (local memory, dummy)."""
+    """Whether ``caches[alias]`` lives inside one process (local memory, dummy).
+
+    Told by its ``BACKEND``, without opening it: a cache opened here would stay in
+    the calling thread's ``caches`` (a server's request thread, for the poller's
+    start), and Django's ``request_finished`` would then close it after every
+    request that thread serves.
+    """
     from django.core.cache import caches
     from django.core.cache.backends.dummy import DummyCache
     from django.core.cache.backends.locmem import LocMemCache
+    from django.utils.module_loading import import_string
 
-    return isinstance(caches[alias], (LocMemCache, DummyCache))
+    backend = import_string(caches.settings[alias]["BACKEND"])
+    return isinstance(backend, type) and issubclass(backend, (LocMemCache, DummyCache))
 
 
 def resolve_store(*, dedicated: bool = False) -> Store | None:
