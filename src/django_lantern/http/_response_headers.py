@@ -25,11 +25,13 @@ def decorate(
     rid = ctx.request_id
     store = response.headers.__dict__.get("_store")
     length = None
-    # Printable ASCII name and value: what Django's header conversion leaves as it is.
-    if type(store) is dict and header.isascii() and header.isprintable() and rid.isascii() and rid.isprintable():
-        # What ``response.headers[name] = value`` stores for a value it accepts
-        # unchanged (printable ASCII, no line break), without its per-call
-        # conversion, and look-ups that raise no ``KeyError`` when a header is absent.
+    # The name is an HTTP token (``conf`` validates REQUEST_ID_HEADER) and the id letters,
+    # digits and ``._:-`` (``http._request_id.open_context`` chose it): printable ASCII,
+    # what Django's header conversion leaves as it is.
+    if type(store) is dict:
+        # What ``response.headers[name] = value`` stores for such a value, without
+        # its per-call conversion, and look-ups that raise no ``KeyError`` when a
+        # header is absent.
         store[header.lower()] = (header, rid)
         if cfg.expose_request_id_header:
             exposed = store.get(_EXPOSE_KEY)
@@ -40,7 +42,7 @@ def decorate(
         sent = store.get("content-length")
         if sent is not None and sent[1].isdigit():
             length = int(sent[1])
-    else:
+    else:  # a response class with headers of its own
         _set_headers_slowly(response, rid, cfg)
         sent = response.get("Content-Length")
         if sent is not None and sent.isdigit():
