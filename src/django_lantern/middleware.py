@@ -257,18 +257,8 @@ class LanternMiddleware:
                     report_internal_error("response", exc)
             if query_insights.REQUEST_ATTRIBUTE in exchange.request.__dict__:
                 _queries_done(exchange)
-            _account(exchange, status, seconds)
-            if response is not None and not response.streaming:
-                try:
-                    length = decorate(exchange.request, response, ctx, exchange.cfg, status)
-                    if length is None:  # no Content-Length (CommonMiddleware sets one)
-                        # The body's parts summed, never joined (``.content`` would copy the body).
-                        parts: list[bytes] = response._container  # type: ignore[attr-defined]
-                        length = sum(map(len, parts))
-                    ctx.cost.response_bytes = length
-                except Exception as exc:
-                    report_internal_error("response", exc)
-            self._log_access(exchange, status, seconds)
+            whole = response if response is not None and not response.streaming else None
+            self._settle(exchange, status, seconds, whole)
         finally:
             span = exchange.span
             try:
@@ -283,19 +273,43 @@ class LanternMiddleware:
                 current.reset(exchange.token)
                 del INFLIGHT[exchange]
 
-    def _log_access(
+    def _settle(
         self,
         exchange: _Exchange,
         status: int,
         seconds: float,
+        whole: HttpResponseBase | None,
         outcome: str = streams.COMPLETED,
         error: BaseException | None = None,
     ) -> None:
+        """The metrics, then the headers and size of a ``whole`` (not streaming) response,
+        then the access line: in this order, each step guarded on its own."""
+        ctx = exchange.ctx
+        probe = exchange.kind is not None
         try:
-            if exchange.ctx.held is not None:  # DEBUG_ON_ERROR: before the access line
-                debug_lines.settle(exchange.ctx, status >= 500 or _slow(exchange.cfg, seconds))
+            route = ctx.route
+            recorder.request_finished(
+                ctx.method, route, status, seconds, probe=probe, state=exchange.metrics, cost=ctx.cost
+            )
+            if seconds >= _taps.slow_after and not probe and _taps.slow_request is not None:
+                _taps.slow_request(ctx.method, route, status, seconds)
+        except Exception as exc:
+            report_internal_error("metrics", exc)
+        if whole is not None:
+            try:
+                length = decorate(exchange.request, whole, ctx, exchange.cfg, status)
+                if length is None:  # no Content-Length (CommonMiddleware sets one)
+                    # The body's parts summed, never joined (``.content`` would copy the body).
+                    parts: list[bytes] = whole._container  # type: ignore[attr-defined]
+                    length = sum(map(len, parts))
+                ctx.cost.response_bytes = length
+            except Exception as exc:
+                report_internal_error("response", exc)
+        try:
+            if ctx.held is not None:  # DEBUG_ON_ERROR: before the access line
+                debug_lines.settle(ctx, status >= 500 or _slow(exchange.cfg, seconds))
             health_probe = exchange.kind in HEALTH_PROBES
-            self._access.write(exchange.ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
+            self._access.write(ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
         except Exception as exc:
             report_internal_error("access_log", exc)
 
@@ -315,8 +329,7 @@ class LanternMiddleware:
             # Each step guarded on its own (as in ``_end``): metrics first.
             if query_insights.REQUEST_ATTRIBUTE in exchange.request.__dict__:
                 _queries_done(exchange)
-            _account(exchange, status, seconds)
-            self._log_access(exchange, status, seconds, outcome, error)
+            self._settle(exchange, status, seconds, None, outcome, error)
             if error is not None:
                 on_exception(error, exchange.otel_span)
             if exchange.span is not None:
@@ -386,21 +399,3 @@ def _queries_done(exchange: _Exchange, *, fail: bool = False) -> None:
     except query_insights.NPlusOneError:
         exchange.response = None  # failed: a 500 in the access line and the metrics
         raise
-
-
-def _account(exchange: _Exchange, status: int, seconds: float) -> None:
-    ctx = exchange.ctx
-    try:
-        recorder.request_finished(
-            ctx.method,
-            ctx.route,
-            status,
-            seconds,
-            probe=exchange.kind is not None,
-            state=exchange.metrics,
-            cost=ctx.cost,
-        )
-        if seconds >= _taps.slow_after and exchange.kind is None and _taps.slow_request is not None:
-            _taps.slow_request(ctx.method, ctx.route, status, seconds)
-    except Exception as exc:
-        report_internal_error("metrics", exc)
