@@ -66,6 +66,10 @@ def cases() -> Iterator[dict[str, Any]]:
     yield {"status": 404, "request_id": "r" * 5000, "peer": None}
     yield {"peer": "2001:db8::1", "duration_ms": 0.005}
     yield {"path": "/a\x00b\x1b[31m/\u2028", "user_id": "a\nb", "duration_ms": 1e12}
+    # The default format's assembled line (``_access_json.py``) and what it leaves to the general path.
+    yield {"path": "/search/?q=1&token=supersecretvalue123", "request_id": "0123-4567:89ab.cd_ef"}
+    for duration_ms in (0.0, 0.005, 1.005, 2.675, 999.995, -1.0):
+        yield {"duration_ms": duration_ms, "user_id": 2**63}
     # What the request cost (``_cost.py``): counted, none, huge, and its CPU time read in another thread.
     yield {"cost": {"db_queries": 25, "db_seconds": 0.0123456, "db_duplicates": 3, "cache_hits": 2}}
     yield {"cost": {"cache_misses": 1, "outbound_calls": 4, "outbound_seconds": 1.5, "response_bytes": 0}}

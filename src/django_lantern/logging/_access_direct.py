@@ -34,7 +34,8 @@ import logging
 from typing import Any, cast
 
 from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.logging._access_fields import AccessValues, typed_fields
+from django_lantern.logging._access_fields import typed_fields
+from django_lantern.logging._access_json import json_access_line
 from django_lantern.logging._access_record import (
     AccessEvent,
     OriginFile,
@@ -135,10 +136,22 @@ def write_direct(
     """One access line, formatted once and written in one call, as the record path would write it."""
     if level < handler.level:
         return  # the record path's handler would skip it; the logger has no other
-    user_id = ctx.user_id
     created = created_now()
     route = ctx.route
-    values = (
+    formatter = handler.formatter
+    if type(formatter) is JsonFormatter:
+        line = _json_line(formatter, logger_name, level, created, ctx, route, status, duration_ms, client_ip)
+        if line is not None:
+            _write(handler, line)
+            return
+    user_id = ctx.user_id
+    message = access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit)
+    event = AccessEvent(
+        logger_name,
+        level,
+        created,
+        origin,
+        message,
         ctx.request_id,
         user_id,
         ctx.method,
@@ -151,14 +164,6 @@ def write_direct(
         client_ip,
         ctx.cost,
     )
-    formatter = handler.formatter
-    if type(formatter) is JsonFormatter:
-        line = _json_line(formatter, logger_name, level, created, values)
-        if line is not None:
-            _write(handler, line)
-            return
-    message = access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit)
-    event = AccessEvent(logger_name, level, created, origin, message, *values)
     try:
         # The formatter reads only the attributes a record has (``AccessEvent``).
         line = handler.formatter.format(cast(logging.LogRecord, event))  # type: ignore[union-attr]
@@ -171,16 +176,44 @@ def write_direct(
 
 
 def _json_line(
-    formatter: JsonFormatter, logger_name: str, level: int, created: float, values: AccessValues
+    formatter: JsonFormatter,
+    logger_name: str,
+    level: int,
+    created: float,
+    ctx: RequestContext,
+    route: str,
+    status: int,
+    duration_ms: float,
+    client_ip: str | None,
 ) -> str | None:
     """The default format's line straight from the values, as ``formatter.format`` writes the
-    access record's; None when the values need the general path (or its failure line)."""
-    request_id, user_id, *middle, duration_ms, client_ip, cost = values
+    access record's: assembled as text in the usual case (``_access_json.py``), else from
+    ``typed_fields``; None when the values need the general path (or its failure line)."""
+    request_id, user_id, method, path, trace_id, span_id = (
+        ctx.request_id,
+        ctx.user_id,
+        ctx.method,
+        ctx.path,
+        ctx.trace_id,
+        ctx.span_id,
+    )
     try:
-        # The user id, the duration and the cost as ``set_access_fields`` sets them on the record.
-        held = (request_id, UNKNOWN if user_id is None else user_id, *middle, round(duration_ms, 2), client_ip)
+        cost = cost_values(ctx.cost)
+        limit = formatter.field_limit
+        scrubber = formatter.active_scrubber()
+        line = json_access_line(
+            scrubber, limit, logger_name, level, created, request_id, user_id, method, path, route,
+            trace_id, span_id, status, duration_ms, client_ip, cost,
+        )  # fmt: skip
+        if line is not None:
+            return line
+        # The user id and the duration as ``set_access_fields`` sets them on the record.
+        held = (
+            request_id, UNKNOWN if user_id is None else user_id, method, path, route,
+            trace_id, span_id, status, round(duration_ms, 2), client_ip,
+        )  # fmt: skip
         level_name = LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
-        fields = typed_fields(formatter, created, level_name, logger_name, held, cost_values(cost))
+        fields = typed_fields(formatter, created, level_name, logger_name, held, cost)
     except Exception:
         return None  # the event path's formatter writes its failure line
     if fields is None:

@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 # deleted; comparing every key with a set costs more than the rest of the
 # check (5,600 instructions per record on Python 3.11).
 _PLAIN_SIZE = len(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) + len(ACCESS_KEYS)
-_INT64 = (-(2**63), 2**64)
+INT64_RANGE = (-(2**63), 2**64)
 # The types of a cost's values as ``Cost.values`` gives them, ``COST_FIELDS``' order
 # (the CPU time and the size may be unknown): checked in one C-level step.
 _NONE = type(None)
-_COST_TYPES = frozenset(
+COST_TYPES = frozenset(
     (int, float, int, int, int, int, float, cpu, size) for cpu in (float, _NONE) for size in (int, _NONE)
 )
 
@@ -100,13 +100,13 @@ def typed_fields(
         and type(duration_ms) is float
         and math.isfinite(duration_ms)
         and (client_ip is None or type(client_ip) is str)
-        and tuple(map(type, cost)) in _COST_TYPES
+        and tuple(map(type, cost)) in COST_TYPES
     ):
         return None
     if user_id is None or user_id == UNKNOWN:
         user_id = UNKNOWN
     elif type(user_id) is int:
-        if not _INT64[0] <= user_id < _INT64[1]:
+        if not INT64_RANGE[0] <= user_id < INT64_RANGE[1]:
             return None
     elif type(user_id) is str:
         user_id = formatter._cap(user_id)

@@ -35,6 +35,7 @@ __all__ = [
     "AccessLine",
     "HealthyProbeLine",
     "access_line",
+    "access_line_head",
     "access_message",
     "created_now",
     "make_access_record",
@@ -67,16 +68,21 @@ def access_line(method: object, path: object, status: object, duration_ms: float
     ``user_id`` is ``None`` (shown ``None``, as the chapter's line has it) when unknown.
     The one place the line is rendered: the record's message and every formatter call it.
     """
-    # Most values are plain (a method, an ASCII path, an int status): written as
-    # they are after one regex test, without ``logfmt_value``'s general work.
+    status = status if type(status) is int else logfmt_value(status, 16)
+    if user_id is not None and not (type(user_id) is int and -_SHORT_INT < user_id < _SHORT_INT):
+        user_id = logfmt_value(user_id, USER_ID_LIMIT)
+    return f"{access_line_head(method, path, limit)} status={status} duration_ms={duration_ms:.2f} user_id={user_id}"
+
+
+def access_line_head(method: object, path: object, limit: int) -> str:
+    """The start of the access line, ``method=... path=...``: what repeats from one request to the next."""
+    # Most values are plain (a method, an ASCII path): written as they are
+    # after one regex test, without ``logfmt_value``'s general work.
     if not (type(method) is str and len(method) <= METHOD_LIMIT and is_bare(method)):
         method = logfmt_value(method, METHOD_LIMIT)
     if not (type(path) is str and len(path) <= limit and is_bare(path)):
         path = logfmt_value(path, limit)
-    status = status if type(status) is int else logfmt_value(status, 16)
-    if user_id is not None and not (type(user_id) is int and -_SHORT_INT < user_id < _SHORT_INT):
-        user_id = logfmt_value(user_id, USER_ID_LIMIT)
-    return f"method={method} path={path} status={status} duration_ms={duration_ms:.2f} user_id={user_id}"
+    return f"method={method} path={path}"
 
 
 class AccessLine:

@@ -5,7 +5,6 @@ timestamp, the exception fields, and the count of a record that failed.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 import traceback
@@ -42,14 +41,24 @@ def safe_message(record: logging.LogRecord) -> str:
 def rfc3339(created: float) -> str:
     """``2026-11-24T10:00:00.123Z``: RFC 3339, UTC, millisecond precision."""
     seconds = int(created)
-    return f"{_date_and_time(seconds)}.{int((created - seconds) * 1000):03d}Z"
+    last_second, text = _last_second
+    if last_second != seconds:
+        text = _date_and_time(seconds)
+    return f"{text}.{_MILLISECONDS[int((created - seconds) * 1000)]}Z"
 
 
-@functools.lru_cache(maxsize=2)
 def _date_and_time(seconds: int) -> str:
-    # Formatted once per second: records arrive in bursts within the same
-    # second (two entries: threads straddling a second boundary).
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    # Formatted once per second: records arrive in bursts within the same second.
+    global _last_second
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    _last_second = (seconds, text)  # one tuple: a thread reads the second and its text together
+    return text
+
+
+_last_second = (0, _date_and_time(0))
+# The milliseconds as ``f"{n:03d}"`` writes them, looked up rather than formatted on every
+# line: from -999 (a time before 1970) to 1000 (a fraction of a second that rounds up).
+_MILLISECONDS = {n: f"{n:03d}" for n in range(-999, 1001)}
 
 
 def _count_failure(where: str, exc: BaseException) -> None:

@@ -1,0 +1,154 @@
+"""The default format's access line assembled as text: the direct path's usual case.
+
+Most of an access line in the default format (``JsonFormatter``) is the
+same text from one request to the next: the logger, the method, the path and
+the route repeat, and the rest are numbers and validated ids. So the JSON
+text of the repeating part is made once, by orjson as the formatter would
+make it, and kept per (scrubber, field limit, logger, method, path, client
+address, route); each line adds its own values, its numbers serialised by
+orjson in one call.
+
+Only plain values are taken: a method, path and address the scrubber leaves
+as they are, every text within the field limit, a user id unknown or an
+integer, numbers of the types ``Cost.values`` gives. For anything else
+:func:`json_access_line` returns None and the line takes ``typed_fields``,
+whose bytes this one must match (``tests/logging/test_access_json.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django_lantern._cost import COST_FIELDS
+from django_lantern._release import identity
+from django_lantern.context import UNKNOWN
+from django_lantern.logging._access_fields import COST_TYPES, INT64_RANGE, CostValues
+from django_lantern.logging._access_record import access_line_head
+from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
+
+if TYPE_CHECKING:
+    from django_lantern.scrubbing import Scrubber
+
+try:
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    _dumps = None  # type: ignore[assignment]
+
+__all__ = ["json_access_line"]
+
+# The fields after the route, in the order ``typed_fields`` gives them, then ``release``.
+_TAIL = ("trace_id", "span_id", "status", "duration_ms", "client_ip", *COST_FIELDS, "release")
+# The path, method, address and route may be chosen by a client (a scan of random
+# paths): a shape is kept only for short texts, and the shapes are forgotten at this many.
+_MAX_SHAPES = 1024
+_MAX_SHAPE_TEXT = 512
+# Durations the default line writes as they are: from a clock, never negative, never huge.
+_MAX_DURATION_MS = 1e12
+
+
+class _Shape:
+    """The JSON text of what repeats: before the status, and from the method to the route."""
+
+    __slots__ = ("head", "middle")
+
+    def __init__(self, head: str, middle: str) -> None:
+        self.head = head
+        self.middle = middle
+
+
+_shapes: dict[tuple[Any, ...], _Shape] = {}
+
+
+def json_access_line(
+    scrubber: Scrubber | None,
+    limit: int,
+    logger: str,
+    level: int,
+    created: float,
+    request_id: Any,
+    user_id: Any,
+    method: Any,
+    path: Any,
+    route: Any,
+    trace_id: Any,
+    span_id: Any,
+    status: Any,
+    duration_ms: Any,
+    client_ip: Any,
+    cost: CostValues,
+) -> str | None:
+    """The default format's access line (``JsonFormatter`` with ``scrubber`` and field ``limit``),
+    or None when a value is not a plain case (the caller then takes ``typed_fields``)."""
+    if _dumps is None:
+        return None
+    key = (scrubber, limit, logger, method, path, client_ip, route)
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _new_shape(scrubber, limit, logger, method, path, client_ip, route)
+        if shape is None:
+            return None
+        if len(_shapes) >= _MAX_SHAPES:
+            _shapes.clear()
+        _shapes[key] = shape
+    level_name = LEVEL_NAMES.get(level)
+    if (
+        level_name is None
+        or type(status) is not int
+        or type(duration_ms) is not float
+        or not 0.0 <= duration_ms < _MAX_DURATION_MS
+        or type(request_id) is not str
+        or len(request_id) > limit
+        or type(trace_id) is not str
+        or len(trace_id) > limit
+        or type(span_id) is not str
+        or len(span_id) > limit
+        or tuple(map(type, cost)) not in COST_TYPES
+    ):
+        return None
+    if user_id is None or user_id == UNKNOWN:
+        shown, user = "None", "null"
+    elif type(user_id) is int and INT64_RANGE[0] <= user_id < INT64_RANGE[1]:
+        shown = user = str(user_id)
+    else:
+        return None  # a string is capped, another type converted: ``typed_fields`` does both
+    # The duration to 0.01 ms as the message shows it; the field is ``round(duration_ms, 2)``,
+    # which is this text read back (both round the exact value the same way), for less work.
+    duration = f"{duration_ms:.2f}"
+    try:
+        # orjson refuses what JSON cannot hold (an integer past 64 bits): the general path then.
+        tail_values = (trace_id, span_id, status, float(duration), client_ip, *cost, identity().release)
+        tail = _dumps(dict(zip(_TAIL, tail_values, strict=True)))
+        # Request ids are mostly letters and digits, which JSON writes as they are.
+        quoted_id = f'"{request_id}"' if request_id.isalnum() else _dumps(request_id).decode()
+    except TypeError:
+        return None
+    return (
+        f'{{"ts":"{rfc3339(created)}","level":"{level_name}"{shape.head}{status} duration_ms={duration} '
+        f'user_id={shown}","request_id":{quoted_id},"user_id":{user}{shape.middle},{tail[1:].decode()}'
+    )
+
+
+def _new_shape(
+    scrubber: Scrubber | None, limit: int, logger: str, method: Any, path: Any, client_ip: Any, route: Any
+) -> _Shape | None:
+    """The repeating text for these values, or None when they are not a plain case: text to
+    scrub or to cut, a lone surrogate (orjson refuses it; the general path replaces it)."""
+    if not (
+        type(method) is str
+        and type(path) is str
+        and type(route) is str
+        and (client_ip is None or type(client_ip) is str)
+        and len(method) + len(path) + len(route) + len(client_ip or "") <= min(limit, _MAX_SHAPE_TEXT)
+    ):
+        return None
+    # The one question ``typed_fields`` asks too, so its verdict is cached once for both.
+    if scrubber is not None and not scrubber.leaves_unchanged(f"{method} {path} {client_ip}"):
+        return None
+    try:
+        # JSON escapes character by character, so the head's text stands inside the message's quotes.
+        message_head = _dumps(f"{access_line_head(method, path, limit)} status=").decode()[:-1]
+        head = f',"logger":{_dumps(logger).decode()},"message":{message_head}'
+        middle = f',"method":{_dumps(method).decode()},"path":{_dumps(path).decode()},"route":{_dumps(route).decode()}'
+    except TypeError:
+        return None
+    return _Shape(head, middle)
