@@ -74,6 +74,11 @@ def append(sql: str, comment: str) -> str:
     already has a comment, before a final ``;``."""
     if not sql or not comment or "/*" in sql or "--" in sql:
         return sql
+    return _placed(sql, comment)
+
+
+def _placed(sql: str, comment: str) -> str:
+    """``comment`` at the end of ``sql`` (both not empty, ``sql`` without a comment), before a final ``;``."""
     if sql[-1] not in _TRAILING:  # Django's statements: one concatenation
         return f"{sql} {comment}"
     end = sql.rstrip()
@@ -212,9 +217,11 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
         if isinstance(sql, str) and sql and "/*" not in sql and "--" not in sql:
             try:
                 if want_callsite:
-                    sql = append(sql, comment_for(keys, True, many or params is not None, getframe(1)))
+                    comment = comment_for(keys, True, many or params is not None, getframe(1))
+                    if comment:
+                        sql = _placed(sql, comment)
                 elif (ctx := current_get()) is not None:
-                    # built_for(), comment_for() and append() inlined: a call costs about as much as the rest.
+                    # built_for(), comment_for() and _placed()'s usual case inlined: a call costs as much.
                     built = ctx.sql_comment
                     request = ctx.request
                     match = None if request is None else getattr(request, "resolver_match", None)
@@ -222,8 +229,8 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
                         built = _build(keys, ctx, match)
                     if sql[-1] not in _TRAILING:
                         sql += built.doubled_tail if many or params is not None else built.plain_tail
-                    else:
-                        sql = append(sql, built.doubled if many or params is not None else built.plain)
+                    elif built.plain:
+                        sql = _placed(sql, built.doubled if many or params is not None else built.plain)
             except Exception as exc:
                 report_internal_error("sql_comments", exc)
         if inner is None:
