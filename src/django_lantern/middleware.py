@@ -288,9 +288,8 @@ class LanternMiddleware:
         probe = exchange.kind is not None
         try:
             route = ctx.route
-            recorder.request_finished(
-                ctx.method, route, status, seconds, probe=probe, state=exchange.metrics, cost=ctx.cost
-            )
+            # Positional: keywords cost this per-request call more.
+            recorder.request_finished(ctx.method, route, status, seconds, probe, exchange.metrics, ctx.cost)
             if seconds >= _taps.slow_after and not probe and _taps.slow_request is not None:
                 _taps.slow_request(ctx.method, route, status, seconds)
         except Exception as exc:

@@ -101,6 +101,14 @@ def test_multiprocess_mode_does_not_look_exemplars_up(
     assert calls == [1]
 
 
+def test_tracing_off_does_not_look_exemplars_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a tracer there is no span to link: the recorder does not ask for one."""
+    calls: list[int] = []
+    monkeypatch.setattr(exemplars, "current_exemplar", lambda: calls.append(1))
+    recorder.request_finished("GET", "traced/plain/", 200, 0.01, False)
+    assert calls == []
+
+
 async def test_async_path_carries_the_exemplar_too(traced: Any, async_client: Any) -> None:
     """Under ASGI the middleware's async path observes latency with the same exemplar."""
     response = await async_client.get("/traced/plain/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})

@@ -186,6 +186,21 @@ def test_callsite_is_the_users_frame() -> None:
     assert not found["callsite"].startswith("/")  # relative to the working directory
 
 
+def test_a_statement_with_a_comment_costs_no_stack_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is left as written, so the user's frame is not even looked for."""
+    walks: list[object] = []
+    real = sql_comments.callsite
+    monkeypatch.setattr(sql_comments, "callsite", lambda frame: walks.append(frame) or real(frame))
+    with received({"SQL_COMMENTS": ["callsite"]}) as seen, bind(), connection.cursor() as cursor:
+        cursor.execute("SELECT 1 /* mine */")
+        cursor.execute("SELECT 2 -- mine")
+        assert walks == []
+        cursor.execute("SELECT 3")
+    assert len(walks) == 1
+    assert seen[:2] == ["SELECT 1 /* mine */", "SELECT 2 -- mine"]
+    assert set(pairs(seen[2])) == {"callsite"}
+
+
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [

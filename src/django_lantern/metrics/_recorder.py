@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
+from django_lantern import tracing
 from django_lantern._caching import settings_cache
 from django_lantern._cost import Cost
 from django_lantern._errors import internal_error_reported
@@ -175,6 +176,10 @@ class RecorderState:
         return series
 
 
+# The one tracing state: its tracer is None while tracing is off (read per request, as it can
+# be turned on and off at run time).
+_tracing = tracing.state
+
 # The in-flight list of each gauge: states rebuilt after a settings change share it.
 _IN_FLIGHT: weakref.WeakKeyDictionary[Gauge, list[None]] = weakref.WeakKeyDictionary()
 
@@ -218,13 +223,15 @@ def request_finished(
     route: str,
     status: int,
     seconds: float,
-    *,
     probe: bool,
     state: RecorderState | None = None,
     cost: Cost | None = None,
 ) -> None:
     """The in-flight gauge down, the request counted and timed, and its ``cost``
-    (queries, DB time) by route, in one step."""
+    (queries, DB time) by route, in one step.
+
+    Called once per request with positional arguments: keywords cost the call more.
+    """
     if state is None:
         state = _state()
     if not state.enabled:
@@ -246,11 +253,16 @@ def request_finished(
     counter, histogram, queries, db_time = state.request_series.get(key) or state.resolve_request(key)
     counter.inc()
     if histogram is not None:
-        histogram.observe(seconds, exemplars.current_exemplar() if state.exemplars else None)
+        # The exemplar is looked up only while tracing is on: without a tracer there is no span.
+        if _tracing.tracer is not None and state.exemplars:
+            histogram.observe(seconds, exemplars.current_exemplar())
+        else:
+            histogram.observe(seconds)
     # Only requests that ran a query: the DB share of latency (the sum) is the same, the
     # queries-per-request quantiles are those of the requests that query (an N+1 shows
     # there, not diluted by a route's cached hits), and a request without one pays nothing.
-    if queries is not None and db_time is not None and cost is not None and cost.db_queries:
+    # ``queries`` and ``db_time`` are None together (probes).
+    if cost is not None and cost.db_queries and queries is not None and db_time is not None:
         queries.observe(cost.db_queries)
         db_time.observe(cost.db_seconds)
 

@@ -24,7 +24,7 @@ rebuilt only when the route becomes known (URL resolution happens after the
 first middleware may have queried) or the current span changes. A query then
 pays a context look-up, two identity checks and one string concatenation.
 ``callsite`` is the exception: the frame that ran the query is found by a walk
-up the stack on every query (see the docs for its measured cost).
+up the stack on every query that gets a comment (see the docs for its measured cost).
 """
 
 from __future__ import annotations
@@ -74,6 +74,11 @@ def append(sql: str, comment: str) -> str:
     already has a comment, before a final ``;``."""
     if not sql or not comment or "/*" in sql or "--" in sql:
         return sql
+    return _placed(sql, comment)
+
+
+def _placed(sql: str, comment: str) -> str:
+    """``comment`` at the end of ``sql`` (both not empty, ``sql`` without a comment), before a final ``;``."""
     if sql[-1] not in _TRAILING:  # Django's statements: one concatenation
         return f"{sql} {comment}"
     end = sql.rstrip()
@@ -114,7 +119,7 @@ def context_pairs(keys: tuple[str, ...], ctx: RequestContext) -> dict[str, str]:
 class Built:
     """One context's comment, and what it was built from (identity-checked per query)."""
 
-    __slots__ = ("body", "doubled", "match", "plain", "span_id")
+    __slots__ = ("body", "doubled", "doubled_tail", "match", "plain", "plain_tail", "span_id")
 
     def __init__(self, match: object, span_id: str, pairs: Mapping[str, str]) -> None:
         self.match = match
@@ -124,6 +129,9 @@ class Built:
         self.plain = f"/*{self.body}*/" if self.body else ""
         # With parameters the driver reads "%" as the start of a placeholder.
         self.doubled = self.plain.replace("%", "%%")
+        # What a statement that needs no trimming gets, "" for no comment: one concatenation per query.
+        self.plain_tail = f" {self.plain}" if self.body else ""
+        self.doubled_tail = f" {self.doubled}" if self.body else ""
 
 
 def _build(keys: tuple[str, ...], ctx: RequestContext, match: object) -> Built:
@@ -167,7 +175,10 @@ def _with_callsite(built: Built | None, frame: FrameType | None) -> str:
 
 # -- the execute wrapper ----------------------------------------------------------------
 def built_for(keys: tuple[str, ...], ctx: RequestContext) -> Built:
-    """The context's comment, rebuilt when what it was built from has changed."""
+    """The context's comment, rebuilt when what it was built from has changed.
+
+    The execute wrapper repeats these lines inline (a call costs about as much as they do).
+    """
     built: Built | None = ctx.sql_comment
     request = ctx.request
     match = None if request is None else getattr(request, "resolver_match", None)
@@ -202,16 +213,24 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
     def lantern_sql_comment(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
     ) -> Any:
-        if isinstance(sql, str) and sql:
+        # A statement that already holds a comment is left as it is (so no stack walk for it).
+        if isinstance(sql, str) and sql and "/*" not in sql and "--" not in sql:
             try:
                 if want_callsite:
-                    sql = append(sql, comment_for(keys, True, many or params is not None, getframe(1)))
+                    comment = comment_for(keys, True, many or params is not None, getframe(1))
+                    if comment:
+                        sql = _placed(sql, comment)
                 elif (ctx := current_get()) is not None:
-                    # comment_for() and append() inlined: a call costs about as much as the rest.
-                    built = built_for(keys, ctx)
-                    comment = built.doubled if many or params is not None else built.plain
-                    if comment and "/*" not in sql and "--" not in sql:
-                        sql = f"{sql} {comment}" if sql[-1] not in _TRAILING else append(sql, comment)
+                    # built_for(), comment_for() and _placed()'s usual case inlined: a call costs as much.
+                    built = ctx.sql_comment
+                    request = ctx.request
+                    match = None if request is None else getattr(request, "resolver_match", None)
+                    if built is None or built.match is not match or built.span_id is not ctx.span_id:
+                        built = _build(keys, ctx, match)
+                    if sql[-1] not in _TRAILING:
+                        sql += built.doubled_tail if many or params is not None else built.plain_tail
+                    elif built.plain:
+                        sql = _placed(sql, built.doubled if many or params is not None else built.plain)
             except Exception as exc:
                 report_internal_error("sql_comments", exc)
         if inner is None:
