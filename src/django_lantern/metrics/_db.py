@@ -38,6 +38,7 @@ wrapped once to count the failure by alias and re-raise it unchanged.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 import weakref
@@ -64,20 +65,22 @@ ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]
 
 _clock = time.perf_counter
 _scope = current.get
+_run_scope = query_insights.run_scope
 
 
 def _metrics_wrapper(
     duration: Histogram | None,
     errors: Counter | None,
     inner: ExecuteWrapper | None = None,
-    note: query_insights.Note | None = None,
+    watch: query_insights.Watch | None = None,
 ) -> ExecuteWrapper:
     """Time the query and count it by the alias bound in (with metrics off, None: not
     counted), in the scope's cost (``_cost.Cost.query``) and for the query insights
-    (``note``), all from the same two clock reads and one context read; never swallow
+    (``watch``), all from the same two clock reads and one context read; never swallow
     its error. ``inner``: a layer that runs the query (the SQL comment), so that what is
     counted is the statement as written."""
     observe = None if duration is None else duration.observe
+    note, slow_after = (None, math.inf) if watch is None else watch
 
     def lantern_query_metrics(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
@@ -98,7 +101,10 @@ def _metrics_wrapper(
             ctx = _scope()
             if ctx is not None:
                 ctx.cost.query(seconds, sql, params)
-            if note is not None:
+            # Outside a request and a run's scope, only a slow statement concerns the insights.
+            if note is not None and (
+                seconds >= slow_after or _run_scope() is not None or (ctx is not None and ctx.request is not None)
+            ):
                 note(sql, seconds, ctx)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
@@ -163,12 +169,12 @@ class _Wrappers:
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
         comments = sql_comments.wrapper(None, self.sql_comments) if self.sql_comments else None
-        note = query_insights.note_for(getattr(connection, "vendor", "") or "")
-        if series is None and comments is None and note is None:
+        watch = query_insights.watch_for(getattr(connection, "vendor", "") or "")
+        if series is None and comments is None and watch is None:
             wrapper = _cost_wrapper
         else:
             duration, errors = (None, None) if series is None else series
-            wrapper = _metrics_wrapper(duration, errors, comments, note)
+            wrapper = _metrics_wrapper(duration, errors, comments, watch)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
             wrapper = _span_wrapper(wrapper, base)

@@ -4,7 +4,7 @@ A *scope* is one request, Celery task run, ``django.tasks`` run or management
 command: :func:`begin` opens a task run's or command's (in its own
 ``ContextVar``, apart from the log context); a request's is made at its first
 query and kept on the request (``end_request``); :func:`end` closes it. The query wrapper
-(``metrics/_db.py``) calls the function :func:`note_for` built for it once per statement,
+(``metrics/_db.py``) calls the function :func:`watch_for` built for it once per statement,
 after it ran:
 
 - N+1: the statement's fingerprint (the SQL scrubber's text: literals are
@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import REGISTRY, Counter
 
@@ -126,6 +126,8 @@ class Scope:
 
 
 _scope: ContextVar[Scope | None] = ContextVar("django_lantern_query_scope", default=None)
+# The task run's or command's scope (``begin``), if any.
+run_scope = _scope.get
 
 
 def begin() -> Scope | None:
@@ -208,10 +210,19 @@ def _quoted(text: str) -> str:
 Note = Callable[[Any, float, RequestContext | None], None]
 
 
-def note_for(vendor: str) -> Note | None:
-    """The call the query wrapper of an alias of ``vendor`` makes after each statement
-    ran, or None when the insights are off. The settings are bound in here, once per
-    wrapper (a settings change builds new wrappers), so a query reads none of them."""
+class Watch(NamedTuple):
+    """What the query wrapper of one alias needs for the insights."""
+
+    # Called after a statement run in a request's context or in a run's scope (``run_scope``), or slow.
+    note: Note
+    # The seconds from which a statement is slow (infinite: slow queries are not reported).
+    slow_after: float
+
+
+def watch_for(vendor: str) -> Watch | None:
+    """The insights of an alias of ``vendor``, or None when they are off. The settings are
+    bound in here, once per wrapper (a settings change builds new wrappers), so a query
+    reads none of them."""
     c = config()
     threshold, slow_seconds = c.threshold, c.slow_seconds
     if threshold is None and slow_seconds is None:
@@ -238,7 +249,7 @@ def note_for(vendor: str) -> Note | None:
         except Exception as exc:
             report_internal_error("query_insights", exc)
 
-    return query
+    return Watch(query, slow_after)
 
 
 _fingerprints: dict[str, str] = {}
