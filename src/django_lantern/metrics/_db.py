@@ -5,8 +5,8 @@ No database backend swap (django-prometheus needs one per engine): Django's
 wrapper goes into that connection's ``execute_wrappers``. Each alias's
 wrapper is built once per settings generation (``_Wrappers``) with the
 alias's histogram and error-counter children bound in, so a query costs two
-clock reads, one ``observe`` and the scope's count (``_cost.Cost.query``):
-no settings, label or tracing look-up.
+clock reads, one context read, one ``observe`` and the scope's count
+(``_cost.Cost.query``): no settings, label or tracing look-up.
 With ``TRACING_QUERY_SPANS`` on, the alias gets a second wrapper around the
 first that starts the query span (:mod:`django_lantern.tracing._queries`);
 with it off, nothing per query looks at tracing. With metrics off, the
@@ -19,11 +19,11 @@ query insights all see the statement as the application wrote it, and a
 comment that carries the request id never makes each request's statements
 look new.
 
-Settings changes: a wrapper holds children of the families it was built
-from, so when families are replaced (``setting_changed``, or a test
-resetting them) every instrumented connection, in every thread, has its
-wrapper swapped for ``_rebind``, which puts the current wrapper in its place
-at that connection's next query. The steady state pays nothing for this.
+Settings changes: a wrapper holds the settings and the families' children it
+was built from, so when either changes (``setting_changed``, or a test
+resetting the families) every instrumented connection, in every thread, has
+its wrapper swapped for ``_rebind``, which puts the current wrapper in its
+place at that connection's next query. The steady state pays nothing for this.
 
 The wrapper is inserted first, not appended: ``connection.execute_wrapper()``
 removes its own wrapper with ``pop()``, which would remove ours instead if we
@@ -38,6 +38,7 @@ wrapped once to count the failure by alias and re-raise it unchanged.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 import weakref
@@ -64,22 +65,22 @@ ExecuteWrapper = Callable[[Callable[..., Any], Any, Any, bool, Mapping[str, Any]
 
 _clock = time.perf_counter
 _scope = current.get
-# Query insights' per-query call (metrics/_insights.py), with the alias's vendor bound in.
-Note = Callable[[Any, float], None]
+_run_scope = query_insights.run_scope
 
 
 def _metrics_wrapper(
     duration: Histogram | None,
     errors: Counter | None,
     inner: ExecuteWrapper | None = None,
-    note: Note | None = None,
+    watch: query_insights.Watch | None = None,
 ) -> ExecuteWrapper:
     """Time the query and count it by the alias bound in (with metrics off, None: not
     counted), in the scope's cost (``_cost.Cost.query``) and for the query insights
-    (``note``), all from the same two clock reads; never swallow its error. ``inner``:
-    a layer that runs the query (the SQL comment), so that what is counted is the
-    statement as written."""
+    (``watch``), all from the same two clock reads and one context read; never swallow
+    its error. ``inner``: a layer that runs the query (the SQL comment), so that what is
+    counted is the statement as written."""
     observe = None if duration is None else duration.observe
+    note, slow_after = (None, math.inf) if watch is None else watch
 
     def lantern_query_metrics(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
@@ -97,10 +98,14 @@ def _metrics_wrapper(
             seconds = _clock() - start
             if observe is not None:
                 observe(seconds)
-            if (ctx := _scope()) is not None:
+            ctx = _scope()
+            if ctx is not None:
                 ctx.cost.query(seconds, sql, params)
-            if note is not None:
-                note(sql, seconds)
+            # Outside a request and a run's scope, only a slow statement concerns the insights.
+            if note is not None and (
+                seconds >= slow_after or _run_scope() is not None or (ctx is not None and ctx.request is not None)
+            ):
+                note(sql, seconds, ctx)
         except Exception as exc:
             report_internal_error("db_metrics", exc)
         return result
@@ -164,24 +169,26 @@ class _Wrappers:
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
         comments = sql_comments.wrapper(None, self.sql_comments) if self.sql_comments else None
-        note = _insights_note(connection) if query_insights.enabled() else None
-        if series is None and comments is None and note is None:
+        watch = query_insights.watch_for(getattr(connection, "vendor", "") or "")
+        if series is None and comments is None and watch is None:
             wrapper = _cost_wrapper
         else:
             duration, errors = (None, None) if series is None else series
-            wrapper = _metrics_wrapper(duration, errors, comments, note)
+            wrapper = _metrics_wrapper(duration, errors, comments, watch)
         if self.spans:
             base = tracing_queries.SpanBase(connection, self.max_length)
             wrapper = _span_wrapper(wrapper, base)
         return wrapper
 
 
-def _insights_note(connection: Any) -> Note:
-    vendor: str = getattr(connection, "vendor", "") or ""
-    return functools.partial(query_insights.query, vendor)
+def _rebind_all(_: _Wrappers) -> None:
+    """The wrappers were built from settings that changed: every instrumented connection gets ``_rebind``."""
+    with _lock:
+        for connection, wrapper in list(_installed.items()):
+            _swap(connection, wrapper, _rebind)
 
 
-@settings_cache
+@settings_cache(teardown=_rebind_all)
 def _wrappers() -> _Wrappers:
     return _Wrappers()
 
@@ -246,11 +253,8 @@ def _rebind(execute: Callable[..., Any], sql: Any, params: Any, many: bool, cont
 
 
 def _retire() -> None:
-    """The families were replaced: every instrumented connection gets ``_rebind``."""
+    """The families were replaced: the wrappers holding their children go (``_rebind_all``)."""
     _wrappers.cache_clear()
-    with _lock:
-        for connection, wrapper in list(_installed.items()):
-            _swap(connection, wrapper, _rebind)
 
 
 def _count_connection(alias: str, *, failed: bool) -> None:

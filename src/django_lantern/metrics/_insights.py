@@ -3,8 +3,9 @@
 A *scope* is one request, Celery task run, ``django.tasks`` run or management
 command: :func:`begin` opens a task run's or command's (in its own
 ``ContextVar``, apart from the log context); a request's is made at its first
-query and kept on the request (``end_request``); :func:`end` closes it. The query wrapper (``metrics/_db.py``) calls
-:func:`query` once per statement, after it ran:
+query and kept on the request (``end_request``); :func:`end` closes it. The query wrapper
+(``metrics/_db.py``) calls the function :func:`watch_for` built for it once per statement,
+after it ran:
 
 - N+1: the statement's fingerprint (the SQL scrubber's text: literals are
   ``?``, comments gone) is looked up by statement text in a bounded map, so a
@@ -38,20 +39,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import REGISTRY, Counter
 
 from django_lantern._caching import settings_cache
 from django_lantern._errors import report_internal_error
 from django_lantern.conf import get_settings
-from django_lantern.context import UNKNOWN, current
+from django_lantern.context import UNKNOWN, RequestContext, current
 from django_lantern.metrics import _callsite
 from django_lantern.metrics._capped import CappedFamily
 from django_lantern.metrics._families import _Declare, get_label_overflow
@@ -96,12 +98,6 @@ def config() -> _Config:
     )
 
 
-def enabled() -> bool:
-    """Whether a query needs :func:`query` at all (a connection without metrics gets a wrapper then)."""
-    c = config()
-    return c.threshold is not None or c.slow_seconds is not None
-
-
 class Scope:
     """One request's, task run's or command's counts by fingerprint."""
 
@@ -130,6 +126,8 @@ class Scope:
 
 
 _scope: ContextVar[Scope | None] = ContextVar("django_lantern_query_scope", default=None)
+# The task run's or command's scope (``begin``), if any.
+run_scope = _scope.get
 
 
 def begin() -> Scope | None:
@@ -147,20 +145,10 @@ def begin() -> Scope | None:
 REQUEST_ATTRIBUTE = "_lantern_query_scope"
 
 
-def _current_scope() -> Scope | None:
-    """The task run's or command's scope (``begin``), else the current request's, made now if need be."""
-    scope = _scope.get()
-    if scope is not None:
-        return scope
-    ctx = current.get()
-    request = None if ctx is None else ctx.request
-    if request is None:
-        return None
+def _request_scope(request: Any, threshold: int) -> Scope:
+    """The request's scope, made at its first query."""
     found: Scope | None = request.__dict__.get(REQUEST_ATTRIBUTE)
     if found is None:
-        threshold = config().threshold
-        if threshold is None:
-            return None
         found = request.__dict__.setdefault(REQUEST_ATTRIBUTE, Scope(threshold))
     return found
 
@@ -217,23 +205,51 @@ def _quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=True)
 
 
-def query(vendor: str, sql: Any, seconds: float) -> None:
-    """One statement ran: count it in the current scope; report it if slow. Never raises."""
-    try:
-        c = config()
-        scope = _current_scope()
-        slow = c.slow_seconds is not None and seconds >= c.slow_seconds
-        if (scope is None or scope.closed) and not slow:
-            return
-        fingerprint = _fingerprint(sql, vendor)
-        if fingerprint is None:
-            return
-        if scope is not None and not scope.closed:
-            scope.count(fingerprint)
-        if slow:
-            _slow(fingerprint, seconds)
-    except Exception as exc:
-        report_internal_error("query_insights", exc)
+# The per-query call of one connection alias's wrapper (``metrics/_db.py``): the
+# statement, its seconds and the current context (``context.current``), or None.
+Note = Callable[[Any, float, RequestContext | None], None]
+
+
+class Watch(NamedTuple):
+    """What the query wrapper of one alias needs for the insights."""
+
+    # Called after a statement run in a request's context or in a run's scope (``run_scope``), or slow.
+    note: Note
+    # The seconds from which a statement is slow (infinite: slow queries are not reported).
+    slow_after: float
+
+
+def watch_for(vendor: str) -> Watch | None:
+    """The insights of an alias of ``vendor``, or None when they are off. The settings are
+    bound in here, once per wrapper (a settings change builds new wrappers), so a query
+    reads none of them."""
+    c = config()
+    threshold, slow_seconds = c.threshold, c.slow_seconds
+    if threshold is None and slow_seconds is None:
+        return None
+    slow_after = math.inf if slow_seconds is None else slow_seconds
+
+    def query(sql: Any, seconds: float, ctx: RequestContext | None) -> None:
+        """Count the statement in the current scope (the task run's or command's, else the
+        request's, made now if need be); report it if slow. Never raises."""
+        try:
+            scope = _scope.get()
+            if scope is None and threshold is not None and ctx is not None and ctx.request is not None:
+                scope = _request_scope(ctx.request, threshold)
+            slow = seconds >= slow_after
+            if (scope is None or scope.closed) and not slow:
+                return  # outside any scope (a probe's thread, a script) and not slow: most queries there
+            fingerprint = _fingerprint(sql, vendor)
+            if fingerprint is None:
+                return
+            if scope is not None and not scope.closed:
+                scope.count(fingerprint)
+            if slow:
+                _slow(fingerprint, seconds)
+        except Exception as exc:
+            report_internal_error("query_insights", exc)
+
+    return Watch(query, slow_after)
 
 
 _fingerprints: dict[str, str] = {}
