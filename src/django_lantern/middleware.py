@@ -212,6 +212,9 @@ class LanternMiddleware:
             ctx, rejected_length = open_context(request, cfg, incoming_trace_id(request.META))
         else:
             ctx, rejected_length = open_context(request, cfg)
+        kind = probe_kind(request.path_info, cfg)
+        if kind is not None:
+            ctx.probe_route = probe_route(request.path_info, cfg)
         if cfg.debug_on_error:
             debug_lines.begin(ctx, cfg.debug_on_error_records)
         metrics = None
@@ -223,9 +226,6 @@ class LanternMiddleware:
             tracing.attach(span, request, ctx)  # never raises
         if sentry.state.enabled:
             sentry.bind_request(ctx)
-        kind = probe_kind(request.path_info, cfg)
-        if kind is not None:
-            ctx.probe_route = probe_route(request.path_info, cfg)
         return _Exchange(request, cfg, ctx, span, current.set(ctx), started, metrics, rejected_length, kind)
 
     def _end(self, exchange: _Exchange) -> None:

@@ -164,9 +164,9 @@ def _forget_threads() -> None:
     _start_lock = threading.Lock()
     _applier.lock = threading.Lock()
     if _stopped_listening:
-        # Its first request starts its own poller again. The signal's lock is held only
-        # by a thread the fork left behind: then connecting would wait forever (and so would
-        # the child's every request_started), so the child is left as it is.
+        # Its first request starts its own poller again. A signal lock still held here
+        # belongs to a thread the fork left behind: connecting would wait forever (as would
+        # the child's every request_started), so that child is left as it is.
         lock = request_started.lock
         if lock.acquire(blocking=False):
             lock.release()
