@@ -18,6 +18,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.client import AsyncClient
 
+from django_lantern import bind
 from django_lantern.metrics import _callsite
 from django_lantern.metrics import _insights as insights
 from tasks.models import Org, Task
@@ -189,7 +190,7 @@ def test_memory_per_scope_is_bounded() -> None:
     scope = insights.begin()
     assert scope is not None
     try:
-        with connection.cursor() as cursor:
+        with bind(job="bounded"), connection.cursor() as cursor:  # a run's scope counts in its context
             for i in range(insights.MAX_FINGERPRINTS + 44):
                 cursor.execute(f"SELECT 1 AS c{i}")
         assert len(scope.counts) == insights.MAX_FINGERPRINTS
@@ -211,3 +212,16 @@ def test_the_callsite_skips_libraries() -> None:
     assert _callsite._shown(inspect.getfile(inspect)) == ""
     assert _callsite._shown(inspect.getfile(pytest)) == ""
     assert _callsite._shown(insights.__file__) == ""
+
+
+def test_a_run_scope_counts_nothing_outside_any_context() -> None:
+    scope = insights.begin()
+    assert scope is not None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        with bind(job="counted"), connection.cursor() as cursor:
+            cursor.execute("SELECT 2")
+        assert scope.counts == {"SELECT ?": 1}
+    finally:
+        insights.end(scope, emit=False)

@@ -101,9 +101,10 @@ def _metrics_wrapper(
             ctx = _scope()
             if ctx is not None:
                 ctx.cost.query(seconds, sql, params)
-            # Outside a request and a run's scope, only a slow statement concerns the insights.
+            # Outside a request and a run's scope (opened in the run's context), only a
+            # slow statement concerns the insights.
             if note is not None and (
-                seconds >= slow_after or _run_scope() is not None or (ctx is not None and ctx.request is not None)
+                seconds >= slow_after or (ctx is not None and (ctx.request is not None or _run_scope() is not None))
             ):
                 note(sql, seconds, ctx)
         except Exception as exc:

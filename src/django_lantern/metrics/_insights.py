@@ -131,7 +131,8 @@ run_scope = _scope.get
 
 
 def begin() -> Scope | None:
-    """Open a scope for the current request, task run or command (None: N+1 detection is off)."""
+    """Open a scope for the current task run or command, in its context (``binding.enter_context``):
+    outside any context, a query is not counted (None: N+1 detection is off)."""
     threshold = config().threshold
     if threshold is None:
         return None
@@ -213,7 +214,8 @@ Note = Callable[[Any, float, RequestContext | None], None]
 class Watch(NamedTuple):
     """What the query wrapper of one alias needs for the insights."""
 
-    # Called after a statement run in a request's context or in a run's scope (``run_scope``), or slow.
+    # Called after a statement run in a request's context or in a run's scope (``run_scope``,
+    # in the run's context), or slow.
     note: Note
     # The seconds from which a statement is slow (infinite: slow queries are not reported).
     slow_after: float
