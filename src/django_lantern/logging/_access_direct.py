@@ -12,9 +12,10 @@ formatter, and handed to the handler's stream or queue in one call.
 The formatter is the same object, and reads the event through the same
 functions as the record (``_access_fields.access_fields``), so both paths
 write the same bytes (``tests/logging/test_access_direct.py``). The default
-format (``JsonFormatter`` itself) goes one step further: its fields come
-from the values without an event (``typed_fields``, which ``access_fields``
-calls too), then the formatter's own steps for an access record.
+format (``JsonFormatter`` itself) goes further: its usual line is assembled
+as text from cached JSON pieces (``_access_json.py``), any other from the
+values without an event (``typed_fields``, which ``access_fields`` calls
+too), then the formatter's own steps for an access record.
 
 Any other configuration takes the record path: another handler or a
 subclass of ours (``assertLogs``, ``caplog``, a project's own), a formatter
