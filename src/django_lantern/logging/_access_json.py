@@ -5,8 +5,9 @@ same text from one request to the next: the logger, the method, the path and
 the route repeat, and the rest are numbers and validated ids. So the JSON
 text of the repeating part is made once, by orjson as the formatter would
 make it, and kept per (scrubber, field limit, logger, method, path, client
-address, route); each line adds its own values, its numbers serialised by
-orjson in one call.
+address, route); each line adds its own values: the cost's numbers and the
+release serialised by orjson in one call, the status, the duration and the
+usual ids (hex, or unknown) written as the text orjson would write.
 
 Only plain values are taken: a method, path and address the scrubber leaves
 as they are, every text within the field limit, a user id unknown or an
