@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from django_lantern import _cost
 from django_lantern._cost import Cost
-from django_lantern.context import UNKNOWN
+from django_lantern.context import UNKNOWN, RequestContext
 from django_lantern.logging import _access_json, _base
 from django_lantern.logging._access_json import json_access_line
 from django_lantern.logging._access_record import cost_values, make_access_record
@@ -41,7 +42,8 @@ PLAIN: dict[str, Any] = {
     "span_id": UNKNOWN,
 }
 TRACE = {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}
-DURATIONS = [0.0, 0.004, 0.005, 0.015, 1.005, 1.255, 2.675, 999.995, 12345.678, 1e11, 1e13, -1.0, math.nan, math.inf]
+DURATIONS = [0.0, 0.004, 0.005, 0.015, 0.1, 1.005, 1.255, 2.675, 10.0, 100.5, 999.995, 12345.678, 999999999999.99]
+DURATIONS += [1e11, 1e13, -1.0, math.nan, math.inf]
 COSTS: list[dict[str, Any]] = [
     {"db_queries": 25, "db_seconds": 0.0123456, "db_duplicates": 3, "cache_hits": 2, "response_bytes": 0},
     {"cache_misses": 1, "outbound_calls": 4, "outbound_seconds": 1.5, "response_bytes": 2**62},
@@ -109,19 +111,16 @@ def general_line(formatter: JsonFormatter, case: dict[str, Any], monkeypatch: py
 
 def fast_line(formatter: JsonFormatter, case: dict[str, Any]) -> str | None:
     values = {**PLAIN, **{k: v for k, v in case.items() if k in PLAIN}}
+    ctx = RequestContext(values["request_id"], values["method"], values["path"], None)
+    ctx.user_id, ctx.trace_id, ctx.span_id = values["user_id"], values["trace_id"], values["span_id"]
     return json_access_line(
         formatter.active_scrubber(),
         formatter.field_limit,
         case.get("logger", "access"),
         case.get("level", logging.INFO),
         CREATED,
-        values["request_id"],
-        values["user_id"],
-        values["method"],
-        values["path"],
+        ctx,
         values["route"],
-        values["trace_id"],
-        values["span_id"],
         values["status"],
         values["duration_ms"],
         values["client_ip"],
@@ -147,7 +146,7 @@ def test_the_assembled_line_is_the_formatters_line(
 @pytest.mark.parametrize(
     "case",
     [{}, TRACE, {"user_id": 42}, {"user_id": UNKNOWN}, {"client_ip": None}, {"request_id": "0123-4567:89ab.cd_ef"}]
-    + [{"duration_ms": d} for d in DURATIONS[:10]]
+    + [{"duration_ms": d} for d in DURATIONS[:14]]
     + [{"cost": cost} for cost in (COSTS[0], COSTS[1], COSTS[3])]
     + [{"level": level} for level in (logging.DEBUG, logging.WARNING, logging.ERROR)],
     ids=repr,
@@ -193,3 +192,12 @@ def test_the_cache_is_bounded() -> None:
     for n in range(_access_json._MAX_SHAPES * 2 + 5):
         assert fast_line(formatter, {"path": f"/scan/{n}/"}) is not None
         assert len(_access_json._shapes) <= _access_json._MAX_SHAPES
+
+
+def test_durations_are_written_as_the_formatter_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The duration's number, written without orjson, is orjson's for durations of every size."""
+    formatter = JsonFormatter()
+    rng = random.Random(21)
+    for _ in range(2000):
+        case = {"duration_ms": rng.choice([rng.random(), rng.random() * 1000, 10 ** rng.uniform(-3, 11.9)])}
+        assert fast_line(formatter, case) == general_line(formatter, case, monkeypatch)

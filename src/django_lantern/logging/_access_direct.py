@@ -12,9 +12,10 @@ formatter, and handed to the handler's stream or queue in one call.
 The formatter is the same object, and reads the event through the same
 functions as the record (``_access_fields.access_fields``), so both paths
 write the same bytes (``tests/logging/test_access_direct.py``). The default
-format (``JsonFormatter`` itself) goes one step further: its fields come
-from the values without an event (``typed_fields``, which ``access_fields``
-calls too), then the formatter's own steps for an access record.
+format (``JsonFormatter`` itself) goes further: its usual line is assembled
+as text from cached JSON pieces (``_access_json.py``), any other from the
+values without an event (``typed_fields``, which ``access_fields`` calls
+too), then the formatter's own steps for an access record.
 
 Any other configuration takes the record path: another handler or a
 subclass of ours (``assertLogs``, ``caplog``, a project's own), a formatter
@@ -34,7 +35,7 @@ import logging
 from typing import Any, cast
 
 from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.logging._access_fields import typed_fields
+from django_lantern.logging._access_fields import CostValues, typed_fields
 from django_lantern.logging._access_json import json_access_line
 from django_lantern.logging._access_record import (
     AccessEvent,
@@ -140,7 +141,14 @@ def write_direct(
     route = ctx.route
     formatter = handler.formatter
     if type(formatter) is JsonFormatter:
-        line = _json_line(formatter, logger_name, level, created, ctx, route, status, duration_ms, client_ip)
+        try:
+            cost = cost_values(ctx.cost)
+            scrubber, limit = formatter.active_scrubber(), formatter.field_limit
+            line = json_access_line(
+                scrubber, limit, logger_name, level, created, ctx, route, status, duration_ms, client_ip, cost
+            ) or _json_line(formatter, logger_name, level, created, ctx, route, status, duration_ms, client_ip, cost)
+        except Exception:
+            line = None  # the event path's formatter writes its failure line
         if line is not None:
             _write(handler, line)
             return
@@ -185,37 +193,19 @@ def _json_line(
     status: int,
     duration_ms: float,
     client_ip: str | None,
+    cost: CostValues,
 ) -> str | None:
-    """The default format's line straight from the values, as ``formatter.format`` writes the
-    access record's: assembled as text in the usual case (``_access_json.py``), else from
-    ``typed_fields``; None when the values need the general path (or its failure line)."""
-    request_id, user_id, method, path, trace_id, span_id = (
-        ctx.request_id,
-        ctx.user_id,
-        ctx.method,
-        ctx.path,
-        ctx.trace_id,
-        ctx.span_id,
-    )
-    try:
-        cost = cost_values(ctx.cost)
-        limit = formatter.field_limit
-        scrubber = formatter.active_scrubber()
-        line = json_access_line(
-            scrubber, limit, logger_name, level, created, request_id, user_id, method, path, route,
-            trace_id, span_id, status, duration_ms, client_ip, cost,
-        )  # fmt: skip
-        if line is not None:
-            return line
-        # The user id and the duration as ``set_access_fields`` sets them on the record.
-        held = (
-            request_id, UNKNOWN if user_id is None else user_id, method, path, route,
-            trace_id, span_id, status, round(duration_ms, 2), client_ip,
-        )  # fmt: skip
-        level_name = LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
-        fields = typed_fields(formatter, created, level_name, logger_name, held, cost)
-    except Exception:
-        return None  # the event path's formatter writes its failure line
+    """The default format's line from ``typed_fields``, as ``formatter.format`` writes the
+    access record's, when it is not the usual one (``_access_json.py``); None when the
+    values need the general path."""
+    user_id = ctx.user_id
+    # The user id and the duration as ``set_access_fields`` sets them on the record.
+    held = (
+        ctx.request_id, UNKNOWN if user_id is None else user_id, ctx.method, ctx.path, route,
+        ctx.trace_id, ctx.span_id, status, round(duration_ms, 2), client_ip,
+    )  # fmt: skip
+    level_name = LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
+    fields = typed_fields(formatter, created, level_name, logger_name, held, cost)
     if fields is None:
         return None
     return formatter.serialise(formatter.add_release(formatter.json_fields(fields)))

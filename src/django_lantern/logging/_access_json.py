@@ -5,8 +5,9 @@ same text from one request to the next: the logger, the method, the path and
 the route repeat, and the rest are numbers and validated ids. So the JSON
 text of the repeating part is made once, by orjson as the formatter would
 make it, and kept per (scrubber, field limit, logger, method, path, client
-address, route); each line adds its own values, its numbers serialised by
-orjson in one call.
+address, route); each line adds its own values: the cost's numbers and the
+release serialised by orjson in one call, the status, the duration and the
+usual ids (hex, or unknown) written as the text orjson would write.
 
 Only plain values are taken: a method, path and address the scrubber leaves
 as they are, every text within the field limit, a user id unknown or an
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django_lantern._cost import COST_FIELDS
 from django_lantern._release import identity
 from django_lantern.context import UNKNOWN
 from django_lantern.logging._access_fields import COST_TYPES, INT64_RANGE, CostValues
@@ -27,6 +27,7 @@ from django_lantern.logging._access_record import access_line_head
 from django_lantern.logging._record_parts import LEVEL_NAMES, rfc3339
 
 if TYPE_CHECKING:
+    from django_lantern.context import RequestContext
     from django_lantern.scrubbing import Scrubber
 
 try:
@@ -36,8 +37,6 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
 
 __all__ = ["json_access_line"]
 
-# The fields after the route, in the order ``typed_fields`` gives them, then ``release``.
-_TAIL = ("trace_id", "span_id", "status", "duration_ms", "client_ip", *COST_FIELDS, "release")
 # The path, method, address and route may be chosen by a client (a scan of random
 # paths): a shape is kept only for short texts, and the shapes are forgotten at this many.
 _MAX_SHAPES = 1024
@@ -47,13 +46,15 @@ _MAX_DURATION_MS = 1e12
 
 
 class _Shape:
-    """The JSON text of what repeats: before the status, and from the method to the route."""
+    """The JSON text of what repeats: up to the message's status, from the method to the
+    route, and the client address."""
 
-    __slots__ = ("head", "middle")
+    __slots__ = ("address", "head", "middle")
 
-    def __init__(self, head: str, middle: str) -> None:
+    def __init__(self, head: str, middle: str, address: str) -> None:
         self.head = head
         self.middle = middle
+        self.address = address
 
 
 _shapes: dict[tuple[Any, ...], _Shape] = {}
@@ -65,35 +66,32 @@ def json_access_line(
     logger: str,
     level: int,
     created: float,
-    request_id: Any,
-    user_id: Any,
-    method: Any,
-    path: Any,
+    ctx: RequestContext,
     route: Any,
-    trace_id: Any,
-    span_id: Any,
     status: Any,
     duration_ms: Any,
     client_ip: Any,
     cost: CostValues,
 ) -> str | None:
-    """The default format's access line (``JsonFormatter`` with ``scrubber`` and field ``limit``),
-    or None when a value is not a plain case (the caller then takes ``typed_fields``)."""
+    """The default format's access line for ``ctx`` (``JsonFormatter`` with ``scrubber`` and
+    field ``limit``), or None when a value is not a plain case (the caller then takes ``typed_fields``)."""
     if _dumps is None:
         return None
-    key = (scrubber, limit, logger, method, path, client_ip, route)
+    key = (scrubber, limit, logger, ctx.method, ctx.path, client_ip, route)
     shape = _shapes.get(key)
     if shape is None:
-        shape = _new_shape(scrubber, limit, logger, method, path, client_ip, route)
+        shape = _new_shape(key)
         if shape is None:
             return None
         if len(_shapes) >= _MAX_SHAPES:
             _shapes.clear()
         _shapes[key] = shape
     level_name = LEVEL_NAMES.get(level)
+    request_id, trace_id, span_id = ctx.request_id, ctx.trace_id, ctx.span_id
     if (
         level_name is None
         or type(status) is not int
+        or not 0 <= status < 1000
         or type(duration_ms) is not float
         or not 0.0 <= duration_ms < _MAX_DURATION_MS
         or type(request_id) is not str
@@ -105,34 +103,61 @@ def json_access_line(
         or tuple(map(type, cost)) not in COST_TYPES
     ):
         return None
+    user_id = ctx.user_id
     if user_id is None or user_id == UNKNOWN:
         shown, user = "None", "null"
     elif type(user_id) is int and INT64_RANGE[0] <= user_id < INT64_RANGE[1]:
         shown = user = str(user_id)
     else:
         return None  # a string is capped, another type converted: ``typed_fields`` does both
-    # The duration to 0.01 ms as the message shows it; the field is ``round(duration_ms, 2)``,
-    # which is this text read back (both round the exact value the same way), for less work.
+    # The duration to 0.01 ms as the message shows it. The field is ``round(duration_ms, 2)``,
+    # which is this decimal read back (both round the exact value the same way), written
+    # as orjson writes it: the shortest text that reads back the same, this one without its
+    # trailing zeros (a number of at most 15 digits, ``_MAX_DURATION_MS``, reads back exactly).
     duration = f"{duration_ms:.2f}"
+    number = duration.rstrip("0")
+    if number[-1] == ".":
+        number += "0"
+    queries, db_ms, duplicates, hits, misses, calls, outbound_ms, cpu_ms, response_bytes = cost
     try:
         # orjson refuses what JSON cannot hold (an integer past 64 bits): the general path then.
-        tail_values = (trace_id, span_id, status, float(duration), client_ip, *cost, identity().release)
-        tail = _dumps(dict(zip(_TAIL, tail_values, strict=True)))
-        # Request ids are mostly letters and digits, which JSON writes as they are.
-        quoted_id = f'"{request_id}"' if request_id.isalnum() else _dumps(request_id).decode()
+        tail = _dumps(
+            {
+                # What the request cost, ``_cost.COST_FIELDS``' order.
+                "db_queries": queries,
+                "db_ms": db_ms,
+                "db_duplicates": duplicates,
+                "cache_hits": hits,
+                "cache_misses": misses,
+                "outbound_calls": calls,
+                "outbound_ms": outbound_ms,
+                "cpu_ms": cpu_ms,
+                "response_bytes": response_bytes,
+                "release": identity().release,
+            }
+        )
+        # The usual ids first: hex (letters and digits, which JSON writes as they are), or unknown.
+        quoted_id = f'"{request_id}"' if request_id.isalnum() else _quoted(request_id)
+        trace = '"-"' if trace_id == UNKNOWN else _quoted(trace_id)
+        span = '"-"' if span_id == UNKNOWN else _quoted(span_id)
     except TypeError:
         return None
     return (
         f'{{"ts":"{rfc3339(created)}","level":"{level_name}"{shape.head}{status} duration_ms={duration} '
-        f'user_id={shown}","request_id":{quoted_id},"user_id":{user}{shape.middle},{tail[1:].decode()}'
+        f'user_id={shown}","request_id":{quoted_id},"user_id":{user}{shape.middle},"trace_id":{trace},'
+        f'"span_id":{span},"status":{status},"duration_ms":{number}{shape.address},{tail[1:].decode()}'
     )
 
 
-def _new_shape(
-    scrubber: Scrubber | None, limit: int, logger: str, method: Any, path: Any, client_ip: Any, route: Any
-) -> _Shape | None:
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string."""
+    return f'"{text}"' if text.isalnum() else _dumps(text).decode()
+
+
+def _new_shape(key: tuple[Any, ...]) -> _Shape | None:
     """The repeating text for these values, or None when they are not a plain case: text to
     scrub or to cut, a lone surrogate (orjson refuses it; the general path replaces it)."""
+    scrubber, limit, logger, method, path, client_ip, route = key
     if not (
         type(method) is str
         and type(path) is str
@@ -149,6 +174,7 @@ def _new_shape(
         message_head = _dumps(f"{access_line_head(method, path, limit)} status=").decode()[:-1]
         head = f',"logger":{_dumps(logger).decode()},"message":{message_head}'
         middle = f',"method":{_dumps(method).decode()},"path":{_dumps(path).decode()},"route":{_dumps(route).decode()}'
+        address = f',"client_ip":{_dumps(client_ip).decode()}'
     except TypeError:
         return None
-    return _Shape(head, middle)
+    return _Shape(head, middle, address)
