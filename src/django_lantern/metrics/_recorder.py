@@ -86,8 +86,9 @@ class RecorderState:
         self.enabled = cfg.metrics_enabled
         self.exclude_probes = cfg.metrics_exclude_probes_from_latency
         self.exemplars = exemplars.supported()
-        # One entry per request in flight (single process; None: the gauge's own inc/dec).
-        self.in_flight = _in_flight(fams.active) if self.exemplars else None
+        # One entry per request in flight (single process, metrics on; None: the gauge's own
+        # inc/dec, or nothing with metrics off), tested first on the hot path.
+        self.in_flight = _in_flight(fams.active) if self.exemplars and self.enabled else None
         cap = cfg.metrics_max_label_sets
         p = fams.prefix
         overflow = get_label_overflow()
@@ -209,12 +210,11 @@ def request_started() -> RecorderState:
     """The in-flight gauge up; returns the state for ``request_finished``, so a
     request binds it once and comes down on the gauge it went up on."""
     state = _state()
-    if state.enabled:
-        in_flight = state.in_flight
-        if in_flight is not None:
-            in_flight.append(None)  # atomic, as the pop below
-        else:
-            state.fams.active.inc()
+    in_flight = state.in_flight
+    if in_flight is not None:
+        in_flight.append(None)  # atomic, as the pop below
+    elif state.enabled:
+        state.fams.active.inc()
     return state
 
 
@@ -234,18 +234,18 @@ def request_finished(
     """
     if state is None:
         state = _state()
-    if not state.enabled:
-        return
     in_flight = state.in_flight
-    if in_flight is None:
-        state.fams.active.dec()
-    else:
+    if in_flight is not None:
         # Never below zero, whatever a caller did; one atomic step (no check-then-pop race),
         # and no ``contextlib.suppress`` object built per request.
         try:  # noqa: SIM105
             in_flight.pop()
         except IndexError:
             pass
+    elif state.enabled:
+        state.fams.active.dec()
+    else:
+        return
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
     key = (method, route, status, probe)

@@ -204,23 +204,19 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
 
     Strings only: psycopg's ``sql.Composed``, bytes and the like go through untouched.
     A failure to comment runs the statement as written and is reported, never raised.
+    A statement that already holds a comment is left as it is (so no stack walk for it).
     """
     keys = tuple(name for name in names if name != "callsite")
-    want_callsite = "callsite" in names
+    if "callsite" in names:  # its own layer: the per-context one tests nothing more per query
+        return _callsite_wrapper(inner, keys)
     current_get = current.get
-    getframe = sys._getframe
 
     def lantern_sql_comment(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
     ) -> Any:
-        # A statement that already holds a comment is left as it is (so no stack walk for it).
         if isinstance(sql, str) and sql and "/*" not in sql and "--" not in sql:
             try:
-                if want_callsite:
-                    comment = comment_for(keys, True, many or params is not None, getframe(1))
-                    if comment:
-                        sql = _placed(sql, comment)
-                elif (ctx := current_get()) is not None:
+                if (ctx := current_get()) is not None:
                     # built_for(), comment_for() and _placed()'s usual case inlined: a call costs as much.
                     built = ctx.sql_comment
                     request = ctx.request
@@ -231,6 +227,27 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
                         sql += built.doubled_tail if many or params is not None else built.plain_tail
                     elif built.plain:
                         sql = _placed(sql, built.doubled if many or params is not None else built.plain)
+            except Exception as exc:
+                report_internal_error("sql_comments", exc)
+        if inner is None:
+            return execute(sql, params, many, context)
+        return inner(execute, sql, params, many, context)
+
+    return lantern_sql_comment
+
+
+def _callsite_wrapper(inner: ExecuteWrapper | None, keys: tuple[str, ...]) -> ExecuteWrapper:
+    """:func:`wrapper` with ``callsite`` among the keys: the user's frame is found per query."""
+    getframe = sys._getframe
+
+    def lantern_sql_comment(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]
+    ) -> Any:
+        if isinstance(sql, str) and sql and "/*" not in sql and "--" not in sql:
+            try:
+                comment = comment_for(keys, True, many or params is not None, getframe(1))
+                if comment:
+                    sql = _placed(sql, comment)
             except Exception as exc:
                 report_internal_error("sql_comments", exc)
         if inner is None:
