@@ -335,6 +335,10 @@ def render(results: dict[str, Any]) -> str:
         else:
             out += instructions_section(instructions)
             targets += instruction_targets(instructions)
+            if "per_query" in instructions:
+                from harness import query_cost
+
+                out += query_cost.accounting_rows(instructions["per_query"])
 
     scrape = results.get("scrape")
     if scrape:

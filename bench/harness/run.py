@@ -181,6 +181,11 @@ def stage_instructions(p: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": "valgrind is not installed (Debian: apt-get install valgrind)"}
     result = instructions.measure(configs, p.get("instructions_requests"))
     result["machine"] = {"git_commit": machine.describe()["git_commit"]}
+    if "lantern" in configs:
+        # Issue 22's per-query rows (``harness/query_cost.py``): accounting, fingerprinting, SQL comment.
+        from harness import query_cost
+
+        result["per_query"] = query_cost.accounting(None)
     return result
 
 
