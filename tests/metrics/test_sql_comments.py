@@ -221,7 +221,7 @@ def test_statements_with_a_comment_or_a_final_semicolon(statement: str, expected
 def test_statements_that_are_not_strings_go_through_untouched() -> None:
     """psycopg's ``sql.Composed`` (and anything not a str) is never rewritten, nor turned into text."""
     inner: list[Any] = []
-    wrapper = sql_comments.wrapper(None, ("request_id",))
+    wrapper = sql_comments.wrapper(("request_id",))
 
     class Composed:
         def __str__(self) -> str:

@@ -169,7 +169,7 @@ class _Wrappers:
 
     def _build(self, connection: Any) -> ExecuteWrapper | None:
         series = recorder.db_query_series(connection.alias)
-        comments = sql_comments.wrapper(None, self.sql_comments) if self.sql_comments else None
+        comments = sql_comments.wrapper(self.sql_comments) if self.sql_comments else None
         watch = query_insights.watch_for(getattr(connection, "vendor", "") or "")
         if series is None and comments is None and watch is None:
             wrapper = _cost_wrapper

@@ -199,8 +199,8 @@ def comment_for(keys: tuple[str, ...], want_callsite: bool, parsed: bool, frame:
     return built.doubled if parsed else built.plain
 
 
-def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrapper:
-    """The layer that comments each statement, then runs ``inner`` (or the query itself).
+def wrapper(names: tuple[str, ...]) -> ExecuteWrapper:
+    """The layer that comments each statement, then runs it.
 
     Strings only: psycopg's ``sql.Composed``, bytes and the like go through untouched.
     A failure to comment runs the statement as written and is reported, never raised.
@@ -208,7 +208,7 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
     """
     keys = tuple(name for name in names if name != "callsite")
     if "callsite" in names:  # its own layer: the per-context one tests nothing more per query
-        return _callsite_wrapper(inner, keys)
+        return _callsite_wrapper(keys)
     current_get = current.get
 
     def lantern_sql_comment(
@@ -229,14 +229,12 @@ def wrapper(inner: ExecuteWrapper | None, names: tuple[str, ...]) -> ExecuteWrap
                         sql = _placed(sql, built.doubled if many or params is not None else built.plain)
             except Exception as exc:
                 report_internal_error("sql_comments", exc)
-        if inner is None:
-            return execute(sql, params, many, context)
-        return inner(execute, sql, params, many, context)
+        return execute(sql, params, many, context)
 
     return lantern_sql_comment
 
 
-def _callsite_wrapper(inner: ExecuteWrapper | None, keys: tuple[str, ...]) -> ExecuteWrapper:
+def _callsite_wrapper(keys: tuple[str, ...]) -> ExecuteWrapper:
     """:func:`wrapper` with ``callsite`` among the keys: the user's frame is found per query."""
     getframe = sys._getframe
 
@@ -250,8 +248,6 @@ def _callsite_wrapper(inner: ExecuteWrapper | None, keys: tuple[str, ...]) -> Ex
                     sql = _placed(sql, comment)
             except Exception as exc:
                 report_internal_error("sql_comments", exc)
-        if inner is None:
-            return execute(sql, params, many, context)
-        return inner(execute, sql, params, many, context)
+        return execute(sql, params, many, context)
 
     return lantern_sql_comment
