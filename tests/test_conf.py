@@ -31,9 +31,10 @@ def test_every_default_key_is_accepted_as_is() -> None:
 
 
 def test_header_name_derives_the_meta_key() -> None:
-    """A custom header name maps to its WSGI META key."""
+    """A custom header name maps to its WSGI META key and its response header store key."""
     built, _ = conf.build_settings({"REQUEST_ID_HEADER": "X-Correlation-Id"})
     assert built.request_id_meta_key == "HTTP_X_CORRELATION_ID"
+    assert built.request_id_header_key == "x-correlation-id"  # as Django's header store keys it
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from django_lantern._validators import AddError, Problems
 from django_lantern.conf import GROUPS, KEYS, Group, field_name
 
 # Attributes computed from several keys (conf._derive) or by validation itself.
-NOT_FROM_A_ROW = {"request_id_meta_key", "probe_paths", "readyz_check_prefix", "ignored"}
+NOT_FROM_A_ROW = {"request_id_meta_key", "request_id_header_key", "probe_paths", "readyz_check_prefix", "ignored"}
 
 
 def test_every_attribute_comes_from_exactly_one_row() -> None:

@@ -289,6 +289,8 @@ class LanternSettings:
     ops_cache: str
     # Derived (see _derive)
     request_id_meta_key: str
+    # The header's name as Django's response header store keys it (lowercase).
+    request_id_header_key: str
     probe_paths: frozenset[str]
     # "/readyz/": paths under it name one check (``/readyz/db:default``); "" when READYZ_PATH is None.
     readyz_check_prefix: str
@@ -301,6 +303,7 @@ class LanternSettings:
 def _derive(values: dict[str, Any], problems: Problems) -> None:
     """Values computed from several keys, and rules that span keys."""
     values["request_id_meta_key"] = header_to_meta_key(values["request_id_header"])
+    values["request_id_header_key"] = values["request_id_header"].lower()
     keys = ("HEALTHZ_PATH", "READYZ_PATH", "METRICS_PATH", "STATUS_PATH", "THREADS_PATH")
     paths = [values[field_name(key)] for key in keys]
     values["probe_paths"] = frozenset().union(*paths)

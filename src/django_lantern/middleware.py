@@ -286,6 +286,7 @@ class LanternMiddleware:
         then the access line: in this order, each step guarded on its own."""
         ctx = exchange.ctx
         probe = exchange.kind is not None
+        route = None
         try:
             route = ctx.route
             # Positional: keywords cost this per-request call more.
@@ -308,7 +309,7 @@ class LanternMiddleware:
             if ctx.held is not None:  # DEBUG_ON_ERROR: before the access line
                 debug_lines.settle(ctx, status >= 500 or _slow(exchange.cfg, seconds))
             health_probe = exchange.kind in HEALTH_PROBES
-            self._access.write(ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe)
+            self._access.write(ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe, route)
         except Exception as exc:
             report_internal_error("access_log", exc)
 

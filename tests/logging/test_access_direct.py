@@ -28,7 +28,7 @@ from django.test.client import AsyncClient
 from django_lantern import _cost
 from django_lantern.conf import LanternSettings, get_settings
 from django_lantern.context import UNKNOWN, RequestContext
-from django_lantern.logging import _access_log
+from django_lantern.logging import _access_direct, _access_log
 from django_lantern.logging._access_log import AccessLog
 from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFilter, SkipHealthyProbes
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
@@ -195,6 +195,7 @@ def freeze(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
     """Both clocks a ``LogRecord`` may read (``time_ns`` from Python 3.13), at ``now``, and
     the thread's CPU clock the cost's ``cpu_ms`` reads (0.5 s after every scope's start)."""
     monkeypatch.setattr("time.time", lambda: now)
+    monkeypatch.setattr(_access_direct, "created_now", lambda: now)
     monkeypatch.setattr("time.time_ns", lambda: int(now * 1e9))
     monkeypatch.setattr(_cost, "_thread_time", lambda: 0.5)
 

@@ -71,6 +71,11 @@ def cases() -> Iterator[dict[str, Any]]:
         yield {"span_id": "s" * long}
         yield {"request_id": "r" * long}
     yield {"span_id": 'a"\n'}
+    # Not text (only code that sets a context's ids by hand could): refused, never written as it is.
+    for not_text in (12345, None, b"abc", ["a"]):
+        yield {"request_id": not_text}
+        yield {"trace_id": not_text}
+        yield {"span_id": not_text}
     for duration_ms in DURATIONS:
         yield {"duration_ms": duration_ms}
     for status in [0, 404, 503, 10**30, -1]:

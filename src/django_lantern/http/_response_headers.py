@@ -32,7 +32,7 @@ def decorate(
         # What ``response.headers[name] = value`` stores for such a value, without
         # its per-call conversion, and look-ups that raise no ``KeyError`` when a
         # header is absent.
-        store[header.lower()] = (header, rid)
+        store[cfg.request_id_header_key] = (header, rid)
         if cfg.expose_request_id_header:
             exposed = store.get(_EXPOSE_KEY)
             if exposed is None or not exposed[1]:

@@ -83,10 +83,14 @@ def _session_user_id(request: HttpRequest) -> Any:
     needs the user row.
     """
     session = request.__dict__.get("session")
+    if session is None:
+        return None
     # From the instance's attributes: ``getattr`` with a default raises and clears an
     # AttributeError inside whenever the session was not read (most requests).
-    state = getattr(session, "__dict__", None) if session is not None else None
-    loaded = state.get("_session_cache") if type(state) is dict else None
+    try:
+        loaded = session.__dict__.get("_session_cache")
+    except AttributeError:  # a session object without instance attributes
+        return None
     if not loaded or not isinstance(loaded, dict):
         return None
     # django.contrib.auth imports the models: not at this module's import (settings files import it).

@@ -26,7 +26,7 @@ Sentry's logging integrations do that). So do lines the filters or a
 a healthy probe (``SkipHealthyProbes`` drops it, or another handler writes it).
 
 The decision is made again only when what it depends on changes: each line
-compares a few identities with the ones it was made from (``_shape``).
+compares a few identities with the ones it was made from (``DirectAccess.handler``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from django_lantern.logging.filters import RepeatedErrorFilter, RequestContextFi
 from django_lantern.logging.formatters import JsonFormatter, TextFormatter
 from django_lantern.logging.handlers import ERRORS, NonBlockingStreamHandler, SafeStreamHandler, _count
 from django_lantern.logging.schemas import DatadogFormatter, EcsFormatter, GcpFormatter, SchemaFormatter
+from django_lantern.scrubbing import _configured_or_default as configured_scrubber
 
 __all__ = ["DirectAccess"]
 
@@ -72,37 +73,35 @@ class DirectAccess:
         self._decided: dict[logging.Logger, tuple[tuple[Any, ...], Handler | None]] = {}
 
     def handler(self, logger: logging.Logger) -> Handler | None:
-        """The handler to write to directly, or None for the record path."""
-        shape = _shape(logger)
+        """The handler to write to directly, or None for the record path.
+
+        What the decision depends on is compared by identity on every line, so it is
+        kept to a few reads: ``dictConfig`` and ``assertLogs`` change the handler list;
+        ``setFormatter`` and ``addFilter`` the handler; integrations the record factory
+        or ``Logger``.
+        """
+        handlers = logger.handlers
+        if len(handlers) != 1:
+            shape: tuple[Any, ...] = (len(handlers),)
+        else:
+            handler = handlers[0]
+            shape = (
+                handler,
+                handler.formatter,
+                tuple(handler.filters),
+                tuple(logger.filters),
+                logger.propagate,
+                logger.disabled,
+                type(logger),
+                logging.getLogRecordFactory(),
+                logging.Logger.makeRecord,
+                logging.Logger.handle,
+                logging.Logger.callHandlers,
+            )
         decided = self._decided.get(logger)
         if decided is None or decided[0] != shape:
             decided = self._decided[logger] = (shape, _direct_handler(logger))
         return decided[1]
-
-
-def _shape(logger: logging.Logger) -> tuple[Any, ...]:
-    """What the decision depends on, by identity: compared on every line, so kept to a few reads.
-
-    ``dictConfig`` and ``assertLogs`` change the handler list; ``setFormatter``
-    and ``addFilter`` the handler; integrations the record factory or ``Logger``.
-    """
-    handlers = logger.handlers
-    if len(handlers) != 1:
-        return (len(handlers),)
-    handler = handlers[0]
-    return (
-        handler,
-        handler.formatter,
-        tuple(handler.filters),
-        tuple(logger.filters),
-        logger.propagate,
-        logger.disabled,
-        type(logger),
-        logging.getLogRecordFactory(),
-        logging.Logger.makeRecord,
-        logging.Logger.handle,
-        logging.Logger.callHandlers,
-    )
 
 
 def _direct_handler(logger: logging.Logger) -> Handler | None:
@@ -129,6 +128,7 @@ def write_direct(
     level: int,
     origin: OriginFile,
     ctx: RequestContext,
+    route: str,
     status: int,
     duration_ms: float,
     client_ip: str | None,
@@ -138,19 +138,24 @@ def write_direct(
     if level < handler.level:
         return  # the record path's handler would skip it; the logger has no other
     created = created_now()
-    route = ctx.route
     formatter = handler.formatter
     if type(formatter) is JsonFormatter:
         try:
-            cost = cost_values(ctx.cost)
-            scrubber, limit = formatter.active_scrubber(), formatter.field_limit
+            scope = ctx.cost
+            cost = scope.values() if scope is not None else cost_values(None)
+            # ``formatter.active_scrubber()`` and ``.field_limit``, read without a call.
+            scrubber = configured_scrubber() if formatter._scrub_enabled else None
+            limit = formatter.field_limit
             line = json_access_line(
                 scrubber, limit, logger_name, level, created, ctx, route, status, duration_ms, client_ip, cost
             ) or _json_line(formatter, logger_name, level, created, ctx, route, status, duration_ms, client_ip, cost)
         except Exception:
             line = None  # the event path's formatter writes its failure line
         if line is not None:
-            _write(handler, line)
+            if type(handler) is SafeStreamHandler:  # ``_write``'s usual case, one call fewer
+                handler.write_line(line)
+            else:
+                _write(handler, line)
             return
     user_id = ctx.user_id
     message = access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit)

@@ -4,8 +4,8 @@ Most of an access line in the default format (``JsonFormatter``) is the
 same text from one request to the next: the logger, the method, the path and
 the route repeat, and the rest are numbers and validated ids. So the JSON
 text of the repeating part is made once, by orjson as the formatter would
-make it, and kept per (scrubber, field limit, logger, method, path, client
-address, route); each line adds its own values: the cost's numbers and the
+make it, and kept per (scrubber, field limit, logger, level, method, path,
+client address, route); each line adds its own values: the cost's numbers and the
 release serialised by orjson in one call, the status, the duration and the
 usual ids (hex, or unknown) written as the text orjson would write.
 
@@ -18,6 +18,7 @@ whose bytes this one must match (``tests/logging/test_access_json.py``).
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring as _escape_ascii
 from typing import TYPE_CHECKING, Any
 
 from django_lantern._release import identity
@@ -46,8 +47,8 @@ _MAX_DURATION_MS = 1e12
 
 
 class _Shape:
-    """The JSON text of what repeats: up to the message's status, from the method to the
-    route, and the client address."""
+    """The JSON text of what repeats: from the level to the message's status, from the method
+    to the route, and the client address."""
 
     __slots__ = ("address", "head", "middle")
 
@@ -77,7 +78,7 @@ def json_access_line(
     field ``limit``), or None when a value is not a plain case (the caller then takes ``typed_fields``)."""
     if _dumps is None:
         return None
-    key = (scrubber, limit, logger, ctx.method, ctx.path, client_ip, route)
+    key = (scrubber, limit, logger, level, ctx.method, ctx.path, client_ip, route)
     shape = _shapes.get(key)
     if shape is None:
         shape = _new_shape(key)
@@ -86,23 +87,6 @@ def json_access_line(
         if len(_shapes) >= _MAX_SHAPES:
             _shapes.clear()
         _shapes[key] = shape
-    level_name = LEVEL_NAMES.get(level)
-    request_id, trace_id, span_id = ctx.request_id, ctx.trace_id, ctx.span_id
-    if (
-        level_name is None
-        or type(status) is not int
-        or not 0 <= status < 1000
-        or type(duration_ms) is not float
-        or not 0.0 <= duration_ms < _MAX_DURATION_MS
-        or type(request_id) is not str
-        or len(request_id) > limit
-        or type(trace_id) is not str
-        or len(trace_id) > limit
-        or type(span_id) is not str
-        or len(span_id) > limit
-        or tuple(map(type, cost)) not in COST_TYPES
-    ):
-        return None
     user_id = ctx.user_id
     if user_id is None or user_id == UNKNOWN:
         shown, user = "None", "null"
@@ -110,16 +94,26 @@ def json_access_line(
         shown = user = str(user_id)
     else:
         return None  # a string is capped, another type converted: ``typed_fields`` does both
-    # The duration to 0.01 ms as the message shows it. The field is ``round(duration_ms, 2)``,
-    # which is this decimal read back (both round the exact value the same way), written
-    # as orjson writes it: the shortest text that reads back the same, this one without its
-    # trailing zeros (a number of at most 15 digits, ``_MAX_DURATION_MS``, reads back exactly).
-    duration = f"{duration_ms:.2f}"
-    number = duration.rstrip("0")
-    if number[-1] == ".":
-        number += "0"
-    queries, db_ms, duplicates, hits, misses, calls, outbound_ms, cpu_ms, response_bytes = cost
+    request_id, trace_id, span_id = ctx.request_id, ctx.trace_id, ctx.span_id
     try:
+        # The ids are text (``open_context`` and the tracer set them): one that is not is refused
+        # by ``len`` or by the quoting below, a ``TypeError`` or an ``AttributeError``.
+        if (
+            type(status) is not int
+            or not 0 <= status < 1000
+            or type(duration_ms) is not float
+            or not 0.0 <= duration_ms < _MAX_DURATION_MS
+            or len(request_id) > limit
+            or len(trace_id) > limit
+            or len(span_id) > limit
+            or tuple(map(type, cost)) not in COST_TYPES
+        ):
+            return None
+        # The usual ids first: hex, or unknown; ``_quoted``'s first case inline for the request's.
+        quoted_id = _escape_ascii(request_id) if request_id.isascii() else _quoted(request_id)
+        trace = '"-"' if trace_id == UNKNOWN else _quoted(trace_id)
+        span = '"-"' if span_id == UNKNOWN else _quoted(span_id)
+        queries, db_ms, duplicates, hits, misses, calls, outbound_ms, cpu_ms, response_bytes = cost
         # orjson refuses what JSON cannot hold (an integer past 64 bits): the general path then.
         tail = _dumps(
             {
@@ -136,30 +130,40 @@ def json_access_line(
                 "release": identity().release,
             }
         )
-        # The usual ids first: hex (letters and digits, which JSON writes as they are), or unknown.
-        quoted_id = f'"{request_id}"' if request_id.isalnum() else _quoted(request_id)
-        trace = '"-"' if trace_id == UNKNOWN else _quoted(trace_id)
-        span = '"-"' if span_id == UNKNOWN else _quoted(span_id)
-    except TypeError:
+    except (TypeError, AttributeError):
         return None
+    # The duration to 0.01 ms as the message shows it. The field is ``round(duration_ms, 2)``,
+    # which is this decimal read back (both round the exact value the same way), written
+    # as orjson writes it: the shortest text that reads back the same, this one without its
+    # trailing zeros (a number of at most 15 digits, ``_MAX_DURATION_MS``, reads back exactly).
+    duration = f"{duration_ms:.2f}"
+    number = duration.rstrip("0")
+    if number[-1] == ".":
+        number += "0"
     return (
-        f'{{"ts":"{rfc3339(created)}","level":"{level_name}"{shape.head}{status} duration_ms={duration} '
+        f'{{"ts":"{rfc3339(created)}"{shape.head}{status} duration_ms={duration} '
         f'user_id={shown}","request_id":{quoted_id},"user_id":{user}{shape.middle},"trace_id":{trace},'
         f'"span_id":{span},"status":{status},"duration_ms":{number}{shape.address},{tail[1:].decode()}'
     )
 
 
 def _quoted(text: str) -> str:
-    """``text`` as a JSON string."""
-    return f'"{text}"' if text.isalnum() else _dumps(text).decode()
+    """``text`` as a JSON string, as orjson writes it.
+
+    ASCII text (an id: checking it is one step) through the standard library's C
+    escaper, which escapes ASCII character by character as orjson does; any other through
+    orjson, which refuses a lone surrogate (a ``TypeError``: the general path then)."""
+    return _escape_ascii(text) if text.isascii() else _dumps(text).decode()
 
 
 def _new_shape(key: tuple[Any, ...]) -> _Shape | None:
     """The repeating text for these values, or None when they are not a plain case: text to
     scrub or to cut, a lone surrogate (orjson refuses it; the general path replaces it)."""
-    scrubber, limit, logger, method, path, client_ip, route = key
+    scrubber, limit, logger, level, method, path, client_ip, route = key
+    level_name = LEVEL_NAMES.get(level)
     if not (
-        type(method) is str
+        level_name is not None
+        and type(method) is str
         and type(path) is str
         and type(route) is str
         and (client_ip is None or type(client_ip) is str)
@@ -172,7 +176,7 @@ def _new_shape(key: tuple[Any, ...]) -> _Shape | None:
     try:
         # JSON escapes character by character, so the head's text stands inside the message's quotes.
         message_head = _dumps(f"{access_line_head(method, path, limit)} status=").decode()[:-1]
-        head = f',"logger":{_dumps(logger).decode()},"message":{message_head}'
+        head = f',"level":"{level_name}","logger":{_dumps(logger).decode()},"message":{message_head}'
         middle = f',"method":{_dumps(method).decode()},"path":{_dumps(path).decode()},"route":{_dumps(route).decode()}'
         address = f',"client_ip":{_dumps(client_ip).decode()}'
     except TypeError:

@@ -46,10 +46,12 @@ class AccessLog:
         outcome: str = COMPLETED,
         error: BaseException | None = None,
         health_probe: bool = False,
+        route: str | None = None,
     ) -> None:
         """One line; the user is ``ctx.user_id`` (the middleware decides it); ``outcome`` and
         ``error`` are for a streaming body that failed or was abandoned; ``health_probe``
-        for ``/healthz`` and ``/readyz`` (``http/_probes.HEALTH_PROBES``)."""
+        for ``/healthz`` and ``/readyz`` (``http/_probes.HEALTH_PROBES``); ``route`` is
+        ``ctx.route`` when the caller has read it already."""
         access = self._loggers.get(cfg.access_logger)
         if access is None:
             access = self._loggers.setdefault(cfg.access_logger, logging.getLogger(cfg.access_logger))
@@ -64,7 +66,9 @@ class AccessLog:
             handler = self._direct.handler(access)
             if handler is not None:  # the default configuration: no record needed (``_access_direct.py``)
                 limit = cfg.log_field_max_length
-                write_direct(handler, access.name, level, _ORIGIN, ctx, status, duration_ms, ip, limit)
+                if route is None:
+                    route = ctx.route
+                write_direct(handler, access.name, level, _ORIGIN, ctx, route, status, duration_ms, ip, limit)
                 return
         record = make_access_record(
             access,
@@ -72,7 +76,7 @@ class AccessLog:
             request_id=ctx.request_id,
             method=ctx.method,
             path=ctx.path,
-            route=ctx.route,
+            route=ctx.route if route is None else route,
             status=status,
             duration_ms=duration_ms,
             user_id=ctx.user_id,
