@@ -2,14 +2,18 @@
 
 A request id in a context variable (the valid incoming ``X-Request-Id`` or a
 fresh random one), echoed on the response; one JSON access line built by
-``orjson`` and written with one ``os.write`` on an ``O_APPEND`` descriptor; a
-Prometheus counter and histogram per request (their label children kept in a
-dict, so a request costs one ``inc`` and one ``observe``), a histogram per
-query through an execute wrapper put on each connection as it is created
-(nothing per request). Nothing else: no settings, no fail-safe guards,
-no scrubbing, no probes, no sampling, no async path. It is what the issue-21
-targets compare lantern against (``settings_floor``, ``settings_pagefloor``),
-never something to deploy.
+``orjson`` and written with one ``os.write`` on an ``O_APPEND`` descriptor,
+with the fields lantern's default line has, issue 22's cost among them (the
+queries, their time and exact repeats, the thread's CPU time, the response's
+size; the cache and outbound counts are per call, and neither page makes
+one, so their zeros are written as they are); a Prometheus counter and
+histogram per request (their label children kept in a dict, so a request
+costs one ``inc`` and one ``observe``), a histogram per query through an
+execute wrapper put on each connection as it is created (nothing per
+request), which also counts the query in the request's cost. Nothing else:
+no settings, no fail-safe guards, no scrubbing, no probes, no sampling, no
+async path. It is what the issue-21 targets compare lantern against
+(``settings_floor``, ``settings_pagefloor``), never something to deploy.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from prometheus_client import Counter, Histogram
 
 from benchproj.base import CONFIG, log_file
 
-request_id: ContextVar[str] = ContextVar("floor_request_id", default="-")
+# The request's id and cost: [id, queries, query seconds, repeats, statements seen (from the first query)].
+request_state: ContextVar[list[Any] | None] = ContextVar("floor_request", default=None)
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # A path whose characters need no escaping in the key=value message (anything else is JSON-quoted).
 _PLAIN = re.compile(r"[!-~]*")
@@ -39,6 +44,7 @@ _REQUESTS = Counter("floor_requests_total", "Requests.", ["method", "route", "st
 _LATENCY = Histogram("floor_request_duration_seconds", "Request duration.", ["method", "route"])
 _QUERY = Histogram("floor_db_query_duration_seconds", "Query duration.", ["alias"])
 _clock = time.perf_counter
+_cpu = time.thread_time
 _query_children: dict[str, Any] = {}
 
 
@@ -47,11 +53,24 @@ def _time_query(execute: Callable[..., Any], sql: Any, params: Any, many: bool, 
     try:
         return execute(sql, params, many, context)
     finally:
+        seconds = _clock() - start
         alias = context["connection"].alias
         child = _query_children.get(alias)
         if child is None:
             child = _query_children[alias] = _QUERY.labels(alias)
-        child.observe(_clock() - start)
+        child.observe(seconds)
+        state = request_state.get()
+        if state is not None:
+            state[1] += 1
+            state[2] += seconds
+            key = hash((sql, tuple(params) if type(params) is list else params))
+            seen = state[4]
+            if seen is None:
+                state[4] = {key}
+            elif key in seen:
+                state[3] += 1
+            else:
+                seen.add(key)
 
 
 def _instrument(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -86,8 +105,9 @@ class FloorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.META.get("HTTP_X_REQUEST_ID")
         rid = incoming if incoming and _VALID_ID.fullmatch(incoming) else os.urandom(16).hex()
-        token = request_id.set(rid)
-        start = _clock()
+        state = [rid, 0, 0.0, 0, None]
+        token = request_state.set(state)
+        start, cpu_start = _clock(), _cpu()
         try:
             response = self.get_response(request)
             seconds = _clock() - start
@@ -100,6 +120,7 @@ class FloorMiddleware:
             user_id = _user_id(request)
             shown = path if _PLAIN.fullmatch(path) else orjson.dumps(path).decode()
             duration_ms = round(seconds * 1000, 2)
+            length = response.get("Content-Length")
             line = {
                 "ts": datetime.datetime.now(datetime.UTC),
                 "level": "INFO",
@@ -110,12 +131,24 @@ class FloorMiddleware:
                 "method": method,
                 "path": path,
                 "route": route,
+                "trace_id": "-",
+                "span_id": "-",
                 "status": status,
                 "duration_ms": duration_ms,
                 "client_ip": request.META.get("REMOTE_ADDR"),
+                "db_queries": state[1],
+                "db_ms": round(state[2] * 1000, 2),
+                "db_duplicates": state[3],
+                "cache_hits": 0,
+                "cache_misses": 0,
+                "outbound_calls": 0,
+                "outbound_ms": 0.0,
+                "cpu_ms": round((_cpu() - cpu_start) * 1000, 2),
+                "response_bytes": int(length) if length else None,
+                "release": None,
             }
             os.write(_FD, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
             response["X-Request-Id"] = rid
             return response
         finally:
-            request_id.reset(token)
+            request_state.reset(token)

@@ -246,18 +246,20 @@ class LanternMiddleware:
             if exchange.rejected_length is not None:
                 _log_rejected(exchange.rejected_length)
             status = response.status_code if response is not None else 500
-            if response is not None and response.streaming and exchange.kind is None:
-                try:
-                    decorate(exchange.request, response, ctx, exchange.cfg, status)
-                    end = StreamEnd(partial(self._stream_ended, exchange))
-                    bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
-                    streaming = True
-                    return
-                except Exception as exc:  # account for it now rather than never
-                    report_internal_error("response", exc)
+            whole = response  # the body is at hand, unless it streams
+            if response is not None and response.streaming:
+                whole = None
+                if exchange.kind is None:
+                    try:
+                        decorate(exchange.request, response, ctx, exchange.cfg, status)
+                        end = StreamEnd(partial(self._stream_ended, exchange))
+                        bind_streaming_context(response, ctx, end)  # type: ignore[arg-type]
+                        streaming = True
+                        return
+                    except Exception as exc:  # account for it now rather than never
+                        report_internal_error("response", exc)
             if query_insights.REQUEST_ATTRIBUTE in exchange.request.__dict__:
                 _queries_done(exchange)
-            whole = response if response is not None and not response.streaming else None
             self._settle(exchange, status, seconds, whole)
         finally:
             span = exchange.span
@@ -285,7 +287,8 @@ class LanternMiddleware:
         """The metrics, then the headers and size of a ``whole`` (not streaming) response,
         then the access line: in this order, each step guarded on its own."""
         ctx = exchange.ctx
-        probe = exchange.kind is not None
+        kind = exchange.kind
+        probe = kind is not None
         route = None
         try:
             route = ctx.route
@@ -308,8 +311,7 @@ class LanternMiddleware:
         try:
             if ctx.held is not None:  # DEBUG_ON_ERROR: before the access line
                 debug_lines.settle(ctx, status >= 500 or _slow(exchange.cfg, seconds))
-            health_probe = exchange.kind in HEALTH_PROBES
-            self._access.write(ctx, exchange.cfg, status, seconds * 1000, outcome, error, health_probe, route)
+            self._access.write(ctx, exchange.cfg, status, seconds * 1000, outcome, error, kind in HEALTH_PROBES, route)
         except Exception as exc:
             report_internal_error("access_log", exc)
 

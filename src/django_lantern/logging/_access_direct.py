@@ -85,11 +85,13 @@ class DirectAccess:
             shape: tuple[Any, ...] = (len(handlers),)
         else:
             handler = handlers[0]
+            # The filter lists as they are: the decision keeps copies, which the
+            # comparison below reads element by element.
             shape = (
                 handler,
                 handler.formatter,
-                tuple(handler.filters),
-                tuple(logger.filters),
+                handler.filters,
+                logger.filters,
                 logger.propagate,
                 logger.disabled,
                 type(logger),
@@ -100,7 +102,8 @@ class DirectAccess:
             )
         decided = self._decided.get(logger)
         if decided is None or decided[0] != shape:
-            decided = self._decided[logger] = (shape, _direct_handler(logger))
+            kept = tuple(list(each) if type(each) is list else each for each in shape)
+            decided = self._decided[logger] = (kept, _direct_handler(logger))
         return decided[1]
 
 
