@@ -8,9 +8,13 @@ queries, their time and exact repeats, the thread's CPU time, the response's
 size; the cache and outbound counts are per call, and neither page makes
 one, so their zeros are written as they are); a Prometheus counter and
 histogram per request (their label children kept in a dict, so a request
-costs one ``inc`` and one ``observe``), a histogram per query through an
+costs one ``inc`` and one ``observe``), and for a request that queried the
+queries and DB time by route (two more); a histogram per query through an
 execute wrapper put on each connection as it is created (nothing per
-request), which also counts the query in the request's cost. Nothing else:
+request), which also counts the query in the request's cost and by
+statement shape, writing one WARNING line when a shape repeats five times
+(issue 22's N+1 insight, done the short way: a regular expression for the
+literals, no callsite, no rate limit). Nothing else:
 no settings, no fail-safe guards, no scrubbing, no probes, no sampling, no
 async path. It is what the issue-21 targets compare lantern against
 (``settings_floor``, ``settings_pagefloor``), never something to deploy.
@@ -34,7 +38,8 @@ from prometheus_client import Counter, Histogram
 
 from benchproj.base import CONFIG, log_file
 
-# The request's id and cost: [id, queries, query seconds, repeats, statements seen (from the first query)].
+# The request's id and cost: [id, queries, query seconds, repeats, statements seen, counts by
+# statement shape] (the last two made at the first query).
 request_state: ContextVar[list[Any] | None] = ContextVar("floor_request", default=None)
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # A path whose characters need no escaping in the key=value message (anything else is JSON-quoted).
@@ -43,9 +48,16 @@ _FD = os.open(log_file(CONFIG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 _REQUESTS = Counter("floor_requests_total", "Requests.", ["method", "route", "status"])
 _LATENCY = Histogram("floor_request_duration_seconds", "Request duration.", ["method", "route"])
 _QUERY = Histogram("floor_db_query_duration_seconds", "Query duration.", ["alias"])
+_ROUTE_QUERIES = Histogram("floor_request_db_queries", "Queries per request.", ["route"], buckets=(1, 2, 5, 10, 50))
+_ROUTE_DB = Histogram("floor_request_db_duration_seconds", "DB time per request.", ["route"])
+# N+1: a statement shape (literals replaced) run this many times in one request is reported once.
+_N_PLUS_ONE = 5
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+_shapes: dict[str, str] = {}
 _clock = time.perf_counter
 _cpu = time.thread_time
 _query_children: dict[str, Any] = {}
+_route_children: dict[str, tuple[Any, Any]] = {}
 
 
 def _time_query(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Mapping[str, Any]) -> Any:
@@ -66,11 +78,20 @@ def _time_query(execute: Callable[..., Any], sql: Any, params: Any, many: bool, 
             key = hash((sql, tuple(params) if type(params) is list else params))
             seen = state[4]
             if seen is None:
-                state[4] = {key}
-            elif key in seen:
+                seen = state[4] = set()
+                state[5] = {}
+            if key in seen:
                 state[3] += 1
             else:
                 seen.add(key)
+            shape = _shapes.get(sql)
+            if shape is None:
+                shape = _shapes[sql] = _LITERALS.sub("?", sql)
+            counts = state[5]
+            n = counts[shape] = counts.get(shape, 0) + 1
+            if n == _N_PLUS_ONE:
+                line = {"level": "WARNING", "logger": "db", "insight": "n_plus_one", "fingerprint": shape}
+                os.write(_FD, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
 
 def _instrument(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -105,7 +126,7 @@ class FloorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.META.get("HTTP_X_REQUEST_ID")
         rid = incoming if incoming and _VALID_ID.fullmatch(incoming) else os.urandom(16).hex()
-        state = [rid, 0, 0.0, 0, None]
+        state = [rid, 0, 0.0, 0, None, None]
         token = request_state.set(state)
         start, cpu_start = _clock(), _cpu()
         try:
@@ -117,6 +138,12 @@ class FloorMiddleware:
             requests, latency = _metrics(method, route, status)
             requests.inc()
             latency.observe(seconds)
+            if state[1]:
+                pair = _route_children.get(route)
+                if pair is None:
+                    pair = _route_children[route] = (_ROUTE_QUERIES.labels(route), _ROUTE_DB.labels(route))
+                pair[0].observe(state[1])
+                pair[1].observe(state[2])
             user_id = _user_id(request)
             shown = path if _PLAIN.fullmatch(path) else orjson.dumps(path).decode()
             duration_ms = round(seconds * 1000, 2)

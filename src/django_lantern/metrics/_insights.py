@@ -112,17 +112,11 @@ class Scope:
         self.closed = False
         self.token: Token[Scope | None] | None = None
 
-    def count(self, fingerprint: str) -> None:
-        counts = self.counts
-        n = counts.get(fingerprint, 0) + 1
-        if n == 1 and len(counts) >= MAX_FINGERPRINTS:
-            self.overflow += 1
-            return
-        counts[fingerprint] = n
-        if n == self.threshold:
-            if self.callsites is None:
-                self.callsites = {}
-            self.callsites[fingerprint] = callsite()
+    def reached(self, fingerprint: str) -> None:
+        """``fingerprint`` ran its threshold's number of times: where it ran is kept for the report."""
+        if self.callsites is None:
+            self.callsites = {}
+        self.callsites[fingerprint] = callsite()
 
 
 _scope: ContextVar[Scope | None] = ContextVar("django_lantern_query_scope", default=None)
@@ -236,16 +230,30 @@ def watch_for(vendor: str) -> Watch | None:
         request's, made now if need be); report it if slow. Never raises."""
         try:
             scope = _scope.get()
-            if scope is None and threshold is not None and ctx is not None and ctx.request is not None:
-                scope = _request_scope(ctx.request, threshold)
+            if scope is None and threshold is not None and ctx is not None:
+                request = ctx.request
+                if request is not None:
+                    # Read where ``_request_scope`` keeps it; that makes it at the first query.
+                    scope = request.__dict__.get(REQUEST_ATTRIBUTE) or _request_scope(request, threshold)
             slow = seconds >= slow_after
             if (scope is None or scope.closed) and not slow:
                 return  # outside any scope (a probe's thread, a script) and not slow: most queries there
-            fingerprint = _fingerprint(sql, vendor)
+            # A statement seen before is a look-up here; ``_fingerprint`` makes the others.
+            fingerprint = _fingerprints.get(sql) if type(sql) is str else None
             if fingerprint is None:
-                return
+                fingerprint = _fingerprint(sql, vendor)
+                if fingerprint is None:
+                    return
             if scope is not None and not scope.closed:
-                scope.count(fingerprint)
+                # Counted here rather than in a method of the scope: one frame fewer a query.
+                counts = scope.counts
+                n = counts.get(fingerprint, 0) + 1
+                if n == 1 and len(counts) >= MAX_FINGERPRINTS:
+                    scope.overflow += 1
+                else:
+                    counts[fingerprint] = n
+                    if n == scope.threshold:
+                        scope.reached(fingerprint)
             if slow:
                 _slow(fingerprint, seconds)
         except Exception as exc:
