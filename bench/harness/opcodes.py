@@ -87,7 +87,8 @@ def main() -> None:
     for (path, line, name), (_, calls, own, inclusive, _) in rows:
         if args.match not in path:
             continue
-        print(f"{own / n:8,.0f} {inclusive / n:8,.0f} {calls / n:6.1f}  {path.split(args.match)[-1] if args.match else path}:{line}({name})")
+        shown = path.split(args.match)[-1] if args.match else path
+        print(f"{own / n:8,.0f} {inclusive / n:8,.0f} {calls / n:6.1f}  {shown}:{line}({name})")
         shown += 1
         if shown >= args.top:
             break
