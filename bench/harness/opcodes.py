@@ -87,8 +87,8 @@ def main() -> None:
     for (path, line, name), (_, calls, own, inclusive, _) in rows:
         if args.match not in path:
             continue
-        shown = path.split(args.match)[-1] if args.match else path
-        print(f"{own / n:8,.0f} {inclusive / n:8,.0f} {calls / n:6.1f}  {shown}:{line}({name})")
+        where = path.split(args.match)[-1] if args.match else path
+        print(f"{own / n:8,.0f} {inclusive / n:8,.0f} {calls / n:6.1f}  {where}:{line}({name})")
         shown += 1
         if shown >= args.top:
             break
