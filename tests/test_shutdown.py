@@ -72,3 +72,49 @@ def test_flush_without_integrations(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert shutdown.flush(0.1) == {}
     assert shutdown.describe_flush({}, 0.1) == "exit flush (0.1s): nothing in use"
+
+
+def test_the_servers_exit_line_is_written_before_the_process_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn ends the process by raising SIGTERM again, which skips the exit hooks that drain a
+    queued handler: the exit line goes through a queued handler up the logger tree and is written
+    (the handler flushed) before ``flush_at_server_stop`` returns; a handler that fails to flush
+    does not stop the others."""
+    import io
+    import logging
+    import time
+
+    from django_lantern.logging.handlers import NonBlockingStreamHandler
+
+    class Broken(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            pass
+
+        def flush(self) -> None:
+            raise OSError("the sink is gone")
+
+    class SlowSink(io.StringIO):
+        """A sink that takes its time, so only a flush has the line written by the check below."""
+
+        def write(self, text: str) -> int:
+            time.sleep(0.2)
+            return super().write(text)
+
+    monkeypatch.setattr(shutdown, "flush", lambda timeout=2.0: {"sentry": 0})
+    stream = SlowSink()
+    queued = NonBlockingStreamHandler(stream=stream)
+    parent = logging.getLogger("django_lantern")
+    broken = Broken()
+    shutdown.logger.addHandler(broken)
+    parent.addHandler(queued)
+    old_level, old_propagate = parent.level, shutdown.logger.propagate
+    parent.setLevel(logging.INFO)
+    shutdown.logger.propagate = True
+    try:
+        shutdown.flush_at_server_stop()
+        assert "lantern: exit flush (2.0s): sentry 0 still pending" in stream.getvalue()
+    finally:
+        shutdown.logger.removeHandler(broken)
+        parent.removeHandler(queued)
+        queued.close()
+        parent.setLevel(old_level)
+        shutdown.logger.propagate = old_propagate

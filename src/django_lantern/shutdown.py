@@ -101,3 +101,21 @@ def describe_flush(result: dict[str, int | None], timeout: float = DEFAULT_FLUSH
 def flush_at_server_stop(sender: object = None, **kwargs: object) -> None:
     """The exit flush where no gunicorn hook runs it: uvicorn's lifespan shutdown (``health.asgi``)."""
     logger.info("lantern: %s", describe_flush(flush()))
+    # uvicorn ends the process by raising its signal again, which skips the exit hooks that
+    # drain a queued handler: the line just logged is written now, within each handler's bound.
+    flush_log_handlers(logger)
+
+
+def flush_log_handlers(start: logging.Logger) -> None:
+    """``flush()`` every handler a record of ``start`` reaches (up the tree while it propagates);
+    a handler that fails to flush is skipped."""
+    current: logging.Logger | None = start
+    while current is not None:
+        for handler in current.handlers:
+            try:
+                handler.flush()
+            except Exception:  # a broken sink must not stop the exit
+                continue
+        if not current.propagate:
+            return
+        current = current.parent
