@@ -155,10 +155,7 @@ def write_direct(
         except Exception:
             line = None  # the event path's formatter writes its failure line
         if line is not None:
-            if type(handler) is SafeStreamHandler:  # ``_write``'s usual case, one call fewer
-                handler.write_line(line)
-            else:
-                _write(handler, line)
+            handler.write_line(line)
             return
     user_id = ctx.user_id
     message = access_message(ctx.method, ctx.path, status, duration_ms, user_id, limit)
@@ -188,7 +185,7 @@ def write_direct(
     except Exception:
         _count(ERRORS)  # as the handler's ``handleError`` counts it
         return
-    _write(handler, line)
+    handler.write_line(line)
 
 
 def _json_line(
@@ -217,10 +214,3 @@ def _json_line(
     if fields is None:
         return None
     return formatter.serialise(formatter.add_release(formatter.json_fields(fields)))
-
-
-def _write(handler: Handler, line: str) -> None:
-    if isinstance(handler, NonBlockingStreamHandler):
-        handler.enqueue(line + "\n")
-    else:
-        handler.write_line(line)

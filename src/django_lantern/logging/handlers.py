@@ -292,6 +292,11 @@ class NonBlockingStreamHandler(logging.Handler):
             return
         self.enqueue(line)
 
+    def write_line(self, message: str) -> None:
+        """``emit`` for a message already formatted: queued as one line (``SafeStreamHandler``'s
+        method of the same name writes it at once)."""
+        self.enqueue(message + "\n")
+
     def enqueue(self, line: str) -> None:
         """Queue a finished line (newline included) for the writer; dropped and counted when full.
 
