@@ -80,14 +80,20 @@ def test_a_killed_child_is_counted_failed_once_and_celerys_error_line_has_the_id
     after = jobs.log_and_return.apply_async(("after",), queue=worker.queue).id
     worker.wait_for(lambda lines: any(line.get("task_id") == after for line in worker.task_lines()), 60, "4 runs")
 
-    for task_id, request_id, error_type in (
-        (limited, "req-limit-1", "TimeLimitExceeded"),
-        (killed, "req-kill-1", "WorkerLostError"),
+    # The killed child's loss is Celery's WorkerLostError, unless the pool notices the dead child
+    # only after the run's 3 s hard limit has passed (a loaded machine): Celery then names the limit.
+    # Which name Celery picks is its own; one failure line with the ids and one count are ours.
+    named: dict[str, str] = {}
+    for task_id, request_id, error_types in (
+        (limited, "req-limit-1", {"TimeLimitExceeded"}),
+        (killed, "req-kill-1", {"WorkerLostError", "TimeLimitExceeded"}),
     ):
         runs = _task_lines(worker, task_id)
         assert len(runs) == 1, [entry for entry in worker.lines() if entry.get("task_id") == task_id]
         line = runs[0]
-        assert (line["outcome"], line["error_type"], line["level"]) == ("failure", error_type, "error")
+        assert (line["outcome"], line["level"]) == ("failure", "error")
+        assert line["error_type"] in error_types, line
+        named[task_id] = line["error_type"]
         assert line["request_id"] == request_id and line["task_name"] in ("jobs.sleep", "jobs.kill_own_child")
         errors = [
             entry
@@ -101,7 +107,8 @@ def test_a_killed_child_is_counted_failed_once_and_celerys_error_line_has_the_id
         for entry in worker.lines()
         if entry["level"] == "error" and "WorkerLostError" in entry["message"] and entry["logger"].startswith("celery")
     ]
-    assert {entry["request_id"] for entry in lost} >= {"req-kill-1"}
+    if named[killed] == "WorkerLostError":
+        assert {entry["request_id"] for entry in lost} >= {"req-kill-1"}
 
     (late_line,) = _task_lines(worker, late)
     assert late_line["outcome"] == "success"
