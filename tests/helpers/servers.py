@@ -27,6 +27,11 @@ EXAMPLE = ROOT / "example"
 BIN = Path(sys.executable).parent
 
 
+def whole_lines(text: str) -> str:
+    """``text`` up to its last newline: a reader polling a live log must not parse a half-written line."""
+    return text[: text.rfind("\n") + 1]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,9 +51,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def output(self) -> str:
+        """What the server has written; while it runs, only whole lines (a line being written is left out)."""
         if self.final_output is not None:
             return self.final_output
-        return self.log_path.read_text(errors="replace")
+        text = self.log_path.read_text(errors="replace")
+        return text if self.process.poll() is not None else whole_lines(text)
 
     def json_lines(self) -> list[dict[str, Any]]:
         """Every line of the output that is one of our JSON records (starts with ``{``)."""

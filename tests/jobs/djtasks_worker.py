@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.servers import BIN, EXAMPLE, ROOT, stop_process
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, stop_process, whole_lines
 
 
 def shared_env(tmp: Path, settings_module: str, **extra: str) -> dict[str, str]:
@@ -40,7 +40,9 @@ class Worker:
     log_path: Path
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """The worker's whole lines so far (one being written is left out)."""
+        text = self.log_path.read_text(errors="replace")
+        return text if self.process.poll() is not None else whole_lines(text)
 
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]

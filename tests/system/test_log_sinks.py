@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from django_lantern.logging.handlers import GAP_LOGGER
+from tests.helpers.servers import whole_lines
 from tests.system import support
 
 REQUESTS = support.scaled(400, minimum=200)
@@ -128,6 +129,8 @@ class _PipeReader:
 
     def json_lines(self) -> list[dict[str, Any]]:
         text = b"".join(list(self._chunks)).decode(errors="replace")
+        if self._thread.is_alive():  # the pipe is still being read: a half-written last line is left out
+            text = whole_lines(text)
         return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
