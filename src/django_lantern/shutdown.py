@@ -15,6 +15,7 @@ import logging
 import sys
 
 from django_lantern.health._drain import begin_drain, is_draining
+from django_lantern.logging._attached import handlers_reached
 from django_lantern.sentry._transport import EXIT_REASON, pending_envelopes, record_lost
 
 __all__ = ["begin_drain", "flush", "is_draining"]
@@ -103,19 +104,13 @@ def flush_at_server_stop(sender: object = None, **kwargs: object) -> None:
     logger.info("lantern: %s", describe_flush(flush()))
     # uvicorn ends the process by raising its signal again, which skips the exit hooks that
     # drain a queued handler: the line just logged is written now, within each handler's bound.
-    flush_log_handlers(logger)
+    _flush_log_handlers(logger)
 
 
-def flush_log_handlers(start: logging.Logger) -> None:
-    """``flush()`` every handler a record of ``start`` reaches (up the tree while it propagates);
-    a handler that fails to flush is skipped."""
-    current: logging.Logger | None = start
-    while current is not None:
-        for handler in current.handlers:
-            try:
-                handler.flush()
-            except Exception:  # a broken sink must not stop the exit
-                continue
-        if not current.propagate:
-            return
-        current = current.parent
+def _flush_log_handlers(start: logging.Logger) -> None:
+    """``flush()`` every handler a record of ``start`` reaches; a handler that fails to flush is skipped."""
+    for handler in handlers_reached(start):
+        try:
+            handler.flush()
+        except Exception:  # a broken sink must not stop the exit
+            continue

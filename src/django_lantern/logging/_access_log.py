@@ -24,6 +24,7 @@ from django_lantern.http._client_ip import client_ip
 from django_lantern.http._streaming import COMPLETED
 from django_lantern.logging._access_direct import DirectAccess, write_direct
 from django_lantern.logging._access_record import make_access_record, origin_file
+from django_lantern.logging._attached import handlers_reached
 from django_lantern.logging.filters import SkipHealthyProbes
 
 # Where an access line comes from, for the formats that say it (ECS, GCP).
@@ -107,17 +108,12 @@ def healthy_probe(cfg: LanternSettings, status: int, duration_ms: float, outcome
 
 
 def _written_anywhere(logger: logging.Logger) -> bool:
-    """Whether a handler that ``logger``'s INFO records reach would write a healthy probe's line,
-    as ``Logger.callHandlers`` walks them (up the tree while ``propagate`` is on)."""
-    current: logging.Logger | None = logger
-    while current is not None:
-        for handler in current.handlers:
-            if handler.level <= logging.INFO and not any(type(f) is SkipHealthyProbes for f in handler.filters):
-                return True
-        if not current.propagate:
-            return False
-        current = current.parent
-    return False  # no handler at all: logging's last resort writes WARNING and above only
+    """Whether a handler that ``logger``'s INFO records reach would write a healthy probe's line
+    (with no handler at all, logging's last resort writes WARNING and above only)."""
+    return any(
+        handler.level <= logging.INFO and not any(type(f) is SkipHealthyProbes for f in handler.filters)
+        for handler in handlers_reached(logger)
+    )
 
 
 def _level(path: str, cfg: LanternSettings, status: int, duration_ms: float, outcome: str) -> int | None:
