@@ -48,7 +48,10 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("      access line (AccessLog.write)", "django_lantern.logging._access_log:AccessLog.write"),
     ("        level (_level)", "django_lantern.logging._access_log:_level"),
     ("        client address (client_ip)", "django_lantern.http._client_ip:client_ip"),
-    ("        direct path's decision (DirectAccess.handler)", "django_lantern.logging._access_direct:DirectAccess.handler"),
+    (
+        "        direct path's decision (DirectAccess.handler)",
+        "django_lantern.logging._access_direct:DirectAccess.handler",
+    ),
     ("        direct line (write_direct)", "django_lantern.logging._access_direct:write_direct"),
     ("          cost values (Cost.values)", "django_lantern._cost:Cost.values"),
     ("          JSON line (json_access_line)", "django_lantern.logging._access_json:json_access_line"),

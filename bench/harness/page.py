@@ -15,6 +15,7 @@ database and prints the session cookie as JSON.
 
 from __future__ import annotations
 
+import os
 import random
 from http.client import HTTPConnection
 from pathlib import Path
@@ -94,6 +95,9 @@ def check(servers: dict[str, http.Server], cookie: str, log_path: Path) -> dict[
 
 
 def _servers(workers: int, tmp: Path, log: IO[str]) -> dict[str, http.Server]:
+    """Bare Django against the example with lantern, or with what ``BENCH_PAGE_CONFIG`` names
+    in its place (``pagefloor``: the floor's rps on the same protocol)."""
+    against = os.environ.get("BENCH_PAGE_CONFIG", "page")
     return {
         role: http.Server(
             config,
@@ -105,7 +109,7 @@ def _servers(workers: int, tmp: Path, log: IO[str]) -> dict[str, http.Server]:
             path=PATH,
             pythonpath=(EXAMPLE_DIR,),
         )
-        for role, config in (("bare", "pagebare"), ("lantern", "page"))
+        for role, config in (("bare", "pagebare"), ("lantern", against))
     }
 
 
@@ -137,7 +141,7 @@ def run(
         verified: dict[str, Any] = {}
         for run_no in range(1, runs + 1):
             servers = _servers(workers, tmp, log)
-            verified = check(servers, cookie, tmp / "page.log")
+            verified = check(servers, cookie, tmp / f"{servers['lantern'].config}.log")
             if "error" in verified:
                 for server in servers.values():
                     server.stop()
