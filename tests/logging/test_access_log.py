@@ -351,6 +351,36 @@ def test_other_handlers_still_get_healthy_probes_at_info(client: Client, default
     assert _paths(default_handler_output) == []
 
 
+@pytest.mark.usefixtures("_no_probe_sampling")
+@pytest.mark.parametrize("propagate", [True, False])
+def test_a_handler_up_the_tree_gets_healthy_probes_only_while_the_access_logger_propagates(
+    client: Client, default_handler_output: io.StringIO, monkeypatch: pytest.MonkeyPatch, propagate: bool
+) -> None:
+    """The handlers a probe's line would reach are those ``logging`` would call: a root handler
+    through propagation, and none past a logger that stops it (then no record is built)."""
+    from django_lantern.logging import _access_log
+
+    built: list[object] = []
+    real = _access_log.make_access_record
+    monkeypatch.setattr(_access_log, "make_access_record", lambda *a, **k: built.append(a) or real(*a, **k))
+    for step, stock in STOCK_STEPS.items():  # a Sentry test may have left its wrapper, which wants every record
+        monkeypatch.setattr(logging.Logger, step, stock)
+    access = logging.getLogger("access")
+    monkeypatch.setattr(access, "propagate", propagate)
+    # Only the default handler on the access logger itself: pytest's capture handlers would want the line.
+    monkeypatch.setattr(access, "handlers", [h for h in access.handlers if h.name == "console"])
+    capture = LogCapture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        client.get("/healthz")
+    finally:
+        root.removeHandler(capture)
+    assert ["path=/healthz status=200" in r.getMessage() for r in capture.access()] == ([True] if propagate else [])
+    assert len(built) == (1 if propagate else 0)
+    assert _paths(default_handler_output) == []
+
+
 @pytest.mark.parametrize(
     ("status", "duration_ms", "outcome", "slow_probe_ms", "healthy"),
     [
