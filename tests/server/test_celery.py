@@ -21,7 +21,7 @@ import pytest
 from django.test import Client
 
 from django_lantern import bind
-from tests.helpers.servers import free_port
+from tests.helpers.servers import free_port, whole_lines
 from tests.helpers.services import require_redis
 from tests.jobs.worker import ROOT, Worker, broker_url, job_env, run_worker, scrape
 
@@ -129,7 +129,7 @@ def test_a_failing_task_is_one_error_line_counted_failed_and_a_tagged_event(
 
             events = [
                 event
-                for event in map(json.loads, side_files["sentry"].read_text().splitlines())
+                for event in map(json.loads, whole_lines(side_files["sentry"].read_text()).splitlines())
                 if event.get("tags", {}).get("task_id") == task_id
             ]
         time.sleep(0.1)
@@ -156,7 +156,7 @@ def test_a_failed_tasks_arguments_reach_no_line_and_no_event(
     events: list[str] = []
     while time.monotonic() < deadline and not events:
         if side_files["sentry"].exists():
-            events = [line for line in side_files["sentry"].read_text().splitlines() if task_id in line]
+            events = [line for line in whole_lines(side_files["sentry"].read_text()).splitlines() if task_id in line]
         time.sleep(0.1)
     assert events and all(password not in event for event in events)
 

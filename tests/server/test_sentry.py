@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.helpers.integrations import SentryEndpoint
-from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server
+from tests.helpers.servers import BIN, EXAMPLE, ROOT, Server, run_server, whole_lines
 
 pytestmark = pytest.mark.server
 
@@ -128,7 +128,8 @@ READINESS_FORMS = (
 def server_spans(path: Path) -> list[str]:
     if not path.exists():
         return []
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # Polled while the server writes: a half-written last line waits for the next poll.
+    lines = [json.loads(line) for line in whole_lines(path.read_text()).splitlines() if line.strip()]
     return sorted(span["name"] for span in lines if span["kind"] == "SERVER")
 
 
