@@ -86,11 +86,13 @@ def lantern_logging(
     benchmark times the package's own handler and not a terminal. ``handler="file"`` puts
     a plain ``logging.FileHandler`` in its place, carrying the package's
     ``JsonFormatter`` and ``RequestContextFilter`` (what a project with its own
-    ``LOGGING`` dict would write).
+    ``LOGGING`` dict would write). ``handler="queued"`` keeps the package's default,
+    ``NonBlockingStreamHandler``: the line is formatted in the request thread and written
+    by the handler's own thread.
     """
     from django_lantern.logging import build_logging_config
 
-    config = build_logging_config(level="INFO", log_format=log_format, nonblocking=False)
+    config = build_logging_config(level="INFO", log_format=log_format, nonblocking=handler == "queued")
     console = config["handlers"]["console"]
     if handler == "file":
         config["formatters"]["json"] = {"()": "django_lantern.logging.formatters.JsonFormatter"}
