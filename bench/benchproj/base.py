@@ -75,9 +75,7 @@ LOGGING: dict[str, Any] = {
 }
 
 
-def lantern_logging(
-    name: str, log_format: str = "json", handler: str = "package", config: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def lantern_logging(name: str, log_format: str = "json", handler: str = "package") -> dict[str, Any]:
     """``build_logging_config()`` as a project would use it, its handler writing to a file.
 
     ``handler="package"`` keeps the package's writing handler (``SafeStreamHandler``,
