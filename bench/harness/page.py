@@ -94,10 +94,18 @@ def check(servers: dict[str, http.Server], cookie: str, log_path: Path) -> dict[
     return result
 
 
+def against() -> str:
+    """The configuration served against bare Django: ``page`` (the example with lantern), or
+    the one ``BENCH_PAGE_CONFIG`` names in its place (``pagefloor``: the floor on the same protocol)."""
+    name = os.environ.get("BENCH_PAGE_CONFIG") or "page"
+    if not (http.BENCH_DIR / "benchproj" / f"settings_{name}.py").is_file():
+        raise SystemExit(f"BENCH_PAGE_CONFIG={name}: there is no benchproj/settings_{name}.py")
+    return name
+
+
 def _servers(workers: int, tmp: Path, log: IO[str]) -> dict[str, http.Server]:
-    """Bare Django against the example with lantern, or with what ``BENCH_PAGE_CONFIG`` names
-    in its place (``pagefloor``: the floor's rps on the same protocol)."""
-    against = os.environ.get("BENCH_PAGE_CONFIG", "page")
+    """Bare Django against :func:`against`."""
+    served = against()
     return {
         role: http.Server(
             config,
@@ -109,7 +117,7 @@ def _servers(workers: int, tmp: Path, log: IO[str]) -> dict[str, http.Server]:
             path=PATH,
             pythonpath=(EXAMPLE_DIR,),
         )
-        for role, config in (("bare", "pagebare"), ("lantern", against))
+        for role, config in (("bare", "pagebare"), ("lantern", served))
     }
 
 

@@ -243,6 +243,8 @@ def main() -> None:
     unknown = set(stages) - set(STAGES)
     if unknown:
         parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    if "page" in stages:
+        page.against()  # a BENCH_PAGE_CONFIG that names no configuration stops the run here
     tmp = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
     log = sys.stderr
     results: dict[str, Any] = {"machine": machine.describe(), "params": params, "quick": args.quick}
@@ -287,9 +289,8 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         # A full run of some stages only (``--stages page``) is kept apart from the full run's file.
         name = "quick" if args.quick else "latest" if set(stages) == set(STAGES) else "-".join(stages)
-        against = os.environ.get("BENCH_PAGE_CONFIG")  # the page stage against another configuration
-        if against and against != "page" and "page" in stages:
-            name += f"-{against}"
+        if "page" in stages and page.against() != "page":  # the page stage against another configuration
+            name += f"-{page.against()}"
         (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
         (RESULTS / f"{name}.md").write_text(markdown + "\n")
         if not args.quick and set(stages) == set(STAGES):
