@@ -191,6 +191,15 @@ def instructions_section(data: dict[str, Any], number: str = "10") -> list[str]:
             added = entry.get("overhead")
             cells += [f"{entry['per_request']:,}", "—" if config in ("bare", "pagebare") else _f(added)]
         out.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    busy = {c: e["other_threads"] for c, e in configs.items() if e.get("other_threads")}
+    if busy:
+        listed = ", ".join(f"{c} {v:,}" for c, v in busy.items())
+        out += [
+            "",
+            "Counted in the thread that served the requests only. The process's other threads ran on their "
+            f"own clock during the window, not per request, and are left out: {listed} instructions in all "
+            "(the operations page's flush thread, on the pages that include it).",
+        ]
     for config, why in data.get("failed", {}).items():
         out.append(f"\n{config} failed: {why}")
     targets = instruction_targets(data)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.helpers.servers import whole_lines
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 # kombu's Redis transport: one set of bindings per exchange, and one sorted set of
@@ -81,13 +83,12 @@ class Worker:
     queue: str
 
     def lines(self) -> list[dict[str, Any]]:
-        """The worker's JSON log records so far (a half-written last line is skipped)."""
-        found = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                with contextlib.suppress(ValueError):
-                    found.append(json.loads(line))
-        return found
+        """The worker's JSON log records so far: its whole lines while it runs (a line still being
+        written waits for the next read), all of them once it stopped. A line that does not parse fails."""
+        text = self.log_path.read_text(errors="replace")
+        if self.process.poll() is None:
+            text = whole_lines(text)
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     def task_lines(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line["logger"] == "lantern.task"]

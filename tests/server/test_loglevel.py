@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from django_lantern.logging._levels import parse_duration
-from tests.helpers.servers import EXAMPLE, ROOT, Server, run_server
+from tests.helpers.servers import EXAMPLE, ROOT, Server, run_server, whole_lines
 from tests.helpers.services import require_redis
 from tests.jobs.worker import forget_queues, run_worker
 
@@ -57,14 +57,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _records(text: str) -> list[dict[str, Any]]:
-    found = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue  # a line still being written
-    return found
+    """Every JSON line of ``text``, which holds whole lines only (``Server.output``, ``Worker.lines``):
+    a line that does not parse fails the test."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def _epoch(record: dict[str, Any]) -> float:
@@ -178,7 +173,7 @@ def test_a_change_reaches_every_worker_and_child_and_ends_on_time(
             set_at, command_output = _set(env, "myapp.probe", "DEBUG", "--for", "5s")
             processes = web_pids | children | {worker.process.pid}
             applied = _wait_applied(
-                lambda: server.output() + worker.log_path.read_text(errors="replace"), processes, APPLY, 10
+                lambda: server.output() + whole_lines(worker.log_path.read_text(errors="replace")), processes, APPLY, 10
             )
             reach = {pid: round(at - set_at, 3) for pid, at in applied.items()}
             print(f"reach after the record was written, by pid (s): {reach}")
