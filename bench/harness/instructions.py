@@ -231,14 +231,22 @@ def count(
     return threads[1], sum(threads.values()) - threads[1]
 
 
-def _thread_totals(out: Path) -> dict[int, int]:
-    """``{thread number: instructions}`` from ``--separate-threads`` files (``out-01``, ``out-02``, ...)."""
-    totals: dict[int, int] = {}
+def _thread_files(out: Path) -> dict[int, Path]:
+    """``{thread number: file}`` of ``--separate-threads`` output (``out-01``, ``out-02``, ...)."""
+    found = {}
     for path in out.parent.glob(f"{out.name}-*"):
         number = path.name.rsplit("-", 1)[1]
-        match = _TOTALS.search(path.read_text(errors="replace"))
-        if number.isdigit() and match:
-            totals[int(number)] = int(match.group(1))
+        if number.isdigit():
+            found[int(number)] = path
+    return dict(sorted(found.items()))
+
+
+def _thread_totals(out: Path) -> dict[int, int]:
+    """``{thread number: instructions}`` (a file without its totals line is left out)."""
+    totals = {}
+    for number, path in _thread_files(out).items():
+        if match := _TOTALS.search(path.read_text(errors="replace")):
+            totals[number] = int(match.group(1))
     return totals
 
 
@@ -246,9 +254,8 @@ def _annotate(out: Path, directory: Path, config: str) -> None:
     """Keep each thread's file of ``out`` in ``directory`` with its by-function listings, inclusive
     and exclusive: ``<config>.inclusive.txt`` for the requests' thread, ``<config>.thread-NN.*`` for others."""
     directory.mkdir(parents=True, exist_ok=True)
-    for path in sorted(out.parent.glob(f"{out.name}-*")):
-        number = path.name.rsplit("-", 1)[1]
-        name = config if number == "01" else f"{config}.thread-{number}"
+    for number, path in _thread_files(out).items():
+        name = config if number == 1 else f"{config}.thread-{number:02d}"
         kept = directory / f"callgrind.{name}.out"
         shutil.copyfile(path, kept)
         for kind, inclusive in (("inclusive", "yes"), ("exclusive", "no")):

@@ -289,8 +289,9 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         # A full run of some stages only (``--stages page``) is kept apart from the full run's file.
         name = "quick" if args.quick else "latest" if set(stages) == set(STAGES) else "-".join(stages)
-        if "page" in stages and page.against() != "page":  # the page stage against another configuration
-            name += f"-{page.against()}"
+        served = page.against() if "page" in stages else "page"
+        if served != "page":  # the page stage against another configuration
+            name += f"-{served}"
         (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
         (RESULTS / f"{name}.md").write_text(markdown + "\n")
         if not args.quick and set(stages) == set(STAGES):

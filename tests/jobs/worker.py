@@ -82,13 +82,15 @@ class Worker:
     log_path: Path
     queue: str
 
-    def lines(self) -> list[dict[str, Any]]:
-        """The worker's JSON log records so far: its whole lines while it runs (a line still being
-        written waits for the next read), all of them once it stopped. A line that does not parse fails."""
+    def output(self) -> str:
+        """What the worker has written: its whole lines while it runs (a line still being written
+        waits for the next read), all of it once it stopped (as ``Server.output``)."""
         text = self.log_path.read_text(errors="replace")
-        if self.process.poll() is None:
-            text = whole_lines(text)
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        return whole_lines(text) if self.process.poll() is None else text
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The worker's JSON log records so far (``output``); a line that does not parse fails."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
 
     def task_lines(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line["logger"] == "lantern.task"]

@@ -215,7 +215,7 @@ def test_a_worker_with_only_instrument_writes_json_lines_with_the_publishers_ids
         worker.wait_for(
             lambda lines: sum(line["logger"] == "lantern.task" for line in lines) >= 2, 60, "both task lines"
         )
-        raw = worker.log_path.read_text().splitlines()
+        raw = worker.output().splitlines()  # whole lines: the worker is still writing
     records = [json.loads(line) for line in raw]  # every line: a JSON object, none of Celery's text
     assert all(isinstance(record, dict) for record in records)
 

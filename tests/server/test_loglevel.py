@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from django_lantern.logging._levels import parse_duration
-from tests.helpers.servers import EXAMPLE, ROOT, Server, run_server, whole_lines
+from tests.helpers.servers import EXAMPLE, ROOT, Server, run_server
 from tests.helpers.services import require_redis
 from tests.jobs.worker import forget_queues, run_worker
 
@@ -172,9 +172,7 @@ def test_a_change_reaches_every_worker_and_child_and_ends_on_time(
 
             set_at, command_output = _set(env, "myapp.probe", "DEBUG", "--for", "5s")
             processes = web_pids | children | {worker.process.pid}
-            applied = _wait_applied(
-                lambda: server.output() + whole_lines(worker.log_path.read_text(errors="replace")), processes, APPLY, 10
-            )
+            applied = _wait_applied(lambda: server.output() + worker.output(), processes, APPLY, 10)
             reach = {pid: round(at - set_at, 3) for pid, at in applied.items()}
             print(f"reach after the record was written, by pid (s): {reach}")
             assert applied.keys() == processes, f"not applied by {processes - applied.keys()}"
@@ -191,16 +189,14 @@ def test_a_change_reaches_every_worker_and_child_and_ends_on_time(
             assert reverted.keys() == processes
             lag = {pid: round(at - (set_at + 5), 3) for pid, at in reverted.items()}
             print(f"reverted after the time was up, by pid (s): {lag}")
-            marks = (len(server.output()), len(worker.log_path.read_text(errors="replace")))
+            marks = (len(server.output()), len(worker.output()))
             ids = publish(20)
             assert _hit_every_worker(server, web_pids) == web_pids
             wait_tasks(ids)
-            after = _records(server.output()[marks[0] :]) + _records(
-                worker.log_path.read_text(errors="replace")[marks[1] :]
-            )
+            after = _records(server.output()[marks[0] :]) + _records(worker.output()[marks[1] :])
             assert not _debug_pids(after)
             assert any(r.get("logger") == "myapp.probe" for r in during)
-            all_output = server.output() + worker.log_path.read_text(errors="replace") + command_output
+            all_output = "\n".join((server.output(), worker.output(), command_output))
     finally:
         forget_queues(redis_url, queue)
     audits = [r for r in _records(all_output) if r.get("logger") == "lantern.audit"]
