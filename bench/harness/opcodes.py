@@ -53,7 +53,9 @@ def main() -> None:
         os.environ["BENCH_COOKIE"] = prepare_page(None, Path(os.environ["BENCH_TMP"]))
     from harness import drive
     from harness.djsetup import setup
+    from harness.instructions import scale_slow_thresholds
 
+    scale_slow_thresholds(args.config)
     setup(args.config)
     from django.core.wsgi import get_wsgi_application
 
