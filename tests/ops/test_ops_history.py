@@ -81,3 +81,40 @@ def test_a_readiness_change_between_minutes_is_a_transition(stored: None) -> Non
     _store.put(backend, _store.snapshot_key("pod-2", MINUTE + 1), small)
     model = _page.build(now=NOW + 60, live=small)
     assert [(t["host"], t["check"], t["up"]) for t in model["transitions"]] == [("pod-2", "database:default", False)]
+
+
+def _started(snapshot: _snapshot.Snapshot, at: float) -> _snapshot.Snapshot:
+    return {**snapshot, "server_start": at}
+
+
+@pytest.mark.parametrize(
+    ("started_minutes_ago", "count", "failures", "window"),
+    [
+        # Started two minutes ago: its first snapshot already held 40 requests of /b/ and 4
+        # failed tasks, from the seconds before it; they are in the window, so the page counts
+        # from zero.
+        (2, 100, 10, None),
+        # Started before the hour: the oldest snapshot in the hour is the baseline, as ever.
+        (90, 60, 6, 2),
+    ],
+)
+def test_a_server_started_inside_the_window_counts_from_zero(
+    started_minutes_ago: int, count: int, failures: int, window: int | None
+) -> None:
+    backend = _store.cache()
+    backend.clear()
+    host = _record.host()
+    started = NOW - started_minutes_ago * 60
+    try:
+        for m, total in ((MINUTE - 2, 40.0), (MINUTE - 1, 70.0), (MINUTE, 100.0)):
+            small, routes = _snapshot.split(_started(_snap(total, total / 10, 0.0, total), started))
+            _store.put(backend, _store.snapshot_key(host, m), small)
+            _store.put(backend, _store.routes_key(host, m), routes)
+        live = _snapshot.split(_started(_snap(100.0, 10.0, 0.0, 100.0), started))[0]
+        model = _page.build(now=NOW + 30, live=live)
+    finally:
+        backend.clear()
+    by_route = {r["route"]: r for r in model["routes"]["slowest"]}
+    assert by_route["/b/"]["count"] == count
+    assert {t["task"]: t["failures"] for t in model["tasks"]} == {"export": failures}
+    assert model["window_minutes"] == window

@@ -53,7 +53,7 @@ def read_shared(now: float) -> Shared:
     for (h, m), key in keys.items():
         if isinstance(found.get(key), dict):
             shared.snapshots.setdefault(h, {})[m] = found[key]
-    ends = {h: (max(per), _oldest_minute(per, minute)) for h, per in shared.snapshots.items()}
+    ends = {h: (max(per), _baseline_minute(per, minute)) for h, per in shared.snapshots.items()}
     wanted = [_store.routes_key(h, m) for h, pair in ends.items() for m in pair if m is not None]
     routes = _store.get_many(backend, wanted)
     for h, (newest, oldest) in ends.items():
@@ -95,8 +95,22 @@ def _oldest_minute(per_minute: dict[int, Snapshot], minute: int) -> int | None:
     return min(window) if window else None
 
 
-def _oldest(per_minute: dict[int, Snapshot], minute: int) -> Snapshot | None:
+def _baseline_minute(per_minute: dict[int, Snapshot], minute: int) -> int | None:
+    """The minute of the snapshot a host's per-route and per-task figures grow from: its oldest
+    within the hour. None (from zero) when there is none, or when the host's counters started
+    inside the hour: its oldest snapshot then holds only what they counted in the window, and
+    subtracting it would drop a fresh server's first seconds from the page for an hour."""
     found = _oldest_minute(per_minute, minute) if per_minute else None
+    if found is None:
+        return None
+    started = per_minute[found].get("server_start")
+    if started is not None and started >= (minute - MINUTES) * 60:
+        return None
+    return found
+
+
+def _baseline(per_minute: dict[int, Snapshot], minute: int) -> Snapshot | None:
+    found = _baseline_minute(per_minute, minute)
     return None if found is None else per_minute[found]
 
 
@@ -242,7 +256,7 @@ def build(now: float | None = None, request_id: str = "", live: Snapshot | None 
     grown_tasks: dict[str, dict[str, float]] = {}
     for h, per_minute in recent.items():
         newest = live if h == this_host else per_minute[max(per_minute)]
-        _grown_tasks(newest, _oldest(per_minute, minute), grown_tasks)
+        _grown_tasks(newest, _baseline(per_minute, minute), grown_tasks)
     if this_host not in recent:
         _grown_tasks(live, None, grown_tasks)
     grown_routes: dict[str, dict[str, Any]] = {}
@@ -286,9 +300,10 @@ def build(now: float | None = None, request_id: str = "", live: Snapshot | None 
 
 
 def _window(snapshots: dict[str, dict[int, Snapshot]], minute: int) -> int | None:
-    """Minutes the per-route figures cover; None: since the counters started (no older snapshot)."""
-    oldest = [m for per in snapshots.values() for m in per if minute - MINUTES <= m < minute]
-    return minute - min(oldest) if oldest else None
+    """Minutes the per-route figures cover; None: since the counters started (no host's figures
+    grow from a snapshot, ``_baseline_minute``)."""
+    baselines = [m for per in snapshots.values() if (m := _baseline_minute(per, minute)) is not None]
+    return minute - min(baselines) if baselines else None
 
 
 def _tasks(grown: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
