@@ -18,7 +18,7 @@ machine is doing, so two commits can be compared run against run.
 Nothing counted may depend on valgrind's pace. A request runs a few hundred
 times slower under callgrind than at full speed, so lantern's wall-clock
 thresholds are scaled by ``VALGRIND_PACE`` before the warm-up
-(:func:`scale_slow_thresholds`): a counted request takes the path a request of
+(``djsetup.setup``'s ``pace``): a counted request takes the path a request of
 the same page takes on a server, never the slow request's WARNING line and
 record for the operations page.
 
@@ -96,44 +96,13 @@ def baseline(config: str) -> str:
     return "pagebare" if page_kind(config) == "page" else "bare"
 
 
-def scale_slow_thresholds(config: str) -> None:
-    """Scale lantern's wall-clock thresholds (``SLOW_REQUEST_MS``, ``SLOW_QUERY_MS``) by
-    ``VALGRIND_PACE`` in ``config``'s settings, so that a request is slow under valgrind (or
-    the opcode tracer of ``harness.opcodes``) only if it would be slow at full speed.
-    Otherwise, at about a second a request, whether a counted request of the task list
-    crossed the 1,000 ms default (a WARNING line, a record for the operations page)
-    depended on how fast valgrind ran that day.
-
-    Call it before ``djsetup.setup``: it edits the settings' ``LANTERN`` dict in place
-    before any code reads it. ``override_settings`` would do the same after set-up, but
-    its settings holder makes every later read of a Django setting cost more, and bare
-    Django would not pay that."""
-    from django.conf import settings
-
-    from harness.djsetup import settings_module
-
-    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(config)
-    if "django_lantern" not in settings.INSTALLED_APPS:
-        return
-    from django_lantern.conf import DEFAULTS
-
-    lantern = getattr(settings, "LANTERN", None)
-    if lantern is None:
-        lantern = settings.LANTERN = {}
-    for key in ("SLOW_REQUEST_MS", "SLOW_QUERY_MS"):
-        value = lantern.get(key, DEFAULTS[key])
-        if value is not None:
-            lantern[key] = value * VALGRIND_PACE
-
-
 def _child(config: str, n: int) -> None:
     """The counted process: set up, check one answer, warm up, then ``n`` requests between two hand-shakes
     on stdin/stdout (the parent turns callgrind's instrumentation on and off around them)."""
     from harness import drive
     from harness.djsetup import setup
 
-    scale_slow_thresholds(config)
-    setup(config)
+    setup(config, pace=VALGRIND_PACE)
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()

@@ -53,10 +53,9 @@ def main() -> None:
         os.environ["BENCH_COOKIE"] = prepare_page(None, Path(os.environ["BENCH_TMP"]))
     from harness import drive
     from harness.djsetup import setup
-    from harness.instructions import scale_slow_thresholds
+    from harness.instructions import VALGRIND_PACE
 
-    scale_slow_thresholds(args.config)
-    setup(args.config)
+    setup(args.config, pace=VALGRIND_PACE)
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
